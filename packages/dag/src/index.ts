@@ -1,1 +1,3 @@
-export {}
+export * from './format/index.js'
+export * from './import/index.js'
+export * from './verify/index.js'

@@ -1,0 +1,17 @@
+/**
+ * Ferry's DAG format: the UnixFS DAG that `ipfs-unixfs-importer` 17 builds with CIDv1, sha2-256, raw leaves,
+ * fixed-size chunks, the balanced layout and HAMT sharding, built from leaves the caller hashes, and read
+ * back with every block verified. See docs/format.md.
+ */
+export * from './constants.js'
+export { rawLeafCid, leafRef, sha256, EMPTY_FILE_CID, type Block, type NodeRef } from './cid.js'
+export { FileBuilder, buildFile, type FileLayoutOptions, type BuildResult } from './file-builder.js'
+export {
+  buildDirectory, buildSymlink, estimateDirectorySize, EMPTY_DIRECTORY_CID,
+  type DirEntry, type DirectoryOptions, type EntryType
+} from './directory.js'
+export { hamtSlot } from './hamt.js'
+export {
+  walkDag, fileLeaves, listDirectory,
+  type GetBlock, type DagEntry, type DirectoryLink, type FileLeaf, type ReadOptions
+} from './reader.js'

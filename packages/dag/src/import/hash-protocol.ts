@@ -1,0 +1,16 @@
+/** Messages between the hash pool and its workers. */
+export interface HashRequest {
+  id: number
+  path: string
+  offset: number
+  length: number
+  chunkSize: number
+}
+
+export interface HashReply {
+  id: number
+  /** 32 bytes per chunk, in order. */
+  digests?: Uint8Array
+  /** errno code (EACCES, EIO, ...) or ERR_CHANGED, with the system message. */
+  error?: { code: string, message: string }
+}

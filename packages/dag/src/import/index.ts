@@ -1,0 +1,3 @@
+export { importDirectory, DEFAULT_CHUNKS_PER_TASK, type ImportOptions } from './importer.js'
+export { HashPool, SliceError, DEFAULT_QUEUE_PER_WORKER, type HashPoolOptions } from './hash-pool.js'
+export type { ImportSink, ImportedEntry, ImportProgressEvent, ImportResult, LeafLocation, SkippedEntry } from './types.js'

@@ -1,0 +1,55 @@
+/**
+ * Runs the real `ferry` CLI (packages/cli/dist/bin.js) in a child process, as a user would.
+ */
+import { spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+
+export const FERRY_BIN = fileURLToPath(new URL('../../packages/cli/dist/bin.js', import.meta.url))
+
+export interface RunResult {
+  code: number
+  stdout: string
+  stderr: string
+}
+
+export interface RunOptions {
+  env?: Record<string, string | undefined>
+  cwd?: string
+  /** Run as this uid/gid through setpriv (root only): root reads mode-000 files, nobody does not. */
+  asUser?: { uid: number, gid: number }
+  timeoutMs?: number
+}
+
+export async function ferry (args: string[], options: RunOptions = {}): Promise<RunResult> {
+  let cmd = process.execPath
+  let argv = [FERRY_BIN, ...args]
+  if (options.asUser != null) {
+    argv = [`--reuid=${options.asUser.uid}`, `--regid=${options.asUser.gid}`, '--clear-groups', cmd, ...argv]
+    cmd = 'setpriv'
+  }
+  const child = spawn(cmd, argv, {
+    cwd: options.cwd,
+    env: { ...process.env, FERRY_HOME: undefined, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d })
+  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
+  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000)
+  const code = await new Promise<number>((resolve, reject) => {
+    child.on('error', reject)
+    child.on('close', (c, sig) => { resolve(c ?? (sig != null ? 128 : 1)) })
+  })
+  clearTimeout(timer)
+  return { code, stdout, stderr }
+}
+
+/** Parses stdout as JSON, failing with the whole output if it is not. */
+export function json<T = any> (r: RunResult): T {
+  try {
+    return JSON.parse(r.stdout) as T
+  } catch {
+    throw new Error(`not JSON (exit ${r.code}):\nstdout: ${r.stdout}\nstderr: ${r.stderr}`)
+  }
+}

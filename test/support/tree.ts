@@ -1,0 +1,71 @@
+/** Real files on disk for tests, with deterministic pseudo-random content. */
+import { createCipheriv, createHash } from 'node:crypto'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, lstatSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+
+/** Sizes worth testing around a chunk boundary (1 MiB chunks). */
+export const MiB = 1024 * 1024
+export const INTERESTING_SIZES = [0, 1, 1024, 16 * 1024 - 1, 16 * 1024 + 1, MiB - 1, MiB, MiB + 1, 2 * MiB, 3 * MiB + 12345]
+
+export function tempDir (prefix = 'ferry-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix))
+}
+
+/** Deterministic bytes: the same seed always gives the same content. */
+export function bytes (size: number, seed: string): Buffer {
+  // AES-128-CTR keystream keyed by the seed: deterministic, incompressible and fast (GB/s)
+  const key = createHash('sha256').update(seed).digest()
+  const cipher = createCipheriv('aes-128-ctr', key.subarray(0, 16), key.subarray(16, 32))
+  return cipher.update(Buffer.alloc(size))
+}
+
+/** Writes files given as { 'a/b.bin': size | Buffer | string, 'empty/': null }. */
+export function writeTree (root: string, spec: Record<string, number | Buffer | string | null>): void {
+  for (const [rel, content] of Object.entries(spec)) {
+    const abs = join(root, rel)
+    if (content === null || rel.endsWith('/')) {
+      mkdirSync(abs, { recursive: true })
+      continue
+    }
+    mkdirSync(dirname(abs), { recursive: true })
+    writeFileSync(abs, typeof content === 'number' ? bytes(content, rel) : content)
+  }
+}
+
+/** sha256 of every regular file under root, keyed by relative path: compare two trees byte for byte. */
+export function hashTree (root: string): Record<string, string> {
+  const out: Record<string, string> = {}
+  const walk = (dir: string, rel: string): void => {
+    for (const name of readdirSync(dir).sort()) {
+      const abs = join(dir, name)
+      const r = rel === '' ? name : `${rel}/${name}`
+      const st = lstatSync(abs)
+      if (st.isDirectory()) {
+        out[`${r}/`] = 'dir'
+        walk(abs, r)
+      } else if (st.isFile()) out[r] = createHash('sha256').update(readFileSync(abs)).digest('hex')
+      else out[r] = 'other'
+    }
+  }
+  walk(root, '')
+  return out
+}
+
+/** Total bytes used on disk under a path (allocated blocks, like du). */
+export function diskUsage (root: string): number {
+  let total = 0
+  const walk = (p: string): void => {
+    const st = lstatSync(p)
+    total += st.blocks * 512
+    if (st.isDirectory()) for (const n of readdirSync(p)) walk(join(p, n))
+  }
+  walk(root)
+  return total
+}
+
+export function cleanup (...dirs: string[]): void {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true })
+}
+
+export { statSync }
