@@ -1,6 +1,6 @@
 /**
- * The independent reference: ipfs-unixfs-importer computing a root for a directory on disk with Ferry's
- * parameters. Ferry's roots must equal these.
+ * The independent reference: ipfs-unixfs-importer computing a root for a directory on disk with the IPIP-499
+ * `unixfs-v1-2025` profile, Ferry's format. Ferry's roots must equal these.
  */
 import { createReadStream, readdirSync, lstatSync } from 'node:fs'
 import { join } from 'node:path'
@@ -8,8 +8,8 @@ import { importer, type ImportCandidate } from 'ipfs-unixfs-importer'
 import { fixedSize } from 'ipfs-unixfs-importer/chunker'
 import { balanced } from 'ipfs-unixfs-importer/layout'
 import { MemoryBlockstore } from 'blockstore-core/memory'
-import { DEFAULT_CHUNK_SIZE, DEFAULT_MAX_CHILDREN, DEFAULT_SHARD_SPLIT_THRESHOLD_BYTES } from '@ferry/dag'
 
+/** Overrides of the profile, for tests that need tiny chunks, narrow nodes or early sharding. */
 export interface OracleOptions {
   chunkSize?: number
   maxChildren?: number
@@ -35,13 +35,12 @@ function * candidates (root: string, prefix: string): Generator<ImportCandidate>
 export async function oracleRoot (root: string, options: OracleOptions = {}): Promise<string> {
   const prefix = 'scan'
   let last: string | undefined
+  // The IPIP-499 profile itself, not Ferry's constants: our defaults are checked against the standard.
   for await (const entry of importer(candidates(root, prefix), new MemoryBlockstore(), {
-    cidVersion: 1,
-    rawLeaves: true,
-    chunker: fixedSize({ chunkSize: options.chunkSize ?? DEFAULT_CHUNK_SIZE }),
-    layout: balanced({ maxChildrenPerNode: options.maxChildren ?? DEFAULT_MAX_CHILDREN }),
-    shardSplitThresholdBytes: options.shardSplitThresholdBytes ?? DEFAULT_SHARD_SPLIT_THRESHOLD_BYTES,
-    reduceSingleLeafToSelf: true
+    profile: 'unixfs-v1-2025',
+    ...(options.chunkSize != null ? { chunker: fixedSize({ chunkSize: options.chunkSize }) } : {}),
+    ...(options.maxChildren != null ? { layout: balanced({ maxChildrenPerNode: options.maxChildren }) } : {}),
+    ...(options.shardSplitThresholdBytes != null ? { shardSplitThresholdBytes: options.shardSplitThresholdBytes } : {})
   })) {
     if (entry.path === prefix) last = entry.cid.toString()
   }

@@ -3,9 +3,9 @@ import fc from 'fast-check'
 import * as dagPb from '@ipld/dag-pb'
 import { UnixFS } from 'ipfs-unixfs'
 import {
-  FileBuilder, EMPTY_FILE_CID, DEFAULT_CHUNK_SIZE, leafRef, rawLeafCid, sha256, buildFile, type Block
+  FileBuilder, EMPTY_FILE_CID, DEFAULT_CHUNK_SIZE, DEFAULT_MAX_CHILDREN, leafRef, rawLeafCid, sha256, buildFile, type Block
 } from '@ferry/dag'
-import { blockDifference, bytesOf, ferryFile, oracleFile, type Params } from './format-oracle.js'
+import { blockDifference, bytesOf, ferryFile, LINKS_BYTES, oracleFile, type Params } from './format-oracle.js'
 
 async function expectSameAsImporter (content: Uint8Array, p: Params): Promise<void> {
   const ours = ferryFile(content, p)
@@ -32,18 +32,55 @@ function maxLinks (blocks: Map<string, Uint8Array>): number {
   return max
 }
 
-describe('file layout matches ipfs-unixfs-importer 17', () => {
+/** Link counts of a file node, from its blocks. */
+function linksOf (cid: string, blocks: Map<string, Uint8Array>): dagPb.PBLink[] {
+  return dagPb.decode(blocks.get(cid) as Uint8Array).Links
+}
+
+describe('file layout matches ipfs-unixfs-importer 17 (profile unixfs-v1-2025)', () => {
+  it('uses the profile\'s parameters: 1 MiB chunks, 1024 links per node', () => {
+    expect(DEFAULT_CHUNK_SIZE).toBe(1_048_576)
+    expect(DEFAULT_MAX_CHILDREN).toBe(1024)
+    expect(new FileBuilder().maxChildren).toBe(1024)
+  })
+
+  // the profile's width (no layout override), 16-byte chunks
   const chunk = 16
-  const tiny: Params = { chunkSize: chunk, maxChildren: 174 }
-  for (const size of [0, 1, chunk - 1, chunk, chunk + 1, 2 * chunk, 174 * chunk, 174 * chunk + 1, 174 * 174 * chunk + 3 * chunk + 5]) {
-    it(`${size} bytes, ${chunk}-byte chunks`, async () => {
+  const tiny: Params = { chunkSize: chunk }
+  for (const size of [0, 1, chunk - 1, chunk, chunk + 1, 2 * chunk, 1024 * chunk - 1, 1024 * chunk, 1024 * chunk + 1, 2048 * chunk + 5]) {
+    it(`${size} bytes, ${chunk}-byte chunks, 1024 links per node`, async () => {
       await expectSameAsImporter(bytesOf(size, size + 7), tiny)
     })
   }
 
-  for (const size of [0, 1, DEFAULT_CHUNK_SIZE - 1, DEFAULT_CHUNK_SIZE, DEFAULT_CHUNK_SIZE + 1, 2 * DEFAULT_CHUNK_SIZE]) {
-    it(`${size} bytes with the default 1 MiB chunks`, async () => {
+  it('1024 leaves make one node of 1024 links; 1025 leaves of 1 KiB make two levels (1024 + 1)', async () => {
+    const p = { chunkSize: 1024 }
+    const full = bytesOf(1024 * 1024, 21)
+    await expectSameAsImporter(full, p)
+    const one = await oracleFile(full, p)
+    expect(linksOf(one.cid.toString(), one.blocks)).toHaveLength(1024)
+
+    const over = bytesOf(1025 * 1024, 22)
+    await expectSameAsImporter(over, p)
+    const two = await oracleFile(over, p)
+    const top = linksOf(two.cid.toString(), two.blocks)
+    expect(top).toHaveLength(2)
+    expect(linksOf(top[0]?.Hash.toString() as string, two.blocks)).toHaveLength(1024)
+    expect(linksOf(top[1]?.Hash.toString() as string, two.blocks)).toHaveLength(1)
+    expect(depthOf(two.cid.toString(), two.blocks)).toBe(2)
+  })
+
+  for (const size of [0, 1, DEFAULT_CHUNK_SIZE - 1, DEFAULT_CHUNK_SIZE, DEFAULT_CHUNK_SIZE + 1, 2 * DEFAULT_CHUNK_SIZE, 3 * DEFAULT_CHUNK_SIZE + 7]) {
+    it(`${size} bytes with the profile's defaults (1 MiB chunks)`, async () => {
       await expectSameAsImporter(bytesOf(size, 3), {})
+    })
+  }
+
+  // 174 links per node, as the importer without a profile and unixfs-v0-2015 lay files out
+  const legacy: Params = { chunkSize: chunk, maxChildren: LINKS_BYTES.maxChildren }
+  for (const size of [174 * chunk, 174 * chunk + 1, 174 * 174 * chunk + 3 * chunk + 5]) {
+    it(`${size} bytes, ${chunk}-byte chunks, 174 links per node`, async () => {
+      await expectSameAsImporter(bytesOf(size, size + 7), legacy)
     })
   }
 
@@ -79,29 +116,34 @@ describe('file layout matches ipfs-unixfs-importer 17', () => {
       }), { numRuns: 60 })
   })
 
-  it('20,480 leaves stream with at most maxChildren × depth refs held, same root as the importer', async () => {
-    const chunkSize = 16
-    const content = bytesOf(20_480 * chunkSize, 5)
-    const builder = new FileBuilder({ chunkSize })
-    const blocks: Block[] = []
-    let maxHeld = 0
-    let emittedEarly = 0
-    for (let i = 0; i < 20_480; i++) {
-      const bytes = content.subarray(i * chunkSize, (i + 1) * chunkSize)
-      const out = builder.push(leafRef(sha256(bytes), bytes.byteLength))
-      blocks.push(...out)
-      emittedEarly += out.length
-      maxHeld = Math.max(maxHeld, builder.buffered)
-    }
-    const { root, blocks: last } = builder.finish()
-    blocks.push(...last)
-    expect(emittedEarly).toBe(117) // floor(20480 / 174) level-1 nodes were handed out while streaming
-    expect(maxHeld).toBeLessThanOrEqual(174 * 2)
-    expect(blocks.length).toBe(118 + 1) // 118 level-1 nodes and the root
-    const theirs = await oracleFile(content, { chunkSize })
-    expect(root.cid.toString()).toBe(theirs.cid.toString())
-    expect(root.size).toBe(content.byteLength)
-  })
+  for (const maxChildren of [undefined, 174]) {
+    const width = maxChildren ?? DEFAULT_MAX_CHILDREN
+    it(`20,480 leaves stream with at most maxChildren × depth refs held, same root as the importer (${width} links)`, async () => {
+      const chunkSize = 16
+      const leaves = 20_480
+      const content = bytesOf(leaves * chunkSize, 5)
+      const builder = new FileBuilder({ chunkSize, maxChildren })
+      const blocks: Block[] = []
+      let maxHeld = 0
+      let emittedEarly = 0
+      for (let i = 0; i < leaves; i++) {
+        const bytes = content.subarray(i * chunkSize, (i + 1) * chunkSize)
+        const out = builder.push(leafRef(sha256(bytes), bytes.byteLength))
+        blocks.push(...out)
+        emittedEarly += out.length
+        maxHeld = Math.max(maxHeld, builder.buffered)
+      }
+      const { root, blocks: last } = builder.finish()
+      blocks.push(...last)
+      const level1 = Math.ceil(leaves / width) // 20 for 1024 links, 118 for 174; both fit one root node
+      expect(emittedEarly).toBe(Math.floor(leaves / width)) // the full level-1 nodes were handed out while streaming
+      expect(maxHeld).toBeLessThanOrEqual(width * 2)
+      expect(blocks.length).toBe(level1 + 1)
+      const theirs = await oracleFile(content, { chunkSize, maxChildren })
+      expect(root.cid.toString()).toBe(theirs.cid.toString())
+      expect(root.size).toBe(content.byteLength)
+    })
+  }
 
   it('file nodes carry exactly type, filesize and blocksizes (no mode, no mtime)', () => {
     const { blocks } = buildFile(bytesOf(40), { chunkSize: 16 })

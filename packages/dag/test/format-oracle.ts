@@ -1,6 +1,6 @@
 /**
  * Test support for the format tests: a small tree description, Ferry's builders run over it, and
- * ipfs-unixfs-importer 17 run over the same tree with the same parameters (the oracle).
+ * ipfs-unixfs-importer 17 run over the same tree with the IPIP-499 `unixfs-v1-2025` profile (the oracle).
  */
 import { MemoryBlockstore } from 'blockstore-core'
 import { importer, type ImportCandidate, type ImporterOptions } from 'ipfs-unixfs-importer'
@@ -8,9 +8,8 @@ import { fixedSize } from 'ipfs-unixfs-importer/chunker'
 import { balanced } from 'ipfs-unixfs-importer/layout'
 import { CID } from 'multiformats/cid'
 import {
-  buildDirectory, buildFile, buildSymlink, EMPTY_FILE_CID, DEFAULT_CHUNK_SIZE, DEFAULT_MAX_CHILDREN,
-  DEFAULT_SHARD_FANOUT_BITS, DEFAULT_SHARD_SPLIT_THRESHOLD_BYTES,
-  type Block, type DirEntry, type GetBlock, type NodeRef
+  buildDirectory, buildFile, buildSymlink, EMPTY_FILE_CID,
+  type Block, type DirEntry, type GetBlock, type NodeRef, type ShardSplitStrategy
 } from '@ferry/dag'
 
 /** A symlink in a test tree. */
@@ -25,25 +24,31 @@ export function dir (entries: Record<string, Uint8Array | Link | Tree> | Array<[
   return new Map(Array.isArray(entries) ? entries : Object.entries(entries))
 }
 
+/**
+ * Overrides of the format's parameters, given to both sides. What is left out is each side's own default:
+ * Ferry's constants on one side, the importer's `unixfs-v1-2025` profile on the other, so the defaults are
+ * checked against the profile rather than copied into the oracle.
+ */
 export interface Params {
   chunkSize?: number
   maxChildren?: number
   shardSplitThresholdBytes?: number
+  shardSplitStrategy?: ShardSplitStrategy
   fanoutBits?: number
 }
 
-/** The parameters Ferry uses, as importer options. */
+/** The shard estimate and file width of the importer without a profile (and of `unixfs-v0-2015`). */
+export const LINKS_BYTES: Params = { shardSplitStrategy: 'links-bytes', maxChildren: 174 }
+
+/** The importer's options for `p`: the `unixfs-v1-2025` profile plus the overrides in `p`, nothing else. */
 export function importerOptions (p: Params = {}): ImporterOptions {
-  return {
-    cidVersion: 1,
-    rawLeaves: true,
-    reduceSingleLeafToSelf: true,
-    wrapWithDirectory: false,
-    chunker: fixedSize({ chunkSize: p.chunkSize ?? DEFAULT_CHUNK_SIZE }),
-    layout: balanced({ maxChildrenPerNode: p.maxChildren ?? DEFAULT_MAX_CHILDREN }),
-    shardSplitThresholdBytes: p.shardSplitThresholdBytes ?? DEFAULT_SHARD_SPLIT_THRESHOLD_BYTES,
-    shardFanoutBits: p.fanoutBits ?? DEFAULT_SHARD_FANOUT_BITS
-  }
+  const options: ImporterOptions = { profile: 'unixfs-v1-2025' }
+  if (p.chunkSize !== undefined) options.chunker = fixedSize({ chunkSize: p.chunkSize })
+  if (p.maxChildren !== undefined) options.layout = balanced({ maxChildrenPerNode: p.maxChildren })
+  if (p.shardSplitThresholdBytes !== undefined) options.shardSplitThresholdBytes = p.shardSplitThresholdBytes
+  if (p.shardSplitStrategy !== undefined) options.shardSplitStrategy = p.shardSplitStrategy
+  if (p.fanoutBits !== undefined) options.shardFanoutBits = p.fanoutBits
+  return options
 }
 
 export interface Built {
@@ -132,7 +137,9 @@ export function ferryTree (tree: Tree, p: Params = {}): Built {
     }
     // the builder must not depend on entry order
     entries.reverse()
-    const d = buildDirectory(entries, { shardSplitThresholdBytes: p.shardSplitThresholdBytes, fanoutBits: p.fanoutBits })
+    const d = buildDirectory(entries, {
+      shardSplitThresholdBytes: p.shardSplitThresholdBytes, shardSplitStrategy: p.shardSplitStrategy, fanoutBits: p.fanoutBits
+    })
     addBlocks(all, d.blocks)
     return d.root
   }

@@ -6,7 +6,7 @@ import type { PBLink } from '@ipld/dag-pb'
 
 /** Options of FileBuilder and buildFile. */
 export interface FileLayoutOptions {
-  /** Most links per file node (default DEFAULT_MAX_CHILDREN = 174); at least 2. */
+  /** Most links per file node (default DEFAULT_MAX_CHILDREN = 1024, the `unixfs-v1-2025` profile's); at least 2. */
   maxChildren?: number
   /**
    * The scan's chunk size. When given, FileBuilder checks that every leaf but the last is exactly this long

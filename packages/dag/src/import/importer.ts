@@ -9,7 +9,8 @@ import {
   leafRef,
   type Block,
   type DirEntry,
-  type NodeRef
+  type NodeRef,
+  type ShardSplitStrategy
 } from '../format/index.js'
 import { HashPool, SliceError, DEFAULT_QUEUE_PER_WORKER } from './hash-pool.js'
 import { Semaphore } from './semaphore.js'
@@ -23,10 +24,12 @@ const MAX_PENDING_WRITES = 64
 export interface ImportOptions {
   /** Leaf size in bytes; default 1 MiB. */
   chunkSize?: number
-  /** Max links per file node; default 174 (as ipfs-unixfs-importer). */
+  /** Max links per file node; default 1024 (unixfs-v1-2025). */
   maxChildren?: number
-  /** HAMT threshold; default as ipfs-unixfs-importer. */
+  /** HAMT threshold; default 256 KiB (unixfs-v1-2025). */
   shardSplitThresholdBytes?: number
+  /** How a directory's size is estimated against the threshold; default 'block-bytes' (unixfs-v1-2025). */
+  shardSplitStrategy?: ShardSplitStrategy
   /** A pool to share; otherwise one is created (and closed) for this import. */
   pool?: HashPool
   /** Files hashed concurrently; default 4 per hashing worker, at least 8. */
@@ -133,7 +136,7 @@ export async function importDirectory (dir: string, options: ImportOptions = {})
   const dirDone = (dir: DirState): void => {
     dir.pending--
     if (dir.pending > 0 || failure !== undefined) return
-    const { root, blocks } = buildDirectory(dir.entries, { shardSplitThresholdBytes: options.shardSplitThresholdBytes })
+    const { root, blocks } = buildDirectory(dir.entries, { shardSplitThresholdBytes: options.shardSplitThresholdBytes, shardSplitStrategy: options.shardSplitStrategy })
     put(blocks)
     sink.addEntry({ path: dir.rel, type: 'directory', size: 0, mode: dir.stat.mode, mtimeMs: dir.stat.mtimeMs, cid: root.cid })
     result.directories++
