@@ -1,1 +1,2 @@
-export {}
+export { main, VERSION } from './main.js'
+export type { Command } from './command.js'

@@ -1,1 +1,27 @@
-export {}
+/**
+ * @ferry/store: a node's local state ("home"): identity, config, catalog database, inner-block store and
+ * free-space checks. See home.ts for the directory layout.
+ */
+export {
+  resolveHome, initHome, openHome,
+  DEFAULT_HOME_DIR_NAME, HOME_ENV_VAR, HOME_DIR_MODE,
+  type Home, type InitHomeOptions, type OpenHomeOptions
+} from './home.js'
+export {
+  CONFIG_VERSION, CONFIG_FILE, DEFAULT_LISTEN, defaultConfig,
+  type FerryConfig, type PeerEntry
+} from './config.js'
+export { IDENTITY_FILE, IDENTITY_FILE_MODE } from './identity.js'
+export {
+  openInnerBlocks, BLOCKS_DIR, DAG_PB_CODE, SHA2_256_CODE, DEFAULT_PUT_CONCURRENCY,
+  type InnerBlocks, type InnerBlocksOptions, type Block, type PutManyResult
+} from './blocks.js'
+export {
+  openCatalog, fromSqliteError, CATALOG_FILE, DEFAULT_BUSY_TIMEOUT_MS, DEFAULT_FLUSH_ROWS, DEFAULT_CACHE_MIB, ENTRIES_PAGE_ROWS, RAW_CODE,
+  type Catalog, type CatalogOptions, type ScanWriter, type ScanRecord, type ScanSummary, type ScanState,
+  type EntryRecord, type EntryType, type SkippedEntry, type LeafRecord, type LeafLocation, type SourceRecord,
+  type ListScansOptions
+} from './catalog.js'
+export { MIGRATIONS, type Migration } from './migrations.js'
+export { freeSpace, type FreeSpace } from './space.js'
+export { readLeaf, type LeafRead } from './leaf-reader.js'

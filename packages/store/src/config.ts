@@ -1,0 +1,197 @@
+/**
+ * `config.json`: the user-editable settings of a home.
+ *
+ * ```json
+ * {
+ *   "version": 1,                          // format of this file; a newer one is refused (ERR_HOME_TOO_NEW)
+ *   "listen": ["/ip4/0.0.0.0/tcp/4001"],   // libp2p multiaddrs the daemon listens on
+ *   "announce": [],                        // multiaddrs to advertise instead of `listen` (NAT, DNS names); [] = listen
+ *   "trusted": [],                         // PeerIds (12D3...) allowed to fetch from and push to this node
+ *   "peers": []                            // address book: [{ "name": "esrf", "id": "12D3...", "addrs": ["/dns4/..."] }]
+ * }
+ * ```
+ *
+ * Keys this version does not know are kept as they are when the file is re-saved, so a newer Ferry's
+ * additions survive an older one. The chunk size is deliberately not a setting: every site must cut files the
+ * same way for equal data to get equal roots.
+ */
+import { randomBytes } from 'node:crypto'
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { FerryError, fromSystemError } from '@ferry/errors'
+
+/** The config format this code writes and understands. */
+export const CONFIG_VERSION = 1
+
+/** Where libp2p listens when the user has not said otherwise. */
+export const DEFAULT_LISTEN: readonly string[] = ['/ip4/0.0.0.0/tcp/4001']
+
+/** File name of the config inside a home. */
+export const CONFIG_FILE = 'config.json'
+
+/** A known remote site in the address book. */
+export interface PeerEntry {
+  /** Short name users type instead of the PeerId (optional). */
+  name?: string
+  /** The PeerId string. */
+  id: string
+  /** Multiaddrs to dial it at (without the /p2p/ suffix). */
+  addrs: string[]
+}
+
+/** The parsed `config.json`. Unknown keys are carried along untouched. */
+export interface FerryConfig {
+  version: typeof CONFIG_VERSION
+  listen: string[]
+  announce: string[]
+  trusted: string[]
+  peers: PeerEntry[]
+  [key: string]: unknown
+}
+
+/** A fresh config with every default filled in, optionally overridden by `overrides`. */
+export function defaultConfig (overrides: Partial<FerryConfig> = {}): FerryConfig {
+  return {
+    ...overrides,
+    version: CONFIG_VERSION,
+    listen: overrides.listen ?? [...DEFAULT_LISTEN],
+    announce: overrides.announce ?? [],
+    trusted: overrides.trusted ?? [],
+    peers: overrides.peers ?? []
+  }
+}
+
+/** Thrown inside `validateConfig`; the caller wraps it with the right error code. */
+class ConfigProblem extends Error {}
+
+function stringList (value: unknown, key: string, check?: (s: string) => void): string[] {
+  if (value === undefined) return []
+  if (!Array.isArray(value) || !value.every((v): v is string => typeof v === 'string')) {
+    throw new ConfigProblem(`"${key}" must be a list of strings`)
+  }
+  if (check !== undefined) value.forEach(check)
+  return [...value]
+}
+
+function multiaddr (key: string) {
+  return (s: string): void => {
+    if (!s.startsWith('/')) throw new ConfigProblem(`"${key}" holds "${s}", which is not a multiaddr (they start with /)`)
+  }
+}
+
+function peerId (key: string) {
+  return (s: string): void => {
+    try {
+      peerIdFromString(s)
+    } catch {
+      throw new ConfigProblem(`"${key}" holds "${s}", which is not a PeerId`)
+    }
+  }
+}
+
+/**
+ * Checks a parsed config and fills in missing optional keys. Throws ERR_HOME_TOO_NEW for a newer format and
+ * `invalid(reason)` for anything else wrong.
+ */
+export function validateConfig (value: unknown, where: string, invalid: (reason: string) => FerryError): FerryConfig {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid('it is not a JSON object')
+  const raw = value as Record<string, unknown>
+  if (typeof raw.version !== 'number') throw invalid('"version" is missing')
+  if (raw.version > CONFIG_VERSION) {
+    throw new FerryError('ERR_HOME_TOO_NEW',
+      `${where} has config version ${raw.version}, this Ferry understands ${CONFIG_VERSION}: upgrade Ferry`,
+      { details: { path: where, version: raw.version, supported: CONFIG_VERSION } })
+  }
+  if (raw.version !== CONFIG_VERSION) throw invalid(`"version" ${raw.version} is not supported`)
+  try {
+    const peers = raw.peers === undefined ? [] : raw.peers
+    if (!Array.isArray(peers)) throw new ConfigProblem('"peers" must be a list')
+    const checkedPeers = peers.map((p: unknown): PeerEntry => {
+      if (typeof p !== 'object' || p === null) throw new ConfigProblem('"peers" entries must be objects')
+      const entry = p as Record<string, unknown>
+      if (typeof entry.id !== 'string') throw new ConfigProblem('"peers" entries need an "id"')
+      peerId('peers')(entry.id)
+      if (entry.name !== undefined && typeof entry.name !== 'string') throw new ConfigProblem('"peers" names must be strings')
+      return { ...entry, id: entry.id, addrs: stringList(entry.addrs, 'peers.addrs', multiaddr('peers.addrs')) }
+    })
+    return {
+      ...raw,
+      version: CONFIG_VERSION,
+      listen: raw.listen === undefined ? [...DEFAULT_LISTEN] : stringList(raw.listen, 'listen', multiaddr('listen')),
+      announce: stringList(raw.announce, 'announce', multiaddr('announce')),
+      trusted: stringList(raw.trusted, 'trusted', peerId('trusted')),
+      peers: checkedPeers
+    }
+  } catch (err) {
+    if (err instanceof ConfigProblem) throw invalid(err.message)
+    throw err
+  }
+}
+
+/** Reads and validates `config.json` in `dir`. Unreadable or invalid → ERR_HOME_CORRUPT. */
+export async function readConfig (dir: string): Promise<FerryConfig> {
+  const file = path.join(dir, CONFIG_FILE)
+  let text: string
+  try {
+    text = await fs.readFile(file, 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new FerryError('ERR_HOME_CORRUPT', `Ferry home at ${dir} has no ${CONFIG_FILE} (interrupted \`ferry init\`?)`, { cause: err, details: { path: file } })
+    }
+    throw fromSystemError(err, file)
+  }
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch (err) {
+    throw new FerryError('ERR_HOME_CORRUPT', `${file} is not valid JSON: fix or restore it`, { cause: err, details: { path: file } })
+  }
+  return validateConfig(parsed, file, reason =>
+    new FerryError('ERR_HOME_CORRUPT', `${file} is invalid: ${reason}`, { details: { path: file } }))
+}
+
+/**
+ * Writes `text` to `file` atomically: a uniquely named temporary file in the same directory is written,
+ * flushed and renamed over the target, so readers (and other processes) see the old or the new file, never
+ * a torn one.
+ */
+export async function writeFileAtomic (file: string, text: string | Uint8Array, mode = 0o600): Promise<void> {
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
+  try {
+    const handle = await fs.open(tmp, 'wx', mode)
+    try {
+      await handle.writeFile(text)
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+    await fs.rename(tmp, file)
+  } catch (err) {
+    await fs.rm(tmp, { force: true }).catch(() => {})
+    throw fromSystemError(err, file)
+  }
+  await syncDir(path.dirname(file))
+}
+
+/** fsyncs a directory so a rename or create in it survives a crash (best effort: not every fs allows it). */
+export async function syncDir (dir: string): Promise<void> {
+  let handle: fs.FileHandle | undefined
+  try {
+    handle = await fs.open(dir, 'r')
+    await handle.sync()
+  } catch {
+    // Some filesystems refuse fsync on directories; the data itself is already flushed.
+  } finally {
+    await handle?.close()
+  }
+}
+
+/** Validates `cfg` (ERR_INVALID_ARGUMENT if wrong) and writes it atomically to `config.json` in `dir`. */
+export async function writeConfig (dir: string, cfg: FerryConfig): Promise<FerryConfig> {
+  const file = path.join(dir, CONFIG_FILE)
+  const checked = validateConfig(cfg, file, reason =>
+    new FerryError('ERR_INVALID_ARGUMENT', `Refusing to save config: ${reason}`, { details: { path: file } }))
+  await writeFileAtomic(file, JSON.stringify(checked, null, 2) + '\n')
+  return checked
+}

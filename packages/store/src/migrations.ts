@@ -1,0 +1,95 @@
+/**
+ * Versioned schema of `catalog.db`. `PRAGMA user_version` holds the number of the last step applied; opening
+ * a catalog applies the missing steps, in order, in one IMMEDIATE transaction (all or nothing, and two
+ * processes opening an old catalog at once cannot both migrate it). A catalog whose version is higher than
+ * the last step here was written by a newer Ferry and is refused with ERR_HOME_TOO_NEW.
+ *
+ * Rules for new steps: append, never edit a released step; number them 1, 2, 3, ... without gaps.
+ */
+import type BetterSqlite3 from 'better-sqlite3'
+
+/** One schema step. */
+export interface Migration {
+  /** The user_version the catalog has after this step. */
+  version: number
+  /** One line for logs and `ferry doctor`. */
+  description: string
+  /** Applies the step. Runs inside the migration transaction. */
+  up: (db: BetterSqlite3.Database) => void
+}
+
+/**
+ * Schema version 1.
+ *
+ * - `scans`: one row per scan. `root` (CID string) is NULL while `state` = 'importing'; `skipped` is a JSON
+ *   list of `{ path, code, message }`; `created` is ms since the epoch; `writer_pid`/`writer_host` name the
+ *   process writing an importing scan, so an import left behind by a crash can be recognised and removed.
+ * - `entries`: every file, directory and symlink of a scan, keyed (scan_id, path) so reading a scan back in
+ *   path order is a range scan. `path` is relative and '/'-separated ('' = the root directory); `cid` is the
+ *   binary CID (compact, and faster to decode than text); modes and mtimes live here, not in the DAG.
+ * - `sources`: the files on this machine the node can serve content from, one row per absolute path (a
+ *   re-import replaces the row), with the size and mtime seen when it was hashed and the scan that last
+ *   indexed it (NULL once that scan is removed: the index still describes the file on disk).
+ * - `leaves`: leaf multihash (binary `cid`) → (source, offset, length). Keyed (source_id, offset) so replacing
+ *   a source's leaves is a range delete. Looked up through `cid_key`, the first 8 bytes of the digest as a
+ *   signed integer, indexed, not unique (one chunk can sit in many files; lookups also compare `cid`): an
+ *   integer index is half the size of one on the 34-byte multihash and takes random inserts ~1.4x faster,
+ *   which matters at 10^6-10^8 leaves.
+ */
+const SCHEMA_V1 = `
+CREATE TABLE scans (
+  id          INTEGER PRIMARY KEY,
+  root        TEXT,
+  collection  TEXT,
+  name        TEXT NOT NULL,
+  source_path TEXT NOT NULL,
+  origin      TEXT NOT NULL,
+  files       INTEGER NOT NULL DEFAULT 0,
+  directories INTEGER NOT NULL DEFAULT 0,
+  symlinks    INTEGER NOT NULL DEFAULT 0,
+  bytes       INTEGER NOT NULL DEFAULT 0,
+  skipped     TEXT NOT NULL DEFAULT '[]',
+  created     INTEGER NOT NULL,
+  state       TEXT NOT NULL DEFAULT 'importing' CHECK (state IN ('importing', 'complete')),
+  writer_pid  INTEGER,
+  writer_host TEXT
+);
+CREATE INDEX scans_by_root ON scans (root, created);
+CREATE INDEX scans_by_collection ON scans (collection, created);
+
+CREATE TABLE entries (
+  scan_id  INTEGER NOT NULL REFERENCES scans (id) ON DELETE CASCADE,
+  path     TEXT NOT NULL,
+  type     TEXT NOT NULL CHECK (type IN ('file', 'directory', 'symlink')),
+  size     INTEGER NOT NULL,
+  mode     INTEGER NOT NULL,
+  mtime_ms REAL NOT NULL,
+  cid      BLOB NOT NULL,
+  target   TEXT,
+  PRIMARY KEY (scan_id, path)
+) WITHOUT ROWID;
+
+CREATE TABLE sources (
+  id       INTEGER PRIMARY KEY,
+  path     TEXT NOT NULL UNIQUE,
+  size     INTEGER NOT NULL,
+  mtime_ms REAL NOT NULL,
+  scan_id  INTEGER REFERENCES scans (id) ON DELETE SET NULL
+);
+CREATE INDEX sources_by_scan ON sources (scan_id);
+
+CREATE TABLE leaves (
+  source_id INTEGER NOT NULL REFERENCES sources (id) ON DELETE CASCADE,
+  "offset"  INTEGER NOT NULL,
+  length    INTEGER NOT NULL,
+  cid       BLOB NOT NULL,
+  cid_key   INTEGER NOT NULL,
+  PRIMARY KEY (source_id, "offset")
+) WITHOUT ROWID;
+CREATE INDEX leaves_by_key ON leaves (cid_key);
+`
+
+/** Every schema step, in order. The catalog's current version is the last one's. */
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, description: 'scans, entries, sources, leaves', up: db => { db.exec(SCHEMA_V1) } }
+]

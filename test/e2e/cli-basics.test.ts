@@ -1,0 +1,90 @@
+import { join } from 'node:path'
+import { chmodSync, existsSync, statSync, writeFileSync } from 'node:fs'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ferry, json } from '../support/ferry.js'
+import { cleanup, tempDir, writeTree } from '../support/tree.js'
+
+describe('ferry init / id / usage errors', () => {
+  let tmp: string
+  beforeAll(() => { tmp = tempDir() })
+  afterAll(() => { cleanup(tmp) })
+
+  it('init creates a private home with an Ed25519 identity, and id prints the same PeerId', async () => {
+    const home = join(tmp, 'home')
+    const r = await ferry(['init', '--home', home, '--json'])
+    expect(r.code, r.stderr).toBe(0)
+    const { peerId } = json(r)
+    expect(peerId).toMatch(/^12D3KooW[1-9A-HJ-NP-Za-km-z]{44}$/) // Ed25519 peer IDs are identity multihashes
+    expect(statSync(home).mode & 0o777).toBe(0o700)
+    expect(statSync(join(home, 'identity.key')).mode & 0o777).toBe(0o600)
+    const id = await ferry(['id', '--json'], { env: { FERRY_HOME: home } })
+    expect(id.code, id.stderr).toBe(0)
+    expect(json(id).peerId).toBe(peerId)
+    const plain = await ferry(['id', '--home', home])
+    expect(plain.stdout.trim()).toBe(peerId)
+  })
+
+  it('init refuses an existing home and keeps its identity', async () => {
+    const home = join(tmp, 'twice')
+    const first = json(await ferry(['init', '--home', home, '--json']))
+    const again = await ferry(['init', '--home', home])
+    expect(again.code).toBe(2)
+    expect(again.stderr).toContain('already exists')
+    expect(again.stderr).not.toMatch(/\n\s+at /) // no stack trace
+    expect(json(await ferry(['id', '--home', home, '--json'])).peerId).toBe(first.peerId)
+  })
+
+  it('commands on a missing home say to run ferry init (exit 7)', async () => {
+    const r = await ferry(['scans', '--home', join(tmp, 'nope')])
+    expect(r.code).toBe(7)
+    expect(r.stderr).toContain('ferry init')
+    expect(r.stderr.trim().split('\n')).toHaveLength(1)
+  })
+
+  it('usage errors exit 2 with one line and the usage, never a stack trace', async () => {
+    const unknown = await ferry(['frobnicate'])
+    expect(unknown.code).toBe(2)
+    expect(unknown.stderr).toContain("Unknown command 'frobnicate'")
+    const badFlag = await ferry(['scans', '--bogus'])
+    expect(badFlag.code).toBe(2)
+    expect(badFlag.stderr).toContain('Usage: ferry scans')
+    const missingArg = await ferry(['verify', '/tmp'])
+    expect(missingArg.code).toBe(2)
+    for (const r of [unknown, badFlag, missingArg]) expect(r.stderr).not.toMatch(/\n\s+at /)
+  })
+
+  it('bad input named on the command line is reported, not thrown', async () => {
+    const home = join(tmp, 'badinput')
+    await ferry(['init', '--home', home])
+    const badCid = await ferry(['ls', 'not-a-cid', '--home', home])
+    expect(badCid.code).toBe(2)
+    expect(badCid.stderr).toContain('Not a valid root CID')
+    const file = join(tmp, 'plain-file')
+    writeFileSync(file, 'x')
+    const notDir = await ferry(['add', file, '--home', home])
+    expect(notDir.code).toBe(2)
+    expect(notDir.stderr).toContain('Not a directory')
+    const missing = await ferry(['add', join(tmp, 'does-not-exist'), '--home', home, '--json'])
+    expect(missing.code).toBe(7)
+    expect(json(missing).error.code).toBe('ERR_NOT_FOUND')
+    const unknownRoot = await ferry(['ls', 'bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi', '--home', home])
+    expect(unknownRoot.code).toBe(7)
+    expect(unknownRoot.stderr).toContain('not known here')
+  })
+
+  it('--debug shows the stack of an error', async () => {
+    const r = await ferry(['scans', '--home', join(tmp, 'nope2'), '--debug'])
+    expect(r.code).toBe(7)
+    expect(r.stderr).toMatch(/\n\s+at /)
+  })
+
+  it('a home that cannot be written is an I/O error, not a crash', async () => {
+    if (process.getuid?.() !== 0 || !existsSync('/usr/bin/setpriv')) return
+    const parent = join(tmp, 'locked')
+    writeTree(parent, { 'x/': null })
+    chmodSync(parent, 0o555)
+    const r = await ferry(['init', '--home', join(parent, 'home')], { asUser: { uid: 65534, gid: 65534 } })
+    expect(r.code).toBe(8)
+    expect(r.stderr).toContain('Permission denied')
+  })
+})
