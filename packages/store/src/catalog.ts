@@ -10,6 +10,7 @@
  * `entries()` reads back in pages, so a scan of 10^6 entries never sits in memory and the connection is not
  * held between pages.
  */
+import { createPullJournal, type PullJournal } from './pull-journal.js'
 import os from 'node:os'
 import Database from 'better-sqlite3'
 import { CID } from 'multiformats/cid'
@@ -202,6 +203,8 @@ export interface Catalog {
    * crash or a kill. Returns how many were removed.
    */
   removeStaleImports: () => number
+  /** Durable progress of pulls (resume after a crash or a dropped link). */
+  readonly pulls: PullJournal
   close: () => void
 }
 
@@ -628,6 +631,7 @@ export function openCatalog (file: string, options: CatalogOptions = {}): Catalo
     findLeaf,
     getSource,
     removeStaleImports,
+    pulls: createPullJournal(db, guard),
     close
   }
 }

@@ -25,3 +25,4 @@ export {
 export { MIGRATIONS, type Migration } from './migrations.js'
 export { freeSpace, type FreeSpace } from './space.js'
 export { readLeaf, type LeafRead } from './leaf-reader.js'
+export type { PullJournal, PullRecord, PullState } from './pull-journal.js'

@@ -89,7 +89,36 @@ CREATE TABLE leaves (
 CREATE INDEX leaves_by_key ON leaves (cid_key);
 `
 
+/**
+ * Schema version 2: the pull journal, so an interrupted `ferry pull` resumes where it stopped.
+ *
+ * - `pulls`: one row per (root, dest) replication; `state` is 'active' until it completes (or 'failed' after
+ *   giving up, to be resumed by running it again). Later: the daemon's durable task list builds on this.
+ * - `pull_files`: for each file still being assembled in the staging area, a bitmap of the leaves that were
+ *   written and fsynced (bit i = leaf i). Rows are deleted once the file is renamed into place.
+ */
+const SCHEMA_V2 = `
+CREATE TABLE pulls (
+  id            INTEGER PRIMARY KEY,
+  root          TEXT NOT NULL,
+  dest          TEXT NOT NULL,
+  state         TEXT NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'complete', 'failed')),
+  created       INTEGER NOT NULL,
+  updated       INTEGER NOT NULL,
+  bytes_fetched INTEGER NOT NULL DEFAULT 0,
+  UNIQUE (root, dest)
+);
+
+CREATE TABLE pull_files (
+  pull_id INTEGER NOT NULL REFERENCES pulls (id) ON DELETE CASCADE,
+  path    TEXT NOT NULL,
+  done    BLOB NOT NULL,
+  PRIMARY KEY (pull_id, path)
+) WITHOUT ROWID;
+`
+
 /** Every schema step, in order. The catalog's current version is the last one's. */
 export const MIGRATIONS: readonly Migration[] = [
-  { version: 1, description: 'scans, entries, sources, leaves', up: db => { db.exec(SCHEMA_V1) } }
+  { version: 1, description: 'scans, entries, sources, leaves', up: db => { db.exec(SCHEMA_V1) } },
+  { version: 2, description: 'pull journal: pulls, pull_files', up: db => { db.exec(SCHEMA_V2) } }
 ]

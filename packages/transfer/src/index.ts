@@ -1,1 +1,7 @@
-export {}
+/**
+ * @ferry/transfer: replication of a scan into a destination directory from any number of peers, verified,
+ * resumable, never overwriting. The network is behind the narrow `BlockPeer` interface.
+ */
+export { pull, type PullOptions } from './pull.js'
+export * from './constants.js'
+export type { BlockPeer, BlockResult, PeerSpec, PullProblem, PullProgressEvent, PullResult, ScanEntryInfo, ScanInfo } from './types.js'

@@ -1,0 +1,21 @@
+/** Leaf requests each peer keeps in flight (a bandwidth-delay product of 32 MiB at 1 MiB leaves). */
+export const DEFAULT_WINDOW = 32
+/** Progress is made durable at least this often. */
+export const DEFAULT_CHECKPOINT_MS = 1000
+/** ...and whenever this many written bytes are not yet durable (bounds re-fetching after kill -9). */
+export const DEFAULT_CHECKPOINT_BYTES = 64 * 1024 * 1024
+/** Also at this fraction of the scan, if smaller, so a resume re-fetches well under 2% of a scan. */
+export const CHECKPOINT_FRACTION = 0.005
+/** Give up when no peer has answered for this long. */
+export const DEFAULT_DEADLINE_MS = 5 * 60 * 1000
+/** First reconnect delay; doubles up to MAX_BACKOFF_MS. */
+export const INITIAL_BACKOFF_MS = 500
+export const MAX_BACKOFF_MS = 15_000
+/** Staging directory inside the destination, removed when the pull completes. */
+export const STAGING_DIR = '.ferry-partial'
+/** Open staged files kept at once. */
+export const MAX_OPEN_FILES = 128
+/** Free space kept in reserve on the destination. */
+export const SPACE_MARGIN_BYTES = 64 * 1024 * 1024
+/** At the end of a pull, a leaf in flight at one peer for this long is also asked of another. */
+export const ENDGAME_AFTER_MS = 2000

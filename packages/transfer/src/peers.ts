@@ -1,0 +1,95 @@
+import { FerryError, isFerryError } from '@ferry/errors'
+import type { BlockPeer, PeerSpec, PullProgressEvent } from './types.js'
+import { INITIAL_BACKOFF_MS, MAX_BACKOFF_MS } from './constants.js'
+
+export type PeerStatus = 'idle' | 'connecting' | 'up' | 'down' | 'banned' | 'refused' | 'gone'
+
+/** One source of a pull and what we learnt about it. */
+export class PeerState {
+  status: PeerStatus = 'idle'
+  peer?: BlockPeer
+  /** Bytes of verified leaves it sent in this run. */
+  bytes = 0
+  lastError?: string
+  private backoff = INITIAL_BACKOFF_MS
+  private connecting?: Promise<BlockPeer | undefined>
+
+  constructor (readonly spec: PeerSpec, private readonly emit: (e: PullProgressEvent) => void) {}
+
+  get name (): string {
+    return this.peer?.id ?? this.spec.label
+  }
+
+  get usable (): boolean {
+    return this.status !== 'banned' && this.status !== 'refused' && this.status !== 'gone'
+  }
+
+  /** Connects (once at a time); undefined if it failed (status says why). */
+  async connect (signal: AbortSignal): Promise<BlockPeer | undefined> {
+    if (this.peer != null && this.status === 'up') return this.peer
+    if (!this.usable) return undefined
+    this.connecting ??= (async () => {
+      this.status = 'connecting'
+      try {
+        const peer = await this.spec.connect(signal)
+        this.peer = peer
+        this.status = 'up'
+        this.backoff = INITIAL_BACKOFF_MS
+        this.emit({ type: 'pull:peer', peer: peer.id, state: 'connected' })
+        return peer
+      } catch (err) {
+        if (signal.aborted) throw err
+        this.fail(err)
+        return undefined
+      } finally {
+        this.connecting = undefined
+      }
+    })()
+    return await this.connecting
+  }
+
+  /** Records a failure of the peer as a whole; refusals are final, the rest are retried with backoff. */
+  fail (err: unknown): void {
+    this.lastError = err instanceof Error ? err.message : String(err)
+    const peer = this.peer
+    this.peer = undefined
+    peer?.close().catch(() => {})
+    if (isFerryError(err, 'ERR_PEER_REFUSED')) {
+      this.status = 'refused'
+      this.emit({ type: 'pull:peer', peer: this.name, state: 'refused', message: this.lastError })
+    } else if (this.status !== 'banned') {
+      this.status = 'down'
+      this.emit({ type: 'pull:peer', peer: this.name, state: 'down', message: this.lastError })
+    }
+  }
+
+  /** A peer that sent bytes not matching their CID is not asked again in this pull. */
+  ban (message: string): void {
+    this.status = 'banned'
+    this.lastError = message
+    const peer = this.peer
+    this.peer = undefined
+    peer?.close().catch(() => {})
+    this.emit({ type: 'pull:peer', peer: this.name, state: 'banned', message })
+  }
+
+  /** Waits before the next reconnect attempt (doubling up to a maximum). */
+  async waitBackoff (signal: AbortSignal): Promise<void> {
+    this.emit({ type: 'pull:peer', peer: this.name, state: 'retrying', message: `retrying in ${(this.backoff / 1000).toFixed(1)} s` })
+    await sleep(this.backoff, signal)
+    this.backoff = Math.min(this.backoff * 2, MAX_BACKOFF_MS)
+  }
+
+  async close (): Promise<void> {
+    await this.peer?.close().catch(() => {})
+  }
+}
+
+export async function sleep (ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) throw new FerryError('ERR_ABORTED', 'Aborted', { cause: signal.reason })
+  await new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve() }, ms)
+    const onAbort = (): void => { clearTimeout(t); reject(new FerryError('ERR_ABORTED', 'Aborted', { cause: signal.reason })) }
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+}

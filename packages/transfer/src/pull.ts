@@ -1,0 +1,449 @@
+import { promises as fsp, type Stats } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { FerryError, isFerryError } from '@ferry/errors'
+import { HashPool, fileLeaves, walkDag, type DagEntry, type FileLeaf, type GetBlock, type SkippedEntry } from '@ferry/dag'
+import { freeSpace, readLeaf, type Catalog, type InnerBlocks } from '@ferry/store'
+import type { CID } from 'multiformats/cid'
+import {
+  CHECKPOINT_FRACTION, DEFAULT_CHECKPOINT_BYTES, DEFAULT_CHECKPOINT_MS, DEFAULT_DEADLINE_MS, DEFAULT_WINDOW, ENDGAME_AFTER_MS, SPACE_MARGIN_BYTES, STAGING_DIR
+} from './constants.js'
+import { PeerState, sleep } from './peers.js'
+import { WorkQueue, type WorkItem } from './queue.js'
+import { Staging, bitmapFor, hasBit, stagingName, type StagedFile } from './staging.js'
+import type { BlockPeer, PeerSpec, PullProblem, PullProgressEvent, PullResult, ScanEntryInfo, ScanInfo } from './types.js'
+
+export interface PullOptions {
+  root: CID
+  dest: string
+  /** Where to fetch from; tried in parallel. May be empty when this node already has everything. */
+  peers: PeerSpec[]
+  /** The local node: its catalog (scans, leaf index, pull journal) and inner-block store. */
+  home: { catalog: Catalog, blocks: InnerBlocks }
+  signal?: AbortSignal
+  onProgress?: (event: PullProgressEvent) => void
+  /** Leaf requests in flight per peer. */
+  window?: number
+  /** Give up when no leaf has arrived for this long (peers are retried with backoff meanwhile). */
+  deadlineMs?: number
+  /** Re-hash files already at the destination instead of trusting size and mtime. */
+  checksum?: boolean
+  checkpointMs?: number
+  checkpointBytes?: number
+  pool?: HashPool
+}
+
+interface PlannedDir { path: string, cid: CID, mode: number, mtimeMs: number }
+interface PlannedLink { path: string, cid: CID, target: string, mtimeMs: number }
+
+const DEFAULT_META = { mode: 0o644, mtimeMs: 0 }
+
+function joinPath (dest: string, rel: string): string {
+  return rel === '' ? dest : join(dest, rel)
+}
+
+function sameMtime (a: number, b: number): boolean {
+  return Math.abs(a - b) < 1
+}
+
+function describeType (st: Stats): string {
+  if (st.isDirectory()) return 'a directory'
+  if (st.isSymbolicLink()) return 'a symlink'
+  if (st.isFile()) return 'a file'
+  return 'a special file'
+}
+
+/**
+ * Replicates the scan `root` into `dest`: fetches its record and DAG, reconciles with what `dest` and this
+ * node already hold, checks free space, fetches the missing leaves from every peer at once (each verified
+ * before it touches disk), writes them in place into staged files, places each file under its final name
+ * only when complete and durable, restores modes and mtimes, and records the scan in the local catalog so
+ * this node serves it next. Interrupted pulls resume from the journal. Never overwrites a different file.
+ */
+export async function pull (options: PullOptions): Promise<PullResult> {
+  const started = performance.now()
+  const root = options.root
+  const dest = resolve(options.dest)
+  const { catalog, blocks } = options.home
+  const emit = options.onProgress ?? (() => {})
+  const window = options.window ?? DEFAULT_WINDOW
+  const deadlineMs = options.deadlineMs ?? DEFAULT_DEADLINE_MS
+  const controller = new AbortController()
+  const outer = options.signal
+  const onAbort = (): void => { controller.abort(outer?.reason) }
+  outer?.addEventListener('abort', onAbort, { once: true })
+  if (outer?.aborted === true) onAbort()
+  const signal = controller.signal
+  const peers = options.peers.map((spec) => new PeerState(spec, emit))
+  const fromPeers: Record<string, number> = {}
+  const problems: PullProblem[] = []
+  let bytesFetched = 0
+  let bytesLocal = 0
+  let bytesPresent = 0
+  let lastProgress = Date.now()
+  const ownPool = options.pool == null
+  let pool = options.pool
+
+  const noPeers = (what: string): FerryError => {
+    const why = peers.map((p) => `${p.spec.label}: ${p.lastError ?? p.status}`).join('; ')
+    return new FerryError('ERR_NETWORK', `Could not get ${what} from any peer${why !== '' ? ` (${why})` : ': no --from given'}`)
+  }
+
+  /** Runs `fn` against each usable peer in turn until one answers; retries with backoff until the deadline. */
+  const fromAnyPeer = async <T>(what: string, fn: (peer: BlockPeer, state: PeerState) => Promise<T | undefined>): Promise<T> => {
+    const until = Date.now() + deadlineMs
+    for (;;) {
+      let anyUsable = false
+      for (const state of peers) {
+        if (!state.usable) continue
+        anyUsable = true
+        const peer = await state.connect(signal)
+        if (peer == null) continue
+        try {
+          const out = await fn(peer, state)
+          if (out !== undefined) return out
+        } catch (err) {
+          if (signal.aborted) throw err
+          if (isFerryError(err, 'ERR_ROOT_NOT_FOUND') || isFerryError(err, 'ERR_BLOCK_NOT_FOUND')) continue
+          state.fail(err)
+        }
+      }
+      const down = peers.filter((p) => p.status === 'down')
+      if (!anyUsable || down.length === 0 || Date.now() > until) throw noPeers(what)
+      await down[0]?.waitBackoff(signal)
+    }
+  }
+
+  const getBlock: GetBlock = async (cid) => {
+    if (await blocks.has(cid)) return await blocks.get(cid, { signal })
+    const bytes = await fromAnyPeer(`block ${cid.toString()}`, async (peer, state) => {
+      const r = await peer.get(cid, { signal })
+      if (r.status === 'ok') return r.bytes
+      if (r.status === 'bad') state.ban(r.message ?? `sent a block that does not match ${cid.toString()}`)
+      if (r.status === 'denied') state.fail(new FerryError('ERR_PEER_REFUSED', r.message ?? `${peer.id} refused the request`))
+      return undefined
+    })
+    await blocks.put({ cid, bytes })
+    return bytes
+  }
+
+  try {
+    // 1. The scan record: from this node's catalog if it has the scan, else from a peer.
+    let record: ScanInfo
+    const meta = new Map<string, ScanEntryInfo>()
+    const local = catalog.getScan(root)
+    if (local?.state === 'complete') {
+      record = { root: root.toString(), collection: local.collection, name: local.name, origin: local.origin, files: local.files, directories: local.directories, symlinks: local.symlinks, bytes: local.bytes, skipped: local.skipped, created: local.created }
+      for (const e of catalog.entries(local.id)) meta.set(e.path, { path: e.path, type: e.type, size: e.size, mode: e.mode, mtimeMs: e.mtimeMs, target: e.target })
+    } else {
+      const scan = await fromAnyPeer(`the scan ${root.toString()}`, async (peer) => await peer.getScan(root, { signal }))
+      record = scan.record
+      for await (const e of scan.entries) meta.set(e.path, e)
+    }
+
+    // 2. The DAG: every inner block verified (and kept, so this node can serve it and re-plan offline).
+    const dirs: PlannedDir[] = []
+    const links: PlannedLink[] = []
+    const files: Array<{ entry: DagEntry, leaves: FileLeaf[] }> = []
+    for await (const entry of walkDag(root, getBlock, { signal })) {
+      const m = meta.get(entry.path) ?? { ...DEFAULT_META, mode: entry.type === 'directory' ? 0o755 : 0o644 }
+      if (entry.type === 'directory') dirs.push({ path: entry.path, cid: entry.cid, mode: m.mode, mtimeMs: m.mtimeMs })
+      else if (entry.type === 'symlink') links.push({ path: entry.path, cid: entry.cid, target: entry.target ?? '', mtimeMs: m.mtimeMs })
+      else {
+        const leaves: FileLeaf[] = []
+        for await (const leaf of fileLeaves(entry.cid, getBlock, { signal, size: entry.size })) leaves.push(leaf)
+        files.push({ entry, leaves })
+      }
+    }
+    if (dirs[0]?.path !== '') throw new FerryError('ERR_INVALID_ARGUMENT', `Root ${root.toString()} is not a directory: pull takes a scan root`)
+
+    // 3. Reconcile with the destination and the journal of an earlier, interrupted run.
+    await mkdirSafe(dest, '')
+    for (const d of dirs) {
+      const problem = await mkdirSafe(dest, d.path)
+      if (problem != null) problems.push(problem)
+    }
+    const blockedDirs = problems.map((p) => p.path)
+    const underBlocked = (path: string): boolean => blockedDirs.some((d) => path === d || path.startsWith(`${d}/`))
+    const journal = catalog.pulls
+    const pullRecord = journal.open(root, dest)
+    const saved = journal.progress(pullRecord.id)
+    const staged: StagedFile[] = []
+    const completeAlready: StagedFile[] = []
+    const matches = async (abs: string, leaves: FileLeaf[]): Promise<boolean> => {
+      pool ??= new HashPool()
+      let offset = 0
+      for (const leaf of leaves) {
+        const digest = await pool.hash(abs, leaf.offset, leaf.length, leaf.length, signal).catch(() => undefined)
+        if (digest == null || !Buffer.from(digest).equals(leaf.cid.multihash.digest)) return false
+        offset += leaf.length
+      }
+      return true
+    }
+    for (const { entry, leaves } of files) {
+      if (underBlocked(entry.path)) continue
+      const m = meta.get(entry.path) ?? DEFAULT_META
+      const final = join(dest, entry.path)
+      const st = await fsp.lstat(final).catch(() => undefined)
+      if (st != null) {
+        if (!st.isFile()) {
+          problems.push({ path: entry.path, code: 'ERR_CONFLICT', message: `exists at the destination as ${describeType(st)}; not replaced` })
+        } else if (options.checksum !== true && st.size === entry.size && sameMtime(st.mtimeMs, m.mtimeMs)) {
+          bytesPresent += entry.size
+        } else if (st.size === entry.size && await matches(final, leaves)) {
+          bytesPresent += entry.size
+          await fsp.chmod(final, m.mode & 0o7777)
+          await fsp.utimes(final, m.mtimeMs / 1000, m.mtimeMs / 1000)
+        } else {
+          problems.push({ path: entry.path, code: 'ERR_CONFLICT', message: 'exists at the destination with other content; not overwritten' })
+        }
+        continue
+      }
+      let done = saved.get(entry.path)
+      if (done != null && (done.byteLength !== Math.ceil(leaves.length / 8) || await fsp.stat(stagingName(dest, entry.path)).catch(() => undefined) == null)) done = undefined
+      done ??= bitmapFor(leaves.length)
+      let remaining = 0
+      for (let i = 0; i < leaves.length; i++) if (!hasBit(done, i)) remaining++
+      const file: StagedFile = { path: entry.path, cid: entry.cid, size: entry.size, mode: m.mode, mtimeMs: m.mtimeMs, leaves, done, remaining, writing: 0, dirty: false }
+      if (remaining === 0) completeAlready.push(file)
+      staged.push(file)
+    }
+
+    // 4. Space: what is still missing must fit on the destination.
+    const items: WorkItem[] = []
+    let missingBytes = 0
+    for (const file of staged) {
+      file.leaves.forEach((leaf, index) => {
+        if (hasBit(file.done, index)) return
+        items.push({ file, index, leaf, inflight: 0, done: false, failed: false })
+        missingBytes += leaf.length
+      })
+    }
+    const space = await freeSpace(dest)
+    if (missingBytes + SPACE_MARGIN_BYTES > space.available && missingBytes > 0) {
+      throw new FerryError('ERR_NO_SPACE', `Not enough space on ${dest}: ${missingBytes} bytes still needed (plus a ${SPACE_MARGIN_BYTES / 1048576} MiB margin), ${space.available} available`, {
+        details: { dest, needed: missingBytes, available: space.available, margin: SPACE_MARGIN_BYTES }
+      })
+    }
+    emit({ type: 'pull:plan', files: files.length, bytes: record.bytes, missingBytes, presentBytes: bytesPresent, missingFiles: staged.length })
+
+    // 5. Fetch: local copies first, then every peer at once.
+    const staging = new Staging(dest, journal, pullRecord.id)
+    const checkpointBytes = options.checkpointBytes ?? Math.max(4 * 1048576, Math.min(DEFAULT_CHECKPOINT_BYTES, Math.round(record.bytes * CHECKPOINT_FRACTION)))
+    let checkpointing: Promise<void> = Promise.resolve()
+    let checkpointError: unknown
+    const runCheckpoint = (): Promise<void> => {
+      checkpointing = checkpointing.then(async () => {
+        const { bytes, placed, conflicts } = await staging.checkpoint()
+        for (const f of placed) emit({ type: 'pull:file', path: f.path, size: f.size })
+        for (const f of conflicts) problems.push({ path: f.path, code: 'ERR_CONFLICT', message: 'appeared at the destination during the pull; not overwritten (the pulled copy stays staged)' })
+        if (bytes > 0) emit({ type: 'pull:checkpoint', bytes })
+      }).catch((err) => { checkpointError ??= err; controller.abort(err) })
+      return checkpointing
+    }
+    const queue = new WorkQueue(items)
+    const written = async (item: WorkItem, bytes: Uint8Array, fetched: boolean): Promise<void> => {
+      const finished = await staging.write(item.file, item.index, bytes, fetched)
+      queue.complete(item)
+      lastProgress = Date.now()
+      if (finished) await staging.complete(item.file)
+      if (staging.pendingBytes >= checkpointBytes) void runCheckpoint()
+    }
+    if (staged.length > 0) await staging.prepare()
+    for (const file of completeAlready) await staging.complete(file)
+    const timer = setInterval(() => { void runCheckpoint() }, options.checkpointMs ?? DEFAULT_CHECKPOINT_MS)
+    try {
+      // leaves this node already holds in another file (an imported or pulled scan), re-hashed on read
+      for (const item of items) {
+        if (signal.aborted) break
+        if (catalog.findLeaf(item.leaf.cid).length === 0) continue
+        const r = await readLeaf(catalog, item.leaf.cid, { signal })
+        if (r.status !== 'ok') continue
+        await written(item, r.bytes, false)
+        bytesLocal += item.leaf.length
+        emit({ type: 'pull:local', bytes: item.leaf.length })
+      }
+      if (queue.outstanding > 0) await fetchFromPeers()
+    } finally {
+      clearInterval(timer)
+    }
+    await runCheckpoint()
+    await checkpointing
+    if (checkpointError !== undefined) throw checkpointError
+    if (signal.aborted) throw new FerryError('ERR_ABORTED', 'Pull interrupted: run the same command again to resume', { cause: signal.reason })
+
+    for (const item of queue.failedItems()) {
+      if (problems.some((p) => p.path === item.file.path)) continue
+      problems.push({ path: item.file.path, code: 'ERR_UNAVAILABLE', message: `no peer could provide leaf ${item.index} (${item.leaf.cid.toString()})` })
+    }
+
+    // 6. Symlinks, then directory modes and mtimes, deepest first (placing files changed them).
+    for (const l of links) {
+      if (underBlocked(l.path)) continue
+      const problem = await placeSymlink(dest, l)
+      if (problem != null) problems.push(problem)
+    }
+    for (const d of [...dirs].reverse()) {
+      if (underBlocked(d.path)) continue
+      const abs = joinPath(dest, d.path)
+      await fsp.chmod(abs, d.mode & 0o7777).catch(() => {})
+      await fsp.utimes(abs, d.mtimeMs / 1000, d.mtimeMs / 1000).catch(() => {})
+    }
+
+    // 7. Record the outcome; a complete replica joins the catalog and is served like any other source.
+    const placedAll = problems.length === 0
+    for (const s of record.skipped) problems.push({ path: s.path, code: 'ERR_MISSING_AT_SOURCE', message: `not in the scan: the origin could not read it (${s.message})` })
+    if (placedAll) {
+      await staging.close(true)
+      journal.finish(pullRecord.id, 'complete')
+      await registerScan(catalog, dest, record, root, files, dirs, links, meta)
+    } else {
+      await staging.close(false)
+      journal.finish(pullRecord.id, 'failed')
+    }
+    return {
+      root: root.toString(),
+      dest,
+      complete: placedAll && record.skipped.length === 0,
+      files: files.length,
+      directories: dirs.length,
+      symlinks: links.length,
+      bytes: record.bytes,
+      bytesFetched,
+      bytesLocal,
+      bytesPresent,
+      fromPeers,
+      skipped: record.skipped,
+      problems,
+      seconds: (performance.now() - started) / 1000
+    }
+
+    async function fetchFromPeers (): Promise<void> {
+      const lane = async (state: PeerState, peer: BlockPeer): Promise<void> => {
+        while (queue.outstanding > 0 && !signal.aborted && state.status === 'up' && state.peer === peer) {
+          const item = queue.take(peer.id) ?? queue.duplicate(peer.id, ENDGAME_AFTER_MS)
+          if (item == null) {
+            await queue.changed()
+            continue
+          }
+          if (item.inflight++ === 0) {
+            item.askedOf = peer.id
+            item.askedAt = Date.now()
+          }
+          let r
+          try {
+            r = await peer.get(item.leaf.cid, { signal })
+          } catch (err) {
+            item.inflight--
+            queue.requeue(item)
+            if (!signal.aborted && state.peer === peer) state.fail(err)
+            return
+          }
+          item.inflight--
+          if (item.done || item.failed) continue
+          if (r.status === 'ok') {
+            bytesFetched += r.bytes.byteLength
+            state.bytes += r.bytes.byteLength
+            fromPeers[peer.id] = (fromPeers[peer.id] ?? 0) + r.bytes.byteLength
+            emit({ type: 'pull:bytes', peer: peer.id, bytes: r.bytes.byteLength })
+            await written(item, r.bytes, true)
+            continue
+          }
+          ;(item.tried ??= new Set()).add(peer.id)
+          if (r.status === 'bad') state.ban(r.message ?? `sent bytes that do not match ${item.leaf.cid.toString()}`)
+          if (r.status === 'denied') state.fail(new FerryError('ERR_PEER_REFUSED', r.message ?? `${peer.id} refused the request`))
+          const others = peers.some((p) => p.usable && p.peer?.id !== peer.id && item.tried?.has(p.peer?.id ?? p.spec.label) !== true)
+          if (others || (state.usable && r.status !== 'missing' && r.status !== 'changed')) queue.requeue(item)
+          else queue.fail(item)
+        }
+      }
+      const supervise = async (state: PeerState): Promise<void> => {
+        while (queue.outstanding > 0 && state.usable && !signal.aborted) {
+          const peer = await state.connect(signal)
+          if (peer != null) {
+            await Promise.all(Array.from({ length: window }, async () => { await lane(state, peer) }))
+            if (queue.outstanding === 0 || !state.usable) break
+            if (state.status === 'up') continue
+          }
+          if (!state.usable || queue.outstanding === 0) break
+          await state.waitBackoff(signal).catch(() => {})
+        }
+      }
+      const watchdog = async (): Promise<void> => {
+        while (queue.outstanding > 0 && !signal.aborted) {
+          await sleep(250, signal).catch(() => {})
+          if (peers.every((p) => !p.usable)) {
+            // nobody left to ask: what is still outstanding cannot be had in this run
+            for (const item of items) if (!item.done) queue.fail(item)
+          } else if (Date.now() - lastProgress > deadlineMs) {
+            controller.abort(noPeers(`data for ${Math.round(deadlineMs / 1000)} s`))
+          }
+        }
+      }
+      await Promise.all([...peers.map(supervise), watchdog()])
+      if (signal.aborted && isFerryError(signal.reason)) throw signal.reason
+    }
+  } finally {
+    outer?.removeEventListener('abort', onAbort)
+    await Promise.all(peers.map(async (p) => { await p.close() }))
+    if (ownPool) await pool?.close()
+  }
+}
+
+/** Creates `rel` under dest without ever following a symlink or replacing a file; a problem if it cannot. */
+async function mkdirSafe (dest: string, rel: string): Promise<PullProblem | undefined> {
+  const abs = joinPath(dest, rel)
+  const st = await fsp.lstat(abs).catch(() => undefined)
+  if (st == null) {
+    try {
+      await fsp.mkdir(abs, { recursive: rel === '', mode: 0o700 })
+    } catch (err) {
+      throw new FerryError('ERR_IO', `Cannot create ${abs}: ${(err as Error).message}`, { cause: err })
+    }
+    return undefined
+  }
+  if (st.isDirectory()) {
+    await fsp.chmod(abs, (st.mode & 0o7777) | 0o700).catch(() => {}) // we must be able to write into it
+    return undefined
+  }
+  if (rel === '') throw new FerryError('ERR_NOT_A_DIRECTORY', `Destination ${dest} exists and is not a directory`)
+  return { path: rel, code: 'ERR_CONFLICT', message: `exists at the destination as ${describeType(st)}, where the scan has a directory; nothing written below it` }
+}
+
+async function placeSymlink (dest: string, l: PlannedLink): Promise<PullProblem | undefined> {
+  const abs = join(dest, l.path)
+  const existing = await fsp.lstat(abs).catch(() => undefined)
+  if (existing != null) {
+    if (existing.isSymbolicLink() && await fsp.readlink(abs) === l.target) return undefined
+    return { path: l.path, code: 'ERR_CONFLICT', message: `exists at the destination as ${describeType(existing)}; not replaced by the symlink` }
+  }
+  await fsp.symlink(l.target, abs)
+  await fsp.lutimes(abs, l.mtimeMs / 1000, l.mtimeMs / 1000).catch(() => {})
+  return undefined
+}
+
+async function registerScan (
+  catalog: Catalog, dest: string, record: ScanInfo, root: CID,
+  files: Array<{ entry: DagEntry, leaves: FileLeaf[] }>, dirs: PlannedDir[], links: PlannedLink[], meta: Map<string, ScanEntryInfo>
+): Promise<void> {
+  if (catalog.listScans().some((s) => s.root?.equals(root) === true && s.sourcePath === dest && s.state === 'complete')) return
+  const writer = catalog.createScanWriter({ collection: record.collection, name: record.name, sourcePath: dest, origin: record.origin, created: record.created })
+  try {
+    const add = (path: string, type: 'file' | 'directory' | 'symlink', cid: CID, size: number, target?: string): void => {
+      const m = meta.get(path)
+      writer.addEntry({ path, type, size, mode: m?.mode ?? 0o644, mtimeMs: m?.mtimeMs ?? 0, cid, ...(target != null ? { target } : {}) })
+    }
+    for (const d of dirs) add(d.path, 'directory', d.cid, 0)
+    for (const l of links) add(l.path, 'symlink', l.cid, 0, l.target)
+    for (const { entry } of files) add(entry.path, 'file', entry.cid, entry.size)
+    for (const { entry, leaves } of files) {
+      const abs = join(dest, entry.path)
+      const st = await fsp.stat(abs)
+      writer.addSource(abs, st.size, st.mtimeMs, leaves.map((l) => ({ cid: l.cid, offset: l.offset, length: l.length })))
+    }
+    writer.commit({ root, files: files.length, directories: dirs.length, symlinks: links.length, bytes: record.bytes, skipped: record.skipped })
+  } catch (err) {
+    writer.abort()
+    throw err
+  }
+}
+

@@ -1,0 +1,245 @@
+import { createHash } from 'node:crypto'
+import { promises as fsp, constants as fsc } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { FerryError, fromSystemError } from '@ferry/errors'
+import { FileBuilder, leafRef, type FileLeaf } from '@ferry/dag'
+import type { CID } from 'multiformats/cid'
+import type { PullJournal } from '@ferry/store'
+import { MAX_OPEN_FILES, STAGING_DIR } from './constants.js'
+
+/** A file of the scan that must be assembled at the destination. */
+export interface StagedFile {
+  path: string
+  cid: CID
+  size: number
+  mode: number
+  mtimeMs: number
+  leaves: FileLeaf[]
+  /** Bit i set: leaf i is written (and, if also in `durable`, fsynced and journalled). */
+  done: Uint8Array
+  remaining: number
+  /** Writes issued but not yet completed. */
+  writing: number
+  dirty: boolean
+}
+
+export function bitmapFor (leaves: number): Uint8Array {
+  return new Uint8Array(Math.ceil(leaves / 8))
+}
+
+export function hasBit (map: Uint8Array, i: number): boolean {
+  return ((map[i >> 3] ?? 0) & (1 << (i & 7))) !== 0
+}
+
+function setBit (map: Uint8Array, i: number): void {
+  map[i >> 3] = (map[i >> 3] ?? 0) | (1 << (i & 7))
+}
+
+/** Where a file is assembled: a name derived from its path, in the staging directory of the destination. */
+export function stagingName (dest: string, path: string): string {
+  return join(dest, STAGING_DIR, `${createHash('sha256').update(path).digest('hex').slice(0, 32)}.part`)
+}
+
+/**
+ * Writes verified leaves in place into temporary files under `<dest>/.ferry-partial/`, makes progress
+ * durable (fsync, then the journal), and moves a file to its final name only when all its leaves are in
+ * and its root recomputes to the expected CID. Never overwrites an existing file at the destination.
+ */
+export class Staging {
+  private readonly handles = new Map<string, fsp.FileHandle>()
+  private readonly opening = new Map<string, Promise<fsp.FileHandle>>()
+  private dirtyFiles = new Set<StagedFile>()
+  private ready: StagedFile[] = []
+  private unsyncedBytes = 0
+  private fetchedSinceCheckpoint = 0
+
+  constructor (private readonly dest: string, private readonly journal: PullJournal, private readonly pullId: number) {}
+
+  get pendingBytes (): number {
+    return this.unsyncedBytes
+  }
+
+  async prepare (): Promise<void> {
+    try {
+      await fsp.mkdir(join(this.dest, STAGING_DIR), { recursive: true, mode: 0o700 })
+    } catch (err) {
+      throw fromSystemError(err, join(this.dest, STAGING_DIR))
+    }
+  }
+
+  private async handle (file: StagedFile): Promise<fsp.FileHandle> {
+    const open = this.handles.get(file.path)
+    if (open != null) return open
+    let pending = this.opening.get(file.path)
+    if (pending == null) {
+      pending = (async () => {
+        if (this.handles.size >= MAX_OPEN_FILES) await this.closeSome()
+        const fh = await fsp.open(stagingName(this.dest, file.path), fsc.O_RDWR | fsc.O_CREAT, 0o600)
+        this.handles.set(file.path, fh)
+        return fh
+      })()
+      this.opening.set(file.path, pending)
+      pending.finally(() => this.opening.delete(file.path)).catch(() => {})
+    }
+    return await pending
+  }
+
+  /** Closes clean handles (durable ones first) to stay under MAX_OPEN_FILES. */
+  private async closeSome (): Promise<void> {
+    for (const [path, fh] of this.handles) {
+      if ([...this.dirtyFiles].some((f) => f.path === path)) continue
+      this.handles.delete(path)
+      await fh.close()
+      if (this.handles.size < MAX_OPEN_FILES / 2) return
+    }
+  }
+
+  /** Writes one verified leaf at its offset. Returns true when it completed the file. */
+  async write (file: StagedFile, index: number, bytes: Uint8Array, fetched: boolean): Promise<boolean> {
+    const leaf = file.leaves[index]
+    if (leaf == null || hasBit(file.done, index)) return false
+    if (bytes.byteLength !== leaf.length) throw new FerryError('ERR_BAD_BLOCK', `Leaf ${index} of ${file.path} has ${bytes.byteLength} bytes, ${leaf.length} expected`)
+    file.writing++
+    try {
+      const fh = await this.handle(file)
+      let off = 0
+      while (off < bytes.byteLength) {
+        const { bytesWritten } = await fh.write(bytes, off, bytes.byteLength - off, leaf.offset + off)
+        off += bytesWritten
+      }
+    } catch (err) {
+      throw fromSystemError(err, stagingName(this.dest, file.path))
+    } finally {
+      file.writing--
+    }
+    if (hasBit(file.done, index)) return false // a duplicate request (end game) got here first
+    setBit(file.done, index)
+    file.remaining--
+    file.dirty = true
+    this.dirtyFiles.add(file)
+    this.unsyncedBytes += bytes.byteLength
+    if (fetched) this.fetchedSinceCheckpoint += bytes.byteLength
+    return file.remaining === 0
+  }
+
+  /**
+   * A file has all its leaves: check that they rebuild its root, then set size, mode and mtime. It is
+   * linked into place by the next checkpoint, once its data is fsynced.
+   */
+  async complete (file: StagedFile): Promise<void> {
+    const builder = new FileBuilder()
+    for (const leaf of file.leaves) builder.push(leafRef(leaf.cid.multihash.digest, leaf.length))
+    const { root } = builder.finish()
+    const expected = file.cid.toString()
+    if (root.cid.toString() !== expected) {
+      throw new FerryError('ERR_HASH_MISMATCH', `${file.path}: leaves do not rebuild the file root ${expected}`)
+    }
+    const fh = await this.handle(file)
+    try {
+      await fh.truncate(file.size) // sets the length of an empty file, or one whose tail was never written
+      await fh.chmod(file.mode & 0o7777)
+      const mtime = file.mtimeMs / 1000
+      await fh.utimes(mtime, mtime)
+    } catch (err) {
+      throw fromSystemError(err, stagingName(this.dest, file.path))
+    }
+    this.dirtyFiles.add(file)
+    this.ready.push(file)
+  }
+
+  /**
+   * Makes everything written so far durable and places completed files: snapshot the bitmaps, fsync the
+   * files they describe, link completed files to their final names (never over an existing file), fsync
+   * those directories, then record it all in the journal in one transaction.
+   */
+  async checkpoint (): Promise<{ bytes: number, placed: StagedFile[], conflicts: StagedFile[] }> {
+    const files = [...this.dirtyFiles]
+    const ready = this.ready
+    this.dirtyFiles = new Set()
+    this.ready = []
+    const snapshot: Array<[string, Uint8Array]> = files.map((f) => [f.path, f.done.slice()])
+    for (const f of files) f.dirty = false
+    const bytes = this.unsyncedBytes
+    const fetched = this.fetchedSinceCheckpoint
+    this.unsyncedBytes = 0
+    this.fetchedSinceCheckpoint = 0
+    try {
+      await Promise.all(files.map(async (f) => {
+        const fh = this.handles.get(f.path)
+        if (fh != null) await fh.datasync()
+      }))
+    } catch (err) {
+      throw fromSystemError(err, join(this.dest, STAGING_DIR))
+    }
+    const placed: StagedFile[] = []
+    const conflicts: StagedFile[] = []
+    const dirs = new Set<string>()
+    for (const file of ready) {
+      const fh = this.handles.get(file.path)
+      this.handles.delete(file.path)
+      await fh?.close()
+      const outcome = await this.link(file)
+      if (outcome === 'placed') {
+        placed.push(file)
+        dirs.add(dirname(join(this.dest, file.path)))
+      } else {
+        conflicts.push(file)
+      }
+    }
+    await Promise.all([...dirs].map(syncDir))
+    const placedPaths = new Set(placed.map((f) => f.path))
+    this.journal.checkpoint(this.pullId, {
+      files: snapshot.filter(([p]) => !placedPaths.has(p)),
+      done: placedPaths,
+      bytesFetched: fetched
+    })
+    return { bytes, placed, conflicts }
+  }
+
+  /** Links a staged file to its final name, failing rather than replacing anything already there. */
+  private async link (file: StagedFile): Promise<'placed' | 'conflict'> {
+    const staged = stagingName(this.dest, file.path)
+    const final = join(this.dest, file.path)
+    try {
+      await fsp.link(staged, final)
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      if (code === 'EEXIST') return 'conflict'
+      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw fromSystemError(err, final)
+      // a filesystem without hard links: check, then rename (a narrow race, reported if lost)
+      if (await exists(final)) return 'conflict'
+      await fsp.rename(staged, final)
+      return 'placed'
+    }
+    await fsp.unlink(staged)
+    return 'placed'
+  }
+
+  /** Closes every handle; with `clean`, removes the staging directory (only when nothing is left in it). */
+  async close (clean: boolean): Promise<void> {
+    for (const fh of this.handles.values()) await fh.close().catch(() => {})
+    this.handles.clear()
+    if (clean) await fsp.rm(join(this.dest, STAGING_DIR), { recursive: true, force: true })
+  }
+}
+
+async function exists (path: string): Promise<boolean> {
+  try {
+    await fsp.lstat(path)
+    return true
+  } catch {
+    return false
+  }
+}
+
+async function syncDir (dir: string): Promise<void> {
+  let fh
+  try {
+    fh = await fsp.open(dir, 'r')
+    await fh.sync()
+  } catch {
+    // some filesystems refuse fsync on directories; the rename is still atomic
+  } finally {
+    await fh?.close()
+  }
+}

@@ -1,0 +1,92 @@
+import type { CID } from 'multiformats/cid'
+import type { SkippedEntry } from '@ferry/dag'
+
+/** What a peer answered for one block. `ok` bytes were already hashed and match the CID. */
+export type BlockResult =
+  | { status: 'ok', bytes: Uint8Array }
+  | { status: 'missing' | 'changed' | 'denied' | 'bad', message?: string }
+
+/** A scan's record as peers exchange it. */
+export interface ScanInfo {
+  root: string
+  collection: string | null
+  name: string
+  /** PeerId of the node that took the scan. */
+  origin: string
+  files: number
+  directories: number
+  symlinks: number
+  bytes: number
+  /** Entries the origin could not read: they are missing at the source. */
+  skipped: SkippedEntry[]
+  /** ms since the epoch. */
+  created: number
+}
+
+/** Metadata the DAG does not carry. */
+export interface ScanEntryInfo {
+  path: string
+  type: 'file' | 'directory' | 'symlink'
+  size: number
+  mode: number
+  mtimeMs: number
+  target?: string
+}
+
+/**
+ * A connected peer as the pull engine needs it: block requests (many may be outstanding; the
+ * implementation batches and pipelines them) and the scan record. Throws FerryError ERR_TIMEOUT,
+ * ERR_NETWORK or ERR_PEER_REFUSED when the peer fails as a whole.
+ */
+export interface BlockPeer {
+  readonly id: string
+  get: (cid: CID, options?: { signal?: AbortSignal }) => Promise<BlockResult>
+  getScan: (root: CID, options?: { signal?: AbortSignal }) => Promise<{ record: ScanInfo, entries: AsyncIterable<ScanEntryInfo> }>
+  close: () => Promise<void>
+}
+
+/** A source to pull from: a label for messages (its address) and how to (re)connect to it. */
+export interface PeerSpec {
+  label: string
+  connect: (signal: AbortSignal) => Promise<BlockPeer>
+}
+
+export type PullProgressEvent =
+  | { type: 'pull:plan', files: number, bytes: number, missingBytes: number, presentBytes: number, missingFiles: number }
+  | { type: 'pull:bytes', peer: string, bytes: number }
+  | { type: 'pull:local', bytes: number }
+  | { type: 'pull:file', path: string, size: number }
+  | { type: 'pull:peer', peer: string, state: 'connected' | 'down' | 'retrying' | 'banned' | 'refused' | 'gone', message?: string }
+  | { type: 'pull:checkpoint', bytes: number }
+
+/** A file not placed at the destination, and why. */
+export interface PullProblem {
+  path: string
+  code: 'ERR_CONFLICT' | 'ERR_UNAVAILABLE' | 'ERR_MISSING_AT_SOURCE'
+  message: string
+}
+
+export interface PullResult {
+  root: string
+  dest: string
+  /** Every file in the scan is in place and verified, and none was missing at the source. */
+  complete: boolean
+  files: number
+  directories: number
+  symlinks: number
+  /** File bytes in the scan. */
+  bytes: number
+  /** Bytes received from peers in this run. */
+  bytesFetched: number
+  /** Bytes copied from files this node already had (verified). */
+  bytesLocal: number
+  /** Bytes already in place at the destination before this run. */
+  bytesPresent: number
+  /** Bytes fetched per peer id. */
+  fromPeers: Record<string, number>
+  /** Entries the origin skipped (missing at source). */
+  skipped: SkippedEntry[]
+  /** Files that exist at the destination with other content (not overwritten), or could not be fetched. */
+  problems: PullProblem[]
+  seconds: number
+}

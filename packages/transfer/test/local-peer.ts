@@ -1,0 +1,55 @@
+/**
+ * A BlockPeer served straight from another real home in this process: the same catalog, leaf index and
+ * block store a daemon serves from, without the network. Knobs make it slow, lying or mortal.
+ */
+import { FerryError } from '@ferry/errors'
+import { readLeaf, type Home } from '@ferry/store'
+import type { CID } from 'multiformats/cid'
+import type { BlockPeer, BlockResult, ScanEntryInfo, ScanInfo } from '@ferry/transfer'
+
+export interface LocalPeerOptions {
+  id: string
+  /** Flip a byte in every leaf it serves (the client-side hash check is emulated: status 'bad'). */
+  lie?: boolean
+  /** Throw ERR_NETWORK after serving this many leaves. */
+  dieAfter?: number
+  delayMs?: number
+  onServe?: (cid: CID, bytes: number) => void
+}
+
+export function localPeer (home: Home, opts: LocalPeerOptions): BlockPeer {
+  let served = 0
+  let dead = false
+  return {
+    id: opts.id,
+    async get (cid: CID): Promise<BlockResult> {
+      if (dead) throw new FerryError('ERR_NETWORK', `${opts.id}: connection closed`)
+      if (opts.delayMs != null) await new Promise((resolve) => setTimeout(resolve, opts.delayMs))
+      if (cid.code === 0x70) {
+        if (!(await home.blocks.has(cid))) return { status: 'missing' }
+        return { status: 'ok', bytes: await home.blocks.get(cid) }
+      }
+      if (opts.dieAfter != null && served >= opts.dieAfter) {
+        dead = true
+        throw new FerryError('ERR_NETWORK', `${opts.id}: connection reset`)
+      }
+      const r = await readLeaf(home.catalog, cid)
+      if (r.status === 'missing') return { status: 'missing' }
+      if (r.status === 'changed') return { status: 'changed', message: r.reason }
+      served++
+      opts.onServe?.(cid, r.bytes.byteLength)
+      if (opts.lie === true) return { status: 'bad', message: `${opts.id} sent bytes that do not match ${cid.toString()}` }
+      return { status: 'ok', bytes: r.bytes }
+    },
+    async getScan (root: CID) {
+      const scan = home.catalog.getScan(root)
+      if (scan == null) throw new FerryError('ERR_ROOT_NOT_FOUND', `${opts.id} does not have ${root.toString()}`)
+      const record: ScanInfo = { root: root.toString(), collection: scan.collection, name: scan.name, origin: scan.origin, files: scan.files, directories: scan.directories, symlinks: scan.symlinks, bytes: scan.bytes, skipped: scan.skipped, created: scan.created }
+      const entries = (async function * (): AsyncGenerator<ScanEntryInfo> {
+        for (const e of home.catalog.entries(scan.id)) yield { path: e.path, type: e.type, size: e.size, mode: e.mode, mtimeMs: e.mtimeMs, ...(e.target != null ? { target: e.target } : {}) }
+      })()
+      return { record, entries }
+    },
+    async close () {}
+  }
+}

@@ -1,0 +1,183 @@
+import { join } from 'node:path'
+import { chmodSync, lstatSync, readdirSync, statSync, symlinkSync, existsSync, readFileSync } from 'node:fs'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { importDirectory, HashPool } from '@ferry/dag'
+import { initHome, type Home } from '@ferry/store'
+import { pull, type PeerSpec } from '@ferry/transfer'
+import type { CID } from 'multiformats/cid'
+import { localPeer, type LocalPeerOptions } from './local-peer.js'
+import { MiB, cleanup, hashTree, tempDir, writeTree } from '../../../test/support/tree.js'
+
+async function addScan (home: Home, dir: string, pool: HashPool): Promise<CID> {
+  const writer = home.catalog.createScanWriter({ name: 'scan', sourcePath: dir, origin: home.peerId.toString(), collection: 'visit' })
+  const r = await importDirectory(dir, {
+    pool,
+    sink: {
+      putBlocks: async (b) => { await home.blocks.putMany(b) },
+      addEntry: (e) => { writer.addEntry(e) },
+      addSource: (p, s, m, l) => { writer.addSource(p, s, m, l) }
+    }
+  })
+  writer.commit({ root: r.root, files: r.files, directories: r.directories, symlinks: r.symlinks, bytes: r.bytes, skipped: r.skipped })
+  return r.root
+}
+
+function spec (home: Home, opts: LocalPeerOptions): PeerSpec {
+  return { label: opts.id, connect: async () => localPeer(home, opts) }
+}
+
+describe('pull (engine, in-process peers over real homes)', () => {
+  let tmp: string
+  let pool: HashPool
+  let source: Home
+  let second: Home
+  let scanDir: string
+  let root: CID
+  let n = 0
+  const newHome = async (): Promise<Home> => await initHome(join(tmp, `home${n++}`))
+
+  beforeAll(async () => {
+    tmp = tempDir()
+    pool = new HashPool({ workers: 2 })
+    source = await newHome()
+    second = await newHome()
+    scanDir = join(tmp, 'scan')
+    const files: Record<string, number | null> = { 'empty/': null, 'vol/recon.h5': 9 * MiB + 333, 'zero.bin': 0 }
+    for (let i = 0; i < 60; i++) files[`proj/p${String(i).padStart(3, '0')}.tif`] = MiB + i
+    writeTree(scanDir, files)
+    symlinkSync('vol/recon.h5', join(scanDir, 'latest'))
+    chmodSync(join(scanDir, 'proj/p007.tif'), 0o600)
+    root = await addScan(source, scanDir, pool)
+    expect(await addScan(second, scanDir, pool)).toEqual(root)
+  })
+  afterAll(async () => {
+    await pool.close()
+    await source.close()
+    await second.close()
+    cleanup(tmp)
+  })
+
+  it('replicates a scan byte for byte, with modes, mtimes and symlinks, and registers it', async () => {
+    const home = await newHome()
+    const dest = join(tmp, 'dest-full')
+    const r = await pull({ root, dest, peers: [spec(source, { id: 'A' })], home: { catalog: home.catalog, blocks: home.blocks } })
+    expect(r.complete).toBe(true)
+    expect(r.problems).toEqual([])
+    expect(hashTree(dest)).toEqual(hashTree(scanDir))
+    expect(r.bytesFetched).toBe(r.bytes)
+    expect(r.fromPeers).toEqual({ A: r.bytes })
+    expect(statSync(join(dest, 'proj/p007.tif')).mode & 0o777).toBe(0o600)
+    expect(Math.round(statSync(join(dest, 'vol/recon.h5')).mtimeMs)).toBe(Math.round(statSync(join(scanDir, 'vol/recon.h5')).mtimeMs))
+    expect(lstatSync(join(dest, 'latest')).isSymbolicLink()).toBe(true)
+    expect(existsSync(join(dest, '.ferry-partial'))).toBe(false)
+    // the replica is in the catalog, served from dest
+    const scans = home.catalog.listScans()
+    expect(scans.map((s) => [s.root?.toString(), s.sourcePath])).toEqual([[root.toString(), dest]])
+    // a no-op pull fetches nothing
+    const again = await pull({ root, dest, peers: [spec(source, { id: 'A' })], home: { catalog: home.catalog, blocks: home.blocks } })
+    expect(again.bytesFetched).toBe(0)
+    expect(again.bytesPresent).toBe(r.bytes)
+    expect(again.complete).toBe(true)
+    await home.close()
+  })
+
+  it('resumes after an interruption, fetching only what was missing (+ under 2% of the scan)', async () => {
+    const home = await newHome()
+    const dest = join(tmp, 'dest-resume')
+    const controller = new AbortController()
+    let fetched = 0
+    const first = pull({
+      root, dest, home: { catalog: home.catalog, blocks: home.blocks }, signal: controller.signal,
+      peers: [spec(source, { id: 'A', delayMs: 2 })],
+      onProgress: (e) => { if (e.type === 'pull:bytes') { fetched += e.bytes; if (fetched > 30 * MiB) controller.abort() } }
+    })
+    await expect(first).rejects.toMatchObject({ code: 'ERR_ABORTED' })
+    const onDisk = countPlaced(dest)
+    const r = await pull({ root, dest, peers: [spec(source, { id: 'A' })], home: { catalog: home.catalog, blocks: home.blocks } })
+    expect(r.complete).toBe(true)
+    expect(hashTree(dest)).toEqual(hashTree(scanDir))
+    const missingAtResume = r.bytes - r.bytesPresent
+    expect(onDisk).toBeGreaterThan(0)
+    expect(r.bytesFetched).toBeLessThanOrEqual(r.bytes - fetched + 0.02 * r.bytes + 32 * MiB)
+    expect(r.bytesFetched).toBeLessThanOrEqual(missingAtResume)
+    await home.close()
+  })
+
+  it('shares the load between two sources', async () => {
+    const home = await newHome()
+    const dest = join(tmp, 'dest-two')
+    const r = await pull({ root, dest, peers: [spec(source, { id: 'A', delayMs: 1 }), spec(second, { id: 'B', delayMs: 1 })], home: { catalog: home.catalog, blocks: home.blocks } })
+    expect(r.complete).toBe(true)
+    expect(hashTree(dest)).toEqual(hashTree(scanDir))
+    expect(r.fromPeers.A).toBeGreaterThan(r.bytes * 0.2)
+    expect(r.fromPeers.B).toBeGreaterThan(r.bytes * 0.2)
+    expect((r.fromPeers.A ?? 0) + (r.fromPeers.B ?? 0)).toBe(r.bytesFetched)
+    await home.close()
+  })
+
+  it('a lying peer is banned and its share is fetched from the honest one', async () => {
+    const home = await newHome()
+    const dest = join(tmp, 'dest-liar')
+    const events: string[] = []
+    const r = await pull({
+      root, dest, home: { catalog: home.catalog, blocks: home.blocks },
+      peers: [spec(source, { id: 'liar', lie: true }), spec(second, { id: 'honest', delayMs: 1 })],
+      onProgress: (e) => { if (e.type === 'pull:peer') events.push(`${e.peer}:${e.state}`) }
+    })
+    expect(r.complete).toBe(true)
+    expect(hashTree(dest)).toEqual(hashTree(scanDir))
+    expect(events).toContain('liar:banned')
+    expect(r.fromPeers.liar ?? 0).toBe(0)
+    await home.close()
+  })
+
+  it('a source that dies mid-transfer: the other finishes the job', async () => {
+    const home = await newHome()
+    const dest = join(tmp, 'dest-dies')
+    const r = await pull({
+      root, dest, home: { catalog: home.catalog, blocks: home.blocks }, deadlineMs: 5000,
+      peers: [{ label: 'mortal', connect: async () => { if (mortalDead) throw new Error('connection refused'); mortalDead = true; return localPeer(source, { id: 'mortal', dieAfter: 10 }) } }, spec(second, { id: 'steady', delayMs: 3 })]
+    })
+    expect(r.complete).toBe(true)
+    expect(hashTree(dest)).toEqual(hashTree(scanDir))
+    expect(r.fromPeers.mortal).toBeGreaterThan(0)
+    await home.close()
+  })
+  let mortalDead = false
+
+  it('never overwrites a different file at the destination, and says so', async () => {
+    const home = await newHome()
+    const dest = join(tmp, 'dest-conflict')
+    writeTree(dest, { 'proj/p001.tif': 'my own notes, not the projection' })
+    const r = await pull({ root, dest, peers: [spec(source, { id: 'A' })], home: { catalog: home.catalog, blocks: home.blocks } })
+    expect(r.complete).toBe(false)
+    expect(r.problems).toEqual([{ path: 'proj/p001.tif', code: 'ERR_CONFLICT', message: 'exists at the destination with other content; not overwritten' }])
+    expect(readFileSync(join(dest, 'proj/p001.tif'), 'utf8')).toBe('my own notes, not the projection')
+    expect(hashTree(join(dest, 'vol'))).toEqual(hashTree(join(scanDir, 'vol')))
+    await home.close()
+  })
+
+  it('copies leaves this node already holds instead of fetching them', async () => {
+    const dest = join(tmp, 'dest-local')
+    const r = await pull({ root, dest, peers: [], home: { catalog: second.catalog, blocks: second.blocks } })
+    expect(r.complete).toBe(true)
+    expect(r.bytesFetched).toBe(0)
+    expect(r.bytesLocal).toBe(r.bytes)
+    expect(hashTree(dest)).toEqual(hashTree(scanDir))
+  })
+})
+
+function countPlaced (dest: string): number {
+  let n = 0
+  const walk = (d: string): void => {
+    for (const name of readdirSync(d)) {
+      if (name === '.ferry-partial') continue
+      const p = join(d, name)
+      const st = lstatSync(p)
+      if (st.isDirectory()) walk(p)
+      else n++
+    }
+  }
+  walk(dest)
+  return n
+}
