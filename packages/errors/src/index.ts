@@ -51,6 +51,12 @@ export const ErrorCodes = {
   ERR_NETWORK: ExitCode.NETWORK,
   ERR_PEER_REFUSED: ExitCode.NETWORK,
   ERR_TIMEOUT: ExitCode.NETWORK,
+  /** A peer sent a malformed or out-of-protocol message (a bug or a hostile peer). */
+  ERR_PROTOCOL: ExitCode.NETWORK,
+  /** This node refused a peer that is not in its trusted list. */
+  ERR_NOT_TRUSTED: ExitCode.NETWORK,
+  /** Another live daemon already serves this home. */
+  ERR_DAEMON_RUNNING: ExitCode.IO,
   ERR_IO: ExitCode.IO,
   ERR_PERMISSION: ExitCode.IO,
   ERR_ABORTED: ExitCode.ABORTED,

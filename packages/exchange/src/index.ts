@@ -1,1 +1,21 @@
-export {}
+/**
+ * @ferry/exchange: Ferry's wire protocols, /ferry/blocks/1.0.0 (pipelined, verified block requests) and
+ * /ferry/scan/1.0.0 (a scan's record and entries by root), with their server and client. It creates no
+ * libp2p node: it takes the few node methods it uses. docs/protocol.md is the specification.
+ */
+export * from './constants.js'
+export { startExchangeServer, type ExchangeServer, type ExchangeServerInit, type ExchangeServerStats } from './server.js'
+export { PeerClient, type PeerClientInit } from './client.js'
+export { VerifyPool, verifyHere, type BlockVerifier, type VerifyPoolOptions } from './verify-pool.js'
+export type {
+  AccessDecision, AccessRequest, Authorize, BlockLookup, BlockResult, BlockSource, ClientComponents, LocalScan,
+  RemoteScan, RemoteScanRecord, ScanSource, ServerComponents
+} from './types.js'
+export {
+  MessageType, ScanBatcher, encodeBlock, encodeBlockHeader, encodeError, encodeFrame, encodeRequest, encodeScanEnd, encodeScanMore,
+  encodeScanRecord, encodeScanRequest, encodeStatus, decodeBlocksClientMessage, decodeBlocksServerMessage, decodeScanClientMessage,
+  decodeScanServerMessage, decodeBlocksServerFrame,
+  type BlockStatus, type BlocksClientMessage, type BlocksServerMessage, type EntryType, type ErrorMessage, type ScanClientMessage,
+  type ScanEntry, type ScanServerMessage, type SkippedEntry, type WireErrorCode, type WireScanRecord
+} from './messages.js'
+export type { FrameProblem } from './codec.js'

@@ -1,11 +1,14 @@
 /** Leaf requests each peer keeps in flight (a bandwidth-delay product of 32 MiB at 1 MiB leaves). */
 export const DEFAULT_WINDOW = 32
-/** Progress is made durable at least this often. */
-export const DEFAULT_CHECKPOINT_MS = 1000
-/** ...and whenever this many written bytes are not yet durable (bounds re-fetching after kill -9). */
-export const DEFAULT_CHECKPOINT_BYTES = 64 * 1024 * 1024
-/** Also at this fraction of the scan, if smaller, so a resume re-fetches well under 2% of a scan. */
-export const CHECKPOINT_FRACTION = 0.005
+/**
+ * The journal is updated at least this often. It is bookkeeping, not the proof: a resume re-hashes what is
+ * staged and keeps every leaf that verifies, so little is fetched twice even after kill -9.
+ */
+export const DEFAULT_CHECKPOINT_MS = 2000
+/** ...and whenever this many bytes were written since the last checkpoint. */
+export const DEFAULT_CHECKPOINT_BYTES = 256 * 1024 * 1024
+/** Leaves copied at once from files this node already holds. */
+export const LOCAL_COPY_CONCURRENCY = 8
 /** Give up when no peer has answered for this long. */
 export const DEFAULT_DEADLINE_MS = 5 * 60 * 1000
 /** First reconnect delay; doubles up to MAX_BACKOFF_MS. */

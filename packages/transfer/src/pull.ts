@@ -5,7 +5,7 @@ import { HashPool, fileLeaves, walkDag, type DagEntry, type FileLeaf, type GetBl
 import { freeSpace, readLeaf, type Catalog, type InnerBlocks } from '@ferry/store'
 import type { CID } from 'multiformats/cid'
 import {
-  CHECKPOINT_FRACTION, DEFAULT_CHECKPOINT_BYTES, DEFAULT_CHECKPOINT_MS, DEFAULT_DEADLINE_MS, DEFAULT_WINDOW, ENDGAME_AFTER_MS, SPACE_MARGIN_BYTES, STAGING_DIR
+  DEFAULT_CHECKPOINT_BYTES, DEFAULT_CHECKPOINT_MS, DEFAULT_DEADLINE_MS, DEFAULT_WINDOW, ENDGAME_AFTER_MS, LOCAL_COPY_CONCURRENCY, SPACE_MARGIN_BYTES, STAGING_DIR
 } from './constants.js'
 import { PeerState, sleep } from './peers.js'
 import { WorkQueue, type WorkItem } from './queue.js'
@@ -27,6 +27,8 @@ export interface PullOptions {
   deadlineMs?: number
   /** Re-hash files already at the destination instead of trusting size and mtime. */
   checksum?: boolean
+  /** Make each file's data durable (fsync) before its name appears; default false, as rsync. */
+  fsync?: boolean
   checkpointMs?: number
   checkpointBytes?: number
   pool?: HashPool
@@ -167,6 +169,17 @@ export async function pull (options: PullOptions): Promise<PullResult> {
     const journal = catalog.pulls
     const pullRecord = journal.open(root, dest)
     const saved = journal.progress(pullRecord.id)
+    const resumable = await fsp.stat(join(dest, STAGING_DIR)).then(() => true, () => false)
+    const verifiedLeaves = async (path: string, size: number, leaves: FileLeaf[]): Promise<Uint8Array> => {
+      pool ??= new HashPool()
+      const map = bitmapFor(leaves.length)
+      await Promise.all(leaves.map(async (leaf, i) => {
+        if (leaf.offset + leaf.length > size || leaf.length === 0) return
+        const digest = await pool?.hash(path, leaf.offset, leaf.length, leaf.length, signal).catch(() => undefined)
+        if (digest != null && Buffer.from(digest).equals(leaf.cid.multihash.digest)) map[i >> 3] = (map[i >> 3] ?? 0) | (1 << (i & 7))
+      }))
+      return map
+    }
     const staged: StagedFile[] = []
     const completeAlready: StagedFile[] = []
     const matches = async (abs: string, leaves: FileLeaf[]): Promise<boolean> => {
@@ -198,9 +211,11 @@ export async function pull (options: PullOptions): Promise<PullResult> {
         }
         continue
       }
-      let done = saved.get(entry.path)
-      if (done != null && (done.byteLength !== Math.ceil(leaves.length / 8) || await fsp.stat(stagingName(dest, entry.path)).catch(() => undefined) == null)) done = undefined
-      done ??= bitmapFor(leaves.length)
+      // An earlier run's staged file: keep every leaf that still hashes right, whatever the journal says
+      // (after kill -9 the journal lags the data; after a power cut the data may lag the journal).
+      const stagedAt = stagingName(dest, entry.path)
+      const stagedStat = saved.has(entry.path) || resumable ? await fsp.stat(stagedAt).catch(() => undefined) : undefined
+      const done = stagedStat != null ? await verifiedLeaves(stagedAt, stagedStat.size, leaves) : bitmapFor(leaves.length)
       let remaining = 0
       for (let i = 0; i < leaves.length; i++) if (!hasBit(done, i)) remaining++
       const file: StagedFile = { path: entry.path, cid: entry.cid, size: entry.size, mode: m.mode, mtimeMs: m.mtimeMs, leaves, done, remaining, writing: 0, dirty: false }
@@ -227,41 +242,50 @@ export async function pull (options: PullOptions): Promise<PullResult> {
     emit({ type: 'pull:plan', files: files.length, bytes: record.bytes, missingBytes, presentBytes: bytesPresent, missingFiles: staged.length })
 
     // 5. Fetch: local copies first, then every peer at once.
-    const staging = new Staging(dest, journal, pullRecord.id)
-    const checkpointBytes = options.checkpointBytes ?? Math.max(4 * 1048576, Math.min(DEFAULT_CHECKPOINT_BYTES, Math.round(record.bytes * CHECKPOINT_FRACTION)))
+    const staging = new Staging(dest, journal, pullRecord.id, options.fsync === true)
+    const checkpointBytes = options.checkpointBytes ?? DEFAULT_CHECKPOINT_BYTES
     let checkpointing: Promise<void> = Promise.resolve()
     let checkpointError: unknown
     const runCheckpoint = (): Promise<void> => {
       checkpointing = checkpointing.then(async () => {
         const { bytes, placed, conflicts } = await staging.checkpoint()
         for (const f of placed) emit({ type: 'pull:file', path: f.path, size: f.size })
-        for (const f of conflicts) problems.push({ path: f.path, code: 'ERR_CONFLICT', message: 'appeared at the destination during the pull; not overwritten (the pulled copy stays staged)' })
+        for (const f of conflicts) problems.push(conflictAppeared(f.path))
         if (bytes > 0) emit({ type: 'pull:checkpoint', bytes })
       }).catch((err) => { checkpointError ??= err; controller.abort(err) })
       return checkpointing
     }
     const queue = new WorkQueue(items)
+    const completed = async (file: StagedFile): Promise<void> => {
+      const outcome = await staging.complete(file)
+      if (outcome === 'placed') emit({ type: 'pull:file', path: file.path, size: file.size })
+      else if (outcome === 'conflict') problems.push(conflictAppeared(file.path))
+    }
     const written = async (item: WorkItem, bytes: Uint8Array, fetched: boolean): Promise<void> => {
       const finished = await staging.write(item.file, item.index, bytes, fetched)
       queue.complete(item)
       lastProgress = Date.now()
-      if (finished) await staging.complete(item.file)
+      if (finished) await completed(item.file)
       if (staging.pendingBytes >= checkpointBytes) void runCheckpoint()
     }
     if (staged.length > 0) await staging.prepare()
-    for (const file of completeAlready) await staging.complete(file)
+    for (const file of completeAlready) await completed(file)
     const timer = setInterval(() => { void runCheckpoint() }, options.checkpointMs ?? DEFAULT_CHECKPOINT_MS)
     try {
       // leaves this node already holds in another file (an imported or pulled scan), re-hashed on read
-      for (const item of items) {
-        if (signal.aborted) break
-        if (catalog.findLeaf(item.leaf.cid).length === 0) continue
-        const r = await readLeaf(catalog, item.leaf.cid, { signal })
-        if (r.status !== 'ok') continue
-        await written(item, r.bytes, false)
-        bytesLocal += item.leaf.length
-        emit({ type: 'pull:local', bytes: item.leaf.length })
-      }
+      const local = items.filter((item) => catalog.findLeaf(item.leaf.cid).length > 0)
+      let next = 0
+      await Promise.all(Array.from({ length: LOCAL_COPY_CONCURRENCY }, async () => {
+        while (next < local.length && !signal.aborted) {
+          const item = local[next++]
+          if (item == null || item.done) continue
+          const r = await readLeaf(catalog, item.leaf.cid, { signal })
+          if (r.status !== 'ok') continue
+          await written(item, r.bytes, false)
+          bytesLocal += item.leaf.length
+          emit({ type: 'pull:local', bytes: item.leaf.length })
+        }
+      }))
       if (queue.outstanding > 0) await fetchFromPeers()
     } finally {
       clearInterval(timer)
@@ -387,6 +411,10 @@ export async function pull (options: PullOptions): Promise<PullResult> {
     await Promise.all(peers.map(async (p) => { await p.close() }))
     if (ownPool) await pool?.close()
   }
+}
+
+function conflictAppeared (path: string): PullProblem {
+  return { path, code: 'ERR_CONFLICT', message: 'appeared at the destination during the pull; not overwritten (the pulled copy stays staged)' }
 }
 
 /** Creates `rel` under dest without ever following a symlink or replacing a file; a problem if it cannot. */

@@ -15,7 +15,7 @@ export interface StagedFile {
   mode: number
   mtimeMs: number
   leaves: FileLeaf[]
-  /** Bit i set: leaf i is written (and, if also in `durable`, fsynced and journalled). */
+  /** Bit i set: leaf i is written here (verified before the write, or re-verified on resume). */
   done: Uint8Array
   remaining: number
   /** Writes issued but not yet completed. */
@@ -41,19 +41,25 @@ export function stagingName (dest: string, path: string): string {
 }
 
 /**
- * Writes verified leaves in place into temporary files under `<dest>/.ferry-partial/`, makes progress
- * durable (fsync, then the journal), and moves a file to its final name only when all its leaves are in
- * and its root recomputes to the expected CID. Never overwrites an existing file at the destination.
+ * Writes verified leaves in place into temporary files under `<dest>/.ferry-partial/`, journals progress,
+ * and moves a file to its final name only when all its leaves are in and they rebuild its root CID. Never
+ * overwrites an existing file at the destination.
  */
 export class Staging {
   private readonly handles = new Map<string, fsp.FileHandle>()
   private readonly opening = new Map<string, Promise<fsp.FileHandle>>()
   private dirtyFiles = new Set<StagedFile>()
   private ready: StagedFile[] = []
+  private placedSince: string[] = []
   private unsyncedBytes = 0
   private fetchedSinceCheckpoint = 0
 
-  constructor (private readonly dest: string, private readonly journal: PullJournal, private readonly pullId: number) {}
+  /**
+   * With `fsync`, completed files are fsynced and placed in batches at each checkpoint, so a name is visible
+   * only once its data is on disk even after a power cut. Without it (the default, as rsync), files are
+   * placed as soon as they complete; a process crash loses nothing, and a resume re-verifies staged data.
+   */
+  constructor (private readonly dest: string, private readonly journal: PullJournal, private readonly pullId: number, private readonly fsync = false) {}
 
   get pendingBytes (): number {
     return this.unsyncedBytes
@@ -123,10 +129,10 @@ export class Staging {
   }
 
   /**
-   * A file has all its leaves: check that they rebuild its root, then set size, mode and mtime. It is
-   * linked into place by the next checkpoint, once its data is fsynced.
+   * A file has all its leaves: check that they rebuild its root, set size, mode and mtime, and link it to its
+   * final name (with `fsync`: queue it for the next checkpoint, which makes it durable first).
    */
-  async complete (file: StagedFile): Promise<void> {
+  async complete (file: StagedFile): Promise<'placed' | 'conflict' | 'queued'> {
     const builder = new FileBuilder()
     for (const leaf of file.leaves) builder.push(leafRef(leaf.cid.multihash.digest, leaf.length))
     const { root } = builder.finish()
@@ -143,14 +149,25 @@ export class Staging {
     } catch (err) {
       throw fromSystemError(err, stagingName(this.dest, file.path))
     }
-    this.dirtyFiles.add(file)
-    this.ready.push(file)
+    if (this.fsync) {
+      this.dirtyFiles.add(file)
+      this.ready.push(file)
+      return 'queued'
+    }
+    this.handles.delete(file.path)
+    await fh.close()
+    const outcome = await this.link(file)
+    if (outcome === 'placed') {
+      this.dirtyFiles.delete(file)
+      this.placedSince.push(file.path)
+    }
+    return outcome
   }
 
   /**
-   * Makes everything written so far durable and places completed files: snapshot the bitmaps, fsync the
-   * files they describe, link completed files to their final names (never over an existing file), fsync
-   * those directories, then record it all in the journal in one transaction.
+   * Records progress: snapshot the bitmaps and write them, with the files placed since, to the journal in
+   * one transaction. With `fsync`, first makes the data durable and places the completed files (linking
+   * them to their final names, never over an existing file, then fsyncing those directories).
    */
   async checkpoint (): Promise<{ bytes: number, placed: StagedFile[], conflicts: StagedFile[] }> {
     const files = [...this.dirtyFiles]
@@ -163,13 +180,15 @@ export class Staging {
     const fetched = this.fetchedSinceCheckpoint
     this.unsyncedBytes = 0
     this.fetchedSinceCheckpoint = 0
-    try {
-      await Promise.all(files.map(async (f) => {
-        const fh = this.handles.get(f.path)
-        if (fh != null) await fh.datasync()
-      }))
-    } catch (err) {
-      throw fromSystemError(err, join(this.dest, STAGING_DIR))
+    if (this.fsync) {
+      try {
+        await Promise.all(files.map(async (f) => {
+          const fh = this.handles.get(f.path)
+          if (fh != null) await fh.datasync()
+        }))
+      } catch (err) {
+        throw fromSystemError(err, join(this.dest, STAGING_DIR))
+      }
     }
     const placed: StagedFile[] = []
     const conflicts: StagedFile[] = []
@@ -186,8 +205,9 @@ export class Staging {
         conflicts.push(file)
       }
     }
-    await Promise.all([...dirs].map(syncDir))
-    const placedPaths = new Set(placed.map((f) => f.path))
+    if (this.fsync) await Promise.all([...dirs].map(syncDir))
+    const placedPaths = new Set([...placed.map((f) => f.path), ...this.placedSince])
+    this.placedSince = []
     this.journal.checkpoint(this.pullId, {
       files: snapshot.filter(([p]) => !placedPaths.has(p)),
       done: placedPaths,

@@ -1,18 +1,25 @@
 import { ExitCode } from '@ferry/errors'
+import { readDaemonInfo } from '@ferry/node'
 import type { Command } from '../command.js'
 import { homeDir, printJson, println, withHome } from '../context.js'
 
 export const id: Command = {
   name: 'id',
-  summary: 'Print this node\'s peer ID',
+  summary: 'Print this node\'s peer ID (and its addresses while the daemon runs)',
   usage: '[--json]',
+  help: 'With --json: { peerId, home, addresses } where addresses are the running daemon\'s (empty when it is not running).',
   options: {},
   positionals: [0, 0],
   async run (ctx) {
     return await withHome(ctx, async (home) => {
       const peerId = home.peerId.toString()
-      if (ctx.json) printJson(ctx, { peerId, home: homeDir(ctx) })
-      else println(ctx, peerId)
+      const daemon = await readDaemonInfo(home.dir)
+      const addresses = daemon?.peerId === peerId ? daemon.addrs : []
+      if (ctx.json) printJson(ctx, { peerId, home: homeDir(ctx), addresses })
+      else {
+        println(ctx, peerId)
+        for (const a of addresses) println(ctx, a)
+      }
       return ExitCode.OK
     })
   }

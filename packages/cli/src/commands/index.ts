@@ -5,6 +5,9 @@ import { add } from './add.js'
 import { scans } from './scans.js'
 import { ls } from './ls.js'
 import { verify } from './verify.js'
+import { daemon } from './daemon.js'
+import { trust, untrust } from './trust.js'
+import { pull } from './pull.js'
 
 /** Every `ferry` subcommand, in the order `ferry --help` lists them. */
-export const commands: Command[] = [init, id, add, scans, ls, verify]
+export const commands: Command[] = [init, id, add, scans, ls, verify, daemon, trust, untrust, pull]

@@ -1,0 +1,43 @@
+import { ExitCode } from '@ferry/errors'
+import { runDaemon } from '@ferry/node'
+import type { Command } from '../command.js'
+import { homeDir, usageError } from '../context.js'
+
+const USAGE = '[--listen MULTIADDR]... [--open] [--json]'
+
+export const daemon: Command = {
+  name: 'daemon',
+  summary: 'Run this node: serve its scans to trusted peers until interrupted',
+  usage: USAGE,
+  help: [
+    'Listens on the addresses in the home\'s config (default /ip4/0.0.0.0/tcp/4001) and serves blocks and',
+    'scans to the peers in its trusted list (`ferry trust`). Trust changes apply at once, without a restart;',
+    'scans added with `ferry add` while it runs are served at once. One daemon per home.',
+    'Prints its addresses (each ending in /p2p/<PeerId>: give one to the peers that pull from here) and',
+    'writes them to daemon.json in the home, where `ferry id` finds them. Stops on Ctrl-C or SIGTERM.',
+    '',
+    '  --listen MULTIADDR   listen here instead of the config (repeatable), e.g. /ip4/127.0.0.1/tcp/0',
+    '  --open               serve every peer, trusted or not (for closed networks only)',
+    '  --json               print one JSON line { peerId, pid, addrs } once listening'
+  ].join('\n'),
+  options: { listen: { type: 'string', multiple: true }, open: { type: 'boolean' } },
+  positionals: [0, 0],
+  async run (ctx, _args, flags) {
+    const listen = flags.listen as string[] | undefined
+    for (const a of listen ?? []) {
+      if (!a.startsWith('/')) throw usageError(`--listen ${a}: not a multiaddr (like /ip4/0.0.0.0/tcp/4001)`, `Usage: ferry daemon ${USAGE}`)
+    }
+    await runDaemon(homeDir(ctx), {
+      listen,
+      open: flags.open === true,
+      signal: ctx.signal,
+      // Status lines go to stderr with --json so stdout carries only the JSON line.
+      print: (line) => { (ctx.json ? ctx.stderr : ctx.stdout).write(line + '\n') },
+      onReady: (info) => {
+        if (ctx.json) ctx.stdout.write(JSON.stringify({ peerId: info.peerId, pid: info.pid, addrs: info.addrs }) + '\n')
+      }
+    })
+    return ExitCode.OK
+  }
+}
+

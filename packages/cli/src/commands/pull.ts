@@ -1,0 +1,123 @@
+import { resolve } from 'node:path'
+import { ExitCode, FerryError } from '@ferry/errors'
+import { createFerryNode } from '@ferry/node'
+import { pull as pullScan, type BlockPeer, type PeerSpec, type PullResult } from '@ferry/transfer'
+import type { Command } from '../command.js'
+import { printJson, println, withHome } from '../context.js'
+import { parseRoot } from '../cid.js'
+import { formatBytes, formatRate, plural } from '../format.js'
+import { ProgressLine, type ProgressState } from '../progress.js'
+
+export const pull: Command = {
+  name: 'pull',
+  summary: 'Replicate a scan from other nodes into a directory, verified and resumable',
+  usage: '<root> <dest> --from MULTIADDR [--from MULTIADDR]... [--checksum] [--fsync] [--deadline SECONDS] [--json]',
+  help: [
+    'Fetches the scan <root> into <dest> from every --from peer at once (each ends in /p2p/<PeerId>; the peer',
+    'must trust this node: `ferry trust <our id>` there). Only what <dest> and this node lack is fetched;',
+    'every block is checked against its hash before it is written; files appear under their final names only',
+    'when complete and verified. Existing different files are never overwritten: they are reported.',
+    'Interrupted? Run the same command again: it resumes.',
+    '',
+    '  --from MULTIADDR   a node to fetch from (repeat for several)',
+    '  --checksum         re-hash files already in <dest> instead of trusting size and mtime',
+    '  --deadline SECS    give up when no data has arrived for this long (default 300)',
+    '  --fsync            make each file durable on disk before its name appears (slower; default off, as rsync)',
+    '',
+    'Exit 0 when the scan is complete, 3 when files are missing at the source or conflict at <dest>,',
+    '5 when <dest> lacks the space, 6 when no peer could deliver.'
+  ].join('\n'),
+  options: { from: { type: 'string', multiple: true }, checksum: { type: 'boolean' }, fsync: { type: 'boolean' }, deadline: { type: 'string' } },
+  positionals: [2, 2],
+  async run (ctx, [rootArg, destArg], flags) {
+    const root = parseRoot(rootArg ?? '')
+    const dest = resolve(destArg ?? '.')
+    const from = (flags.from as string[] | undefined) ?? []
+    let deadlineMs: number | undefined
+    if (flags.deadline !== undefined) {
+      const secs = Number(flags.deadline)
+      if (!Number.isFinite(secs) || secs <= 0) throw new FerryError('ERR_USAGE', `--deadline takes a number of seconds, not '${String(flags.deadline)}'`)
+      deadlineMs = secs * 1000
+    }
+    return await withHome(ctx, async (home) => {
+      const node = from.length > 0 ? await createFerryNode({ home, listen: [] }) : undefined
+      const peers: PeerSpec[] = from.map((addr) => ({
+        label: addr,
+        connect: async (signal) => (await node!.dialPeer(addr, { signal })) as BlockPeer // eslint-disable-line @typescript-eslint/no-non-null-assertion
+      }))
+      const state: ProgressState = { files: 0, bytes: 0 }
+      const bar = ctx.json ? undefined : new ProgressLine('pulling', state, ctx.stderr)
+      const notes: string[] = []
+      let result: PullResult
+      try {
+        result = await pullScan({
+          root,
+          dest,
+          peers,
+          home,
+          signal: ctx.signal,
+          checksum: flags.checksum === true,
+          fsync: flags.fsync === true,
+          deadlineMs,
+          onProgress: (e) => {
+            switch (e.type) {
+              case 'pull:plan':
+                state.totalBytes = e.missingBytes
+                state.totalFiles = e.missingFiles
+                break
+              case 'pull:bytes':
+              case 'pull:local':
+                state.bytes += e.bytes
+                break
+              case 'pull:file':
+                state.files++
+                break
+              case 'pull:peer':
+                if (e.state !== 'connected') notes.push(`${e.peer}: ${e.state}${e.message != null ? ` (${e.message})` : ''}`)
+                break
+            }
+          }
+        })
+      } finally {
+        bar?.stop()
+        await node?.stop()
+      }
+      if (ctx.json) {
+        printJson(ctx, {
+          root: result.root,
+          dest: result.dest,
+          complete: result.complete,
+          files: result.files,
+          directories: result.directories,
+          symlinks: result.symlinks,
+          bytes: result.bytes,
+          bytesFetched: result.bytesFetched,
+          bytesLocal: result.bytesLocal,
+          bytesPresent: result.bytesPresent,
+          fromPeers: result.fromPeers,
+          skipped: result.skipped,
+          problems: result.problems,
+          seconds: Number(result.seconds.toFixed(3))
+        })
+      } else {
+        for (const n of notes) ctx.stderr.write(`note: ${n}\n`)
+        const rate = formatRate(result.bytesFetched / Math.max(result.seconds, 1e-3))
+        const sources = Object.entries(result.fromPeers).map(([p, b]) => `${p.slice(-8)} ${formatBytes(b)}`).join(', ')
+        println(ctx, `${result.complete ? 'Complete' : 'INCOMPLETE'}: ${result.dest} holds ${result.root}`)
+        println(ctx, `  ${plural(result.files, 'file')}, ${formatBytes(result.bytes)}; fetched ${formatBytes(result.bytesFetched)} in ${result.seconds.toFixed(1)} s (${rate})${sources !== '' ? ` from ${sources}` : ''}`)
+        if (result.bytesPresent > 0 || result.bytesLocal > 0) println(ctx, `  already in place ${formatBytes(result.bytesPresent)}, copied from this node ${formatBytes(result.bytesLocal)}`)
+        if (result.skipped.length > 0) {
+          println(ctx, `MISSING AT SOURCE: ${plural(result.skipped.length, 'entry', 'entries')} could not be read at the origin and are not in the scan:`)
+          for (const s of result.skipped) println(ctx, `  ${s.path}: ${s.message} (${s.code})`)
+        }
+        if (result.problems.some((p) => p.code !== 'ERR_MISSING_AT_SOURCE')) {
+          println(ctx, 'NOT PLACED:')
+          for (const p of result.problems) if (p.code !== 'ERR_MISSING_AT_SOURCE') println(ctx, `  ${p.path}: ${p.message} (${p.code})`)
+        }
+      }
+      if (result.complete) return ExitCode.OK
+      if (result.problems.some((p) => p.code === 'ERR_UNAVAILABLE')) return ExitCode.NETWORK
+      return ExitCode.PARTIAL
+    })
+  }
+}

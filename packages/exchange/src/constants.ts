@@ -1,0 +1,85 @@
+/**
+ * Protocol identifiers, wire limits and defaults of the exchange, in one place. docs/protocol.md documents
+ * every one of them; test/constants.test.ts checks that the documentation and these values agree.
+ *
+ * Limits marked "wire" are part of the protocol: both ends must agree on them, so changing one needs a new
+ * protocol version. Defaults are local choices.
+ */
+
+/** Block exchange: pipelined requests for blocks by CID. */
+export const BLOCKS_PROTOCOL = '/ferry/blocks/1.0.0'
+
+/** Scan catalog: a scan's record and entries by root CID. */
+export const SCAN_PROTOCOL = '/ferry/scan/1.0.0'
+
+/** Largest block either end sends or accepts (wire). Ferry's leaves are 1 MiB; inner nodes are smaller. */
+export const MAX_BLOCK_BYTES = 2 * 1024 * 1024
+
+/** Longest binary CID accepted (wire). A CIDv1 sha2-256 is 36 bytes. */
+export const MAX_CID_BYTES = 128
+
+/** Longest message text in a STATUS or ERROR frame, in UTF-8 bytes (wire). */
+export const MAX_MESSAGE_BYTES = 1024
+
+/** Largest frame payload of /ferry/blocks/1.0.0 (wire): a block plus its header. */
+export const MAX_BLOCKS_FRAME_BYTES = MAX_BLOCK_BYTES + 256
+
+/** Most CIDs in one REQUEST frame (wire). */
+export const MAX_CIDS_PER_REQUEST = 256
+
+/**
+ * Most blocks a client may have requested and not yet received on one stream (wire). The server answers a
+ * REQUEST that would exceed it with ERROR LIMIT. Bounds what the server queues and what the client buffers.
+ */
+export const MAX_PENDING_PER_STREAM = 64
+
+/** Largest frame payload of /ferry/scan/1.0.0 (wire). */
+export const MAX_SCAN_FRAME_BYTES = 256 * 1024
+
+/** Longest path, symlink target, name, collection or origin string in a scan frame (wire). */
+export const MAX_STRING_BYTES = 32 * 1024
+
+/** Most SKIPPED/ENTRIES frames a client may allow ahead of its reading (wire). */
+export const MAX_SCAN_CREDIT = 16
+
+/** The server packs entries into frames of about this many bytes (a local choice, below the wire limit). */
+export const SCAN_BATCH_BYTES = 64 * 1024
+
+/** Most concurrent inbound /ferry/blocks streams per connection the server accepts. */
+export const MAX_INBOUND_BLOCK_STREAMS = 16
+
+/** Most concurrent inbound /ferry/scan streams per connection the server accepts. */
+export const MAX_INBOUND_SCAN_STREAMS = 4
+
+/** Streams a PeerClient opens to one peer for blocks. */
+export const DEFAULT_STREAMS_PER_PEER = 4
+
+/** Blocks a PeerClient keeps requested ahead on each stream (at most MAX_PENDING_PER_STREAM). */
+export const DEFAULT_PENDING_PER_STREAM = 16
+
+/**
+ * A client stream with requests outstanding that receives nothing for this long fails them with ERR_TIMEOUT.
+ * Also bounds dialing a stream.
+ */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000
+
+/** A client closes a blocks stream that has had nothing outstanding for this long. */
+export const DEFAULT_CLIENT_IDLE_CLOSE_MS = 20_000
+
+/**
+ * The server ends a stream (ERROR TIMEOUT) that has had no inbound frame and nothing to send for this long,
+ * or a scan stream whose client has granted no credit for this long.
+ */
+export const DEFAULT_SERVER_IDLE_TIMEOUT_MS = 60_000
+
+/** Blocks the server reads from its source ahead of sending, per stream (overlaps disk and hashing with the network). */
+export const DEFAULT_SERVER_READ_AHEAD = 4
+
+/** Entry frames a scan client grants at once. */
+export const DEFAULT_SCAN_CREDIT = 4
+
+/** Worker threads of a VerifyPool (at most cores - 1). */
+export const DEFAULT_VERIFY_WORKERS = 2
+
+/** Blocks smaller than this are hashed on the main thread (a round trip to a worker costs more). */
+export const DEFAULT_VERIFY_MIN_BYTES = 64 * 1024

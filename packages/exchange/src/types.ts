@@ -1,0 +1,105 @@
+/**
+ * What the exchange needs from its surroundings (narrow interfaces, so tests hand in small real pieces) and
+ * what it gives back.
+ */
+import type { ScanEntry, SkippedEntry } from './messages.js'
+import type { ComponentLogger, Libp2p, Logger, PeerId } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
+
+/** The part of a libp2p node the server uses. */
+export type ServerComponents = Pick<Libp2p, 'handle' | 'unhandle'> & { logger?: ComponentLogger }
+
+/** The part of a libp2p node a client uses. */
+export type ClientComponents = Pick<Libp2p, 'dialProtocol'> & { logger?: ComponentLogger }
+
+/** A block as this node can serve it. `ok` bytes must already be verified against the CID. */
+export type BlockLookup =
+  | { status: 'ok', bytes: Uint8Array }
+  /** Not here. */
+  | { status: 'missing', message?: string }
+  /** Indexed, but the source file no longer holds these bytes: the client should fetch it elsewhere. */
+  | { status: 'changed', message: string }
+
+/** Where the server reads blocks. Called once per requested CID; should be safe to call concurrently. */
+export interface BlockSource {
+  get: (cid: CID, options: { signal: AbortSignal }) => Promise<BlockLookup>
+}
+
+/** A scan as this node serves it. */
+export interface LocalScan {
+  record: {
+    root: CID
+    collection: string | null
+    name: string
+    origin: string
+    files: number
+    directories: number
+    symlinks: number
+    bytes: number
+    skipped: SkippedEntry[]
+    created: number
+  }
+  /** The scan's entries in any stable order; read lazily (10^6 entries must stream). */
+  entries: () => Iterable<ScanEntry> | AsyncIterable<ScanEntry>
+}
+
+/** Where the server finds scans by root. */
+export interface ScanSource {
+  getScan: (root: CID) => LocalScan | undefined | Promise<LocalScan | undefined>
+}
+
+/** What a peer asks for, given to the access hook. */
+export interface AccessRequest {
+  /** BLOCKS_PROTOCOL or SCAN_PROTOCOL. */
+  protocol: string
+  /** The scan root (scan requests). */
+  root?: CID
+}
+
+/** The access hook's answer; `reason` is sent to the refused peer verbatim. */
+export type AccessDecision = { allow: true } | { allow: false, reason: string }
+
+/** Decides each request (every REQUEST frame and every scan request, not only the first). */
+export type Authorize = (peer: PeerId, request: AccessRequest) => AccessDecision | Promise<AccessDecision>
+
+/**
+ * What a client's `get` answers. `ok` bytes have been hashed and match the CID. `chunks` are the same bytes
+ * in the pieces they arrived in (write them with `writev` to avoid a copy); `bytes` joins them on first use.
+ */
+export type BlockResult =
+  | { status: 'ok', readonly bytes: Uint8Array, readonly chunks: readonly Uint8Array[] }
+  /** missing: not on that peer; changed: its source file changed, fetch elsewhere; denied: the peer refused us;
+   *  bad: the peer sent bytes that do not hash to the CID (penalise it). */
+  | { status: 'missing' | 'changed' | 'denied' | 'bad', message: string }
+
+/** A scan record as received from a peer. Shaped like `ScanInfo` in @ferry/transfer. */
+export interface RemoteScanRecord {
+  /** The root CID (CIDv1, base32). */
+  root: string
+  collection: string | null
+  name: string
+  /** PeerId of the node that took the scan. */
+  origin: string
+  files: number
+  directories: number
+  symlinks: number
+  bytes: number
+  /** Entries the origin could not read (missing at the source). */
+  skipped: SkippedEntry[]
+  /** ms since the epoch. */
+  created: number
+}
+
+/** A scan fetched from a peer: the record, then its entries as they stream in. */
+export interface RemoteScan {
+  record: RemoteScanRecord
+  /** Iterate once. Breaking out early closes the stream. */
+  entries: AsyncIterable<ScanEntry>
+}
+
+const noop = Object.assign(() => {}, { error: () => {}, trace: () => {}, enabled: false, newScope: () => noop }) as unknown as Logger
+
+/** A scoped logger from `logger`, or a silent one. */
+export function componentLogger (logger: ComponentLogger | undefined, name: string): Logger {
+  return logger?.forComponent(name) ?? noop
+}

@@ -1,0 +1,55 @@
+/**
+ * Wire fixtures shared by the codec tests: two CIDs, sample entries, and every message type with its exact
+ * bytes (length prefix included), as docs/protocol.md shows them.
+ */
+import { CID } from 'multiformats/cid'
+import { sha256 } from 'multiformats/hashes/sha2'
+import {
+  ScanBatcher, encodeBlock, encodeError, encodeFrame, encodeRequest, encodeScanEnd, encodeScanMore, encodeScanRecord, encodeScanRequest, encodeStatus,
+  type ScanEntry, type SkippedEntry
+} from '@ferry/exchange'
+
+const text = (s: string): Uint8Array => new TextEncoder().encode(s)
+export const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
+export const unframe = (h: string): Uint8Array => {
+  const b = Buffer.from(h, 'hex')
+  let i = 0
+  while ((b[i] as number) & 0x80) i++
+  return new Uint8Array(b.subarray(i + 1))
+}
+
+export const LEAF = CID.createV1(0x55, await sha256.digest(text('hello')))
+export const NODE = CID.createV1(0x70, await sha256.digest(text('node')))
+const LEAF_HEX = '015512202cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824'
+const NODE_HEX = '01701220545ea538461003efdc8c81c244531b003f6f26cfccf6c0073b3239fdedf49446'
+
+export const ENTRIES: ScanEntry[] = [
+  { path: 'a', type: 'file', size: 5, mode: 0o100644, mtimeMs: 1.5, cid: LEAF },
+  { path: 'l', type: 'symlink', size: 0, mode: 0o120777, mtimeMs: 0, cid: LEAF, target: 'a' }
+]
+export const SKIPPED: SkippedEntry[] = [{ path: 'x', code: 'EACCES', message: 'denied' }]
+
+function batch<T extends ScanEntry | SkippedEntry> (kind: 'entries' | 'skipped', items: T[]): Uint8Array {
+  const b = new ScanBatcher<T>(kind)
+  for (const i of items) b.add(i)
+  return b.take()
+}
+
+/** [name, frame bytes as produced by the encoder, expected hex]. */
+export const GOLDEN: Array<[string, Uint8Array, string]> = [
+  ['REQUEST', encodeFrame(encodeRequest([LEAF, NODE])), '4c' + '01' + '02' + '24' + LEAF_HEX + '24' + NODE_HEX],
+  ['BLOCK', encodeFrame(encodeBlock(LEAF, text('hello'))), '2b' + '02' + '24' + LEAF_HEX + '68656c6c6f'],
+  ['STATUS', encodeFrame(encodeStatus(NODE, 'changed', 'edited')), '2e' + '03' + '24' + NODE_HEX + '02' + '06' + '656469746564'],
+  ['ERROR', encodeFrame(encodeError('denied', 'no')), '05' + '7f' + '02' + '02' + '6e6f'],
+  ['SCAN_REQUEST', encodeFrame(encodeScanRequest(NODE, 4)), '27' + '10' + '24' + NODE_HEX + '04'],
+  ['SCAN_MORE', encodeFrame(encodeScanMore(1)), '02' + '11' + '01'],
+  ['SCAN_RECORD', encodeFrame(encodeScanRecord({ root: NODE, collection: 'c1', name: 'scan', origin: 'P', files: 2, directories: 1, symlinks: 0, bytes: 300, created: 1_700_000_000_000, skipped: 1 })),
+    '3d' + '12' + '24' + NODE_HEX + '01' + '02' + '6331' + '04' + '7363616e' + '01' + '50' + '02' + '01' + '00' + 'ac02' + '80d095ffbc31' + '01'],
+  ['SCAN_SKIPPED', encodeFrame(batch('skipped', SKIPPED)), '12' + '13' + '01' + '01' + '78' + '06' + '454143434553' + '06' + '64656e696564'],
+  ['SCAN_ENTRIES', encodeFrame(batch('entries', ENTRIES)),
+    '6c' + '14' + '02' +
+    '01' + '61' + '00' + '05' + 'a48302' + '3ff8000000000000' + '24' + LEAF_HEX +
+    '01' + '6c' + '02' + '00' + 'ffc302' + '0000000000000000' + '24' + LEAF_HEX + '01' + '61'],
+  ['SCAN_END', encodeFrame(encodeScanEnd(2, 1)), '03' + '15' + '02' + '01']
+]
+

@@ -1,0 +1,31 @@
+/**
+ * Golden wire fixtures: known messages and their exact bytes. If one of these fails, the wire format changed:
+ * that needs a new protocol version (and docs/protocol.md), not a new fixture.
+ */
+import { describe, expect, it } from 'vitest'
+import { decodeBlocksClientMessage, decodeBlocksServerMessage, decodeScanClientMessage, decodeScanServerMessage } from '@ferry/exchange'
+import { ENTRIES, GOLDEN, LEAF, NODE, SKIPPED, hex, unframe } from './fixtures.js'
+
+describe('golden wire fixtures', () => {
+  it.each(GOLDEN)('%s encodes to the pinned bytes', (_name, bytes, expected) => {
+    expect(hex(bytes)).toBe(expected)
+  })
+
+  it('decodes the pinned bytes back to the same messages', () => {
+    const g = Object.fromEntries(GOLDEN.map(([n, , h]) => [n, unframe(h)]))
+    expect(decodeBlocksClientMessage(g.REQUEST!)).toEqual({ type: 'request', cids: [LEAF, NODE] })
+    const block = decodeBlocksServerMessage(g.BLOCK!)
+    expect(block.type === 'block' && Buffer.from(block.bytes).toString()).toBe('hello')
+    expect(decodeBlocksServerMessage(g.STATUS!)).toEqual({ type: 'status', cid: NODE, status: 'changed', message: 'edited' })
+    expect(decodeBlocksServerMessage(g.ERROR!)).toEqual({ type: 'error', code: 'denied', message: 'no' })
+    expect(decodeScanClientMessage(g.SCAN_REQUEST!)).toEqual({ type: 'scan-request', root: NODE, credit: 4 })
+    expect(decodeScanClientMessage(g.SCAN_MORE!)).toEqual({ type: 'scan-more', credit: 1 })
+    expect(decodeScanServerMessage(g.SCAN_RECORD!)).toEqual({
+      type: 'scan-record',
+      record: { root: NODE, collection: 'c1', name: 'scan', origin: 'P', files: 2, directories: 1, symlinks: 0, bytes: 300, created: 1_700_000_000_000, skipped: 1 }
+    })
+    expect(decodeScanServerMessage(g.SCAN_SKIPPED!)).toEqual({ type: 'scan-skipped', skipped: SKIPPED })
+    expect(decodeScanServerMessage(g.SCAN_ENTRIES!)).toEqual({ type: 'scan-entries', entries: ENTRIES })
+    expect(decodeScanServerMessage(g.SCAN_END!)).toEqual({ type: 'scan-end', entries: 2, skipped: 1 })
+  })
+})

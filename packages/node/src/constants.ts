@@ -1,0 +1,36 @@
+/**
+ * Defaults of the Ferry node and daemon, documented once (docs/protocol.md, "Connection") and used as
+ * `init.x ?? DEFAULT_X`.
+ */
+
+/**
+ * Initial yamux receive window per stream. Yamux assumes the peer starts with the same window, so every
+ * Ferry node must use the same value (a peer with a smaller one resets the connection): it is part of the
+ * connection profile. The yamux default is 256 KiB; on loopback its window never grows (the growth rule
+ * depends on the measured RTT), so bulk transfers stall on window updates.
+ */
+export const YAMUX_INITIAL_STREAM_WINDOW = 4 * 1024 * 1024
+
+/** Largest yamux receive window per stream (grown by yamux as the RTT allows). */
+export const YAMUX_MAX_STREAM_WINDOW = 16 * 1024 * 1024
+
+/** Inbound data held per yamux stream before it is reset when nobody reads it (must exceed the window). */
+export const YAMUX_MAX_READ_BUFFER = YAMUX_MAX_STREAM_WINDOW + 1024 * 1024
+
+/** Name of the daemon's state file in the home: `{ pid, peerId, addrs, started }`, removed on exit. */
+export const DAEMON_FILE = 'daemon.json'
+
+/**
+ * Worker threads that read and re-hash leaves for the server (at most cores - 1); 0 reads them on the main
+ * thread. Measured: takes ~0.4 s/GB off the server's main thread, for a little more CPU in total.
+ */
+export const DEFAULT_LEAF_READERS = 2
+
+/**
+ * Worker threads verifying received blocks for a node's clients. 0: measured, the copy a worker needs costs
+ * the main thread as much as hashing the received chunks in place (packages/node/bench-throughput.js).
+ */
+export const DEFAULT_VERIFY_WORKERS_PER_NODE = 0
+
+/** How long the daemon waits for open streams to finish when it stops. */
+export const DEFAULT_STOP_GRACE_MS = 5_000

@@ -1,0 +1,165 @@
+/**
+ * `createFerryNode`: a libp2p node with the home's identity, TCP + Noise + yamux tuned for bulk transfer,
+ * no discovery, no DHT, no identify (Ferry peers are dialled by address and speak only Ferry's protocols),
+ * and the exchange server registered with the home's blocks and scans behind the trust gate.
+ */
+import '@ferry/compat'
+import { availableParallelism } from 'node:os'
+import { noise } from '@chainsafe/libp2p-noise'
+import { defaultCrypto, pureJsCrypto } from '@chainsafe/libp2p-noise/crypto'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { tcp } from '@libp2p/tcp'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { FerryError } from '@ferry/errors'
+import { PeerClient, VerifyPool, startExchangeServer, type ExchangeServer, type PeerClientInit } from '@ferry/exchange'
+import { DEFAULT_LISTEN, type Home } from '@ferry/store'
+import { DEFAULT_LEAF_READERS, DEFAULT_VERIFY_WORKERS_PER_NODE, YAMUX_INITIAL_STREAM_WINDOW, YAMUX_MAX_READ_BUFFER, YAMUX_MAX_STREAM_WINDOW } from './constants.js'
+import { LeafReaderPool } from './leaf-pool.js'
+import { homeSources, readLeafHere, type LeafReader } from './sources.js'
+import { TrustGate } from './trust.js'
+import type { PeerId } from '@libp2p/interface'
+
+/** Options of `createFerryNode`. */
+export interface FerryNodeInit {
+  /** The open home whose identity, blocks, scans and trust list the node uses. */
+  home: Home
+  /** Multiaddrs to listen on; default the home's config `listen`, else DEFAULT_LISTEN. [] listens nowhere (a pure client). */
+  listen?: string[]
+  /** Serve every peer, trusted or not (the node logs a warning). Default false. */
+  open?: boolean
+  /** Yamux windows (bytes). Every Ferry node must use the same initial window: change it for measurements only. */
+  yamux?: { initialStreamWindowSize?: number, maxStreamWindowSize?: number }
+  /**
+   * Worker threads that read and re-hash leaves for the server (default DEFAULT_LEAF_READERS, at most
+   * cores - 1); 0 reads them on the main thread with `readLeaf`.
+   */
+  leafReaders?: number
+  /** Reads raw leaves for the server instead of the worker pool (tests: a hostile double). */
+  readLeaf?: LeafReader
+  /**
+   * Worker threads that verify blocks received by clients made with `dialPeer` (default
+   * DEFAULT_VERIFY_WORKERS_PER_NODE = 0: blocks are hashed on the main thread as the chunks they arrived in,
+   * because a worker needs them copied into memory of their own first, which measured as costly as hashing).
+   */
+  verifyWorkers?: number
+  /** Options of the exchange server (timeouts, read-ahead). */
+  server?: { idleTimeoutMs?: number, readAhead?: number }
+}
+
+/** A started Ferry node. */
+export interface FerryNode {
+  readonly libp2p: Libp2p
+  readonly peerId: PeerId
+  readonly server: ExchangeServer
+  readonly trust: TrustGate
+  /** Listening addresses, each ending in /p2p/<PeerId>. */
+  addrs: () => string[]
+  /**
+   * Connects to a peer at `addr` (a multiaddr string or object ending in /p2p/<PeerId>) and returns a client
+   * for it. ERR_INVALID_ARGUMENT for an address without /p2p/, ERR_NETWORK / ERR_TIMEOUT if it cannot be
+   * reached.
+   */
+  dialPeer: (addr: string | Multiaddr, init?: Omit<PeerClientInit, 'peer'> & { signal?: AbortSignal }) => Promise<PeerClient>
+  /** Stops the server (open streams end with ERROR UNAVAILABLE) and the libp2p node. */
+  stop: () => Promise<void>
+}
+
+/**
+ * True if Noise will use Node's native chacha20-poly1305 for bulk data (not the pure-JS cipher, measured
+ * 4-5x slower). Noise 17 picks the native cipher on Node for messages of 1200 bytes and more; a bundler that
+ * maps its `browser` field would silently swap in the pure-JS one.
+ */
+export function usesNativeCipher (): boolean {
+  return defaultCrypto.chaCha20Poly1305Encrypt !== pureJsCrypto.chaCha20Poly1305Encrypt &&
+    defaultCrypto.chaCha20Poly1305Decrypt !== pureJsCrypto.chaCha20Poly1305Decrypt
+}
+
+function toMultiaddr (addr: string | Multiaddr): Multiaddr {
+  if (typeof addr !== 'string') return addr
+  try {
+    return multiaddr(addr)
+  } catch (err) {
+    throw new FerryError('ERR_INVALID_ARGUMENT', `"${addr}" is not a multiaddr (like /ip4/192.0.2.1/tcp/4001/p2p/12D3KooW...)`, { cause: err })
+  }
+}
+
+/** libp2p's multi-line listen failure as one line per address ("Cannot listen on /ip4/...: EADDRINUSE ..."). */
+function listenError (err: unknown): unknown {
+  if ((err as Error)?.name !== 'UnsupportedListenAddressesError') return err
+  const problems = ((err as Error).message.match(/^ {2}\/\S+: .*$/gm) ?? []).map((l) => l.trim().replace(/: (\w*Error): /, ': '))
+  return new FerryError('ERR_NETWORK', `Cannot listen on ${problems.length > 0 ? problems.join('; ') : 'the configured addresses'}`, { cause: err })
+}
+
+/** Creates and starts a Ferry node for `init.home`. */
+export async function createFerryNode (init: FerryNodeInit): Promise<FerryNode> {
+  const { home } = init
+  if (!usesNativeCipher()) throw new FerryError('ERR_INTERNAL', 'Noise would use the pure-JS cipher: Ferry must run on Node.js with chacha20-poly1305')
+  const listen = init.listen ?? (home.config.listen.length > 0 ? home.config.listen : [...DEFAULT_LISTEN])
+  for (const a of listen) toMultiaddr(a)
+  const libp2p = await createLibp2p({
+    privateKey: home.privateKey,
+    addresses: { listen, announce: home.config.announce },
+    transports: [tcp()],
+    connectionEncrypters: [noise({ crypto: defaultCrypto })],
+    streamMuxers: [yamux({
+      streamOptions: {
+        initialStreamWindowSize: init.yamux?.initialStreamWindowSize ?? YAMUX_INITIAL_STREAM_WINDOW,
+        maxStreamWindowSize: init.yamux?.maxStreamWindowSize ?? YAMUX_MAX_STREAM_WINDOW,
+        maxReadBufferLength: YAMUX_MAX_READ_BUFFER
+      }
+    })],
+    // The ping-based monitor would abort a busy connection whose pings queue behind megabytes of blocks;
+    // yamux keep-alive and the exchange's own timeouts cover liveness.
+    connectionMonitor: { enabled: false }
+  }).catch((err: unknown) => { throw listenError(err) })
+  const log = libp2p.logger.forComponent('ferry:node')
+  const trust = new TrustGate(home, init.open === true, log)
+  if (init.open === true) log.error('OPEN MODE: serving every peer that connects, trusted or not')
+  const cores = availableParallelism()
+  const leafReaders = Math.min(init.leafReaders ?? DEFAULT_LEAF_READERS, cores - 1)
+  const leafPool = leafReaders > 0 && init.readLeaf == null ? new LeafReaderPool({ workers: leafReaders }) : undefined
+  const verifyWorkers = Math.min(init.verifyWorkers ?? DEFAULT_VERIFY_WORKERS_PER_NODE, cores - 1)
+  let verifyPool: VerifyPool | undefined // started on the first dialPeer: a pure server never needs it
+  let server: ExchangeServer
+  try {
+    const sources = homeSources(home, init.readLeaf ?? leafPool?.reader ?? readLeafHere)
+    server = await startExchangeServer(libp2p, { ...sources, authorize: trust.authorize, ...init.server })
+  } catch (err) {
+    await libp2p.stop()
+    await leafPool?.close()
+    throw err
+  }
+  const peerId = libp2p.peerId
+
+  return {
+    libp2p,
+    peerId,
+    server,
+    trust,
+    addrs: () => libp2p.getMultiaddrs().map((a) => a.toString()),
+    async dialPeer (addr, options = {}) {
+      const ma = toMultiaddr(addr)
+      const { signal, ...clientInit } = options
+      if (verifyWorkers > 0 && clientInit.verify === undefined) verifyPool ??= new VerifyPool({ workers: verifyWorkers })
+      const client = new PeerClient(libp2p, { verify: verifyPool?.verify, ...clientInit, peer: ma })
+      try {
+        await libp2p.dial(ma, { signal: signal ?? AbortSignal.timeout(clientInit.timeoutMs ?? 30_000) })
+      } catch (err) {
+        const reason = (err as Error)?.message ?? String(err)
+        if (signal?.aborted === true) throw new FerryError('ERR_ABORTED', 'Operation aborted', { cause: signal.reason })
+        if ((err as Error)?.name === 'TimeoutError' || (err as Error)?.name === 'AbortError') {
+          throw new FerryError('ERR_TIMEOUT', `Timed out connecting to ${ma.toString()}`, { cause: err, details: { addr: ma.toString() } })
+        }
+        throw new FerryError('ERR_NETWORK', `Cannot connect to ${ma.toString()}: ${reason}`, { cause: err, details: { addr: ma.toString() } })
+      }
+      return client
+    },
+    async stop () {
+      await server.stop()
+      await libp2p.stop()
+      await leafPool?.close()
+      await verifyPool?.close()
+    }
+  }
+}
