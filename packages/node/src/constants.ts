@@ -4,12 +4,12 @@
  */
 
 /**
- * Initial yamux receive window per stream. Yamux assumes the peer starts with the same window, so every
- * Ferry node must use the same value (a peer with a smaller one resets the connection): it is part of the
- * connection profile. The yamux default is 256 KiB; on loopback its window never grows (the growth rule
- * depends on the measured RTT), so bulk transfers stall on window updates.
+ * Initial yamux receive window per stream: the yamux specification's 256 KiB. Measured on loopback
+ * (packages/node/bench-throughput.js), 1 MiB and 4 MiB gave no gain with 2 or more streams, and yamux
+ * assumes the peer starts with the same window as itself, so any other value would have to be the same on
+ * every Ferry node (a peer with a smaller one resets the connection). Windows grow with the RTT up to the max.
  */
-export const YAMUX_INITIAL_STREAM_WINDOW = 4 * 1024 * 1024
+export const YAMUX_INITIAL_STREAM_WINDOW = 256 * 1024
 
 /** Largest yamux receive window per stream (grown by yamux as the RTT allows). */
 export const YAMUX_MAX_STREAM_WINDOW = 16 * 1024 * 1024

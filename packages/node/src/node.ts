@@ -28,7 +28,7 @@ export interface FerryNodeInit {
   listen?: string[]
   /** Serve every peer, trusted or not (the node logs a warning). Default false. */
   open?: boolean
-  /** Yamux windows (bytes). Every Ferry node must use the same initial window: change it for measurements only. */
+  /** Yamux windows (bytes). Both ends must use the same initial window: change it for measurements only. */
   yamux?: { initialStreamWindowSize?: number, maxStreamWindowSize?: number }
   /**
    * Worker threads that read and re-hash leaves for the server (default DEFAULT_LEAF_READERS, at most

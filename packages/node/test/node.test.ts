@@ -139,3 +139,13 @@ describe('createFerryNode', () => {
     expect(() => parsePeerId('bafkreibm6jg3ux5qumhcn2b3flc3tyu6dmlb4xa7u5bf44yegnrjhc4yeq')).toThrow(FerryError)
   })
 })
+
+describe('docs/protocol.md', () => {
+  it('documents the node\'s yamux settings with their values', async () => {
+    const node = await import('@ferry/node')
+    const doc = await fs.readFile(new URL('../../../docs/protocol.md', import.meta.url), 'utf8')
+    for (const name of ['YAMUX_INITIAL_STREAM_WINDOW', 'YAMUX_MAX_STREAM_WINDOW', 'YAMUX_MAX_READ_BUFFER'] as const) {
+      expect(doc).toContain(`| \`${name}\` | ${node[name]} |`)
+    }
+  })
+})

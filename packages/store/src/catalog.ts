@@ -23,16 +23,18 @@ import type BetterSqlite3 from 'better-sqlite3'
 export const DEFAULT_BUSY_TIMEOUT_MS = 10_000
 
 /**
- * Rows (entries + sources + leaves) a ScanWriter buffers before writing them in one transaction (~15 MiB).
- * Big batches matter: each commit rewrites the leaf-index pages it touched, and hash keys touch most of them.
+ * Rows (entries + sources + leaves) a ScanWriter buffers before writing them in one transaction (~3 MiB).
+ * Big batches matter: each commit rewrites the leaf-index pages it touched, and hash keys touch most of them;
+ * 50,000 was fastest, but cost ~17 MB more peak memory on a 200,000-file import (bench: import suite).
  */
-export const DEFAULT_FLUSH_ROWS = 50_000
+export const DEFAULT_FLUSH_ROWS = 10_000
 
 /**
- * SQLite page cache per connection, in MiB. The leaf index takes random inserts (hashes), so a cache far
- * above SQLite's 2 MiB default keeps a big import from thrashing; memory is only used as the index grows.
+ * SQLite page cache per connection, in MiB. The leaf index takes random inserts (hashes), so a cache above
+ * SQLite's 2 MiB default keeps a big import from thrashing; 64 MiB cost ~40 MB of peak memory on a
+ * 200,000-file import and pushed it near the 300 MB limit (bench: import suite).
  */
-export const DEFAULT_CACHE_MIB = 64
+export const DEFAULT_CACHE_MIB = 16
 
 /** Entries read per query by `entries()`. */
 export const ENTRIES_PAGE_ROWS = 2_000

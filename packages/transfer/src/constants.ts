@@ -22,3 +22,5 @@ export const MAX_OPEN_FILES = 128
 export const SPACE_MARGIN_BYTES = 64 * 1024 * 1024
 /** At the end of a pull, a leaf in flight at one peer for this long is also asked of another. */
 export const ENDGAME_AFTER_MS = 2000
+/** Files whose inner nodes are resolved at once while planning (each may need a round trip). */
+export const PLAN_CONCURRENCY = 16

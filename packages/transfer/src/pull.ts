@@ -5,7 +5,7 @@ import { HashPool, fileLeaves, walkDag, type DagEntry, type FileLeaf, type GetBl
 import { freeSpace, readLeaf, type Catalog, type InnerBlocks } from '@ferry/store'
 import type { CID } from 'multiformats/cid'
 import {
-  DEFAULT_CHECKPOINT_BYTES, DEFAULT_CHECKPOINT_MS, DEFAULT_DEADLINE_MS, DEFAULT_WINDOW, ENDGAME_AFTER_MS, LOCAL_COPY_CONCURRENCY, SPACE_MARGIN_BYTES, STAGING_DIR
+  DEFAULT_CHECKPOINT_BYTES, DEFAULT_CHECKPOINT_MS, DEFAULT_DEADLINE_MS, DEFAULT_WINDOW, ENDGAME_AFTER_MS, LOCAL_COPY_CONCURRENCY, PLAN_CONCURRENCY, SPACE_MARGIN_BYTES, STAGING_DIR
 } from './constants.js'
 import { PeerState, sleep } from './peers.js'
 import { WorkQueue, type WorkItem } from './queue.js'
@@ -150,12 +150,17 @@ export async function pull (options: PullOptions): Promise<PullResult> {
       const m = meta.get(entry.path) ?? { ...DEFAULT_META, mode: entry.type === 'directory' ? 0o755 : 0o644 }
       if (entry.type === 'directory') dirs.push({ path: entry.path, cid: entry.cid, mode: m.mode, mtimeMs: m.mtimeMs })
       else if (entry.type === 'symlink') links.push({ path: entry.path, cid: entry.cid, target: entry.target ?? '', mtimeMs: m.mtimeMs })
-      else {
-        const leaves: FileLeaf[] = []
-        for await (const leaf of fileLeaves(entry.cid, getBlock, { signal, size: entry.size })) leaves.push(leaf)
-        files.push({ entry, leaves })
-      }
+      else files.push({ entry, leaves: [] })
     }
+    // each multi-chunk file has its own inner nodes: resolve them PLAN_CONCURRENCY files at a time
+    let nextFile = 0
+    await Promise.all(Array.from({ length: PLAN_CONCURRENCY }, async () => {
+      while (nextFile < files.length) {
+        const f = files[nextFile++]
+        if (f == null) continue
+        for await (const leaf of fileLeaves(f.entry.cid, getBlock, { signal, size: f.entry.size })) f.leaves.push(leaf)
+      }
+    }))
     if (dirs[0]?.path !== '') throw new FerryError('ERR_INVALID_ARGUMENT', `Root ${root.toString()} is not a directory: pull takes a scan root`)
 
     // 3. Reconcile with the destination and the journal of an earlier, interrupted run.
@@ -240,6 +245,7 @@ export async function pull (options: PullOptions): Promise<PullResult> {
       })
     }
     emit({ type: 'pull:plan', files: files.length, bytes: record.bytes, missingBytes, presentBytes: bytesPresent, missingFiles: staged.length })
+    const planSeconds = (performance.now() - started) / 1000
 
     // 5. Fetch: local copies first, then every peer at once.
     const staging = new Staging(dest, journal, pullRecord.id, options.fsync === true)
@@ -261,7 +267,7 @@ export async function pull (options: PullOptions): Promise<PullResult> {
       if (outcome === 'placed') emit({ type: 'pull:file', path: file.path, size: file.size })
       else if (outcome === 'conflict') problems.push(conflictAppeared(file.path))
     }
-    const written = async (item: WorkItem, bytes: Uint8Array, fetched: boolean): Promise<void> => {
+    const written = async (item: WorkItem, bytes: Uint8Array | Uint8Array[], fetched: boolean): Promise<void> => {
       const finished = await staging.write(item.file, item.index, bytes, fetched)
       queue.complete(item)
       lastProgress = Date.now()
@@ -338,6 +344,7 @@ export async function pull (options: PullOptions): Promise<PullResult> {
       fromPeers,
       skipped: record.skipped,
       problems,
+      planSeconds,
       seconds: (performance.now() - started) / 1000
     }
 
@@ -365,11 +372,12 @@ export async function pull (options: PullOptions): Promise<PullResult> {
           item.inflight--
           if (item.done || item.failed) continue
           if (r.status === 'ok') {
-            bytesFetched += r.bytes.byteLength
-            state.bytes += r.bytes.byteLength
-            fromPeers[peer.id] = (fromPeers[peer.id] ?? 0) + r.bytes.byteLength
-            emit({ type: 'pull:bytes', peer: peer.id, bytes: r.bytes.byteLength })
-            await written(item, r.bytes, true)
+            const length = item.leaf.length
+            bytesFetched += length
+            state.bytes += length
+            fromPeers[peer.id] = (fromPeers[peer.id] ?? 0) + length
+            emit({ type: 'pull:bytes', peer: peer.id, bytes: length })
+            await written(item, r.chunks ?? r.bytes, true)
             continue
           }
           ;(item.tried ??= new Set()).add(peer.id)

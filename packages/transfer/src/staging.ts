@@ -101,17 +101,20 @@ export class Staging {
   }
 
   /** Writes one verified leaf at its offset. Returns true when it completed the file. */
-  async write (file: StagedFile, index: number, bytes: Uint8Array, fetched: boolean): Promise<boolean> {
+  async write (file: StagedFile, index: number, data: Uint8Array | Uint8Array[], fetched: boolean): Promise<boolean> {
     const leaf = file.leaves[index]
     if (leaf == null || hasBit(file.done, index)) return false
-    if (bytes.byteLength !== leaf.length) throw new FerryError('ERR_BAD_BLOCK', `Leaf ${index} of ${file.path} has ${bytes.byteLength} bytes, ${leaf.length} expected`)
+    const chunks = Array.isArray(data) ? data : [data]
+    const length = chunks.reduce((n, c) => n + c.byteLength, 0)
+    if (length !== leaf.length) throw new FerryError('ERR_BAD_BLOCK', `Leaf ${index} of ${file.path} has ${length} bytes, ${leaf.length} expected`)
     file.writing++
     try {
       const fh = await this.handle(file)
-      let off = 0
-      while (off < bytes.byteLength) {
-        const { bytesWritten } = await fh.write(bytes, off, bytes.byteLength - off, leaf.offset + off)
-        off += bytesWritten
+      let { bytesWritten } = await fh.writev(chunks, leaf.offset)
+      if (bytesWritten < length) {
+        // a short write: finish it from one contiguous copy
+        const all = Buffer.concat(chunks)
+        while (bytesWritten < length) bytesWritten += (await fh.write(all, bytesWritten, length - bytesWritten, leaf.offset + bytesWritten)).bytesWritten
       }
     } catch (err) {
       throw fromSystemError(err, stagingName(this.dest, file.path))
@@ -123,8 +126,8 @@ export class Staging {
     file.remaining--
     file.dirty = true
     this.dirtyFiles.add(file)
-    this.unsyncedBytes += bytes.byteLength
-    if (fetched) this.fetchedSinceCheckpoint += bytes.byteLength
+    this.unsyncedBytes += length
+    if (fetched) this.fetchedSinceCheckpoint += length
     return file.remaining === 0
   }
 

@@ -3,7 +3,8 @@ import type { SkippedEntry } from '@ferry/dag'
 
 /** What a peer answered for one block. `ok` bytes were already hashed and match the CID. */
 export type BlockResult =
-  | { status: 'ok', bytes: Uint8Array }
+  /** `chunks`, when given, are the same bytes as they arrived: written with writev, they skip a copy. */
+  | { status: 'ok', bytes: Uint8Array, chunks?: Uint8Array[] }
   | { status: 'missing' | 'changed' | 'denied' | 'bad', message?: string }
 
 /** A scan's record as peers exchange it. */
@@ -88,5 +89,7 @@ export interface PullResult {
   skipped: SkippedEntry[]
   /** Files that exist at the destination with other content (not overwritten), or could not be fetched. */
   problems: PullProblem[]
+  /** Time spent before the first leaf was requested: scan record, DAG walk, reconcile, space check. */
+  planSeconds: number
   seconds: number
 }

@@ -97,6 +97,7 @@ export const pull: Command = {
           fromPeers: result.fromPeers,
           skipped: result.skipped,
           problems: result.problems,
+          planSeconds: Number(result.planSeconds.toFixed(3)),
           seconds: Number(result.seconds.toFixed(3))
         })
       } else {

@@ -1,0 +1,263 @@
+#!/usr/bin/env node
+// Exchange throughput on loopback: one process serves a 1 GiB scan of 1 MiB leaves from its home, another
+// pulls every leaf with PeerClient (each block hashed and checked) and reports MB/s. Configurations run in
+// rounds (A B C A B C ...) and the table shows medians, because these machines are noisy.
+//
+//   npm run build && node packages/node/bench-throughput.js [--rounds 3] [--gib 1] [--prof DIR] [--only NAME,...]
+//
+// Data and the serving home are kept in $TMPDIR/ferry-bench-throughput between runs.
+import '@ferry/compat'
+import { spawn } from 'node:child_process'
+import { createWriteStream, existsSync, readFileSync } from 'node:fs'
+import fs from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+
+const SELF = fileURLToPath(import.meta.url)
+const MiB = 1024 * 1024
+/** Runs during which other processes used more cores than this are left out of the medians. */
+const MAX_OTHERS = 0.25
+
+/** name → { server, client } settings. Windows must match on both ends (yamux assumes the peer's initial window). */
+const CONFIGS = {
+  // Bare libp2p stream (Noise + yamux, no exchange, no disk, no hashing): the transport's ceiling here.
+  'bare-256K': { bare: true, streams: 1, initial: 256 * 1024, max: 16 * MiB },
+  'bare-1M': { bare: true, streams: 1, initial: MiB, max: 16 * MiB },
+  'bare-4M': { bare: true, streams: 1, initial: 4 * MiB, max: 16 * MiB },
+  // The exchange with the node's defaults (1 leaf-reader worker on 2 cores; blocks hashed in place).
+  's1-256K': { streams: 1, initial: 256 * 1024, max: 16 * MiB },
+  's2-256K': { streams: 2, initial: 256 * 1024, max: 16 * MiB },
+  's4-256K': { streams: 4, initial: 256 * 1024, max: 16 * MiB },
+  's8-256K': { streams: 8, initial: 256 * 1024, max: 16 * MiB },
+  's1-1M': { streams: 1, initial: MiB, max: 16 * MiB },
+  's4-1M': { streams: 4, initial: MiB, max: 16 * MiB },
+  's4-4M': { streams: 4, initial: 4 * MiB, max: 16 * MiB },
+  // Variants: no worker threads at all; verification on a worker (needs a copy); caller joins `bytes`.
+  's4-256K-noworkers': { streams: 4, initial: 256 * 1024, max: 16 * MiB, readers: 0, verifiers: 0 },
+  's4-256K-verifyworker': { streams: 4, initial: 256 * 1024, max: 16 * MiB, verifiers: 1 },
+  's4-256K-bytes': { streams: 4, initial: 256 * 1024, max: 16 * MiB, bytes: true }
+}
+
+/** CPU seconds used by this process's main thread so far (Linux /proc; the other threads are workers, GC, libuv). */
+function mainThreadCpu () {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / 100
+  } catch {
+    return NaN
+  }
+}
+
+/** Busy CPU seconds of the whole machine so far (all processes), from /proc/stat. */
+function machineBusy () {
+  try {
+    const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number)
+    const idle = cpu[3] + cpu[4]
+    return (cpu.reduce((a, b) => a + b, 0) - idle) / 100
+  } catch {
+    return NaN
+  }
+}
+
+function median (xs) {
+  const s = [...xs].sort((a, b) => a - b)
+  return s.length === 0 ? NaN : s.length % 2 === 1 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
+}
+
+async function prepare (gib) {
+  const base = path.join(os.tmpdir(), 'ferry-bench-throughput')
+  const data = path.join(base, `data-${gib}g`)
+  const home = path.join(base, `home-${gib}g`)
+  const cidsFile = path.join(base, `cids-${gib}g.json`)
+  if (existsSync(cidsFile)) return { home, cidsFile, base }
+  await fs.rm(base, { recursive: true, force: true })
+  await fs.mkdir(data, { recursive: true })
+  const files = 8 * gib
+  const chunk = Buffer.alloc(MiB)
+  for (let f = 0; f < files; f++) {
+    const out = createWriteStream(path.join(data, `vol-${String(f).padStart(3, '0')}.raw`))
+    for (let i = 0; i < 128; i++) {
+      for (let j = 0; j < MiB; j += 4) chunk.writeUInt32LE((f * 1e6 + i * 1e3 + j) >>> 0, j)
+      if (!out.write(chunk)) await new Promise((resolve) => out.once('drain', resolve))
+    }
+    await new Promise((resolve, reject) => out.end((err) => err ? reject(err) : resolve()))
+  }
+  const { initHome } = await import('@ferry/store')
+  const { importDirectory } = await import('@ferry/dag')
+  const h = await initHome(home)
+  const writer = h.catalog.createScanWriter({ name: 'bench', sourcePath: data, origin: h.peerId.toString() })
+  const leaves = []
+  const r = await importDirectory(data, {
+    sink: {
+      putBlocks: async (blocks) => { await h.blocks.putMany(blocks) },
+      addEntry: (e) => { writer.addEntry(e) },
+      addSource: (p, size, mtimeMs, ls) => { writer.addSource(p, size, mtimeMs, ls); for (const l of ls) leaves.push(l.cid.toString()) }
+    }
+  })
+  writer.commit({ root: r.root, files: r.files, directories: r.directories, symlinks: r.symlinks, bytes: r.bytes, skipped: r.skipped })
+  await h.close()
+  await fs.writeFile(cidsFile, JSON.stringify(leaves))
+  return { home, cidsFile, base }
+}
+
+/** Child: serve the home (or bare bytes) until stdin closes. Prints the first address. */
+async function serve (args) {
+  const [homeDir, initial, max, readers] = args
+  const { openHome } = await import('@ferry/store')
+  const { createFerryNode } = await import('@ferry/node')
+  const home = await openHome(homeDir)
+  const node = await createFerryNode({
+    home, listen: ['/ip4/127.0.0.1/tcp/0'], open: true,
+    yamux: { initialStreamWindowSize: Number(initial), maxStreamWindowSize: Number(max) },
+    leafReaders: readers === 'default' ? undefined : Number(readers)
+  })
+  await node.libp2p.handle('/bench/bare/1.0.0', async (stream) => {
+    const block = Buffer.alloc(MiB, 7)
+    for await (const req of stream) {
+      let n = new DataView(req.subarray().buffer, req.subarray().byteOffset).getUint32(0)
+      while (n-- > 0) if (!stream.send(block)) await stream.onDrain()
+      await stream.close()
+      return
+    }
+  }, { maxInboundStreams: 64 })
+  process.stdout.write(JSON.stringify({ addr: node.addrs()[0] }) + '\n')
+  // "mark" on stdin starts the CPU count; end of stdin stops it and the server.
+  let cpu0 = process.cpuUsage()
+  let main0 = mainThreadCpu()
+  process.stdin.setEncoding('utf8').on('data', () => { cpu0 = process.cpuUsage(); main0 = mainThreadCpu() })
+  await new Promise((resolve) => process.stdin.on('end', resolve))
+  const cpu = process.cpuUsage(cpu0)
+  const main = mainThreadCpu() - main0
+  process.stdout.write(JSON.stringify({ cpuUser: cpu.user / 1e6, cpuSys: cpu.system / 1e6, mainBusy: main }) + '\n')
+  await node.stop()
+  await home.close()
+  process.exit(0)
+}
+
+/** Child: pull every leaf and print { bytes, seconds }. */
+async function pull (args) {
+  const [addr, cidsFile, mode, streams, initial, max, verifiers, useBytes] = args
+  const { initHome } = await import('@ferry/store')
+  const { createFerryNode } = await import('@ferry/node')
+  const { CID } = await import('multiformats/cid')
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ferry-bench-client-'))
+  const home = await initHome(path.join(dir, 'home'))
+  const node = await createFerryNode({ home, listen: [], yamux: { initialStreamWindowSize: Number(initial), maxStreamWindowSize: Number(max) }, leafReaders: 0, verifyWorkers: verifiers === 'default' ? undefined : Number(verifiers) })
+  const cids = JSON.parse(await fs.readFile(cidsFile, 'utf8')).map((c) => CID.parse(c))
+  let bytes = 0
+  let started
+  const cpu0 = process.cpuUsage()
+  const main0 = mainThreadCpu()
+  if (mode === 'bare') {
+    const { multiaddr } = await import('@multiformats/multiaddr')
+    const count = cids.length
+    const per = Math.ceil(count / Number(streams))
+    await node.libp2p.dial(multiaddr(addr))
+    started = performance.now()
+    await Promise.all(Array.from({ length: Number(streams) }, async () => {
+      const stream = await node.libp2p.dialProtocol(multiaddr(addr), '/bench/bare/1.0.0')
+      const req = new Uint8Array(4)
+      new DataView(req.buffer).setUint32(0, per)
+      stream.send(req)
+      for await (const buf of stream) bytes += buf.byteLength
+    }))
+  } else {
+    const client = await node.dialPeer(addr, { streams: Number(streams) })
+    started = performance.now()
+    let next = 0
+    const worker = async () => {
+      while (next < cids.length) {
+        const cid = cids[next++]
+        const r = await client.get(cid)
+        if (r.status !== 'ok') throw new Error(`${cid}: ${r.status} ${r.message}`)
+        // What a writer needs: the joined bytes, or the chunks as received (writev).
+        if (useBytes === '1') bytes += r.bytes.byteLength
+        else for (const c of r.chunks) bytes += c.byteLength
+      }
+    }
+    await Promise.all(Array.from({ length: 64 }, worker))
+    await client.close()
+  }
+  const seconds = (performance.now() - started) / 1000
+  const cpu = process.cpuUsage(cpu0)
+  const main = mainThreadCpu() - main0
+  await node.stop()
+  await home.close()
+  await fs.rm(dir, { recursive: true, force: true })
+  process.stdout.write(JSON.stringify({ bytes, seconds, cpuUser: cpu.user / 1e6, cpuSys: cpu.system / 1e6, mainBusy: main }) + '\n')
+  process.exit(0)
+}
+
+function child (args, prof, tag) {
+  const nodeArgs = prof === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${prof}`, `--cpu-prof-name=${tag}-${Date.now()}.cpuprofile`]
+  const p = spawn(process.execPath, [...nodeArgs, SELF, ...args], { stdio: ['pipe', 'pipe', 'inherit'] })
+  let out = ''
+  const lines = []
+  const waiters = []
+  p.stdout.setEncoding('utf8').on('data', (d) => {
+    out += d
+    let i
+    while ((i = out.indexOf('\n')) >= 0) {
+      const line = out.slice(0, i)
+      out = out.slice(i + 1)
+      const w = waiters.shift()
+      if (w) w(line)
+      else lines.push(line)
+    }
+  })
+  const line = () => lines.length > 0 ? Promise.resolve(lines.shift()) : new Promise((resolve) => waiters.push(resolve))
+  const exited = new Promise((resolve) => p.on('exit', resolve))
+  return { p, line, exited }
+}
+
+async function main () {
+  const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, gib: { type: 'string', default: '1' }, prof: { type: 'string' }, only: { type: 'string' } } })
+  const names = values.only ? values.only.split(',') : Object.keys(CONFIGS)
+  const { home, cidsFile } = await prepare(Number(values.gib))
+  const results = Object.fromEntries(names.map((n) => [n, []]))
+  for (let round = 0; round < Number(values.rounds); round++) {
+    for (const name of names) {
+      const c = CONFIGS[name]
+      const server = child(['serve', home, String(c.initial), String(c.max), String(c.readers ?? 'default')], values.prof, `server-${name}`)
+      const { addr } = JSON.parse(await server.line())
+      server.p.stdin.write('mark\n')
+      const busy0 = machineBusy()
+      const wall0 = performance.now()
+      const client = child(['pull', addr, cidsFile, c.bare ? 'bare' : 'exchange', String(c.streams ?? 1), String(c.initial), String(c.max), String(c.verifiers ?? 'default'), c.bytes === true ? '1' : '0'], values.prof, `client-${name}`)
+      const r = JSON.parse(await client.line())
+      await client.exited
+      server.p.stdin.end()
+      const sc = JSON.parse(await server.line())
+      // Cores used by other processes during the run (this box is shared): runs above MAX_OTHERS are noise.
+      const others = (machineBusy() - busy0 - (r.cpuUser + r.cpuSys) - (sc.cpuUser + sc.cpuSys)) / ((performance.now() - wall0) / 1000)
+      await server.exited
+      const mbps = r.bytes / 1e6 / r.seconds
+      // CPU seconds per GB moved, each side (user + sys, all threads); the server's includes the client's setup time.
+      const cl = (r.cpuUser + r.cpuSys) / (r.bytes / 1e9)
+      const sv = (sc.cpuUser + sc.cpuSys) / (r.bytes / 1e9)
+      // Main-thread CPU seconds per GB: the serial part, which bounds each side on a machine of its own.
+      const cm = r.mainBusy / (r.bytes / 1e9)
+      const sm = sc.mainBusy / (r.bytes / 1e9)
+      results[name].push({ mbps, cpu: (r.cpuUser + r.cpuSys) / r.seconds, c: cl, sv, cm, sm, others })
+      console.error(`[others ${others.toFixed(2)} cores] [client user ${r.cpuUser.toFixed(1)} sys ${r.cpuSys.toFixed(1)}; server user ${sc.cpuUser.toFixed(1)} sys ${sc.cpuSys.toFixed(1)}] round ${round + 1} ${name}: ${mbps.toFixed(0)} MB/s (client ${((r.cpuUser + r.cpuSys) / r.seconds * 100).toFixed(0)}% CPU, ${cl.toFixed(2)} CPU-s/GB; server ${sv.toFixed(2)} CPU-s/GB; main thread s/GB client ${cm.toFixed(2)} server ${sm.toFixed(2)})`)
+    }
+  }
+  console.log(`Medians over runs where other processes used under ${MAX_OTHERS} cores (all runs if none).`)
+  console.log('| config | median MB/s | runs (MB/s; * = disturbed) | CPU-s/GB client / server | main-thread s/GB client / server |')
+  console.log('| --- | ---: | --- | ---: | ---: |')
+  for (const name of names) {
+    const all = results[name]
+    const quiet = all.filter((r) => r.others < MAX_OTHERS)
+    const rs = quiet.length > 0 ? quiet : all
+    const m = (k) => median(rs.map((r) => r[k])).toFixed(2)
+    console.log(`| ${name} | ${median(rs.map((r) => r.mbps)).toFixed(0)} | ${all.map((r) => r.mbps.toFixed(0) + (r.others < MAX_OTHERS ? '' : '*')).join(' ')} | ${m('c')} / ${m('sv')} | ${m('cm')} / ${m('sm')} |`)
+  }
+}
+
+const [mode, ...rest] = process.argv.slice(2)
+if (mode === 'serve') await serve(rest)
+else if (mode === 'pull') await pull(rest)
+else await main()
