@@ -1,38 +1,21 @@
 import type { CID } from 'multiformats/cid'
 import type { SkippedEntry } from '@ferry/dag'
+import type { RemoteScanRecord, ScanEntry } from '@ferry/exchange'
 
-/** What a peer answered for one block. `ok` bytes were already hashed and match the CID. */
+/**
+ * What a peer answered for one block. `ok` bytes were already hashed and match the CID. A looser form of
+ * @ferry/exchange's BlockResult (chunks and message optional), so any source can implement a BlockPeer.
+ */
 export type BlockResult =
   /** `chunks`, when given, are the same bytes as they arrived: written with writev, they skip a copy. */
   | { status: 'ok', bytes: Uint8Array, chunks?: Uint8Array[] }
   | { status: 'missing' | 'changed' | 'denied' | 'bad', message?: string }
 
-/** A scan's record as peers exchange it. */
-export interface ScanInfo {
-  root: string
-  collection: string | null
-  name: string
-  /** PeerId of the node that took the scan. */
-  origin: string
-  files: number
-  directories: number
-  symlinks: number
-  bytes: number
-  /** Entries the origin could not read: they are missing at the source. */
-  skipped: SkippedEntry[]
-  /** ms since the epoch. */
-  created: number
-}
+/** A scan's record as peers exchange it (the wire type of @ferry/exchange). */
+export type ScanInfo = RemoteScanRecord
 
-/** Metadata the DAG does not carry. */
-export interface ScanEntryInfo {
-  path: string
-  type: 'file' | 'directory' | 'symlink'
-  size: number
-  mode: number
-  mtimeMs: number
-  target?: string
-}
+/** Per-entry metadata the DAG does not carry (modes, mtimes, symlink targets). */
+export type ScanEntryInfo = Omit<ScanEntry, 'cid'>
 
 /**
  * A connected peer as the pull engine needs it: block requests (many may be outstanding; the
