@@ -4,6 +4,9 @@
  *
  * - `Promise.withResolvers` (ES2024): libp2p 3 and its Noise handshake call it; Node 22 has it natively.
  *   Drop this shim when Ferry requires Node >= 22.
+ *
+ * The other Node 20 accommodation cannot live in code: the root package.json's `overrides` pins p-retry to
+ * 7.1.1 (libp2p 3 asks for p-retry 8, which requires Node 22; its API is the same). Drop it with this file.
  */
 interface Resolvers<T> {
   promise: Promise<T>
