@@ -81,6 +81,7 @@ export async function pull (options: PullOptions): Promise<PullResult> {
   let bytesFetched = 0
   let bytesLocal = 0
   let bytesPresent = 0
+  let bytesResumed = 0
   let lastProgress = Date.now()
   const ownPool = options.pool == null
   let pool = options.pool
@@ -222,7 +223,10 @@ export async function pull (options: PullOptions): Promise<PullResult> {
       const stagedStat = saved.has(entry.path) || resumable ? await fsp.stat(stagedAt).catch(() => undefined) : undefined
       const done = stagedStat != null ? await verifiedLeaves(stagedAt, stagedStat.size, leaves) : bitmapFor(leaves.length)
       let remaining = 0
-      for (let i = 0; i < leaves.length; i++) if (!hasBit(done, i)) remaining++
+      for (let i = 0; i < leaves.length; i++) {
+        if (!hasBit(done, i)) remaining++
+        else bytesResumed += leaves[i]?.length ?? 0
+      }
       const file: StagedFile = { path: entry.path, cid: entry.cid, size: entry.size, mode: m.mode, mtimeMs: m.mtimeMs, leaves, done, remaining, writing: 0, dirty: false }
       if (remaining === 0) completeAlready.push(file)
       staged.push(file)
@@ -341,6 +345,7 @@ export async function pull (options: PullOptions): Promise<PullResult> {
       bytesFetched,
       bytesLocal,
       bytesPresent,
+      bytesResumed,
       fromPeers,
       skipped: record.skipped,
       problems,

@@ -66,6 +66,8 @@ export interface PullResult {
   bytesLocal: number
   /** Bytes already in place at the destination before this run. */
   bytesPresent: number
+  /** Bytes an interrupted run had staged that re-verified and were kept (not fetched again). */
+  bytesResumed: number
   /** Bytes fetched per peer id. */
   fromPeers: Record<string, number>
   /** Entries the origin skipped (missing at source). */

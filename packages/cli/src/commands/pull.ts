@@ -94,6 +94,7 @@ export const pull: Command = {
           bytesFetched: result.bytesFetched,
           bytesLocal: result.bytesLocal,
           bytesPresent: result.bytesPresent,
+          bytesResumed: result.bytesResumed,
           fromPeers: result.fromPeers,
           skipped: result.skipped,
           problems: result.problems,
@@ -106,7 +107,9 @@ export const pull: Command = {
         const sources = Object.entries(result.fromPeers).map(([p, b]) => `${p.slice(-8)} ${formatBytes(b)}`).join(', ')
         println(ctx, `${result.complete ? 'Complete' : 'INCOMPLETE'}: ${result.dest} holds ${result.root}`)
         println(ctx, `  ${plural(result.files, 'file')}, ${formatBytes(result.bytes)}; fetched ${formatBytes(result.bytesFetched)} in ${result.seconds.toFixed(1)} s (${rate})${sources !== '' ? ` from ${sources}` : ''}`)
-        if (result.bytesPresent > 0 || result.bytesLocal > 0) println(ctx, `  already in place ${formatBytes(result.bytesPresent)}, copied from this node ${formatBytes(result.bytesLocal)}`)
+        if (result.bytesPresent > 0 || result.bytesLocal > 0 || result.bytesResumed > 0) {
+          println(ctx, `  already in place ${formatBytes(result.bytesPresent)}, resumed ${formatBytes(result.bytesResumed)}, copied from this node ${formatBytes(result.bytesLocal)}`)
+        }
         if (result.skipped.length > 0) {
           println(ctx, `MISSING AT SOURCE: ${plural(result.skipped.length, 'entry', 'entries')} could not be read at the origin and are not in the scan:`)
           for (const s of result.skipped) println(ctx, `  ${s.path}: ${s.message} (${s.code})`)
