@@ -1,0 +1,53 @@
+/** Command-line parsing for bench/run.js: `[suite...] [--rounds N] [--quick] [--work DIR] ...`. */
+import { parseArgs } from 'node:util'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+export const USAGE = `Usage: node bench/run.js [suite...] [options]
+
+Suites: %SUITES% (default: all)
+
+Options:
+  --rounds N        timed rounds per comparison (default 5)
+  --quick           skip the once-per-run scale runs (20 GiB sparse file, 200,000-file tree)
+  --work DIR        where datasets and throwaway homes live (default \${TMPDIR:-/tmp}/ferry-bench)
+  --out FILE        raw results as JSON (default bench/results/latest.json)
+  --driver cli|lib  cli: the real \`ferry add\` child process (default); lib: a child that calls
+                    importDirectory() from packages/dag/dist with no sink (hashing pipeline only)
+  --settle S        before each timed run, wait up to S seconds for the machine to be nearly idle
+                    (< 0.25 cores busy; default 20, 0 to not wait)
+  --rss gnu-time|python   force how peak RSS is taken (default: GNU time if present, else python3)
+  -h, --help`
+
+export function parseCli (argv, suiteNames) {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      rounds: { type: 'string', default: '5' },
+      quick: { type: 'boolean', default: false },
+      work: { type: 'string', default: join(process.env.TMPDIR ?? tmpdir(), 'ferry-bench') },
+      out: { type: 'string' },
+      driver: { type: 'string', default: 'cli' },
+      rss: { type: 'string' },
+      settle: { type: 'string', default: '20' },
+      help: { type: 'boolean', short: 'h', default: false }
+    }
+  })
+  const usage = USAGE.replace('%SUITES%', suiteNames.join(', '))
+  if (values.help) return { help: usage }
+  const rounds = Number(values.rounds)
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a positive integer\n\n${usage}`)
+  if (!['cli', 'lib'].includes(values.driver)) throw new Error(`--driver must be cli or lib\n\n${usage}`)
+  if (values.rss != null && !['gnu-time', 'python'].includes(values.rss)) throw new Error(`--rss must be gnu-time or python\n\n${usage}`)
+  const settle = Number(values.settle)
+  if (!(settle >= 0)) throw new Error(`--settle must be a number of seconds\n\n${usage}`)
+  const suites = positionals.length > 0 ? positionals : suiteNames
+  for (const s of suites) if (!suiteNames.includes(s)) throw new Error(`unknown suite '${s}'\n\n${usage}`)
+  return { suites, rounds, quick: values.quick, work: values.work, out: values.out, driver: values.driver, rss: values.rss, settle }
+}
+
+/** Whether option `--name` was given on the command line `argv` (as `--name V` or `--name=V`), to tell a default from a choice. */
+export function optionGiven (argv, name) {
+  return argv.some((a) => a === `--${name}` || a.startsWith(`--${name}=`))
+}

@@ -1,0 +1,514 @@
+/**
+ * Suite `pull`: Ferry replication against `rsync -a` over ssh, on loopback, same data, side by side.
+ *
+ * Setup (once per run): a throwaway sshd on a free loopback port (bench/lib/sshd.js), home A with the
+ * datasets added (`ferry add`) and `ferry daemon --home A --listen /ip4/127.0.0.1/tcp/0` serving them for the
+ * whole run. Both copies read the same dataset files, warm in the page cache, and write to the same disk.
+ *
+ * 1. Full copy, per dataset, N rounds (default 3; 1 with --quick). Each round: a fresh home B (trusted by A),
+ *    then `ferry pull <root> <dest> --from <daemon> --json --home B` and `rsync -a -e ssh host:<dataset>/
+ *    <dest>/` into fresh destinations, each first every other round. Ferry's JSON must say complete with
+ *    bytesFetched = bytes; both destinations must hold the dataset's files and bytes.
+ * 2. No-op: the same two commands again into the now complete destinations (Ferry with the same home B),
+ *    same order. Ferry must fetch nothing.
+ *    Destinations and home B are removed after each round; `sync` runs after every copy (outside the
+ *    timing), so no run pays for the previous one's write-back.
+ * 3. kill -9 at ~50%, once per dataset: a pull into a fresh destination with a fresh home B is killed with
+ *    SIGKILL when the bytes allocated under the destination (`.ferry-partial/` included) reach half the
+ *    dataset; then the same command again. Reported: the second run's bytesFetched against the bytes that
+ *    were missing at the kill (dataset bytes less those in placed files and in staged blocks).
+ *
+ * Timing is wall time around the client process (`ferry pull`: Node start-up, dial, plan and all; `rsync`:
+ * with its ssh connection). CPU is the client's (rsync and ssh; ferry pull) and the server's (the ferry
+ * daemon; sshd with its session and rsync server), from /proc. `others` is what the rest of the machine
+ * used meanwhile, both sides left out.
+ */
+import { spawn } from 'node:child_process'
+import { lstatSync, mkdirSync, readdirSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { optionGiven } from '../lib/args.js'
+import { CORES, settle } from '../lib/cpu.js'
+import { ensureDataset, listFiles, residentFraction, warm } from '../lib/datasets.js'
+import { CLI, REPO } from '../lib/ferry.js'
+import { addScan, initHome, startDaemon, trust, untrust } from '../lib/ferry-node.js'
+import { capture, measure } from '../lib/proc.js'
+import { startSshd } from '../lib/sshd.js'
+import { GiB, MB, MiB, fixed, humanBytes, mbps, median, round } from '../lib/stats.js'
+import { table } from '../lib/table.js'
+import { QUIET_CORES, THROUGHPUT_DATASETS } from './import.js'
+
+export const DATASETS = {
+  S: { label: '2,000 x 1 MiB in 20 dirs', spec: THROUGHPUT_DATASETS.S.spec }, // the import suite's S, shared
+  L2: { label: '2 x 1 GiB', spec: { kind: 'random-files', files: 2, size: GiB, dirs: 0 } }
+}
+export const QUICK_DATASETS = {
+  S200: { label: '200 x 1 MiB in 20 dirs', spec: { kind: 'random-files', files: 200, size: MiB, dirs: 20 } },
+  L2q: { label: '2 x 128 MiB', spec: { kind: 'random-files', files: 2, size: 128 * MiB, dirs: 0 } }
+}
+export const GOALS = {
+  speedupVsRsync: 1.5 // full copy, loopback, warm source cache
+}
+const DEFAULT_ROUNDS = 3
+const QUICK_ROUNDS = 1
+/** Kill the interrupted pull when this fraction of the dataset's bytes is allocated under its destination. */
+const KILL_AT = 0.5
+const POLL_MS = 25
+const MIN_RESIDENT = 0.99
+const STAGING_DIR = '.ferry-partial'
+const TOOLS = ['ferry', 'rsync']
+
+function roundOrder (r) {
+  return r % 2 === 0 ? ['ferry', 'rsync'] : ['rsync', 'ferry']
+}
+
+/** The Ferry build measured: HEAD, whether packages/ differs from it, and when dist was last built. */
+export function ferryBuild () {
+  const head = capture('git', ['-C', REPO, 'rev-parse', '--short', 'HEAD'])
+  const changes = capture('git', ['-C', REPO, 'status', '--porcelain', 'packages']).split('\n').filter((l) => l !== '')
+  const newest = (sub) => {
+    let t = 0
+    const walk = (abs) => {
+      let names
+      try { names = readdirSync(abs) } catch { return }
+      for (const n of names) {
+        if (n === 'node_modules') continue
+        const p = join(abs, n)
+        const st = lstatSync(p)
+        if (st.isDirectory()) walk(p)
+        else if (st.mtimeMs > t) t = st.mtimeMs
+      }
+    }
+    for (const pkg of readdirSync(join(REPO, 'packages'))) walk(join(REPO, 'packages', pkg, sub))
+    return t
+  }
+  const dist = newest('dist')
+  const src = newest('src')
+  return {
+    commit: `${head}${changes.length > 0 ? ' with uncommitted changes' : ''}`,
+    head,
+    changes,
+    distBuiltAt: dist > 0 ? new Date(dist).toISOString() : null,
+    srcNewerThanDist: src > dist
+  }
+}
+
+/** Allocated bytes of the regular files under `dir` (each inode once); 0 while it does not exist. */
+function allocatedUnder (dir) {
+  let total = 0
+  const seen = new Set()
+  const walk = (abs) => {
+    let names
+    try { names = readdirSync(abs) } catch { return }
+    for (const n of names) {
+      const p = join(abs, n)
+      let st
+      try { st = lstatSync(p) } catch { continue } // renamed or removed meanwhile
+      if (st.isDirectory()) walk(p)
+      else if (st.isFile() && !seen.has(st.ino)) { seen.add(st.ino); total += st.blocks * 512 }
+    }
+  }
+  walk(dir)
+  return total
+}
+
+/**
+ * What an interrupted pull left in `dest`: files under their final names (by size) and staged files in
+ * `.ferry-partial/` (by allocated bytes: their blocks are written in place, the rest are holes).
+ */
+function destState (dest) {
+  const seen = new Set()
+  const placed = { files: 0, bytes: 0 }
+  const staged = { files: 0, bytes: 0 }
+  const walk = (abs, inStaging) => {
+    let names
+    try { names = readdirSync(abs) } catch { return }
+    for (const n of names) {
+      const p = join(abs, n)
+      const st = lstatSync(p)
+      if (st.isDirectory()) walk(p, inStaging || (abs === dest && n === STAGING_DIR))
+      else if (st.isFile() && !seen.has(st.ino)) {
+        seen.add(st.ino)
+        if (inStaging) { staged.files++; staged.bytes += Math.min(st.blocks * 512, st.size) } else { placed.files++; placed.bytes += st.size }
+      }
+    }
+  }
+  // placed files first, so a file linked under both names counts as placed
+  for (const n of (() => { try { return readdirSync(dest) } catch { return [] } })()) {
+    if (n === STAGING_DIR) continue
+    const p = join(dest, n)
+    const st = lstatSync(p)
+    if (st.isDirectory()) walk(p, false)
+    else if (st.isFile()) { seen.add(st.ino); placed.files++; placed.bytes += st.size }
+  }
+  walk(join(dest, STAGING_DIR), true)
+  return { placed, staged, presentBytes: placed.bytes + staged.bytes }
+}
+
+function checkCopy (tool, dataset, dest) {
+  const got = listFiles(dest)
+  if (got.files.length !== dataset.files.length || got.bytes !== dataset.bytes) {
+    throw new Error(`${tool} left ${got.files.length} files / ${got.bytes} bytes in ${dest}, expected ${dataset.files.length} / ${dataset.bytes}`)
+  }
+}
+
+function rsyncArgs (env, dataset, dest) {
+  return ['-a', '-e', env.sshd.rsh, `${env.sshd.host}:${dataset.dir}/`, `${dest}/`]
+}
+
+function pullArgs (env, scan, dest, home) {
+  return [CLI, 'pull', scan.root, dest, '--from', env.daemon.addr, '--json', '--home', home]
+}
+
+function ensureWarm (dataset, state) {
+  const resident = residentFraction(dataset)
+  if (resident == null) return
+  state.minResident = Math.min(state.minResident ?? 1, resident)
+  if (resident < MIN_RESIDENT) { warm(dataset); state.rewarms++ }
+}
+
+/**
+ * One timed run of `tool` ('ferry' or 'rsync'), kind 'full' (fresh dest) or 'noop' (complete dest).
+ * Returns the measurement, checked.
+ */
+async function runOnce (tool, kind, dataset, scan, dest, home, env, ctx) {
+  const quiet = await settle({ maxS: ctx.settle })
+  const serverCpu = () => tool === 'ferry' ? env.daemon.cpuSeconds() : env.sshd.cpuSeconds()
+  const server0 = await serverCpu()
+  const [cmd, args] = tool === 'ferry' ? [process.execPath, pullArgs(env, scan, dest, home)] : ['rsync', rsyncArgs(env, dataset, dest)]
+  const m = await measure(cmd, args, { probe: ctx.probe })
+  const serverS = (await serverCpu()) - server0
+  if (m.code !== 0) throw new Error(`${tool} (${kind}) of ${dataset.name} exited ${m.code}:\n${(m.stderr || m.stdout).slice(-2000)}`)
+  const run = {
+    wallS: m.wallS,
+    userS: m.userS,
+    sysS: m.sysS,
+    serverS,
+    maxRssBytes: m.maxRssBytes,
+    // the server's CPU is part of the copy, not of the neighbours'
+    othersCores: Math.max(0, m.othersCores - serverS / m.wallS),
+    settleWaitS: quiet.waitedS,
+    busyCoresBefore: quiet.busyCores
+  }
+  if (tool === 'ferry') {
+    const out = JSON.parse(m.stdout)
+    const fetched = kind === 'full' ? dataset.bytes : 0
+    if (out.complete !== true || out.bytes !== dataset.bytes || out.bytesFetched !== fetched) {
+      throw new Error(`ferry pull (${kind}) of ${dataset.name}: complete ${out.complete}, bytes ${out.bytes}, bytesFetched ${out.bytesFetched}; expected complete, ${dataset.bytes}, ${fetched}` +
+        (out.problems?.length > 0 ? `; problems: ${JSON.stringify(out.problems.slice(0, 3))}` : ''))
+    }
+    Object.assign(run, { ferrySeconds: out.seconds, planSeconds: out.planSeconds, bytesFetched: out.bytesFetched, bytesPresent: out.bytesPresent, bytesLocal: out.bytesLocal })
+  }
+  checkCopy(tool, dataset, dest)
+  return run
+}
+
+function summariseRuns (runs, bytes) {
+  const s = median(runs.map((r) => r.wallS))
+  return {
+    medianS: round(s),
+    mbps: round(mbps(bytes, s)),
+    medianClientCpuS: round(median(runs.map((r) => r.userS + r.sysS))),
+    medianServerCpuS: round(median(runs.map((r) => r.serverS))),
+    medianOthersCores: round(median(runs.map((r) => r.othersCores))),
+    medianMaxRssBytes: median(runs.map((r) => r.maxRssBytes)),
+    medianSelfS: runs[0].ferrySeconds == null ? undefined : round(median(runs.map((r) => r.ferrySeconds))),
+    medianPlanS: runs[0].planSeconds == null ? undefined : round(median(runs.map((r) => r.planSeconds))),
+    runs: runs.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'number' ? round(v) : v])))
+  }
+}
+
+/** Ferry's speed over rsync's, round by round (rsync's time / ferry's), over all rounds and the quiet ones. */
+function speedRatio (runs) {
+  const perRound = runs.ferry.map((f, i) => runs.rsync[i].wallS / f.wallS)
+  const quiet = runs.ferry.map((f, i) => Math.max(f.othersCores, runs.rsync[i].othersCores) < QUIET_CORES)
+  return {
+    median: round(median(perRound)),
+    perRound: perRound.map((x) => round(x)),
+    quietRounds: quiet.filter(Boolean).length,
+    quietMedian: round(median(perRound.filter((_, i) => quiet[i])))
+  }
+}
+
+async function compare (name, def, env, ctx) {
+  const { log } = ctx
+  const { dataset, scan } = env.datasets[name]
+  const rounds = env.rounds
+  const cache = { minResident: null, rewarms: 0 }
+  const full = { ferry: [], rsync: [] }
+  const noop = { ferry: [], rsync: [] }
+  const line = (kind, r, tool, run) => log(`[pull] ${name} ${kind.padEnd(4)} round ${r + 1}/${rounds} ${tool.padEnd(5)} ${run.wallS.toFixed(2)} s` +
+    (kind === 'full' ? `  ${fixed(mbps(dataset.bytes, run.wallS), 0)} MB/s` : '') +
+    `  CPU client ${fixed(run.userS + run.sysS, 1)} s server ${fixed(run.serverS, 1)} s  others ${fixed(run.othersCores, 2)} cores`)
+  for (let r = 0; r < rounds; r++) {
+    const home = join(env.dir, `home-B-${name}-${r}`)
+    const id = initHome(home)
+    trust(env.homeA, id)
+    const dests = { ferry: join(env.dir, `dest-ferry-${name}`), rsync: join(env.dir, `dest-rsync-${name}`) }
+    for (const d of Object.values(dests)) rmSync(d, { recursive: true, force: true })
+    capture('sync', [])
+    try {
+      for (const tool of roundOrder(r)) {
+        ensureWarm(dataset, cache)
+        const run = await runOnce(tool, 'full', dataset, scan, dests[tool], home, env, ctx)
+        full[tool].push({ round: r, ...run })
+        line('full', r, tool, run)
+        capture('sync', []) // the next run does not pay for this one's write-back
+      }
+      for (const tool of roundOrder(r)) {
+        const run = await runOnce(tool, 'noop', dataset, scan, dests[tool], home, env, ctx)
+        noop[tool].push({ round: r, ...run })
+        line('noop', r, tool, run)
+      }
+    } finally {
+      for (const d of Object.values(dests)) rmSync(d, { recursive: true, force: true })
+      untrust(env.homeA, id)
+      rmSync(home, { recursive: true, force: true })
+    }
+  }
+  return {
+    dataset: name,
+    label: def.label,
+    files: dataset.files.length,
+    bytes: dataset.bytes,
+    cache: { minResidentBeforeRun: cache.minResident == null ? null : round(cache.minResident), rewarms: cache.rewarms },
+    full: Object.fromEntries(TOOLS.map((t) => [t, summariseRuns(full[t], dataset.bytes)])),
+    fullFerrySpeedOverRsync: speedRatio(full),
+    noop: Object.fromEntries(TOOLS.map((t) => [t, summariseRuns(noop[t], dataset.bytes)])),
+    noopFerrySpeedOverRsync: speedRatio(noop)
+  }
+}
+
+/** kill -9 a pull at ~50% on disk, then run the same command again. */
+async function killAndResume (name, env, ctx) {
+  const { log } = ctx
+  const { dataset, scan } = env.datasets[name]
+  const home = join(env.dir, `home-B-${name}-kill`)
+  const dest = join(env.dir, `dest-kill-${name}`)
+  const id = initHome(home)
+  trust(env.homeA, id)
+  rmSync(dest, { recursive: true, force: true })
+  capture('sync', [])
+  try {
+    ensureWarm(dataset, { minResident: null, rewarms: 0 })
+    await settle({ maxS: ctx.settle })
+    const args = pullArgs(env, scan, dest, home)
+    const started = performance.now()
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    let err = ''
+    child.stdout.on('data', (b) => { out += b.toString() })
+    child.stderr.on('data', (b) => { err = (err + b.toString()).slice(-4000) })
+    let exit = null
+    const exited = new Promise((resolve) => child.on('close', (code, signal) => { exit = { code, signal }; resolve(exit) }))
+    let kill = null
+    while (exit == null) {
+      const onDisk = allocatedUnder(dest)
+      if (onDisk >= KILL_AT * dataset.bytes) {
+        child.kill('SIGKILL')
+        kill = { atS: (performance.now() - started) / 1000, allocatedBytes: onDisk }
+        break
+      }
+      await sleep(POLL_MS)
+    }
+    await exited
+    if (kill == null) {
+      throw new Error(`ferry pull of ${name} ended (${exit.code ?? exit.signal}) before ${KILL_AT * 100}% was on disk: ${(err || out).slice(-1000)}`)
+    }
+    const state = destState(dest)
+    const missingBytes = Math.max(0, dataset.bytes - state.presentBytes)
+    log(`[pull] ${name} kill -9 after ${kill.atS.toFixed(1)} s with ${humanBytes(kill.allocatedBytes)} allocated: ${state.placed.files} files placed (${humanBytes(state.placed.bytes)}), ` +
+      `${state.staged.files} staged (${humanBytes(state.staged.bytes)}); ${humanBytes(missingBytes)} missing`)
+    const second = await resumeRun(dataset, scan, dest, home, env, ctx)
+    log(`[pull] ${name} re-run ${second.wallS.toFixed(2)} s: fetched ${humanBytes(second.bytesFetched)} for ${humanBytes(missingBytes)} missing`)
+    return {
+      dataset: name,
+      bytes: dataset.bytes,
+      killAtS: round(kill.atS),
+      allocatedAtKillBytes: kill.allocatedBytes,
+      placedFiles: state.placed.files,
+      placedBytes: state.placed.bytes,
+      stagedFiles: state.staged.files,
+      stagedBytes: state.staged.bytes,
+      missingBytes,
+      missingPct: round((100 * missingBytes) / dataset.bytes),
+      rerun: {
+        wallS: round(second.wallS),
+        ferrySeconds: round(second.ferrySeconds),
+        planSeconds: round(second.planSeconds),
+        bytesFetched: second.bytesFetched,
+        bytesPresent: second.bytesPresent,
+        bytesLocal: second.bytesLocal,
+        bytesResumed: second.bytesResumed ?? null,
+        othersCores: round(second.othersCores)
+      },
+      fetchedPct: round((100 * second.bytesFetched) / dataset.bytes),
+      fetchedOverMissing: round(second.bytesFetched / missingBytes),
+      refetchedBytes: second.bytesFetched - missingBytes
+    }
+  } finally {
+    rmSync(dest, { recursive: true, force: true })
+    untrust(env.homeA, id)
+    rmSync(home, { recursive: true, force: true })
+  }
+}
+
+/** The re-run after the kill: like runOnce, but any bytesFetched is accepted (it is what is measured). */
+async function resumeRun (dataset, scan, dest, home, env, ctx) {
+  const quiet = await settle({ maxS: ctx.settle })
+  const server0 = env.daemon.cpuSeconds()
+  const m = await measure(process.execPath, pullArgs(env, scan, dest, home), { probe: ctx.probe })
+  const serverS = env.daemon.cpuSeconds() - server0
+  if (m.code !== 0) throw new Error(`ferry pull (re-run after kill -9) of ${dataset.name} exited ${m.code}:\n${(m.stderr || m.stdout).slice(-2000)}`)
+  const out = JSON.parse(m.stdout)
+  if (out.complete !== true || out.bytes !== dataset.bytes) throw new Error(`ferry pull re-run of ${dataset.name}: complete ${out.complete}, bytes ${out.bytes}`)
+  checkCopy('ferry pull (re-run)', dataset, dest)
+  return {
+    wallS: m.wallS,
+    serverS,
+    othersCores: Math.max(0, m.othersCores - serverS / m.wallS),
+    settleWaitS: quiet.waitedS,
+    ferrySeconds: out.seconds,
+    planSeconds: out.planSeconds,
+    bytesFetched: out.bytesFetched,
+    bytesPresent: out.bytesPresent,
+    bytesLocal: out.bytesLocal,
+    bytesResumed: out.bytesResumed // staged bytes re-verified and kept (newer builds report it)
+  }
+}
+
+export default {
+  name: 'pull',
+  description: 'ferry pull vs rsync -a over ssh on loopback (full copy, no-op), and a pull resumed after kill -9',
+
+  async run (ctx) {
+    const { log } = ctx
+    const defs = ctx.quick ? QUICK_DATASETS : DATASETS
+    const rounds = optionGiven(process.argv.slice(2), 'rounds') ? ctx.rounds : ctx.quick ? QUICK_ROUNDS : DEFAULT_ROUNDS
+    const dir = join(ctx.work, 'pull')
+    rmSync(join(dir, 'homes'), { recursive: true, force: true })
+    mkdirSync(dir, { recursive: true })
+    const buildBefore = ferryBuild()
+    log(`[pull] ${rounds} rounds; ferry ${buildBefore.commit}${buildBefore.srcNewerThanDist ? ' (sources newer than dist: not rebuilt)' : ''}`)
+    const started = performance.now()
+    const env = { dir, rounds, homeA: join(dir, 'home-A'), datasets: {} }
+    for (const [name, def] of Object.entries(defs)) {
+      const dataset = ensureDataset(ctx.work, name, def.spec, log)
+      env.datasets[name] = { dataset, scan: null }
+    }
+    const stopOnSignal = () => {
+      // the sshd runs detached from this process group: stop it here, then leave
+      try { if (env.sshd != null) process.kill(env.sshd.pid, 'SIGTERM') } catch {}
+      try { if (env.daemon != null) process.kill(env.daemon.pid, 'SIGTERM') } catch {}
+      process.exit(130)
+    }
+    process.once('SIGINT', stopOnSignal)
+    process.once('SIGTERM', stopOnSignal)
+    const result = { goals: GOALS, rounds, ferry: buildBefore, tools: {}, setup: {}, compare: [], kill: [] }
+    try {
+      env.sshd = await startSshd(join(dir, 'sshd'), { log })
+      initHome(env.homeA)
+      for (const [name, d] of Object.entries(env.datasets)) {
+        const t = performance.now()
+        d.scan = addScan(env.homeA, d.dataset.dir)
+        if (d.scan.bytes !== d.dataset.bytes || d.scan.files !== d.dataset.files.length) {
+          throw new Error(`ferry add of ${name}: ${d.scan.files} files / ${d.scan.bytes} bytes, expected ${d.dataset.files.length} / ${d.dataset.bytes}`)
+        }
+        log(`[pull] ${name}: added to home A in ${((performance.now() - t) / 1000).toFixed(1)} s, root ${d.scan.root}`)
+      }
+      env.daemon = await startDaemon(env.homeA, { log })
+      result.tools = {
+        rsync: capture('rsync', ['--version']).split('\n')[0],
+        ssh: env.sshd.version,
+        sshCipher: env.sshd.cipher
+      }
+      result.setup = { sshd: env.sshd.mode, bashrcMasked: env.sshd.bashrcMasked, sshSessionS: round(env.sshd.connectS) }
+      for (const [name, def] of Object.entries(defs)) {
+        log(`[pull] ${name} (${def.label}): warming the page cache`)
+        warm(env.datasets[name].dataset)
+        result.compare.push(await compare(name, def, env, ctx))
+      }
+      for (const name of Object.keys(defs)) result.kill.push(await killAndResume(name, env, ctx))
+      if (!env.daemon.alive()) throw new Error(`the ferry daemon died during the run: ${env.daemon.stderr}`)
+    } finally {
+      process.removeListener('SIGINT', stopOnSignal)
+      process.removeListener('SIGTERM', stopOnSignal)
+      if (env.daemon != null) await env.daemon.stop()
+      if (env.sshd != null) await env.sshd.stop()
+      rmSync(env.homeA, { recursive: true, force: true })
+    }
+    const buildAfter = ferryBuild()
+    if (buildAfter.distBuiltAt !== buildBefore.distBuiltAt || buildAfter.commit !== buildBefore.commit) {
+      result.ferryChangedDuringRun = buildAfter
+      log(`[pull] warning: the Ferry build changed during the run (now ${buildAfter.commit}, dist ${buildAfter.distBuiltAt})`)
+    }
+    result.wallS = round((performance.now() - started) / 1000)
+    result.verdicts = verdicts(result)
+    return result
+  },
+
+  report (result) {
+    let out = ''
+    const rows = []
+    for (const d of result.compare) {
+      for (const tool of TOOLS) {
+        const t = d.full[tool]
+        const ratio = d.fullFerrySpeedOverRsync
+        rows.push([
+          tool === 'ferry' ? `${d.dataset}  ${d.label}` : '',
+          tool === 'ferry' ? 'ferry pull' : 'rsync -a over ssh',
+          fixed(t.medianS, 2), fixed(t.mbps, 0), fixed(t.medianClientCpuS, 1), fixed(t.medianServerCpuS, 1), fixed(t.medianOthersCores, 2), fixed(t.medianMaxRssBytes / MB, 0),
+          tool === 'ferry' ? '' : `${fixed(ratio.median, 2)}x`,
+          tool === 'ferry' ? '' : ratio.quietRounds === 0 ? '— (0)' : `${fixed(ratio.quietMedian, 2)}x (${ratio.quietRounds})`
+        ])
+      }
+    }
+    out += table(`pull: full copy over loopback, warm source cache, ${result.rounds} round(s) (medians; MB = 10^6 bytes)`,
+      ['dataset', 'tool', 'wall s', 'MB/s', 'client CPU s', 'server CPU s', 'others', 'client RSS MB', 'ferry speed / rsync', 'quiet rounds (n)'], rows, { right: [2, 3, 4, 5, 6, 7, 8, 9] })
+    out += `  server: ferry daemon / sshd with its session and rsync server; others: cores the rest of the machine kept busy meanwhile (of ${CORES})\n`
+    for (const d of result.compare) {
+      out += `  ${d.dataset}: per-round ferry/rsync speed ${d.fullFerrySpeedOverRsync.perRound.map((x) => fixed(x, 2)).join(' ')}; ` +
+        `ferry's own time ${fixed(d.full.ferry.medianSelfS, 2)} s (plan ${fixed(d.full.ferry.medianPlanS, 2)} s); ` +
+        `min source residency ${d.cache.minResidentBeforeRun == null ? 'n/a' : `${fixed(100 * d.cache.minResidentBeforeRun, 1)}%`}, re-warmed ${d.cache.rewarms}x\n`
+    }
+    out += '\n' + table('pull: no-op into a complete destination (medians)', ['dataset', 'tool', 'wall s', 'client CPU s', 'server CPU s', 'ferry speed / rsync'],
+      result.compare.flatMap((d) => TOOLS.map((tool) => [
+        tool === 'ferry' ? `${d.dataset}  ${d.label}` : '',
+        tool === 'ferry' ? 'ferry pull (same home)' : 'rsync -a over ssh',
+        fixed(d.noop[tool].medianS, 2), fixed(d.noop[tool].medianClientCpuS, 2), fixed(d.noop[tool].medianServerCpuS, 2),
+        tool === 'ferry' ? '' : `${fixed(d.noopFerrySpeedOverRsync.median, 2)}x (rounds: ${d.noopFerrySpeedOverRsync.perRound.map((x) => fixed(x, 2)).join(' ')})`
+      ])), { right: [2, 3, 4, 5] })
+    out += '\n' + table(`pull: kill -9 at ~${KILL_AT * 100}% on disk, then the same command again (once per dataset)`,
+      ['dataset', 'killed after s', 'on disk at kill', 'missing at kill', 're-run fetched', 'fetched / missing', 'kept staged', 're-run wall s'],
+      result.kill.map((k) => [k.dataset, fixed(k.killAtS, 1), `${humanBytes(k.bytes - k.missingBytes)} (${k.placedFiles} placed + ${k.stagedFiles} staged)`,
+        `${humanBytes(k.missingBytes)} (${fixed(k.missingPct, 1)}%)`, `${humanBytes(k.rerun.bytesFetched)} (${fixed(k.fetchedPct, 1)}%)`,
+        fixed(k.fetchedOverMissing, 3), k.rerun.bytesResumed == null ? 'n/a' : humanBytes(k.rerun.bytesResumed), fixed(k.rerun.wallS, 2)]), { right: [1, 4, 5, 6, 7] })
+    out += `\nferry ${result.ferry.commit}${result.ferryChangedDuringRun != null ? ` (changed during the run: now ${result.ferryChangedDuringRun.commit})` : ''}; ` +
+      `${result.tools.rsync}; ${result.tools.ssh}, cipher ${result.tools.sshCipher}; sshd via ${result.setup.sshd}` +
+      `${result.setup.bashrcMasked ? ' (~/.bashrc masked)' : ''}, an ssh session costs ${fixed(result.setup.sshSessionS, 2)} s; suite took ${fixed(result.wallS / 60, 1)} min\n`
+    out += '\ngoals:\n' + result.verdicts.map((v) => `  ${v.pass == null ? 'n/a ' : v.pass ? 'MET ' : 'MISS'}  ${v.goal}: ${v.value}`).join('\n') + '\n'
+    return out
+  }
+}
+
+function verdicts (result) {
+  const v = []
+  for (const d of result.compare) {
+    const r = d.fullFerrySpeedOverRsync
+    const useQuiet = r.quietRounds >= 2
+    const x = useQuiet ? r.quietMedian : r.median
+    v.push({
+      goal: `${d.dataset} (${d.label}): ferry pull >= ${GOALS.speedupVsRsync}x rsync -a over ssh speed`,
+      value: `${fixed(x, 2)}x (${fixed(d.full.ferry.mbps, 0)} vs ${fixed(d.full.rsync.mbps, 0)} MB/s), median of ${useQuiet ? `${r.quietRounds} quiet rounds` : 'all rounds (fewer than 2 quiet)'}; all rounds ${fixed(r.median, 2)}x`,
+      pass: x >= GOALS.speedupVsRsync
+    })
+  }
+  for (const k of result.kill) {
+    v.push({
+      goal: `${k.dataset}: resume after kill -9 fetches only what was missing`,
+      value: `fetched ${humanBytes(k.rerun.bytesFetched)} for ${humanBytes(k.missingBytes)} missing (${fixed(k.fetchedOverMissing, 3)}x; ${k.refetchedBytes > 0 ? `${humanBytes(k.refetchedBytes)} fetched again` : 'nothing fetched twice'})`,
+      pass: null
+    })
+  }
+  return v
+}
