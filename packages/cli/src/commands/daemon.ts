@@ -1,5 +1,5 @@
 import { ExitCode } from '@ferry/errors'
-import { runDaemon } from '@ferry/node'
+import { nodeApi } from '../lazy.js'
 import type { Command } from '../command.js'
 import { homeDir, usageError } from '../context.js'
 
@@ -27,7 +27,7 @@ export const daemon: Command = {
     for (const a of listen ?? []) {
       if (!a.startsWith('/')) throw usageError(`--listen ${a}: not a multiaddr (like /ip4/0.0.0.0/tcp/4001)`, `Usage: ferry daemon ${USAGE}`)
     }
-    await runDaemon(homeDir(ctx), {
+    await (await nodeApi()).runDaemon(homeDir(ctx), {
       listen,
       open: flags.open === true,
       signal: ctx.signal,

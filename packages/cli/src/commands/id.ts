@@ -1,5 +1,5 @@
 import { ExitCode } from '@ferry/errors'
-import { readDaemonInfo } from '@ferry/node'
+import { nodeApi } from '../lazy.js'
 import type { Command } from '../command.js'
 import { homeDir, printJson, println, withHome } from '../context.js'
 
@@ -13,7 +13,7 @@ export const id: Command = {
   async run (ctx) {
     return await withHome(ctx, async (home) => {
       const peerId = home.peerId.toString()
-      const daemon = await readDaemonInfo(home.dir)
+      const daemon = await (await nodeApi()).readDaemonInfo(home.dir)
       const addresses = daemon?.peerId === peerId ? daemon.addrs : []
       if (ctx.json) printJson(ctx, { peerId, home: homeDir(ctx), addresses })
       else {

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path'
 import { ExitCode, FerryError } from '@ferry/errors'
-import { createFerryNode } from '@ferry/node'
+import type { FerryNode } from '@ferry/node'
+import { nodeApi } from '../lazy.js'
 import { pull as pullScan, type BlockPeer, type PeerSpec, type PullResult } from '@ferry/transfer'
 import type { Command } from '../command.js'
 import { printJson, println, withHome } from '../context.js'
@@ -40,10 +41,16 @@ export const pull: Command = {
       deadlineMs = secs * 1000
     }
     return await withHome(ctx, async (home) => {
-      const node = from.length > 0 ? await createFerryNode({ home, listen: [] }) : undefined
+      // libp2p is loaded and started only when a peer must be asked: a pull that finds everything in place
+      // (or on this node) never touches the network
+      let node: Promise<FerryNode> | undefined
+      const startNode = async (): Promise<FerryNode> => {
+        node ??= nodeApi().then(async ({ createFerryNode }) => await createFerryNode({ home, listen: [] }))
+        return await node
+      }
       const peers: PeerSpec[] = from.map((addr) => ({
         label: addr,
-        connect: async (signal) => (await node!.dialPeer(addr, { signal })) as BlockPeer // eslint-disable-line @typescript-eslint/no-non-null-assertion
+        connect: async (signal) => (await (await startNode()).dialPeer(addr, { signal })) as BlockPeer
       }))
       const state: ProgressState = { files: 0, bytes: 0 }
       const bar = ctx.json ? undefined : new ProgressLine('pulling', state, ctx.stderr)
@@ -80,7 +87,7 @@ export const pull: Command = {
         })
       } finally {
         bar?.stop()
-        await node?.stop()
+        if (node != null) await (await node.catch(() => undefined))?.stop()
       }
       if (ctx.json) {
         printJson(ctx, {

@@ -1,5 +1,5 @@
 import { ExitCode } from '@ferry/errors'
-import { listTrusted, parsePeerId, readDaemonInfo, trustPeer, untrustPeer } from '@ferry/node'
+import { nodeApi } from '../lazy.js'
 import type { Command } from '../command.js'
 import { printJson, println, usageError, withHome } from '../context.js'
 
@@ -7,7 +7,7 @@ const TRUST_USAGE = '<PeerId> [--name LABEL] | --list [--json]'
 
 /** A line saying when the change reaches the daemon. */
 async function whenEffective (dir: string): Promise<string> {
-  return (await readDaemonInfo(dir)) !== undefined
+  return (await (await nodeApi()).readDaemonInfo(dir)) !== undefined
     ? 'The running daemon applies it to the next request.'
     : 'It applies when the daemon runs (`ferry daemon`).'
 }
@@ -30,7 +30,7 @@ export const trust: Command = {
     if (flags.list === true) {
       if (args.length > 0 || flags.name !== undefined) throw usageError('--list takes no peer and no --name', usage)
       return await withHome(ctx, async (home) => {
-        const peers = listTrusted(home)
+        const peers = (await nodeApi()).listTrusted(home)
         if (ctx.json) printJson(ctx, peers)
         else if (peers.length === 0) println(ctx, 'No trusted peers: add one with `ferry trust <PeerId>`.')
         else for (const p of peers) println(ctx, p.name === undefined ? p.id : `${p.id}  ${p.name}`)
@@ -39,10 +39,10 @@ export const trust: Command = {
     }
     const [text] = args
     if (text === undefined) throw usageError('Name the peer to trust (its PeerId), or use --list', usage)
-    const id = parsePeerId(text).toString()
+    const id = (await nodeApi()).parsePeerId(text).toString()
     return await withHome(ctx, async (home) => {
       if (id === home.peerId.toString()) throw usageError(`${id} is this node itself`, usage)
-      const added = await trustPeer(home, id, { name: flags.name as string | undefined })
+      const added = await (await nodeApi()).trustPeer(home, id, { name: flags.name as string | undefined })
       const note = await whenEffective(home.dir)
       if (ctx.json) printJson(ctx, { id, name: flags.name ?? null, added })
       else println(ctx, `${added ? 'Trusted' : 'Already trusted:'} ${id}${flags.name !== undefined ? ` (${String(flags.name)})` : ''}. ${note}`)
@@ -59,9 +59,9 @@ export const untrust: Command = {
   options: {},
   positionals: [1, 1],
   async run (ctx, [text]) {
-    const id = parsePeerId(text ?? '').toString()
+    const id = (await nodeApi()).parsePeerId(text ?? '').toString()
     return await withHome(ctx, async (home) => {
-      const removed = await untrustPeer(home, id)
+      const removed = await (await nodeApi()).untrustPeer(home, id)
       if (ctx.json) printJson(ctx, { id, removed })
       else if (removed) println(ctx, `No longer trusted: ${id}. ${await whenEffective(home.dir)}`)
       else println(ctx, `${id} was not trusted; nothing changed.`)
