@@ -27,18 +27,8 @@ export interface BlockSource {
 
 /** A scan as this node serves it. */
 export interface LocalScan {
-  record: {
-    root: CID
-    collection: string | null
-    name: string
-    origin: string
-    files: number
-    directories: number
-    symlinks: number
-    bytes: number
-    skipped: SkippedEntry[]
-    created: number
-  }
+  /** The record as it goes on the wire, but with the root as a CID. */
+  record: Omit<RemoteScanRecord, 'root'> & { root: CID }
   /** The scan's entries in any stable order; read lazily (10^6 entries must stream). */
   entries: () => Iterable<ScanEntry> | AsyncIterable<ScanEntry>
 }

@@ -188,15 +188,10 @@ export async function pull (options: PullOptions): Promise<PullResult> {
     }
     const staged: StagedFile[] = []
     const completeAlready: StagedFile[] = []
-    const matches = async (abs: string, leaves: FileLeaf[]): Promise<boolean> => {
-      pool ??= new HashPool()
-      let offset = 0
-      for (const leaf of leaves) {
-        const digest = await pool.hash(abs, leaf.offset, leaf.length, leaf.length, signal).catch(() => undefined)
-        if (digest == null || !Buffer.from(digest).equals(leaf.cid.multihash.digest)) return false
-        offset += leaf.length
-      }
-      return true
+    /** A file at the destination holds exactly these leaves (hashed on the pool, as a resume checks). */
+    const matches = async (abs: string, size: number, leaves: FileLeaf[]): Promise<boolean> => {
+      const map = await verifiedLeaves(abs, size, leaves)
+      return leaves.every((_, i) => hasBit(map, i))
     }
     for (const { entry, leaves } of files) {
       if (underBlocked(entry.path)) continue
@@ -208,7 +203,7 @@ export async function pull (options: PullOptions): Promise<PullResult> {
           problems.push({ path: entry.path, code: 'ERR_CONFLICT', message: `exists at the destination as ${describeType(st)}; not replaced` })
         } else if (options.checksum !== true && st.size === entry.size && sameMtime(st.mtimeMs, m.mtimeMs)) {
           bytesPresent += entry.size
-        } else if (st.size === entry.size && await matches(final, leaves)) {
+        } else if (st.size === entry.size && await matches(final, st.size, leaves)) {
           bytesPresent += entry.size
           await fsp.chmod(final, m.mode & 0o7777)
           await fsp.utimes(final, m.mtimeMs / 1000, m.mtimeMs / 1000)
