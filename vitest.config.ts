@@ -4,6 +4,7 @@ import { defineConfig } from 'vitest/config'
 export default defineConfig({
   test: {
     projects: [
+      { extends: true, test: { name: 'workers', include: ['packages/workers/test/**/*.test.ts'] } },
       { extends: true, test: { name: 'dag', include: ['packages/dag/test/**/*.test.ts'] } },
       { extends: true, test: { name: 'store', include: ['packages/store/test/**/*.test.ts'] } },
       { extends: true, test: { name: 'exchange', include: ['packages/exchange/test/**/*.test.ts'] } },

@@ -97,7 +97,7 @@ describe('importDirectory on real files', () => {
     const ra = await importDirectory(a, { pool })
     expect((await importDirectory(b, { pool })).root.toString()).toBe(ra.root.toString())
     const buf = bytes(3 * 1024 * 1024 + 5, 'x/y.bin')
-    buf[2 * 1024 * 1024 + 1] ^= 1
+    buf[2 * 1024 * 1024 + 1] = (buf[2 * 1024 * 1024 + 1] as number) ^ 1
     writeFileSync(join(b, 'x/y.bin'), buf)
     expect((await importDirectory(b, { pool })).root.toString()).not.toBe(ra.root.toString())
   })

@@ -6,8 +6,8 @@
  */
 import { createHash } from 'node:crypto'
 import { availableParallelism } from 'node:os'
-import { Worker } from 'node:worker_threads'
 import { FerryError } from '@ferry/errors'
+import { WorkerPool } from '@ferry/workers'
 import { DEFAULT_VERIFY_MIN_BYTES, DEFAULT_VERIFY_WORKERS } from './constants.js'
 import type { CID } from 'multiformats/cid'
 
@@ -26,12 +26,9 @@ export const verifyHere: BlockVerifier = (cid, bytes) => {
 }
 
 /** @internal message to a verify worker */
-export interface VerifyRequest { id: number, buffer: ArrayBuffer, offset: number, length: number, digest: Uint8Array }
-/** @internal message from a verify worker */
-export interface VerifyReply { id: number, ok: boolean, buffer: ArrayBuffer }
-
-interface Slot { worker: Worker, busy: number }
-interface Pending { resolve: (r: Uint8Array | undefined) => void, reject: (e: Error) => void, slot: Slot, offset: number, length: number }
+export interface VerifyRequest { buffer: ArrayBuffer, offset: number, length: number, digest: Uint8Array }
+/** @internal message from a verify worker: the block's memory comes back either way */
+export interface VerifyReply { ok: boolean, buffer: ArrayBuffer }
 
 export interface VerifyPoolOptions {
   /** Worker threads; default min(DEFAULT_VERIFY_WORKERS, cores - 1), at least 1. */
@@ -45,23 +42,16 @@ export interface VerifyPoolOptions {
  * Its `verify` takes over (transfers) the memory of the bytes it checks: use only the array it returns.
  */
 export class VerifyPool {
-  private readonly slots: Slot[] = []
-  private readonly pending = new Map<number, Pending>()
+  private readonly pool: WorkerPool<VerifyRequest, VerifyReply>
   private readonly minBytes: number
-  private nextId = 1
-  private closed = false
 
   constructor (options: VerifyPoolOptions = {}) {
-    const count = Math.max(1, options.workers ?? Math.min(DEFAULT_VERIFY_WORKERS, availableParallelism() - 1))
     this.minBytes = Math.max(8192, options.minBytes ?? DEFAULT_VERIFY_MIN_BYTES) // never Buffer-pool memory
-    for (let i = 0; i < count; i++) {
-      const worker = new Worker(new URL('./verify-worker.js', import.meta.url))
-      const slot: Slot = { worker, busy: 0 }
-      worker.on('message', (reply: VerifyReply) => { this.onReply(reply) })
-      worker.on('error', (err) => { this.failAll(err) })
-      worker.unref()
-      this.slots.push(slot)
-    }
+    this.pool = new WorkerPool(new URL('./verify-worker.js', import.meta.url), {
+      workers: options.workers ?? Math.min(DEFAULT_VERIFY_WORKERS, availableParallelism() - 1),
+      name: 'block verification pool',
+      onWorkerError: (err) => new FerryError('ERR_INTERNAL', `Block verification worker failed: ${err.message}`, { cause: err })
+    })
   }
 
   /** The BlockVerifier to hand to PeerClient (`verify`). */
@@ -70,45 +60,19 @@ export class VerifyPool {
     // Only memory the block owns can move to a worker (a frame header before it is fine): anything else,
     // such as a view into the Buffer pool, is hashed here.
     const ownsMemory = bytes.buffer instanceof ArrayBuffer && bytes.byteOffset + bytes.byteLength === bytes.buffer.byteLength && bytes.byteOffset <= 4096
-    if (this.closed || bytes.byteLength < this.minBytes || !ownsMemory) {
+    if (this.pool.isClosed || bytes.byteLength < this.minBytes || !ownsMemory) {
       return verifyHere(cid, bytes)
     }
     return this.post(bytes.buffer, bytes.byteOffset, bytes.byteLength, cid.multihash.digest)
   }
 
   private async post (buffer: ArrayBuffer, offset: number, length: number, digest: Uint8Array): Promise<Uint8Array | undefined> {
-    let slot = this.slots[0] as Slot
-    for (const s of this.slots) if (s.busy < slot.busy) slot = s
-    const id = this.nextId++
-    if (slot.busy++ === 0) slot.worker.ref()
-    return await new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, slot, offset, length })
-      const req: VerifyRequest = { id, buffer, offset, length, digest }
-      slot.worker.postMessage(req, [buffer])
-    })
-  }
-
-  private onReply (reply: VerifyReply): void {
-    const p = this.pending.get(reply.id)
-    if (p === undefined) return
-    this.pending.delete(reply.id)
-    if (--p.slot.busy === 0) p.slot.worker.unref()
-    p.resolve(reply.ok ? new Uint8Array(reply.buffer, p.offset, p.length) : undefined)
-  }
-
-  private failAll (err: Error): void {
-    const e = new FerryError('ERR_INTERNAL', `Block verification worker failed: ${err.message}`, { cause: err })
-    for (const [id, p] of this.pending) {
-      this.pending.delete(id)
-      p.reject(e)
-    }
+    const reply = await this.pool.run({ buffer, offset, length, digest }, [buffer])
+    return reply.ok ? new Uint8Array(reply.buffer, offset, length) : undefined
   }
 
   /** Stops the workers; blocks being verified reject. */
   async close (): Promise<void> {
-    if (this.closed) return
-    this.closed = true
-    this.failAll(new Error('pool closed'))
-    await Promise.all(this.slots.map(async (s) => await s.worker.terminate()))
+    await this.pool.close()
   }
 }

@@ -3,14 +3,10 @@
  * block's memory arrives and leaves by transfer, so it is never copied between threads.
  */
 import { createHash } from 'node:crypto'
-import { parentPort } from 'node:worker_threads'
+import { serveRequests } from '@ferry/workers'
 import type { VerifyReply, VerifyRequest } from './verify-pool.js'
 
-if (parentPort == null) throw new Error('verify-worker must run in a worker thread')
-const port = parentPort
-
-port.on('message', (req: VerifyRequest) => {
+serveRequests<VerifyRequest, VerifyReply>((req) => {
   const digest = createHash('sha256').update(new Uint8Array(req.buffer, req.offset, req.length)).digest()
-  const reply: VerifyReply = { id: req.id, ok: digest.equals(req.digest), buffer: req.buffer }
-  port.postMessage(reply, [req.buffer])
+  return { reply: { ok: digest.equals(req.digest), buffer: req.buffer }, transfer: [req.buffer] }
 })

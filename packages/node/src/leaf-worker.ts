@@ -4,11 +4,8 @@
  */
 import { closeSync, openSync, readSync } from 'node:fs'
 import { createHash } from 'node:crypto'
-import { parentPort } from 'node:worker_threads'
+import { serveRequests } from '@ferry/workers'
 import type { LeafReply, LeafRequest } from './leaf-pool.js'
-
-if (parentPort == null) throw new Error('leaf-worker must run in a worker thread')
-const port = parentPort
 
 function read (req: LeafRequest): LeafReply {
   const reasons: string[] = []
@@ -31,18 +28,17 @@ function read (req: LeafRequest): LeafReply {
         reasons.push(`${loc.path}: bytes at offset ${loc.offset} changed since import`)
         continue
       }
-      return { id: req.id, buffer: bytes.buffer as ArrayBuffer }
+      return { buffer: bytes.buffer as ArrayBuffer }
     } catch (err) {
       reasons.push(`${loc.path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
     } finally {
       if (fd !== undefined) closeSync(fd)
     }
   }
-  return { id: req.id, reason: reasons.join('; ') }
+  return { reason: reasons.join('; ') }
 }
 
-port.on('message', (req: LeafRequest) => {
+serveRequests<LeafRequest, LeafReply>((req) => {
   const reply = read(req)
-  if (reply.buffer !== undefined) port.postMessage(reply, [reply.buffer])
-  else port.postMessage(reply)
+  return reply.buffer !== undefined ? { reply, transfer: [reply.buffer] } : { reply }
 })

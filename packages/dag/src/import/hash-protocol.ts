@@ -1,6 +1,5 @@
-/** Messages between the hash pool and its workers. */
+/** Messages between the hash pool and its workers (the pool adds the ids). */
 export interface HashRequest {
-  id: number
   path: string
   offset: number
   length: number
@@ -8,7 +7,6 @@ export interface HashRequest {
 }
 
 export interface HashReply {
-  id: number
   /** 32 bytes per chunk, in order. */
   digests?: Uint8Array
   /** errno code (EACCES, EIO, ...) or ERR_CHANGED, with the system message. */

@@ -7,11 +7,9 @@
  */
 import { closeSync, openSync, readSync } from 'node:fs'
 import { createHash } from 'node:crypto'
-import { parentPort } from 'node:worker_threads'
+import { serveRequests } from '@ferry/workers'
 import type { HashReply, HashRequest } from './hash-protocol.js'
 
-if (parentPort == null) throw new Error('hash-worker must run in a worker thread')
-const port = parentPort
 let buffer = Buffer.allocUnsafe(0)
 
 function hashSlice (req: HashRequest): HashReply {
@@ -27,7 +25,7 @@ function hashSlice (req: HashRequest): HashReply {
       while (got < want) {
         const n = readSync(fd, buffer, got, want - got, start + got)
         if (n === 0) {
-          return { id: req.id, error: { code: 'ERR_CHANGED', message: `file shrank while being read (expected ${req.offset + req.length} bytes, ended at ${start + got})` } }
+          return { error: { code: 'ERR_CHANGED', message: `file shrank while being read (expected ${req.offset + req.length} bytes, ended at ${start + got})` } }
         }
         got += n
       }
@@ -36,17 +34,16 @@ function hashSlice (req: HashRequest): HashReply {
   } finally {
     closeSync(fd)
   }
-  return { id: req.id, digests }
+  return { digests }
 }
 
-port.on('message', (req: HashRequest) => {
+serveRequests<HashRequest, HashReply>((req) => {
   let reply: HashReply
   try {
     reply = hashSlice(req)
   } catch (err) {
     const e = err as NodeJS.ErrnoException
-    reply = { id: req.id, error: { code: e.code ?? 'ERR_IO', message: e.message } }
+    reply = { error: { code: e.code ?? 'ERR_IO', message: e.message } }
   }
-  if (reply.digests != null) port.postMessage(reply, [reply.digests.buffer as ArrayBuffer])
-  else port.postMessage(reply)
+  return reply.digests != null ? { reply, transfer: [reply.digests.buffer as ArrayBuffer] } : { reply }
 })
