@@ -81,6 +81,13 @@ class StreamFailure extends Error {
 
 const CLOSE_GRACE_MS = 5_000
 
+/**
+ * Bytes received and not yet read kept per served stream. Beyond it the stream is reset without an ERROR
+ * frame, so it covers one yamux chunk in flight (a peer may send up to its 256 KiB window at once): a frame
+ * with an oversize length prefix is then answered with ERROR PROTOCOL, not a bare reset.
+ */
+const INBOUND_BUFFER_BYTES = 512 * 1024
+
 function wireCodeFor (err: unknown): WireErrorCode | undefined {
   if (err instanceof StreamFailure) return err.code
   if (isFerryError(err, 'ERR_PROTOCOL')) return 'protocol'
@@ -232,7 +239,7 @@ export async function startExchangeServer (components: ServerComponents, init: E
   const serveBlocks = async (stream: Stream, connection: Connection): Promise<void> => {
     const peer = connection.remotePeer
     const slog = log.newScope(`blocks:${peer.toString().slice(-8)}:${stream.id}`)
-    const io = framed(stream, MAX_BLOCKS_CLIENT_FRAME_BYTES, 2 * MAX_BLOCKS_CLIENT_FRAME_BYTES, `blocks stream from ${peer.toString()}`)
+    const io = framed(stream, MAX_BLOCKS_CLIENT_FRAME_BYTES, INBOUND_BUFFER_BYTES, `blocks stream from ${peer.toString()}`)
     const queue: CID[] = []
     let pending = 0
     let inputEnded = false
@@ -315,7 +322,7 @@ export async function startExchangeServer (components: ServerComponents, init: E
   const serveScan = async (stream: Stream, connection: Connection): Promise<void> => {
     const peer = connection.remotePeer
     const slog = log.newScope(`scan:${peer.toString().slice(-8)}:${stream.id}`)
-    const io = framed(stream, MAX_SCAN_CLIENT_FRAME_BYTES, 4 * MAX_SCAN_CLIENT_FRAME_BYTES, `scan stream from ${peer.toString()}`)
+    const io = framed(stream, MAX_SCAN_CLIENT_FRAME_BYTES, INBOUND_BUFFER_BYTES, `scan stream from ${peer.toString()}`)
     let credit = 0
     let complete = false
     let wake: (() => void) | undefined
