@@ -191,13 +191,18 @@ export async function pull (options: PullOptions): Promise<PullResult> {
     for (const e of [...dirs, ...links, ...files.map((f) => f.entry)]) {
       if (e.path === STAGING_DIR) problems.push({ path: e.path, code: 'ERR_CONFLICT', message: `the name ${STAGING_DIR} is reserved for Ferry's staging directory; not placed` })
     }
-    for (const d of dirs) {
-      if (d.path === STAGING_DIR) continue
-      const problem = await mkdirSafe(dest, d.path)
-      if (problem != null) problems.push(problem)
-    }
+    // pre-order, so a directory that could not be made (something else is there, maybe a symlink) is known
+    // before anything below it: nothing is ever created through it
     const blockedDirs = problems.map((p) => p.path)
     const underBlocked = (path: string): boolean => blockedDirs.some((d) => path === d || path.startsWith(`${d}/`))
+    for (const d of dirs) {
+      if (d.path === STAGING_DIR || underBlocked(d.path)) continue
+      const problem = await mkdirSafe(dest, d.path)
+      if (problem != null) {
+        problems.push(problem)
+        blockedDirs.push(problem.path)
+      }
+    }
     const journal = catalog.pulls
     const pullRecord = journal.open(root, dest)
     const saved = journal.progress(pullRecord.id)
