@@ -141,7 +141,7 @@ describe('pull against a peer serving hostile scans (fast-check)', () => {
 
   it('never writes outside the destination, never through a planted symlink, never creates an escaping link', async () => {
     const seen = { refused: 0, pulled: 0, placedFiles: 0, unsafeLinks: 0, conflicts: 0 }
-    const junkPaths = fc.oneof({ weight: 4, arbitrary: fc.constant([]) }, { weight: 1, arbitrary: fc.array(fc.constantFrom('../x', '/abs', 'a\\b', 'dup', 'dup', ''), { minLength: 1, maxLength: 3 }) })
+    const junkPaths = fc.oneof({ weight: 4, arbitrary: fc.constant<string[]>([]) }, { weight: 1, arbitrary: fc.array(fc.constantFrom('../x', '/abs', 'a\\b', 'dup', 'dup', ''), { minLength: 1, maxLength: 3 }) })
     const flipType = fc.integer({ min: 0, max: 5 }).map((n) => n === 0)
     await fc.assert(fc.asyncProperty(tree, junkPaths, flipType, async (children, junk, flip) => {
       const box = join(tmp, `run${run++}`)
