@@ -42,6 +42,12 @@ export const MAX_STRING_BYTES = 32 * 1024
 /** Most SKIPPED/ENTRIES frames a client may allow ahead of its reading (wire). */
 export const MAX_SCAN_CREDIT = 16
 
+/**
+ * Most entries, and most skipped entries, a client accepts for one scan (a local choice): bounds what a
+ * lying server can make a puller hold in memory (~200 bytes an entry). Ten times the largest scans seen.
+ */
+export const MAX_SCAN_ENTRIES = 10_000_000
+
 /** The server packs entries into frames of about this many bytes (a local choice, below the wire limit). */
 export const SCAN_BATCH_BYTES = 64 * 1024
 
