@@ -19,9 +19,10 @@ import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { CID } from 'multiformats/cid'
+import { identity } from 'multiformats/hashes/identity'
 import { sha256 } from 'multiformats/hashes/sha2'
 import {
-  BLOCKS_PROTOCOL, MAX_BLOCKS_FRAME_BYTES, MAX_BLOCK_STREAMS_PER_PEER, decodeBlocksServerMessage, encodeFrame, encodeRequest,
+  BLOCKS_PROTOCOL, MAX_BLOCKS_FRAME_BYTES, MAX_BLOCK_STREAMS_PER_PEER, REQUEST_BURST_PER_PEER, REQUEST_RATE_PER_PEER, decodeBlocksServerMessage, encodeFrame, encodeRequest,
   type BlocksServerMessage
 } from '@ferry/exchange'
 import type { Stream } from '@libp2p/interface'
@@ -102,7 +103,16 @@ describe('a hostile peer does not hurt the daemon or a well-behaved peer', () =>
   const randomCids = async (n: number, seed: number): Promise<CID[]> =>
     await Promise.all(Array.from({ length: n }, async (_, i) => CID.createV1(0x55, await sha256.digest(Uint8Array.from([seed, seed >> 8, seed >> 16, i, i >> 8])))))
 
+  it('refuses an identity or non-sha2-256 root on the command line', async () => {
+    const smuggled = CID.createV1(0x70, identity.digest(new TextEncoder().encode('not hashed at all'))).toString()
+    const r = await ferry(['pull', smuggled, join(tmp, 'never'), '--from', daemon.addr, '--home', puller])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(/multihash 0x0: Ferry only accepts sha2-256 roots/)
+    expect(r.stderr).not.toMatch(/at .*\.js:\d+/) // no stack trace
+  })
+
   it('answers each abuse with the right ERROR while a well-behaved pull runs at speed', async () => {
+    await goodPull('warm-up') // the first pull also warms the server's page cache: not a fair baseline
     const unloaded = await goodPull('unloaded')
     let stop = false
     const outcomes: Record<string, unknown> = {}
@@ -142,7 +152,10 @@ describe('a hostile peer does not hurt the daemon or a well-behaved peer', () =>
     //    asking for more as fast as answers come back (absent CIDs: the cheapest answers to provoke)
     let floodAnswers = 0
     const floodLimited: unknown[] = []
+    let floodStarted = 0
+    let floodEnded = 0
     const flood = (async () => {
+      floodStarted = performance.now()
       // over two connections, so that libp2p's per-connection cap (16) is not what stops it
       const streams = await Promise.all(Array.from({ length: MAX_BLOCK_STREAMS_PER_PEER + 2 }, async (_, i) => await open(i % 2 === 0 ? hostile : hostile2).catch(() => undefined)))
       await Promise.all(streams.map(async (s, k) => {
@@ -164,6 +177,7 @@ describe('a hostile peer does not hurt the daemon or a well-behaved peer', () =>
           outstanding--
         }
       }))
+      floodEnded = performance.now()
     })()
 
     await sleep(500)
@@ -184,7 +198,11 @@ describe('a hostile peer does not hurt the daemon or a well-behaved peer', () =>
     expect(floodLimited.length).toBeGreaterThanOrEqual(2)
     for (const m of floodLimited) expect(m).toMatchObject({ type: 'error', code: 'limit', message: expect.stringMatching(/across its connections/) })
     expect(floodAnswers).toBeGreaterThan(1000) // the flood really ran during the pull
-    console.log(`good pull: ${unloaded.toFixed(2)} s unloaded, ${loaded.toFixed(2)} s (wall ${loadedWall.toFixed(2)} s) under attack; flood answers: ${floodAnswers}`)
+    // and it was held to the peer's request rate (plus one burst): the token bucket works across connections
+    const floodSeconds = (floodEnded - floodStarted) / 1000
+    expect(floodAnswers).toBeLessThanOrEqual(REQUEST_BURST_PER_PEER + REQUEST_RATE_PER_PEER * floodSeconds * 1.05)
+    const mb = 160.1 * MiB / 1e6
+    console.log(`good pull of ${mb.toFixed(0)} MB: ${unloaded.toFixed(2)} s (${(mb / unloaded).toFixed(0)} MB/s) unloaded, ${loaded.toFixed(2)} s (${(mb / loaded).toFixed(0)} MB/s; wall ${loadedWall.toFixed(2)} s) under attack; flood: ${floodAnswers} answers in ${floodSeconds.toFixed(1)} s (${(floodAnswers / floodSeconds).toFixed(0)}/s)`)
     expect(loaded).toBeLessThan(unloaded * 3)
 
     // still up, and serving

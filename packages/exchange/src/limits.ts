@@ -24,6 +24,9 @@ export interface PeerLimitsInit {
 
 export type LimitedProtocol = 'blocks' | 'scan'
 
+/** Peers remembered before idle ones are swept (each costs ~100 bytes). */
+const SWEEP_AT = 1024
+
 interface PeerState {
   streams: Record<LimitedProtocol, number>
   /** Tokens in the bucket; negative while requests wait for it to refill (their debt). */
@@ -53,6 +56,8 @@ export class PeerLimits {
   private state (peer: string): PeerState {
     let s = this.peers.get(peer)
     if (s === undefined) {
+      // peers that left in debt are only forgotten here: sweep now and then, so many PeerIds cannot grow the map
+      if (this.peers.size >= SWEEP_AT) for (const [p, st] of this.peers) this.forget(p, st)
       s = { streams: { blocks: 0, scan: 0 }, tokens: this.burst, refilled: performance.now() }
       this.peers.set(peer, s)
     }

@@ -62,6 +62,20 @@ describe('PeerLimits', () => {
     expect(typeof limits.open('C', 'blocks')).toBe('object')
   })
 
+  it('remembers only peers with streams open or a bucket still refilling', async () => {
+    const limits = new PeerLimits({ requestRate: 100_000, requestBurst: 10 })
+    const gone = AbortSignal.abort()
+    for (let i = 0; i < 3000; i++) {
+      const slot = limits.open(`P${i}`, 'blocks')
+      if (typeof slot === 'string') throw new Error(slot)
+      await limits.take(`P${i}`, 20, gone).catch(() => {}) // leaves in debt: 10 over, repaid within 0.1 ms
+      slot.release()
+      if (i % 500 === 0) await sleep(2)
+    }
+    expect(limits.size).toBeGreaterThan(0) // some were still in debt when they left...
+    expect(limits.size).toBeLessThanOrEqual(1025) // ...and were swept once repaid
+  })
+
   it('slows a peer to its rate and leaves other peers their own budget', async () => {
     const limits = new PeerLimits({ requestRate: 1000, requestBurst: 100 })
     expect(await limits.take('A', 100)).toBe(0) // the burst

@@ -203,6 +203,38 @@ describe('pull against a peer serving hostile scans (fast-check)', () => {
     expect(readlinkSync(join(tmp, 'wellformed2', 'out'))).toBe('/etc/passwd')
   })
 
+  it.each([
+    ['a backslash', [['..\\..\\x', { kind: 'file', content: 'x' }]], 'ERR_BAD_BLOCK', /backslash/],
+    ['an over-long name', [['x'.repeat(256), { kind: 'file', content: 'x' }]], 'ERR_BAD_BLOCK', /256 bytes long, the limit is 255/],
+    ['a dot-dot name', [['..', { kind: 'dir', children: [] }]], 'ERR_BAD_BLOCK', /reserved name '\.\.'/],
+    ['a slash in a name', [['a/b', { kind: 'file', content: 'x' }]], 'ERR_BAD_BLOCK', /contains \//],
+    ['a NUL', [['a\0b', { kind: 'file', content: 'x' }]], 'ERR_BAD_BLOCK', /NUL/],
+    ['a duplicate name, as a file and a directory', [['same', { kind: 'file', content: 'x' }], ['same', { kind: 'dir', children: [] }]], 'ERR_BAD_BLOCK', /twice/]
+  ] as Array<[string, Array<[string, Node]>, string, RegExp]>)('refuses a scan whose DAG holds %s, writing nothing', async (_, children, code, message) => {
+    const blocks = new Blocks()
+    const root = await build(blocks, children)
+    const dest = join(tmp, `refused-${run++}`)
+    const err = await pull({ root: root.cid, dest, peers: [{ label: 'liar', connect: async () => liar(blocks, root.cid, []) }], home }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(FerryError)
+    expect(err).toMatchObject({ code, message: expect.stringMatching(message) })
+    expect(() => readdirSync(dest)).toThrow() // not even the destination was made
+  })
+
+  it('refuses a peer whose entry list contradicts the verified DAG or holds unsafe paths', async () => {
+    const blocks = new Blocks()
+    const children: Array<[string, Node]> = [['f', { kind: 'file', content: 'x' }]]
+    const root = await build(blocks, children)
+    const cases: Array<[ScanEntryInfo[], RegExp]> = [
+      [claimedEntries(children, [], true), /says "f" is a directory, its verified DAG says file/],
+      [claimedEntries(children, ['../escape'], false), /"\.\.\/escape": reserved name/],
+      [claimedEntries(children, ['dup', 'dup'], false), /"dup" twice/]
+    ]
+    for (const [entries, message] of cases) {
+      const err = await pull({ root: root.cid, dest: join(tmp, `contradicted-${run++}`), peers: [{ label: 'liar', connect: async () => liar(blocks, root.cid, entries) }], home }).catch((e: unknown) => e)
+      expect(err).toMatchObject({ code: 'ERR_PROTOCOL', message: expect.stringMatching(message) })
+    }
+  })
+
   it('the importer leaves out names peers would refuse, and says so', async () => {
     const dir = join(tmp, 'src-unsafe')
     mkdirSync(dir)
