@@ -17,7 +17,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { isMultiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import {
   BLOCKS_PROTOCOL, DEFAULT_CLIENT_IDLE_CLOSE_MS, DEFAULT_PENDING_PER_STREAM, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_SCAN_CREDIT,
-  DEFAULT_STREAMS_PER_PEER, MAX_BLOCKS_FRAME_BYTES, MAX_CIDS_PER_REQUEST, MAX_PENDING_PER_STREAM, MAX_SCAN_CREDIT, MAX_SCAN_FRAME_BYTES,
+  DEFAULT_STREAMS_PER_PEER, MAX_BLOCKS_FRAME_BYTES, MAX_CIDS_PER_REQUEST, MAX_PENDING_PER_STREAM, MAX_SCAN_CREDIT, MAX_SCAN_ENTRIES, MAX_SCAN_FRAME_BYTES,
   SCAN_PROTOCOL
 } from './constants.js'
 import { framed, streamError, type Framed } from './framed.js'
@@ -301,6 +301,7 @@ export class PeerClient {
       if (first.type !== 'scan-record') throw protocolError('unexpected', `Peer ${peer} did not start ${what} with SCAN_RECORD`)
       const r = first.record
       if (r.root.toString() !== root.toString()) throw protocolError('malformed', `Peer ${peer} answered for root ${r.root.toString()} when asked for ${root.toString()}`)
+      if (r.skipped > MAX_SCAN_ENTRIES) throw protocolError('malformed', `Peer ${peer} announced ${r.skipped} skipped entries for ${what}: the limit is ${MAX_SCAN_ENTRIES}`)
       const skipped: SkippedEntry[] = []
       while (skipped.length < r.skipped) {
         const msg = await read()
@@ -325,6 +326,7 @@ export class PeerClient {
           const msg = await read()
           if (msg.type === 'scan-entries') {
             received += msg.entries.length
+            if (received > MAX_SCAN_ENTRIES) throw protocolError('too-large', `Peer ${peer} sent more than ${MAX_SCAN_ENTRIES} entries for ${what}`)
             yield * msg.entries
             grant()
           } else if (msg.type === 'scan-end') {

@@ -15,6 +15,10 @@ export function protocolError (problem: FrameProblem, message: string, cause?: u
 }
 
 const MAX_VARINT_BYTES = 8
+/** The only multihash and codecs a CID on the wire may have (as in @ferry/dag's format). */
+const SHA2_256_CODE = 0x12
+const RAW_CODE = 0x55
+const DAG_PB_CODE = 0x70
 const utf8 = new TextEncoder()
 const utf8Strict = new TextDecoder('utf-8', { fatal: true })
 
@@ -180,6 +184,13 @@ export class ByteReader {
       throw protocolError('malformed', `${this.what} frame has a ${field} that is not a CID`, err)
     }
     if (cid.version !== 1) throw protocolError('malformed', `${this.what} frame has a CIDv0 ${field}: only CIDv1 is used on the wire`)
+    // identity CIDs would smuggle data in unverified, weaker hashes would let a peer choose collisions
+    if (cid.multihash.code !== SHA2_256_CODE || cid.multihash.digest.byteLength !== 32) {
+      throw protocolError('malformed', `${this.what} frame has a ${field} hashed with multihash 0x${cid.multihash.code.toString(16)}: only sha2-256 is accepted`)
+    }
+    if (cid.code !== RAW_CODE && cid.code !== DAG_PB_CODE) {
+      throw protocolError('malformed', `${this.what} frame has a ${field} of codec 0x${cid.code.toString(16)}: only raw and dag-pb are used`)
+    }
     return cid
   }
 

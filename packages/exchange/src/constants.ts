@@ -42,14 +42,68 @@ export const MAX_STRING_BYTES = 32 * 1024
 /** Most SKIPPED/ENTRIES frames a client may allow ahead of its reading (wire). */
 export const MAX_SCAN_CREDIT = 16
 
+/**
+ * Most entries, and most skipped entries, a client accepts for one scan (a local choice): bounds what a
+ * lying server can make a puller hold in memory (~200 bytes an entry). Ten times the largest scans seen.
+ */
+export const MAX_SCAN_ENTRIES = 10_000_000
+
 /** The server packs entries into frames of about this many bytes (a local choice, below the wire limit). */
 export const SCAN_BATCH_BYTES = 64 * 1024
+
+/**
+ * Largest frame a blocks server accepts from a client (wire): a REQUEST of MAX_CIDS_PER_REQUEST CIDs of
+ * MAX_CID_BYTES each, with its header, is the largest thing a client ever sends (an ERROR is ~1 KiB). So a
+ * peer cannot make the server buffer megabytes per stream by announcing a block-sized frame.
+ */
+export const MAX_BLOCKS_CLIENT_FRAME_BYTES = 3 + MAX_CIDS_PER_REQUEST * (2 + MAX_CID_BYTES)
+
+/** Largest frame a scan server accepts from a client (wire): SCAN_REQUEST, SCAN_MORE and ERROR are small. */
+export const MAX_SCAN_CLIENT_FRAME_BYTES = 2048
 
 /** Most concurrent inbound /ferry/blocks streams per connection the server accepts. */
 export const MAX_INBOUND_BLOCK_STREAMS = 16
 
 /** Most concurrent inbound /ferry/scan streams per connection the server accepts. */
 export const MAX_INBOUND_SCAN_STREAMS = 4
+
+/**
+ * Most concurrent /ferry/blocks streams one peer may have open at the server, across all its connections
+ * (libp2p's per-connection limit does not stop a peer from opening many connections). A pull opens
+ * DEFAULT_STREAMS_PER_PEER (4), so this lets a site run 4 pulls from one server at once. Each stream holds
+ * at most DEFAULT_SERVER_READ_AHEAD blocks (up to 4 x 2 MiB) and MAX_PENDING_PER_STREAM queued CIDs, so one
+ * peer pins at most ~128 MiB of the server's memory, and usually a quarter of it (1 MiB leaves).
+ */
+export const MAX_BLOCK_STREAMS_PER_PEER = 16
+
+/** Most concurrent /ferry/scan streams one peer may have open at the server (a pull uses one, briefly). */
+export const MAX_SCAN_STREAMS_PER_PEER = 4
+
+/**
+ * Most /ferry/blocks streams the server serves at once, from all peers: bounds its memory (~1 GiB worst
+ * case, see MAX_BLOCK_STREAMS_PER_PEER) whatever the number of peers. 8 peers at their own limit fill it.
+ */
+export const MAX_SERVED_BLOCK_STREAMS = 128
+
+/** Most /ferry/scan streams the server serves at once, from all peers. */
+export const MAX_SERVED_SCAN_STREAMS = 32
+
+/**
+ * CIDs per second one peer may request, sustained (a token bucket shared by all its streams). A pull at
+ * 300 MB/s of 1 MiB leaves asks ~300/s, and a tree of small files a few thousand files/s: 10,000/s never
+ * slows a real pull but caps what a flood of requests (answered cheaply NOT_FOUND, or not) costs the
+ * server. A peer above the rate is slowed to it, not cut off.
+ */
+export const REQUEST_RATE_PER_PEER = 10_000
+
+/** CIDs one peer may request at once after a quiet spell (the bucket's size): two seconds' worth. */
+export const REQUEST_BURST_PER_PEER = 2 * REQUEST_RATE_PER_PEER
+
+/**
+ * A new stream must bring its first frame within this long, else it ends with ERROR TIMEOUT: a peer cannot
+ * hold stream slots by opening streams and saying nothing (later silences get DEFAULT_SERVER_IDLE_TIMEOUT_MS).
+ */
+export const DEFAULT_SERVER_FIRST_FRAME_TIMEOUT_MS = 10_000
 
 /** Streams a PeerClient opens to one peer for blocks. */
 export const DEFAULT_STREAMS_PER_PEER = 4

@@ -10,10 +10,12 @@
 import { FerryError, isFerryError } from '@ferry/errors'
 import { truncateUtf8 } from './codec.js'
 import {
-  BLOCKS_PROTOCOL, DEFAULT_SERVER_IDLE_TIMEOUT_MS, DEFAULT_SERVER_READ_AHEAD, MAX_BLOCKS_FRAME_BYTES, MAX_INBOUND_BLOCK_STREAMS,
-  MAX_INBOUND_SCAN_STREAMS, MAX_MESSAGE_BYTES, MAX_PENDING_PER_STREAM, MAX_SCAN_CREDIT, MAX_SCAN_FRAME_BYTES, SCAN_PROTOCOL
+  BLOCKS_PROTOCOL, DEFAULT_SERVER_FIRST_FRAME_TIMEOUT_MS, DEFAULT_SERVER_IDLE_TIMEOUT_MS, DEFAULT_SERVER_READ_AHEAD, MAX_BLOCKS_CLIENT_FRAME_BYTES,
+  MAX_INBOUND_BLOCK_STREAMS, MAX_INBOUND_SCAN_STREAMS, MAX_MESSAGE_BYTES, MAX_PENDING_PER_STREAM, MAX_SCAN_CLIENT_FRAME_BYTES, MAX_SCAN_CREDIT,
+  SCAN_PROTOCOL
 } from './constants.js'
 import { framed, type Framed } from './framed.js'
+import { PeerLimits, type LimitedProtocol, type PeerLimitsInit } from './limits.js'
 import {
   ScanBatcher, decodeBlocksClientMessage, decodeScanClientMessage, encodeBlock, encodeError, encodeScanEnd, encodeScanRecord,
   encodeStatus, type ScanEntry, type SkippedEntry, type WireErrorCode
@@ -38,6 +40,10 @@ export interface ExchangeServerInit {
   maxInboundBlockStreams?: number
   /** Default MAX_INBOUND_SCAN_STREAMS. */
   maxInboundScanStreams?: number
+  /** Per-peer stream caps and request rate; defaults in constants.ts (docs/security.md). */
+  limits?: PeerLimitsInit
+  /** Default DEFAULT_SERVER_FIRST_FRAME_TIMEOUT_MS. */
+  firstFrameTimeoutMs?: number
 }
 
 /** Counters since start. */
@@ -49,6 +55,14 @@ export interface ExchangeServerStats {
   bytesSent: number
   /** Requests refused by the access hook. */
   refused: number
+  /** Streams refused or ended because a peer exceeded a limit (ERROR LIMIT). */
+  limited: number
+  /** REQUEST frames held back because their peer asked faster than REQUEST_RATE_PER_PEER. */
+  throttled: number
+  /** Streams ended because a peer sent a malformed or unexpected frame (ERROR PROTOCOL). */
+  malformed: number
+  /** Streams ended because a peer went silent (ERROR TIMEOUT). */
+  timedOut: number
 }
 
 /** A running server. */
@@ -67,6 +81,13 @@ class StreamFailure extends Error {
 
 const CLOSE_GRACE_MS = 5_000
 
+/**
+ * Bytes received and not yet read kept per served stream. Beyond it the stream is reset without an ERROR
+ * frame, so it covers one yamux chunk in flight (a peer may send up to its 256 KiB window at once): a frame
+ * with an oversize length prefix is then answered with ERROR PROTOCOL, not a bare reset.
+ */
+const INBOUND_BUFFER_BYTES = 512 * 1024
+
 function wireCodeFor (err: unknown): WireErrorCode | undefined {
   if (err instanceof StreamFailure) return err.code
   if (isFerryError(err, 'ERR_PROTOCOL')) return 'protocol'
@@ -80,9 +101,23 @@ class ServedStream {
   private readonly timer: NodeJS.Timeout
   private ending = false
 
-  constructor (readonly io: Framed, private readonly log: Logger, idleMs: number, private readonly onIdle: () => StreamFailure) {
+  private firstTimer: NodeJS.Timeout | undefined
+
+  constructor (
+    readonly io: Framed, private readonly log: Logger, idleMs: number, private readonly onIdle: () => StreamFailure,
+    firstFrameMs: number, private readonly onEnd: (code: WireErrorCode | undefined) => void
+  ) {
     this.timer = setTimeout(() => { void this.fail(this.onIdle()) }, idleMs)
     this.timer.unref()
+    if (firstFrameMs < idleMs) {
+      this.firstTimer = setTimeout(() => { void this.fail(new StreamFailure('timeout', `no first frame within ${firstFrameMs / 1000} s`)) }, firstFrameMs)
+      this.firstTimer.unref()
+    }
+  }
+
+  /** The first frame arrived: only the idle timeout applies from now on. */
+  started (): void {
+    clearTimeout(this.firstTimer)
   }
 
   get signal (): AbortSignal {
@@ -99,8 +134,10 @@ class ServedStream {
     if (this.ending) return
     this.ending = true
     clearTimeout(this.timer)
+    clearTimeout(this.firstTimer)
     this.done.abort(err)
     const code = wireCodeFor(err)
+    this.onEnd(code)
     const message = (err as Error)?.message ?? String(err)
     if (code === 'internal') this.log.error('internal error: %e', err)
     else this.log('ending stream: %s', message)
@@ -132,6 +169,7 @@ class ServedStream {
     if (this.ending) return
     this.ending = true
     clearTimeout(this.timer)
+    clearTimeout(this.firstTimer)
     this.done.abort(new FerryError('ERR_ABORTED', 'stream finished'))
     try {
       await this.io.stream.close({ signal: AbortSignal.timeout(CLOSE_GRACE_MS) })
@@ -161,7 +199,14 @@ export async function startExchangeServer (components: ServerComponents, init: E
   const idleMs = init.idleTimeoutMs ?? DEFAULT_SERVER_IDLE_TIMEOUT_MS
   const readAhead = Math.max(1, init.readAhead ?? DEFAULT_SERVER_READ_AHEAD)
   const active = new Set<ServedStream>()
-  const stats: ExchangeServerStats = { streams: 0, blocksSent: 0, bytesSent: 0, refused: 0 }
+  const firstFrameMs = init.firstFrameTimeoutMs ?? DEFAULT_SERVER_FIRST_FRAME_TIMEOUT_MS
+  const stats: ExchangeServerStats = { streams: 0, blocksSent: 0, bytesSent: 0, refused: 0, limited: 0, throttled: 0, malformed: 0, timedOut: 0 }
+  const limits = new PeerLimits(init.limits)
+  const countEnd = (code: WireErrorCode | undefined): void => {
+    if (code === 'limit') stats.limited++
+    else if (code === 'protocol') stats.malformed++
+    else if (code === 'timeout') stats.timedOut++
+  }
   let stopped = false
 
   const track = (s: ServedStream): () => void => {
@@ -194,12 +239,12 @@ export async function startExchangeServer (components: ServerComponents, init: E
   const serveBlocks = async (stream: Stream, connection: Connection): Promise<void> => {
     const peer = connection.remotePeer
     const slog = log.newScope(`blocks:${peer.toString().slice(-8)}:${stream.id}`)
-    const io = framed(stream, MAX_BLOCKS_FRAME_BYTES, 2 * MAX_BLOCKS_FRAME_BYTES, `blocks stream from ${peer.toString()}`)
+    const io = framed(stream, MAX_BLOCKS_CLIENT_FRAME_BYTES, INBOUND_BUFFER_BYTES, `blocks stream from ${peer.toString()}`)
     const queue: CID[] = []
     let pending = 0
     let inputEnded = false
     let wake: (() => void) | undefined
-    const served = new ServedStream(io, slog, idleMs, () => new StreamFailure('timeout', `no request for ${idleMs / 1000} s`))
+    const served = new ServedStream(io, slog, idleMs, () => new StreamFailure('timeout', `no request for ${idleMs / 1000} s`), firstFrameMs, countEnd)
     const untrack = track(served)
     const signal = served.signal
     const poke = (): void => {
@@ -218,6 +263,7 @@ export async function startExchangeServer (components: ServerComponents, init: E
           return
         }
         served.progress()
+        served.started()
         const msg = decodeBlocksClientMessage(frame)
         if (msg.type === 'error') throw new FerryError('ERR_NETWORK', `client ended the stream: ${msg.message} (${msg.code})`)
         try {
@@ -226,6 +272,8 @@ export async function startExchangeServer (components: ServerComponents, init: E
           stats.refused++
           throw err
         }
+        // a peer asking faster than its rate waits here (all its streams share one budget)
+        if (await limits.take(peer.toString(), msg.cids.length, signal) > 0) stats.throttled++
         if (pending + msg.cids.length > MAX_PENDING_PER_STREAM) {
           throw new StreamFailure('limit', `${pending + msg.cids.length} blocks requested and not yet answered on one stream: the limit is ${MAX_PENDING_PER_STREAM}`)
         }
@@ -274,11 +322,11 @@ export async function startExchangeServer (components: ServerComponents, init: E
   const serveScan = async (stream: Stream, connection: Connection): Promise<void> => {
     const peer = connection.remotePeer
     const slog = log.newScope(`scan:${peer.toString().slice(-8)}:${stream.id}`)
-    const io = framed(stream, MAX_SCAN_FRAME_BYTES, 2 * MAX_SCAN_FRAME_BYTES, `scan stream from ${peer.toString()}`)
+    const io = framed(stream, MAX_SCAN_CLIENT_FRAME_BYTES, INBOUND_BUFFER_BYTES, `scan stream from ${peer.toString()}`)
     let credit = 0
     let complete = false
     let wake: (() => void) | undefined
-    const served = new ServedStream(io, slog, idleMs, () => new StreamFailure('timeout', `no credit granted for ${idleMs / 1000} s`))
+    const served = new ServedStream(io, slog, idleMs, () => new StreamFailure('timeout', `no credit granted for ${idleMs / 1000} s`), firstFrameMs, countEnd)
     const untrack = track(served)
     const signal = served.signal
     const poke = (): void => {
@@ -320,6 +368,7 @@ export async function startExchangeServer (components: ServerComponents, init: E
       const first = await io.read()
       if (first === null) return
       served.progress()
+      served.started()
       const msg = decodeScanClientMessage(first)
       if (msg.type === 'error') return
       if (msg.type !== 'scan-request') throw new StreamFailure('protocol', 'a scan stream starts with SCAN_REQUEST')
@@ -370,9 +419,28 @@ export async function startExchangeServer (components: ServerComponents, init: E
     }
   }
 
-  const guard = (fn: (s: Stream, c: Connection) => Promise<void>) => async (stream: Stream, connection: Connection): Promise<void> => {
+  /** Ends a stream the limits refused: ERROR LIMIT with the reason, never waiting long on the peer. */
+  const refuse = async (stream: Stream, peer: PeerId, protocol: LimitedProtocol, reason: string): Promise<void> => {
+    stats.limited++
+    log('refusing a %s stream from %p: %s', protocol, peer, reason)
+    const io = framed(stream, 1024, 4096, `${protocol} stream`)
+    try {
+      const signal = AbortSignal.timeout(CLOSE_GRACE_MS)
+      await io.write(encodeError('limit', truncateUtf8(reason, MAX_MESSAGE_BYTES)), { signal })
+      await stream.close({ signal })
+    } catch (e) {
+      stream.abort(e instanceof Error ? e : new Error(String(e)))
+    }
+  }
+
+  const guard = (protocol: LimitedProtocol, fn: (s: Stream, c: Connection) => Promise<void>) => async (stream: Stream, connection: Connection): Promise<void> => {
     if (stopped) {
       stream.abort(new Error('server stopped'))
+      return
+    }
+    const slot = limits.open(connection.remotePeer.toString(), protocol)
+    if (typeof slot === 'string') {
+      await refuse(stream, connection.remotePeer, protocol, slot)
       return
     }
     try {
@@ -380,12 +448,14 @@ export async function startExchangeServer (components: ServerComponents, init: E
     } catch (err) {
       log.error('handler failed: %e', err)
       stream.abort(err instanceof Error ? err : new Error(String(err)))
+    } finally {
+      slot.release()
     }
   }
 
-  await components.handle(BLOCKS_PROTOCOL, guard(serveBlocks), { maxInboundStreams: init.maxInboundBlockStreams ?? MAX_INBOUND_BLOCK_STREAMS })
+  await components.handle(BLOCKS_PROTOCOL, guard('blocks', serveBlocks), { maxInboundStreams: init.maxInboundBlockStreams ?? MAX_INBOUND_BLOCK_STREAMS })
   try {
-    await components.handle(SCAN_PROTOCOL, guard(serveScan), { maxInboundStreams: init.maxInboundScanStreams ?? MAX_INBOUND_SCAN_STREAMS })
+    await components.handle(SCAN_PROTOCOL, guard('scan', serveScan), { maxInboundStreams: init.maxInboundScanStreams ?? MAX_INBOUND_SCAN_STREAMS })
   } catch (err) {
     await components.unhandle(BLOCKS_PROTOCOL)
     throw err

@@ -34,3 +34,21 @@ export const DEFAULT_VERIFY_WORKERS_PER_NODE = 0
 
 /** How long the daemon waits for open streams to finish when it stops. */
 export const DEFAULT_STOP_GRACE_MS = 5_000
+
+/**
+ * Connections the node keeps open in total before libp2p prunes the least useful: Ferry talks to a handful
+ * of sites, so this is far above normal use and bounds what a crowd of peers costs.
+ */
+export const MAX_CONNECTIONS = 256
+
+/** Inbound connections still in their handshake at once (libp2p refuses more). */
+export const MAX_INCOMING_PENDING_CONNECTIONS = 16
+
+/** Inbound connections per second accepted from one host (libp2p's inboundConnectionThreshold). */
+export const INBOUND_CONNECTIONS_PER_SECOND_PER_HOST = 5
+
+/**
+ * Inbound yamux streams per connection, counting streams still negotiating their protocol (the exchange
+ * accepts 16 blocks + 4 scan per connection; the rest is headroom for the negotiation itself).
+ */
+export const YAMUX_MAX_INBOUND_STREAMS = 64

@@ -12,9 +12,12 @@ import { tcp } from '@libp2p/tcp'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { FerryError } from '@ferry/errors'
-import { PeerClient, VerifyPool, startExchangeServer, type ExchangeServer, type PeerClientInit } from '@ferry/exchange'
+import { PeerClient, VerifyPool, startExchangeServer, type ExchangeServer, type ExchangeServerInit, type PeerClientInit } from '@ferry/exchange'
 import { DEFAULT_LISTEN, type Home } from '@ferry/store'
-import { DEFAULT_LEAF_READERS, DEFAULT_VERIFY_WORKERS_PER_NODE, YAMUX_INITIAL_STREAM_WINDOW, YAMUX_MAX_READ_BUFFER, YAMUX_MAX_STREAM_WINDOW } from './constants.js'
+import {
+  DEFAULT_LEAF_READERS, DEFAULT_VERIFY_WORKERS_PER_NODE, INBOUND_CONNECTIONS_PER_SECOND_PER_HOST, MAX_CONNECTIONS, MAX_INCOMING_PENDING_CONNECTIONS,
+  YAMUX_INITIAL_STREAM_WINDOW, YAMUX_MAX_INBOUND_STREAMS, YAMUX_MAX_READ_BUFFER, YAMUX_MAX_STREAM_WINDOW
+} from './constants.js'
 import { LeafReaderPool } from './leaf-pool.js'
 import { homeSources, readLeafHere, type LeafReader } from './sources.js'
 import { TrustGate } from './trust.js'
@@ -43,8 +46,8 @@ export interface FerryNodeInit {
    * because a worker needs them copied into memory of their own first, which measured as costly as hashing).
    */
   verifyWorkers?: number
-  /** Options of the exchange server (timeouts, read-ahead). */
-  server?: { idleTimeoutMs?: number, readAhead?: number }
+  /** Options of the exchange server (timeouts, read-ahead, per-peer limits). */
+  server?: Pick<ExchangeServerInit, 'idleTimeoutMs' | 'readAhead' | 'limits' | 'firstFrameTimeoutMs'>
 }
 
 /** A started Ferry node. */
@@ -103,6 +106,7 @@ export async function createFerryNode (init: FerryNodeInit): Promise<FerryNode> 
     transports: [tcp()],
     connectionEncrypters: [noise({ crypto: defaultCrypto })],
     streamMuxers: [yamux({
+      maxInboundStreams: YAMUX_MAX_INBOUND_STREAMS,
       streamOptions: {
         initialStreamWindowSize: init.yamux?.initialStreamWindowSize ?? YAMUX_INITIAL_STREAM_WINDOW,
         maxStreamWindowSize: init.yamux?.maxStreamWindowSize ?? YAMUX_MAX_STREAM_WINDOW,
@@ -111,7 +115,13 @@ export async function createFerryNode (init: FerryNodeInit): Promise<FerryNode> 
     })],
     // The ping-based monitor would abort a busy connection whose pings queue behind megabytes of blocks;
     // yamux keep-alive and the exchange's own timeouts cover liveness.
-    connectionMonitor: { enabled: false }
+    connectionMonitor: { enabled: false },
+    // libp2p's own bounds on connections (docs/security.md); per-peer stream and request limits are the exchange server's
+    connectionManager: {
+      maxConnections: MAX_CONNECTIONS,
+      maxIncomingPendingConnections: MAX_INCOMING_PENDING_CONNECTIONS,
+      inboundConnectionThreshold: INBOUND_CONNECTIONS_PER_SECOND_PER_HOST
+    }
   }).catch((err: unknown) => { throw listenError(err) })
   const log = libp2p.logger.forComponent('ferry:node')
   const trust = new TrustGate(home, init.open === true, log)

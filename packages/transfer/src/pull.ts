@@ -1,7 +1,7 @@
 import { promises as fsp, type Stats } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { FerryError, isFerryError } from '@ferry/errors'
-import { HashPool, fileLeaves, walkDag, type DagEntry, type FileLeaf, type GetBlock, type SkippedEntry } from '@ferry/dag'
+import { HashPool, fileLeaves, pathProblem, pathUnder, symlinkTargetProblem, walkDag, type DagEntry, type FileLeaf, type GetBlock, type SkippedEntry } from '@ferry/dag'
 import { freeSpace, readLeaf, type Catalog, type InnerBlocks } from '@ferry/store'
 import type { CID } from 'multiformats/cid'
 import {
@@ -32,6 +32,11 @@ export interface PullOptions {
   checkpointMs?: number
   checkpointBytes?: number
   pool?: HashPool
+  /**
+   * Recreate symlinks whose target is absolute or climbs out of `dest` (see docs/security.md). Default false:
+   * such links are not created and are reported as ERR_UNSAFE_SYMLINK problems.
+   */
+  allowEscapingSymlinks?: boolean
 }
 
 interface PlannedDir { path: string, cid: CID, mode: number, mtimeMs: number }
@@ -39,8 +44,14 @@ interface PlannedLink { path: string, cid: CID, target: string, mtimeMs: number 
 
 const DEFAULT_META = { mode: 0o644, mtimeMs: 0 }
 
+/** `rel` (a path from the scan: a peer's data) under dest; throws unless it is a safe relative path. */
 function joinPath (dest: string, rel: string): string {
-  return rel === '' ? dest : join(dest, rel)
+  return pathUnder(dest, rel)
+}
+
+/** Permission bits kept from a peer's mode: never setuid or setgid (a peer must not hand us a setuid file). */
+function safeMode (mode: number, directory: boolean): number {
+  return mode & (directory ? 0o1777 : 0o777)
 }
 
 function sameMtime (a: number, b: number): boolean {
@@ -140,7 +151,13 @@ export async function pull (options: PullOptions): Promise<PullResult> {
     } else {
       const scan = await fromAnyPeer(`the scan ${root.toString()}`, async (peer) => await peer.getScan(root, { signal }))
       record = scan.record
-      for await (const e of scan.entries) meta.set(e.path, e)
+      for await (const e of scan.entries) {
+        // a peer's entry list is metadata only (the verified DAG decides what is written), but check it anyway
+        const problem = pathProblem(e.path)
+        if (problem !== undefined) throw new FerryError('ERR_PROTOCOL', `The peer sent the scan entry ${JSON.stringify(e.path.slice(0, 200))}: ${problem}`)
+        if (meta.has(e.path)) throw new FerryError('ERR_PROTOCOL', `The peer sent the scan entry ${JSON.stringify(e.path)} twice`)
+        meta.set(e.path, e)
+      }
     }
 
     // 2. The DAG: every inner block verified (and kept, so this node can serve it and re-plan offline).
@@ -148,7 +165,11 @@ export async function pull (options: PullOptions): Promise<PullResult> {
     const links: PlannedLink[] = []
     const files: Array<{ entry: DagEntry, leaves: FileLeaf[] }> = []
     for await (const entry of walkDag(root, getBlock, { signal })) {
-      const m = meta.get(entry.path) ?? { ...DEFAULT_META, mode: entry.type === 'directory' ? 0o755 : 0o644 }
+      const listed = meta.get(entry.path)
+      if (listed != null && listed.type !== entry.type) {
+        throw new FerryError('ERR_PROTOCOL', `The scan's entry list says ${JSON.stringify(entry.path)} is a ${listed.type}, its verified DAG says ${entry.type}: the peer's record contradicts the data`)
+      }
+      const m = listed ?? { ...DEFAULT_META, mode: entry.type === 'directory' ? 0o755 : 0o644 }
       if (entry.type === 'directory') dirs.push({ path: entry.path, cid: entry.cid, mode: m.mode, mtimeMs: m.mtimeMs })
       else if (entry.type === 'symlink') links.push({ path: entry.path, cid: entry.cid, target: entry.target ?? '', mtimeMs: m.mtimeMs })
       else files.push({ entry, leaves: [] })
@@ -166,16 +187,26 @@ export async function pull (options: PullOptions): Promise<PullResult> {
 
     // 3. Reconcile with the destination and the journal of an earlier, interrupted run.
     await mkdirSafe(dest, '')
-    for (const d of dirs) {
-      const problem = await mkdirSafe(dest, d.path)
-      if (problem != null) problems.push(problem)
+    // the staging directory's name is Ferry's own: an entry of that name at the top is never placed
+    for (const e of [...dirs, ...links, ...files.map((f) => f.entry)]) {
+      if (e.path === STAGING_DIR) problems.push({ path: e.path, code: 'ERR_CONFLICT', message: `the name ${STAGING_DIR} is reserved for Ferry's staging directory; not placed` })
     }
+    // pre-order, so a directory that could not be made (something else is there, maybe a symlink) is known
+    // before anything below it: nothing is ever created through it
     const blockedDirs = problems.map((p) => p.path)
     const underBlocked = (path: string): boolean => blockedDirs.some((d) => path === d || path.startsWith(`${d}/`))
+    for (const d of dirs) {
+      if (d.path === STAGING_DIR || underBlocked(d.path)) continue
+      const problem = await mkdirSafe(dest, d.path)
+      if (problem != null) {
+        problems.push(problem)
+        blockedDirs.push(problem.path)
+      }
+    }
     const journal = catalog.pulls
     const pullRecord = journal.open(root, dest)
     const saved = journal.progress(pullRecord.id)
-    const resumable = await fsp.stat(join(dest, STAGING_DIR)).then(() => true, () => false)
+    const resumable = await fsp.lstat(join(dest, STAGING_DIR)).then((st) => st.isDirectory(), () => false)
     const verifiedLeaves = async (path: string, size: number, leaves: FileLeaf[]): Promise<Uint8Array> => {
       pool ??= new HashPool()
       const map = bitmapFor(leaves.length)
@@ -196,7 +227,7 @@ export async function pull (options: PullOptions): Promise<PullResult> {
     for (const { entry, leaves } of files) {
       if (underBlocked(entry.path)) continue
       const m = meta.get(entry.path) ?? DEFAULT_META
-      const final = join(dest, entry.path)
+      const final = joinPath(dest, entry.path)
       const st = await fsp.lstat(final).catch(() => undefined)
       if (st != null) {
         if (!st.isFile()) {
@@ -205,7 +236,7 @@ export async function pull (options: PullOptions): Promise<PullResult> {
           bytesPresent += entry.size
         } else if (st.size === entry.size && await matches(final, st.size, leaves)) {
           bytesPresent += entry.size
-          await fsp.chmod(final, m.mode & 0o7777)
+          await fsp.chmod(final, safeMode(m.mode, false))
           await fsp.utimes(final, m.mtimeMs / 1000, m.mtimeMs / 1000)
         } else {
           problems.push({ path: entry.path, code: 'ERR_CONFLICT', message: 'exists at the destination with other content; not overwritten' })
@@ -215,14 +246,14 @@ export async function pull (options: PullOptions): Promise<PullResult> {
       // An earlier run's staged file: keep every leaf that still hashes right, whatever the journal says
       // (after kill -9 the journal lags the data; after a power cut the data may lag the journal).
       const stagedAt = stagingName(dest, entry.path)
-      const stagedStat = saved.has(entry.path) || resumable ? await fsp.stat(stagedAt).catch(() => undefined) : undefined
+      const stagedStat = saved.has(entry.path) || resumable ? await fsp.lstat(stagedAt).then((st) => (st.isFile() ? st : undefined), () => undefined) : undefined
       const done = stagedStat != null ? await verifiedLeaves(stagedAt, stagedStat.size, leaves) : bitmapFor(leaves.length)
       let remaining = 0
       for (let i = 0; i < leaves.length; i++) {
         if (!hasBit(done, i)) remaining++
         else bytesResumed += leaves[i]?.length ?? 0
       }
-      const file: StagedFile = { path: entry.path, cid: entry.cid, size: entry.size, mode: m.mode, mtimeMs: m.mtimeMs, leaves, done, remaining, writing: 0, dirty: false }
+      const file: StagedFile = { path: entry.path, cid: entry.cid, size: entry.size, mode: safeMode(m.mode, false), mtimeMs: m.mtimeMs, leaves, done, remaining, writing: 0, dirty: false }
       if (remaining === 0) completeAlready.push(file)
       staged.push(file)
     }
@@ -308,13 +339,13 @@ export async function pull (options: PullOptions): Promise<PullResult> {
     // 6. Symlinks, then directory modes and mtimes, deepest first (placing files changed them).
     for (const l of links) {
       if (underBlocked(l.path)) continue
-      const problem = await placeSymlink(dest, l)
+      const problem = await placeSymlink(dest, l, options.allowEscapingSymlinks === true)
       if (problem != null) problems.push(problem)
     }
     for (const d of [...dirs].reverse()) {
       if (underBlocked(d.path)) continue
       const abs = joinPath(dest, d.path)
-      await fsp.chmod(abs, d.mode & 0o7777).catch(() => {})
+      await fsp.chmod(abs, safeMode(d.mode, true)).catch(() => {})
       await fsp.utimes(abs, d.mtimeMs / 1000, d.mtimeMs / 1000).catch(() => {})
     }
 
@@ -445,8 +476,16 @@ async function mkdirSafe (dest: string, rel: string): Promise<PullProblem | unde
   return { path: rel, code: 'ERR_CONFLICT', message: `exists at the destination as ${describeType(st)}, where the scan has a directory; nothing written below it` }
 }
 
-async function placeSymlink (dest: string, l: PlannedLink): Promise<PullProblem | undefined> {
-  const abs = join(dest, l.path)
+/**
+ * Creates a symlink as recorded (it is data: Ferry never follows it). One whose target is absolute or climbs
+ * out of dest is not created unless `allowEscaping`, and is reported instead.
+ */
+async function placeSymlink (dest: string, l: PlannedLink, allowEscaping: boolean): Promise<PullProblem | undefined> {
+  const abs = joinPath(dest, l.path)
+  const unsafe = symlinkTargetProblem(l.path, l.target)
+  if (unsafe !== undefined && (!allowEscaping || l.target.includes('\0'))) {
+    return { path: l.path, code: 'ERR_UNSAFE_SYMLINK', message: `symlink not created: ${unsafe} (pass --allow-escaping-symlinks to create it anyway)` }
+  }
   const existing = await fsp.lstat(abs).catch(() => undefined)
   if (existing != null) {
     if (existing.isSymbolicLink() && await fsp.readlink(abs) === l.target) return undefined
@@ -472,8 +511,8 @@ async function registerScan (
     for (const l of links) add(l.path, 'symlink', l.cid, 0, l.target)
     for (const { entry } of files) add(entry.path, 'file', entry.cid, entry.size)
     for (const { entry, leaves } of files) {
-      const abs = join(dest, entry.path)
-      const st = await fsp.stat(abs)
+      const abs = joinPath(dest, entry.path)
+      const st = await fsp.lstat(abs)
       writer.addSource(abs, st.size, st.mtimeMs, leaves.map((l) => ({ cid: l.cid, offset: l.offset, length: l.length })))
     }
     writer.commit({ root, files: files.length, directories: dirs.length, symlinks: links.length, bytes: record.bytes, skipped: record.skipped })

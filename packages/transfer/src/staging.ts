@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { promises as fsp, constants as fsc } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { FerryError, fromSystemError } from '@ferry/errors'
-import { FileBuilder, leafRef, type FileLeaf } from '@ferry/dag'
+import { FileBuilder, leafRef, pathUnder, type FileLeaf } from '@ferry/dag'
 import type { CID } from 'multiformats/cid'
 import type { PullJournal } from '@ferry/store'
 import { MAX_OPEN_FILES, STAGING_DIR } from './constants.js'
@@ -66,10 +66,16 @@ export class Staging {
   }
 
   async prepare (): Promise<void> {
+    const dir = join(this.dest, STAGING_DIR)
     try {
-      await fsp.mkdir(join(this.dest, STAGING_DIR), { recursive: true, mode: 0o700 })
+      await fsp.mkdir(dir, { mode: 0o700 })
     } catch (err) {
-      throw fromSystemError(err, join(this.dest, STAGING_DIR))
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw fromSystemError(err, dir)
+    }
+    // never stage through a symlink someone left in our place
+    const st = await fsp.lstat(dir).catch((err: unknown) => { throw fromSystemError(err, dir) })
+    if (!st.isDirectory()) {
+      throw new FerryError('ERR_NOT_A_DIRECTORY', `${dir} exists and is not a directory (a symlink?): move it away; Ferry stages files there`)
     }
   }
 
@@ -80,7 +86,7 @@ export class Staging {
     if (pending == null) {
       pending = (async () => {
         if (this.handles.size >= MAX_OPEN_FILES) await this.closeSome()
-        const fh = await fsp.open(stagingName(this.dest, file.path), fsc.O_RDWR | fsc.O_CREAT, 0o600)
+        const fh = await fsp.open(stagingName(this.dest, file.path), fsc.O_RDWR | fsc.O_CREAT | fsc.O_NOFOLLOW, 0o600)
         this.handles.set(file.path, fh)
         return fh
       })()
@@ -146,7 +152,7 @@ export class Staging {
     const fh = await this.handle(file)
     try {
       await fh.truncate(file.size) // sets the length of an empty file, or one whose tail was never written
-      await fh.chmod(file.mode & 0o7777)
+      await fh.chmod(file.mode & 0o777) // never setuid or setgid from a peer
       const mtime = file.mtimeMs / 1000
       await fh.utimes(mtime, mtime)
     } catch (err) {
@@ -203,7 +209,7 @@ export class Staging {
       const outcome = await this.link(file)
       if (outcome === 'placed') {
         placed.push(file)
-        dirs.add(dirname(join(this.dest, file.path)))
+        dirs.add(dirname(pathUnder(this.dest, file.path)))
       } else {
         conflicts.push(file)
       }
@@ -222,7 +228,7 @@ export class Staging {
   /** Links a staged file to its final name, failing rather than replacing anything already there. */
   private async link (file: StagedFile): Promise<'placed' | 'conflict'> {
     const staged = stagingName(this.dest, file.path)
-    const final = join(this.dest, file.path)
+    const final = pathUnder(this.dest, file.path)
     try {
       await fsp.link(staged, final)
     } catch (err) {

@@ -46,7 +46,7 @@ export type PullProgressEvent =
 /** A file not placed at the destination, and why. */
 export interface PullProblem {
   path: string
-  code: 'ERR_CONFLICT' | 'ERR_UNAVAILABLE' | 'ERR_MISSING_AT_SOURCE'
+  code: 'ERR_CONFLICT' | 'ERR_UNAVAILABLE' | 'ERR_MISSING_AT_SOURCE' | 'ERR_UNSAFE_SYMLINK'
   message: string
 }
 

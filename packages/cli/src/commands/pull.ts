@@ -12,7 +12,7 @@ import { ProgressLine, type ProgressState } from '../progress.js'
 export const pull: Command = {
   name: 'pull',
   summary: 'Replicate a scan from other nodes into a directory, verified and resumable',
-  usage: '<root> <dest> --from MULTIADDR [--from MULTIADDR]... [--checksum] [--fsync] [--deadline SECONDS] [--json]',
+  usage: '<root> <dest> --from MULTIADDR [--from MULTIADDR]... [--checksum] [--fsync] [--allow-escaping-symlinks] [--deadline SECONDS] [--json]',
   help: [
     'Fetches the scan <root> into <dest> from every --from peer at once (each ends in /p2p/<PeerId>; the peer',
     'must trust this node: `ferry trust <our id>` there). Only what <dest> and this node lack is fetched;',
@@ -24,11 +24,13 @@ export const pull: Command = {
     '  --checksum         re-hash files already in <dest> instead of trusting size and mtime',
     '  --deadline SECS    give up when no data has arrived for this long (default 300)',
     '  --fsync            make each file durable on disk before its name appears (slower; default off, as rsync)',
+    '  --allow-escaping-symlinks',
+    '                     also create symlinks whose target is absolute or leaves <dest> (default: report them)',
     '',
     'Exit 0 when the scan is complete, 3 when files are missing at the source or conflict at <dest>,',
     '5 when <dest> lacks the space, 6 when no peer could deliver.'
   ].join('\n'),
-  options: { from: { type: 'string', multiple: true }, checksum: { type: 'boolean' }, fsync: { type: 'boolean' }, deadline: { type: 'string' } },
+  options: { from: { type: 'string', multiple: true }, checksum: { type: 'boolean' }, fsync: { type: 'boolean' }, 'allow-escaping-symlinks': { type: 'boolean' }, deadline: { type: 'string' } },
   positionals: [2, 2],
   async run (ctx, [rootArg, destArg], flags) {
     const root = parseRoot(rootArg ?? '')
@@ -65,6 +67,7 @@ export const pull: Command = {
           signal: ctx.signal,
           checksum: flags.checksum === true,
           fsync: flags.fsync === true,
+          allowEscapingSymlinks: flags['allow-escaping-symlinks'] === true,
           deadlineMs,
           onProgress: (e) => {
             switch (e.type) {

@@ -12,6 +12,8 @@ export {
   type DirEntry, type DirectoryOptions, type EntryType
 } from './directory.js'
 export { hamtSlot } from './hamt.js'
+export { MAX_NAME_BYTES, MAX_PATH_BYTES, nameProblem, pathProblem, pathUnder, peerNameProblem, symlinkTargetProblem } from './names.js'
+export { checkCid } from './cid.js'
 export {
   walkDag, fileLeaves, listDirectory,
   type GetBlock, type DagEntry, type DirectoryLink, type FileLeaf, type ReadOptions

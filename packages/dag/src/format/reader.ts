@@ -3,7 +3,7 @@ import { decode as decodePb, type PBLink } from '@ipld/dag-pb'
 import { checkCid, EMPTY_FILE_CID, verifyBlock } from './cid.js'
 import { DAG_PB_CODE, MAX_FILE_DEPTH, MAX_SHARD_DEPTH, MURMUR3_X64_64_CODE, RAW_CODE } from './constants.js'
 import { bitfieldSlots, labelLength, NameHash, slotLabel } from './hamt.js'
-import { compareNames, nameProblem } from './names.js'
+import { compareNames, MAX_PATH_BYTES, peerNameProblem } from './names.js'
 import { decodeUnixFS, type UnixFSData } from './unixfs-data.js'
 import type { EntryType } from './directory.js'
 import type { CID } from 'multiformats/cid'
@@ -131,7 +131,7 @@ function checkRawLeaf (leaf: CID, tsize: number | undefined, size: number, paren
 }
 
 function checkName (name: string | undefined, cid: CID): string {
-  const problem = nameProblem(name as string)
+  const problem = peerNameProblem(name as string)
   if (problem !== undefined) throw bad(`Directory ${cid.toString()} has an invalid entry name ${JSON.stringify(name)}: ${problem}`, cid)
   return name as string
 }
@@ -358,6 +358,7 @@ export async function * walkDag (root: CID, get: GetBlock, options: ReadOptions 
     const i = frame.next++
     const link = frame.links[i] as DirectoryLink
     const path = frame.path === '' ? link.name : `${frame.path}/${link.name}`
+    if (Buffer.byteLength(path) > MAX_PATH_BYTES) throw bad(`Path ${JSON.stringify(path.slice(0, 64))}... is longer than ${MAX_PATH_BYTES} bytes`, link.cid, { path })
     if (link.cid.code === RAW_CODE) {
       if ((link.tsize === 0) !== link.cid.equals(EMPTY_FILE_CID)) {
         throw bad(`Raw leaf ${link.cid.toString()} cannot be a ${link.tsize}-byte file`, link.cid, { path })

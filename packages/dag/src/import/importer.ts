@@ -7,6 +7,7 @@ import {
   buildDirectory,
   buildSymlink,
   leafRef,
+  pathProblem,
   type Block,
   type DirEntry,
   type NodeRef,
@@ -206,6 +207,12 @@ export async function importDirectory (dir: string, options: ImportOptions = {})
       checkAbort()
       const childAbs = join(abs, name)
       const rel = joinRel(dir.rel, name)
+      const unsafe = pathProblem(rel)
+      if (unsafe !== undefined) {
+        // a receiver would refuse the whole scan for it: leave it out, and say so
+        skip(rel, 'ERR_UNSAFE_NAME', new Error(`${unsafe}: peers refuse such names`))
+        continue
+      }
       let st: Stats | undefined
       try {
         st = lstatSync(childAbs, { throwIfNoEntry: false })
