@@ -17,6 +17,7 @@ import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import { FerryError, fromSystemError } from '@ferry/errors'
 import { MIGRATIONS, type Migration } from './migrations.js'
+import { digestEntries, signScanRecord, verifyScanSignature, type ScanSignature, type SignatureCheck, type Signer } from './scan-signature.js'
 import type BetterSqlite3 from 'better-sqlite3'
 
 /** How long a write waits for another process's transaction before failing with ERR_IO. */
@@ -94,6 +95,18 @@ export interface ScanRecord {
   /** ms since the epoch. */
   created: number
   state: ScanState
+  /** The origin's signature over the record and entries; undefined if the scan was never signed. */
+  signature?: ScanSignature
+}
+
+/** One peer a pulled replica came from. */
+export interface ProvenanceRecord {
+  /** PeerId string. */
+  peer: string
+  /** Bytes fetched from it in the run that completed the pull (0: it sent only the record or inner blocks). */
+  bytes: number
+  /** ms since the epoch when that pull completed. */
+  fetched: number
 }
 
 /** Where a leaf's bytes sit on this machine. */
@@ -133,6 +146,10 @@ export interface ScanSummary {
   symlinks: number
   bytes: number
   skipped: SkippedEntry[]
+  /** The origin's signature (a replica stores the origin's, unchanged). */
+  signature?: ScanSignature
+  /** Where a pulled replica came from. */
+  provenance?: ProvenanceRecord[]
 }
 
 /** Streams one scan into the catalog. Not safe to share between concurrent async tasks without care. */
@@ -150,6 +167,11 @@ export interface ScanWriter {
   flush: () => void
   /** Flushes, records the summary and flips the scan to 'complete'. */
   commit: (summary: ScanSummary) => ScanRecord
+  /**
+   * Like commit, but first signs the record and its entries (read back in path order, streamed) with `key`,
+   * the node key of the scan's origin (docs/format.md, "Signed scan records"). `signedAt` defaults to now.
+   */
+  commitSigned: (summary: Omit<ScanSummary, 'signature'>, key: Signer, signedAt?: number) => Promise<ScanRecord>
   /**
    * Removes the scan and its entries. Source/leaf rows it wrote stay: they describe files on disk, not the
    * scan. Does nothing after commit, so it is safe in a `finally`.
@@ -196,6 +218,13 @@ export interface Catalog {
   getScan: (rootOrId: string | number | CID) => ScanRecord | undefined
   /** A scan's entries in path order (UTF-8 byte order: a directory comes before everything under it). */
   entries: (scanId: number) => IterableIterator<EntryRecord>
+  /** Where a pulled replica came from (empty for a scan imported here), most bytes first. */
+  provenance: (scanId: number) => ProvenanceRecord[]
+  /**
+   * Checks a stored scan's signature over its record and entries (streamed from the catalog) against `signer`
+   * (a PeerId string; default the record's origin).
+   */
+  checkSignature: (scan: ScanRecord, signer?: string) => Promise<SignatureCheck>
   /** Every known location of a leaf, most recently indexed first. */
   findLeaf: (cid: CID) => LeafLocation[]
   /** The index of one source file, or undefined: lets an importer skip re-hashing an unchanged file. */
@@ -282,6 +311,9 @@ interface ScanRow {
   skipped: string
   created: number
   state: ScanState
+  signature: Buffer | null
+  signature_format: number | null
+  signed_at: number | null
 }
 
 interface EntryRow { path: string, type: EntryType, size: number, mode: number, mtime_ms: number, cid: Buffer, target: string | null }
@@ -306,7 +338,8 @@ function toScan (row: ScanRow): ScanRecord {
     bytes: row.bytes,
     skipped,
     created: row.created,
-    state: row.state
+    state: row.state,
+    ...(row.signature !== null ? { signature: { format: row.signature_format ?? 0, signedAt: row.signed_at ?? 0, bytes: new Uint8Array(row.signature) } } : {})
   }
 }
 
@@ -404,7 +437,7 @@ export function openCatalog (file: string, options: CatalogOptions = {}): Catalo
     return s
   }
 
-  const SCAN_COLUMNS = 'id, root, collection, name, source_path, origin, files, directories, symlinks, bytes, skipped, created, state'
+  const SCAN_COLUMNS = 'id, root, collection, name, source_path, origin, files, directories, symlinks, bytes, skipped, created, state, signature, signature_format, signed_at'
 
   const scanById = (id: number): ScanRecord | undefined => {
     const row = stmt(`SELECT ${SCAN_COLUMNS} FROM scans WHERE id = ?`).get(id) as ScanRow | undefined
@@ -527,9 +560,18 @@ export function openCatalog (file: string, options: CatalogOptions = {}): Catalo
         if (!isNonNegativeNumber(summary[k])) throw new FerryError('ERR_INVALID_ARGUMENT', `Scan summary has an invalid "${k}"`)
       }
       const skipped = (summary.skipped ?? []).map(s => ({ path: String(s.path), code: String(s.code), message: String(s.message) }))
-      const changed = guard(() => stmt(
-        'UPDATE scans SET root = ?, files = ?, directories = ?, symlinks = ?, bytes = ?, skipped = ?, state = \'complete\', writer_pid = NULL, writer_host = NULL WHERE id = ? AND state = \'importing\''
-      ).run(rootKey(root), summary.files, summary.directories, summary.symlinks, summary.bytes, JSON.stringify(skipped), id).changes)
+      const sig = summary.signature
+      const changed = guard(() => db.transaction(() => {
+        const n = stmt(
+          'UPDATE scans SET root = ?, files = ?, directories = ?, symlinks = ?, bytes = ?, skipped = ?, signature = ?, signature_format = ?, signed_at = ?, state = \'complete\', writer_pid = NULL, writer_host = NULL WHERE id = ? AND state = \'importing\''
+        ).run(rootKey(root), summary.files, summary.directories, summary.symlinks, summary.bytes, JSON.stringify(skipped),
+          sig === undefined ? null : Buffer.from(sig.bytes), sig?.format ?? null, sig?.signedAt ?? null, id).changes
+        if (n === 1) {
+          const insert = stmt('INSERT OR REPLACE INTO scan_provenance (scan_id, peer, bytes, fetched) VALUES (?, ?, ?, ?)')
+          for (const p of summary.provenance ?? []) insert.run(id, p.peer, p.bytes, p.fetched)
+        }
+        return n
+      }).immediate())
       if (changed !== 1) {
         state = 'failed'
         throw new FerryError('ERR_NOT_FOUND', `Scan ${id} disappeared while it was being written (removed as a stale import?)`)
@@ -540,6 +582,20 @@ export function openCatalog (file: string, options: CatalogOptions = {}): Catalo
       return record
     }
 
+    const commitSigned: ScanWriter['commitSigned'] = async (summary, key, signedAt = Date.now()) => {
+      flush()
+      const row = guard(() => scanById(id))
+      if (row === undefined) throw new FerryError('ERR_NOT_FOUND', `Scan ${id} disappeared while it was being written (removed as a stale import?)`)
+      const root = CID.asCID(summary.root)
+      if (root === null) throw new FerryError('ERR_INVALID_CID', `Scan ${id} cannot be committed without a root CID`)
+      const digest = await digestEntries(entriesOf(id))
+      const signature = await signScanRecord(key, {
+        root, collection: row.collection, name: row.name, origin: row.origin, files: summary.files, directories: summary.directories,
+        symlinks: summary.symlinks, bytes: summary.bytes, created: row.created, skipped: summary.skipped, signedAt
+      }, digest)
+      return commit({ ...summary, signature })
+    }
+
     const abort = (): void => {
       if (state === 'committed' || state === 'aborted') return
       state = 'aborted'
@@ -548,7 +604,7 @@ export function openCatalog (file: string, options: CatalogOptions = {}): Catalo
       guard(() => db.transaction(() => { stmt('DELETE FROM scans WHERE id = ?').run(id) }).immediate())
     }
 
-    return { id, addEntry, addSource, flush, commit, abort }
+    return { id, addEntry, addSource, flush, commit, commitSigned, abort }
   }
 
   const listScans: Catalog['listScans'] = (opts = {}) => guard(() => {
@@ -581,6 +637,8 @@ export function openCatalog (file: string, options: CatalogOptions = {}): Catalo
     })
   }
 
+  const entriesOf = (scanId: number): IterableIterator<EntryRecord> => entries(scanId)
+
   function * entries (scanId: number): IterableIterator<EntryRecord> {
     let after: string | null = null
     while (true) {
@@ -591,6 +649,15 @@ export function openCatalog (file: string, options: CatalogOptions = {}): Catalo
       if (page.length < ENTRIES_PAGE_ROWS) return
       after = page[page.length - 1]!.path
     }
+  }
+
+  const provenance: Catalog['provenance'] = (scanId) => guard(() =>
+    stmt('SELECT peer, bytes, fetched FROM scan_provenance WHERE scan_id = ? ORDER BY bytes DESC, peer').all(scanId) as ProvenanceRecord[])
+
+  const checkSignature: Catalog['checkSignature'] = async (scan, signer) => {
+    if (scan.root === null) return { ok: false, reason: 'the scan is still being imported' }
+    const digest = await digestEntries(entries(scan.id))
+    return await verifyScanSignature({ ...scan, root: scan.root }, digest, scan.signature, signer)
   }
 
   const findLeaf: Catalog['findLeaf'] = (cid) => guard(() =>
@@ -630,6 +697,8 @@ export function openCatalog (file: string, options: CatalogOptions = {}): Catalo
     listScans,
     getScan,
     entries,
+    provenance,
+    checkSignature,
     findLeaf,
     getSource,
     removeStaleImports,

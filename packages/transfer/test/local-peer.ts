@@ -44,9 +44,9 @@ export function localPeer (home: Home, opts: LocalPeerOptions): BlockPeer {
     async getScan (root: CID) {
       const scan = home.catalog.getScan(root)
       if (scan == null) throw new FerryError('ERR_ROOT_NOT_FOUND', `${opts.id} does not have ${root.toString()}`)
-      const record: ScanInfo = { root: root.toString(), collection: scan.collection, name: scan.name, origin: scan.origin, files: scan.files, directories: scan.directories, symlinks: scan.symlinks, bytes: scan.bytes, skipped: scan.skipped, created: scan.created }
+      const record: ScanInfo = { root: root.toString(), collection: scan.collection, name: scan.name, origin: scan.origin, files: scan.files, directories: scan.directories, symlinks: scan.symlinks, bytes: scan.bytes, skipped: scan.skipped, created: scan.created, ...(scan.signature !== undefined ? { signature: scan.signature } : {}) }
       const entries = (async function * (): AsyncGenerator<ScanEntryInfo> {
-        for (const e of home.catalog.entries(scan.id)) yield { path: e.path, type: e.type, size: e.size, mode: e.mode, mtimeMs: e.mtimeMs, ...(e.target != null ? { target: e.target } : {}) }
+        for (const e of home.catalog.entries(scan.id)) yield e
       })()
       return { record, entries }
     },

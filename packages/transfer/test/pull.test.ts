@@ -18,7 +18,7 @@ async function addScan (home: Home, dir: string, pool: HashPool): Promise<CID> {
       addSource: (p, s, m, l) => { writer.addSource(p, s, m, l) }
     }
   })
-  writer.commit({ root: r.root, files: r.files, directories: r.directories, symlinks: r.symlinks, bytes: r.bytes, skipped: r.skipped })
+  await writer.commitSigned({ root: r.root, files: r.files, directories: r.directories, symlinks: r.symlinks, bytes: r.bytes, skipped: r.skipped }, home.privateKey)
   return r.root
 }
 
