@@ -218,6 +218,8 @@ export interface Catalog {
   getScan: (rootOrId: string | number | CID) => ScanRecord | undefined
   /** A scan's entries in path order (UTF-8 byte order: a directory comes before everything under it). */
   entries: (scanId: number) => IterableIterator<EntryRecord>
+  /** One entry of a scan by path, or undefined. */
+  getEntry: (scanId: number, path: string) => EntryRecord | undefined
   /** Where a pulled replica came from (empty for a scan imported here), most bytes first. */
   provenance: (scanId: number) => ProvenanceRecord[]
   /**
@@ -651,6 +653,11 @@ export function openCatalog (file: string, options: CatalogOptions = {}): Catalo
     }
   }
 
+  const getEntry: Catalog['getEntry'] = (scanId, path) => guard(() => {
+    const row = stmt('SELECT path, type, size, mode, mtime_ms, cid, target FROM entries WHERE scan_id = ? AND path = ?').get(scanId, path) as EntryRow | undefined
+    return row === undefined ? undefined : toEntry(row)
+  })
+
   const provenance: Catalog['provenance'] = (scanId) => guard(() =>
     stmt('SELECT peer, bytes, fetched FROM scan_provenance WHERE scan_id = ? ORDER BY bytes DESC, peer').all(scanId) as ProvenanceRecord[])
 
@@ -697,6 +704,7 @@ export function openCatalog (file: string, options: CatalogOptions = {}): Catalo
     listScans,
     getScan,
     entries,
+    getEntry,
     provenance,
     checkSignature,
     findLeaf,

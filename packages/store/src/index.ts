@@ -24,7 +24,7 @@ export {
 } from './catalog.js'
 export {
   SCAN_SIGNATURE_FORMAT, SCAN_SIGNATURE_DOMAIN, MAX_SIGNATURE_BYTES, EntriesDigest, encodeSignedEntry, scanSigningBytes, digestEntries,
-  signScanRecord, verifyScanSignature,
+  signScanRecord, verifyScanSignature, parseSigner,
   type ScanSignature, type SignedRecordFields, type SignedEntry, type SignatureCheck, type Signer
 } from './scan-signature.js'
 export { MIGRATIONS, type Migration } from './migrations.js'

@@ -62,6 +62,21 @@ export interface SignedEntry {
   target?: string
 }
 
+/**
+ * Checks that `id` is a PeerId whose public key can verify scan signatures (Ed25519): ERR_INVALID_ARGUMENT
+ * otherwise. Returns it in its canonical spelling.
+ */
+export function parseSigner (id: string): string {
+  let peer
+  try {
+    peer = peerIdFromString(id.trim())
+  } catch (err) {
+    throw new FerryError('ERR_INVALID_ARGUMENT', `'${id}' is not a PeerId (expected something like 12D3KooW...; \`ferry id\` prints a node's)`, { cause: err })
+  }
+  if (peer.type !== 'Ed25519') throw new FerryError('ERR_INVALID_ARGUMENT', `${id} is a ${peer.type} PeerId: only Ed25519 node keys sign scans`)
+  return peer.toString()
+}
+
 /** Outcome of `verifyScanSignature`. */
 export type SignatureCheck = { ok: true } | { ok: false, reason: string }
 
