@@ -17,7 +17,7 @@ import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import { FerryError, fromSystemError } from '@ferry/errors'
 import { MIGRATIONS, type Migration } from './migrations.js'
-import { digestEntries, signScanRecord, verifyScanSignature, type ScanSignature, type SignatureCheck, type Signer } from './scan-signature.js'
+import { EntriesDigest, signScanRecord, verifyScanSignature, type ScanSignature, type SignatureCheck, type Signer } from './scan-signature.js'
 import type BetterSqlite3 from 'better-sqlite3'
 
 /** How long a write waits for another process's transaction before failing with ERR_IO. */
@@ -590,7 +590,7 @@ export function openCatalog (file: string, options: CatalogOptions = {}): Catalo
       if (row === undefined) throw new FerryError('ERR_NOT_FOUND', `Scan ${id} disappeared while it was being written (removed as a stale import?)`)
       const root = CID.asCID(summary.root)
       if (root === null) throw new FerryError('ERR_INVALID_CID', `Scan ${id} cannot be committed without a root CID`)
-      const digest = await digestEntries(entriesOf(id))
+      const digest = digestStored(id)
       const signature = await signScanRecord(key, {
         root, collection: row.collection, name: row.name, origin: row.origin, files: summary.files, directories: summary.directories,
         symlinks: summary.symlinks, bytes: summary.bytes, created: row.created, skipped: summary.skipped, signedAt
@@ -639,8 +639,6 @@ export function openCatalog (file: string, options: CatalogOptions = {}): Catalo
     })
   }
 
-  const entriesOf = (scanId: number): IterableIterator<EntryRecord> => entries(scanId)
-
   function * entries (scanId: number): IterableIterator<EntryRecord> {
     let after: string | null = null
     while (true) {
@@ -661,9 +659,26 @@ export function openCatalog (file: string, options: CatalogOptions = {}): Catalo
   const provenance: Catalog['provenance'] = (scanId) => guard(() =>
     stmt('SELECT peer, bytes, fetched FROM scan_provenance WHERE scan_id = ? ORDER BY bytes DESC, peer').all(scanId) as ProvenanceRecord[])
 
+  /**
+   * Digest of a scan's stored entries in path order, for its signature. One synchronous pass over a single
+   * statement (no paging, CIDs left binary): faster than `entries()`, and nothing else can use the statement
+   * meanwhile. Memory stays flat: rows are hashed as they are read.
+   */
+  const digestStored = (scanId: number): { count: number, digest: Uint8Array } => guard(() => {
+    const d = new EntriesDigest()
+    const rows = stmt('SELECT path, type, size, mode, mtime_ms AS mtimeMs, cid, target FROM entries WHERE scan_id = ? ORDER BY path').iterate(scanId) as IterableIterator<{ path: string, type: EntryType, size: number, mode: number, mtimeMs: number, cid: Buffer, target: string | null }>
+    for (const r of rows) d.add({ path: r.path, type: r.type, size: r.size, mode: r.mode, mtimeMs: r.mtimeMs, cid: r.cid, ...(r.target !== null ? { target: r.target } : {}) })
+    return { count: d.count, digest: d.digest() }
+  })
+
   const checkSignature: Catalog['checkSignature'] = async (scan, signer) => {
     if (scan.root === null) return { ok: false, reason: 'the scan is still being imported' }
-    const digest = await digestEntries(entries(scan.id))
+    let digest
+    try {
+      digest = digestStored(scan.id)
+    } catch (err) {
+      return { ok: false, reason: `its stored entries cannot be read back as signed (${(err as Error).message})` }
+    }
     return await verifyScanSignature({ ...scan, root: scan.root }, digest, scan.signature, signer)
   }
 

@@ -58,8 +58,17 @@ export interface SignedEntry {
   size: number
   mode: number
   mtimeMs: number
-  cid: CID
+  /** The entry's CID, or its binary form (as stored in catalog.db: no need to decode it). */
+  cid: CID | Uint8Array
   target?: string
+}
+
+/** Binary CIDv1 of `cid` (a CIDv0 is converted). */
+function cidV1Bytes (cid: CID | Uint8Array): Uint8Array {
+  if (cid instanceof Uint8Array) return cid[0] === 1 ? cid : CID.decode(cid).toV1().bytes
+  const c = CID.asCID(cid)
+  if (c === null) throw new FerryError('ERR_INVALID_CID', 'A signed entry needs a CID')
+  return c.toV1().bytes
 }
 
 /**
@@ -136,7 +145,7 @@ export function encodeSignedEntry (e: SignedEntry): Uint8Array {
   const type = ENTRY_TYPES[e.type]
   if (type === undefined) throw new FerryError('ERR_INVALID_ARGUMENT', `Entry "${e.path}" has unknown type "${String(e.type)}"`)
   const w = new Canonical().string(e.path).u8(type).u64(e.size, 'size').u32(e.mode, 'mode').f64(e.mtimeMs, 'mtime')
-    .bytes(CID.asCID(e.cid)?.toV1().bytes ?? new Uint8Array(), 'cid')
+    .bytes(cidV1Bytes(e.cid), 'cid')
   if (e.type === 'symlink') w.string(e.target ?? '')
   return w.finish()
 }

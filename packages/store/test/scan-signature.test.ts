@@ -43,6 +43,8 @@ describe('canonical encoding (format 1)', () => {
     // -0 is written as +0; a CIDv0 as its CIDv1 bytes
     expect(encodeSignedEntry({ ...ENTRIES[1]!, mtimeMs: -0 })).toEqual(encodeSignedEntry({ ...ENTRIES[1]!, mtimeMs: 0 }))
     expect(encodeSignedEntry({ ...ENTRIES[0]!, cid: NODE.toV0() })).toEqual(encodeSignedEntry(ENTRIES[0]!))
+    expect(encodeSignedEntry({ ...ENTRIES[0]!, cid: NODE.toV0().bytes })).toEqual(encodeSignedEntry(ENTRIES[0]!))
+    expect(encodeSignedEntry({ ...ENTRIES[0]!, cid: NODE.bytes })).toEqual(encodeSignedEntry(ENTRIES[0]!))
   })
 
   it('encodes the record as documented, byte for byte', async () => {
