@@ -137,7 +137,8 @@ export async function pull (options: PullOptions): Promise<PullResult> {
     const meta = new Map<string, ScanEntryInfo>()
     const digest = new EntriesDigest()
     const local = catalog.getScan(root)
-    if (local?.state === 'complete') {
+    // an unsigned local record (imported before signing existed) is not used: a peer's signed one is asked for
+    if (local?.state === 'complete' && local.signature !== undefined) {
       record = { root: root.toString(), collection: local.collection, name: local.name, origin: local.origin, files: local.files, directories: local.directories, symlinks: local.symlinks, bytes: local.bytes, skipped: local.skipped, created: local.created, ...(local.signature !== undefined ? { signature: local.signature } : {}) }
       for (const e of catalog.entries(local.id)) {
         digest.add(e)
