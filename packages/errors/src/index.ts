@@ -15,7 +15,7 @@ export const ExitCode = {
   USAGE: 2,
   /** The job finished but some entries were skipped (unreadable, special, changed while read). */
   PARTIAL: 3,
-  /** A directory does not match a root, or a block does not match its CID. */
+  /** A directory does not match a root, a block does not match its CID, or a scan's signature does not verify. */
   VERIFY_FAILED: 4,
   /** The destination or the home directory does not have the space needed. */
   NO_SPACE: 5,
@@ -47,6 +47,12 @@ export const ErrorCodes = {
   ERR_VERIFY_FAILED: ExitCode.VERIFY_FAILED,
   ERR_HASH_MISMATCH: ExitCode.VERIFY_FAILED,
   ERR_BAD_BLOCK: ExitCode.VERIFY_FAILED,
+  /** A scan record's signature does not verify: the record or its entries were changed after signing. */
+  ERR_BAD_SIGNATURE: ExitCode.VERIFY_FAILED,
+  /** A scan record carries no signature (imported by an older Ferry): refused. */
+  ERR_UNSIGNED: ExitCode.VERIFY_FAILED,
+  /** A scan record is validly signed, but by another node than the one asked for (--signed-by). */
+  ERR_WRONG_SIGNER: ExitCode.VERIFY_FAILED,
   ERR_NO_SPACE: ExitCode.NO_SPACE,
   ERR_NETWORK: ExitCode.NETWORK,
   ERR_PEER_REFUSED: ExitCode.NETWORK,

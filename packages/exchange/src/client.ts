@@ -312,7 +312,8 @@ export class PeerClient {
       if (skipped.length !== r.skipped) throw protocolError('malformed', `Peer ${peer} sent ${skipped.length} skipped entries for ${what}, announced ${r.skipped}`)
       record = {
         root: r.root.toString(), collection: r.collection, name: r.name, origin: r.origin, files: r.files,
-        directories: r.directories, symlinks: r.symlinks, bytes: r.bytes, skipped, created: r.created
+        directories: r.directories, symlinks: r.symlinks, bytes: r.bytes, skipped, created: r.created,
+        ...(r.signature !== undefined ? { signature: r.signature } : {})
       }
     } catch (err) {
       end(err)

@@ -9,8 +9,11 @@
 /** Block exchange: pipelined requests for blocks by CID. */
 export const BLOCKS_PROTOCOL = '/ferry/blocks/1.0.0'
 
-/** Scan catalog: a scan's record and entries by root CID. */
-export const SCAN_PROTOCOL = '/ferry/scan/1.0.0'
+/**
+ * Scan catalog: a scan's record and entries by root CID. 2.0.0: SCAN_RECORD carries the origin's signature
+ * (1.0.0 had none; a 1.0.0 peer fails protocol negotiation instead of sending an unsigned record).
+ */
+export const SCAN_PROTOCOL = '/ferry/scan/2.0.0'
 
 /** Largest block either end sends or accepts (wire). Ferry's leaves are 1 MiB; inner nodes are smaller. */
 export const MAX_BLOCK_BYTES = 2 * 1024 * 1024
@@ -35,6 +38,9 @@ export const MAX_PENDING_PER_STREAM = 64
 
 /** Largest frame payload of /ferry/scan/1.0.0 (wire). */
 export const MAX_SCAN_FRAME_BYTES = 256 * 1024
+
+/** Longest scan record signature accepted (wire). An Ed25519 signature is 64 bytes. */
+export const MAX_SIGNATURE_BYTES = 512
 
 /** Longest path, symlink target, name, collection or origin string in a scan frame (wire). */
 export const MAX_STRING_BYTES = 32 * 1024

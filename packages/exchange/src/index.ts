@@ -1,6 +1,6 @@
 /**
  * @ferry/exchange: Ferry's wire protocols, /ferry/blocks/1.0.0 (pipelined, verified block requests) and
- * /ferry/scan/1.0.0 (a scan's record and entries by root), with their server and client. It creates no
+ * /ferry/scan/2.0.0 (a scan's record and entries by root), with their server and client. It creates no
  * libp2p node: it takes the few node methods it uses. docs/protocol.md is the specification.
  */
 export * from './constants.js'
@@ -17,6 +17,6 @@ export {
   encodeScanRecord, encodeScanRequest, encodeStatus, decodeBlocksClientMessage, decodeBlocksServerMessage, decodeScanClientMessage,
   decodeScanServerMessage, decodeBlocksServerFrame,
   type BlockStatus, type BlocksClientMessage, type BlocksServerMessage, type EntryType, type ErrorMessage, type ScanClientMessage,
-  type ScanEntry, type ScanServerMessage, type SkippedEntry, type WireErrorCode, type WireScanRecord
+  type ScanEntry, type ScanServerMessage, type SkippedEntry, type WireErrorCode, type WireScanRecord, type WireSignature
 } from './messages.js'
 export type { FrameProblem } from './codec.js'

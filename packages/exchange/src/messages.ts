@@ -7,7 +7,7 @@ import { Uint8ArrayList } from 'uint8arraylist'
 import { ByteReader, ByteWriter, protocolError, truncateUtf8, varintLength } from './codec.js'
 import {
   MAX_BLOCK_BYTES, MAX_BLOCKS_FRAME_BYTES, MAX_CID_BYTES, MAX_CIDS_PER_REQUEST, MAX_MESSAGE_BYTES, MAX_SCAN_CREDIT,
-  MAX_SCAN_FRAME_BYTES, MAX_STRING_BYTES, SCAN_BATCH_BYTES
+  MAX_SCAN_FRAME_BYTES, MAX_SIGNATURE_BYTES, MAX_STRING_BYTES, SCAN_BATCH_BYTES
 } from './constants.js'
 import type { CID } from 'multiformats/cid'
 
@@ -69,6 +69,18 @@ export interface ScanEntry {
 /** An entry the origin could not read, so not in the scan. */
 export interface SkippedEntry { path: string, code: string, message: string }
 
+/**
+ * The origin's signature over a scan record and its entries (docs/format.md, "Signed scan records"). Sent
+ * unchanged by every node that re-serves the scan.
+ */
+export interface WireSignature {
+  /** Version of the signed encoding (1); never 0 (0 on the wire means "unsigned"). */
+  format: number
+  /** ms since the epoch when the origin signed. */
+  signedAt: number
+  bytes: Uint8Array
+}
+
 /** The fixed part of a scan record as sent in SCAN_RECORD (the skipped list follows in SCAN_SKIPPED frames). */
 export interface WireScanRecord {
   root: CID
@@ -84,6 +96,8 @@ export interface WireScanRecord {
   created: number
   /** How many skipped entries follow. */
   skipped: number
+  /** The origin's signature; undefined if the scan was never signed (a puller refuses it). */
+  signature?: WireSignature
 }
 
 /** Client → server on /ferry/scan. */
@@ -144,15 +158,19 @@ export function encodeScanMore (credit: number): Uint8Array {
 
 /**
  * SCAN_RECORD: 0x12 · cid root · u8 hasCollection (0|1) · [string collection] · string name · string origin ·
- * varint files · varint directories · varint symlinks · varint bytes · varint created · varint skipped.
+ * varint files · varint directories · varint symlinks · varint bytes · varint created · varint skipped ·
+ * varint signatureFormat (0: unsigned, nothing follows) · [varint signedAt · varint length · signature].
  */
 export function encodeScanRecord (r: WireScanRecord): Uint8Array {
   const w = new ByteWriter(256).u8(MessageType.SCAN_RECORD).cid(r.root)
   if (r.collection === null) w.u8(0)
   else w.u8(1).string(r.collection, MAX_STRING_BYTES)
-  return w.string(r.name, MAX_STRING_BYTES).string(r.origin, MAX_STRING_BYTES)
+  w.string(r.name, MAX_STRING_BYTES).string(r.origin, MAX_STRING_BYTES)
     .varint(r.files).varint(r.directories).varint(r.symlinks).varint(r.bytes).varint(r.created).varint(r.skipped)
-    .finish()
+  const sig = r.signature
+  if (sig === undefined) return w.varint(0).finish()
+  if (sig.format < 1 || sig.bytes.byteLength > MAX_SIGNATURE_BYTES) throw new RangeError(`Invalid scan signature (format ${sig.format}, ${sig.bytes.byteLength} bytes)`)
+  return w.varint(sig.format).varint(sig.signedAt).lengthPrefixed(sig.bytes).finish()
 }
 
 /** SCAN_END: 0x15 · varint entries · varint skipped (totals sent, for the client to check). */
@@ -370,6 +388,12 @@ export function decodeScanServerMessage (frame: Uint8Array | Uint8ArrayList): Sc
         bytes: r.varint('bytes'),
         created: r.varint('created'),
         skipped: r.varint('skipped')
+      }
+      const format = r.varint('signature format')
+      if (format !== 0) {
+        const signedAt = r.varint('signed at')
+        const length = r.varint('signature length', MAX_SIGNATURE_BYTES)
+        record.signature = { format, signedAt, bytes: new Uint8Array(r.bytes(length, 'signature')) } // a copy, not a view of the frame
       }
       r.end()
       return { type: 'scan-record', record }

@@ -387,7 +387,7 @@ export async function startExchangeServer (components: ServerComponents, init: E
       const r = scan.record
       await io.write(encodeScanRecord({
         root: r.root, collection: r.collection, name: r.name, origin: r.origin, files: r.files, directories: r.directories,
-        symlinks: r.symlinks, bytes: r.bytes, created: r.created, skipped: r.skipped.length
+        symlinks: r.symlinks, bytes: r.bytes, created: r.created, skipped: r.skipped.length, signature: r.signature
       }))
       const credits = readCredit().catch(async (err) => { await served.fail(err) })
 

@@ -2,7 +2,7 @@
  * What the exchange needs from its surroundings (narrow interfaces, so tests hand in small real pieces) and
  * what it gives back.
  */
-import type { ScanEntry, SkippedEntry } from './messages.js'
+import type { ScanEntry, SkippedEntry, WireSignature } from './messages.js'
 import type { ComponentLogger, Libp2p, Logger, PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
@@ -78,6 +78,8 @@ export interface RemoteScanRecord {
   skipped: SkippedEntry[]
   /** ms since the epoch. */
   created: number
+  /** The origin's signature over the record and entries, as received; undefined if the scan is unsigned. */
+  signature?: WireSignature
 }
 
 /** A scan fetched from a peer: the record, then its entries as they stream in. */

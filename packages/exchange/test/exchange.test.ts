@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { FerryError } from '@ferry/errors'
+import { digestEntries, verifyScanSignature } from '@ferry/store'
 import {
   BLOCKS_PROTOCOL, MAX_BLOCKS_FRAME_BYTES, MAX_PENDING_PER_STREAM, PeerClient, SCAN_PROTOCOL, VerifyPool, decodeBlocksClientMessage,
   decodeBlocksServerMessage, encodeBlock, encodeFrame, encodeRequest, startExchangeServer, type AccessDecision, type ExchangeServer,
@@ -342,14 +343,22 @@ describe('scans', () => {
     const { scan, peer } = await setup()
     const { record, entries } = await peer.getScan(scan.root)
     const local = scan.home.catalog.getScan(scan.root)!
-    expect(record).toEqual({
+    const { signature, ...rest } = record
+    expect(rest).toEqual({
       root: scan.root.toString(), collection: 'c1', name: 'scan', origin: scan.home.peerId.toString(), files: local.files,
       directories: local.directories, symlinks: local.symlinks, bytes: local.bytes, skipped: [], created: local.created
     })
+    // the origin's signature travels unchanged and verifies over what was received
+    expect(signature?.format).toBe(1)
+    expect(signature?.signedAt).toBe(local.signature?.signedAt)
+    expect(Buffer.from(signature?.bytes ?? [])).toEqual(Buffer.from(local.signature?.bytes ?? [1]))
     const got: ScanEntry[] = []
     for await (const e of entries) got.push(e)
     const want = [...scan.home.catalog.entries(local.id)]
     expect(got.map((e) => ({ ...e, cid: e.cid.toString() }))).toEqual(want.map((e) => ({ ...e, cid: e.cid.toString() })))
+    expect(await verifyScanSignature({ ...record, root: scan.root }, await digestEntries(got), signature)).toEqual({ ok: true })
+    const altered = got.map((e) => e.path === 'small.txt' ? { ...e, mode: e.mode ^ 0o002 } : e)
+    expect((await verifyScanSignature({ ...record, root: scan.root }, await digestEntries(altered), signature)).ok).toBe(false)
     expect(got.find((e) => e.path === 'link')?.target).toBe('small.txt')
   })
 

@@ -27,6 +27,8 @@ export const ENTRIES: ScanEntry[] = [
   { path: 'a', type: 'file', size: 5, mode: 0o100644, mtimeMs: 1.5, cid: LEAF },
   { path: 'l', type: 'symlink', size: 0, mode: 0o120777, mtimeMs: 0, cid: LEAF, target: 'a' }
 ]
+/** A stand-in signature: the codec carries the bytes, it does not check them. */
+export const SIGNATURE = { format: 1, signedAt: 1_700_000_000_001, bytes: text('sig') }
 export const SKIPPED: SkippedEntry[] = [{ path: 'x', code: 'EACCES', message: 'denied' }]
 
 function batch<T extends ScanEntry | SkippedEntry> (kind: 'entries' | 'skipped', items: T[]): Uint8Array {
@@ -44,7 +46,10 @@ export const GOLDEN: Array<[string, Uint8Array, string]> = [
   ['SCAN_REQUEST', encodeFrame(encodeScanRequest(NODE, 4)), '27' + '10' + '24' + NODE_HEX + '04'],
   ['SCAN_MORE', encodeFrame(encodeScanMore(1)), '02' + '11' + '01'],
   ['SCAN_RECORD', encodeFrame(encodeScanRecord({ root: NODE, collection: 'c1', name: 'scan', origin: 'P', files: 2, directories: 1, symlinks: 0, bytes: 300, created: 1_700_000_000_000, skipped: 1 })),
-    '3d' + '12' + '24' + NODE_HEX + '01' + '02' + '6331' + '04' + '7363616e' + '01' + '50' + '02' + '01' + '00' + 'ac02' + '80d095ffbc31' + '01'],
+    '3e' + '12' + '24' + NODE_HEX + '01' + '02' + '6331' + '04' + '7363616e' + '01' + '50' + '02' + '01' + '00' + 'ac02' + '80d095ffbc31' + '01' + '00'],
+  ['SCAN_RECORD_SIGNED', encodeFrame(encodeScanRecord({ root: NODE, collection: 'c1', name: 'scan', origin: 'P', files: 2, directories: 1, symlinks: 0, bytes: 300, created: 1_700_000_000_000, skipped: 1, signature: SIGNATURE })),
+    '48' + '12' + '24' + NODE_HEX + '01' + '02' + '6331' + '04' + '7363616e' + '01' + '50' + '02' + '01' + '00' + 'ac02' + '80d095ffbc31' + '01' +
+    '01' + '81d095ffbc31' + '03' + '736967'],
   ['SCAN_SKIPPED', encodeFrame(batch('skipped', SKIPPED)), '12' + '13' + '01' + '01' + '78' + '06' + '454143434553' + '06' + '64656e696564'],
   ['SCAN_ENTRIES', encodeFrame(batch('entries', ENTRIES)),
     '6c' + '14' + '02' +

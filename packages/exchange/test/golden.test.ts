@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { decodeBlocksClientMessage, decodeBlocksServerMessage, decodeScanClientMessage, decodeScanServerMessage } from '@ferry/exchange'
-import { ENTRIES, GOLDEN, LEAF, NODE, SKIPPED, hex, unframe } from './fixtures.js'
+import { ENTRIES, GOLDEN, LEAF, NODE, SIGNATURE, SKIPPED, hex, unframe } from './fixtures.js'
 
 describe('golden wire fixtures', () => {
   it.each(GOLDEN)('%s encodes to the pinned bytes', (_name, bytes, expected) => {
@@ -23,6 +23,10 @@ describe('golden wire fixtures', () => {
     expect(decodeScanServerMessage(g.SCAN_RECORD!)).toEqual({
       type: 'scan-record',
       record: { root: NODE, collection: 'c1', name: 'scan', origin: 'P', files: 2, directories: 1, symlinks: 0, bytes: 300, created: 1_700_000_000_000, skipped: 1 }
+    })
+    expect(decodeScanServerMessage(g.SCAN_RECORD_SIGNED!)).toEqual({
+      type: 'scan-record',
+      record: { root: NODE, collection: 'c1', name: 'scan', origin: 'P', files: 2, directories: 1, symlinks: 0, bytes: 300, created: 1_700_000_000_000, skipped: 1, signature: SIGNATURE }
     })
     expect(decodeScanServerMessage(g.SCAN_SKIPPED!)).toEqual({ type: 'scan-skipped', skipped: SKIPPED })
     expect(decodeScanServerMessage(g.SCAN_ENTRIES!)).toEqual({ type: 'scan-entries', entries: ENTRIES })

@@ -83,7 +83,7 @@ export async function makeScan (): Promise<TestScan> {
       addSource: (p, size, mtimeMs, leaves) => { writer.addSource(p, size, mtimeMs, leaves) }
     }
   })
-  writer.commit({ root: result.root, files: result.files, directories: result.directories, symlinks: result.symlinks, bytes: result.bytes, skipped: result.skipped })
+  await writer.commitSigned({ root: result.root, files: result.files, directories: result.directories, symlinks: result.symlinks, bytes: result.bytes, skipped: result.skipped }, home.privateKey)
   const leaves = new Map<string, CID[]>()
   const inner: CID[] = []
   const scan = home.catalog.getScan(result.root)

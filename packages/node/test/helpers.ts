@@ -55,7 +55,7 @@ export async function addScan (home: Home, dir: string, name = 'scan'): Promise<
       addSource: (p, size, mtimeMs, ls) => { writer.addSource(p, size, mtimeMs, ls); files.set(path.relative(dir, p), ls.map((l) => l.cid)) }
     }
   })
-  writer.commit({ root: r.root, files: r.files, directories: r.directories, symlinks: r.symlinks, bytes: r.bytes, skipped: r.skipped })
+  await writer.commitSigned({ root: r.root, files: r.files, directories: r.directories, symlinks: r.symlinks, bytes: r.bytes, skipped: r.skipped }, home.privateKey)
   return { root: r.root, leaves: [...files.values()].flat(), files }
 }
 

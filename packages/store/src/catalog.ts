@@ -17,6 +17,7 @@ import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import { FerryError, fromSystemError } from '@ferry/errors'
 import { MIGRATIONS, type Migration } from './migrations.js'
+import { EntriesDigest, signScanRecord, verifyScanSignature, type ScanSignature, type SignatureCheck, type Signer } from './scan-signature.js'
 import type BetterSqlite3 from 'better-sqlite3'
 
 /** How long a write waits for another process's transaction before failing with ERR_IO. */
@@ -94,6 +95,18 @@ export interface ScanRecord {
   /** ms since the epoch. */
   created: number
   state: ScanState
+  /** The origin's signature over the record and entries; undefined if the scan was never signed. */
+  signature?: ScanSignature
+}
+
+/** One peer a pulled replica came from. */
+export interface ProvenanceRecord {
+  /** PeerId string. */
+  peer: string
+  /** Bytes fetched from it in the run that completed the pull (0: it sent only the record or inner blocks). */
+  bytes: number
+  /** ms since the epoch when that pull completed. */
+  fetched: number
 }
 
 /** Where a leaf's bytes sit on this machine. */
@@ -133,6 +146,10 @@ export interface ScanSummary {
   symlinks: number
   bytes: number
   skipped: SkippedEntry[]
+  /** The origin's signature (a replica stores the origin's, unchanged). */
+  signature?: ScanSignature
+  /** Where a pulled replica came from. */
+  provenance?: ProvenanceRecord[]
 }
 
 /** Streams one scan into the catalog. Not safe to share between concurrent async tasks without care. */
@@ -150,6 +167,11 @@ export interface ScanWriter {
   flush: () => void
   /** Flushes, records the summary and flips the scan to 'complete'. */
   commit: (summary: ScanSummary) => ScanRecord
+  /**
+   * Like commit, but first signs the record and its entries (read back in path order, streamed) with `key`,
+   * the node key of the scan's origin (docs/format.md, "Signed scan records"). `signedAt` defaults to now.
+   */
+  commitSigned: (summary: Omit<ScanSummary, 'signature'>, key: Signer, signedAt?: number) => Promise<ScanRecord>
   /**
    * Removes the scan and its entries. Source/leaf rows it wrote stay: they describe files on disk, not the
    * scan. Does nothing after commit, so it is safe in a `finally`.
@@ -196,6 +218,15 @@ export interface Catalog {
   getScan: (rootOrId: string | number | CID) => ScanRecord | undefined
   /** A scan's entries in path order (UTF-8 byte order: a directory comes before everything under it). */
   entries: (scanId: number) => IterableIterator<EntryRecord>
+  /** One entry of a scan by path, or undefined. */
+  getEntry: (scanId: number, path: string) => EntryRecord | undefined
+  /** Where a pulled replica came from (empty for a scan imported here), most bytes first. */
+  provenance: (scanId: number) => ProvenanceRecord[]
+  /**
+   * Checks a stored scan's signature over its record and entries (streamed from the catalog) against `signer`
+   * (a PeerId string; default the record's origin).
+   */
+  checkSignature: (scan: ScanRecord, signer?: string) => Promise<SignatureCheck>
   /** Every known location of a leaf, most recently indexed first. */
   findLeaf: (cid: CID) => LeafLocation[]
   /** The index of one source file, or undefined: lets an importer skip re-hashing an unchanged file. */
@@ -282,6 +313,9 @@ interface ScanRow {
   skipped: string
   created: number
   state: ScanState
+  signature: Buffer | null
+  signature_format: number | null
+  signed_at: number | null
 }
 
 interface EntryRow { path: string, type: EntryType, size: number, mode: number, mtime_ms: number, cid: Buffer, target: string | null }
@@ -306,7 +340,8 @@ function toScan (row: ScanRow): ScanRecord {
     bytes: row.bytes,
     skipped,
     created: row.created,
-    state: row.state
+    state: row.state,
+    ...(row.signature !== null ? { signature: { format: row.signature_format ?? 0, signedAt: row.signed_at ?? 0, bytes: new Uint8Array(row.signature) } } : {})
   }
 }
 
@@ -404,7 +439,7 @@ export function openCatalog (file: string, options: CatalogOptions = {}): Catalo
     return s
   }
 
-  const SCAN_COLUMNS = 'id, root, collection, name, source_path, origin, files, directories, symlinks, bytes, skipped, created, state'
+  const SCAN_COLUMNS = 'id, root, collection, name, source_path, origin, files, directories, symlinks, bytes, skipped, created, state, signature, signature_format, signed_at'
 
   const scanById = (id: number): ScanRecord | undefined => {
     const row = stmt(`SELECT ${SCAN_COLUMNS} FROM scans WHERE id = ?`).get(id) as ScanRow | undefined
@@ -527,9 +562,18 @@ export function openCatalog (file: string, options: CatalogOptions = {}): Catalo
         if (!isNonNegativeNumber(summary[k])) throw new FerryError('ERR_INVALID_ARGUMENT', `Scan summary has an invalid "${k}"`)
       }
       const skipped = (summary.skipped ?? []).map(s => ({ path: String(s.path), code: String(s.code), message: String(s.message) }))
-      const changed = guard(() => stmt(
-        'UPDATE scans SET root = ?, files = ?, directories = ?, symlinks = ?, bytes = ?, skipped = ?, state = \'complete\', writer_pid = NULL, writer_host = NULL WHERE id = ? AND state = \'importing\''
-      ).run(rootKey(root), summary.files, summary.directories, summary.symlinks, summary.bytes, JSON.stringify(skipped), id).changes)
+      const sig = summary.signature
+      const changed = guard(() => db.transaction(() => {
+        const n = stmt(
+          'UPDATE scans SET root = ?, files = ?, directories = ?, symlinks = ?, bytes = ?, skipped = ?, signature = ?, signature_format = ?, signed_at = ?, state = \'complete\', writer_pid = NULL, writer_host = NULL WHERE id = ? AND state = \'importing\''
+        ).run(rootKey(root), summary.files, summary.directories, summary.symlinks, summary.bytes, JSON.stringify(skipped),
+          sig === undefined ? null : Buffer.from(sig.bytes), sig?.format ?? null, sig?.signedAt ?? null, id).changes
+        if (n === 1) {
+          const insert = stmt('INSERT OR REPLACE INTO scan_provenance (scan_id, peer, bytes, fetched) VALUES (?, ?, ?, ?)')
+          for (const p of summary.provenance ?? []) insert.run(id, p.peer, p.bytes, p.fetched)
+        }
+        return n
+      }).immediate())
       if (changed !== 1) {
         state = 'failed'
         throw new FerryError('ERR_NOT_FOUND', `Scan ${id} disappeared while it was being written (removed as a stale import?)`)
@@ -540,6 +584,20 @@ export function openCatalog (file: string, options: CatalogOptions = {}): Catalo
       return record
     }
 
+    const commitSigned: ScanWriter['commitSigned'] = async (summary, key, signedAt = Date.now()) => {
+      flush()
+      const row = guard(() => scanById(id))
+      if (row === undefined) throw new FerryError('ERR_NOT_FOUND', `Scan ${id} disappeared while it was being written (removed as a stale import?)`)
+      const root = CID.asCID(summary.root)
+      if (root === null) throw new FerryError('ERR_INVALID_CID', `Scan ${id} cannot be committed without a root CID`)
+      const digest = digestStored(id)
+      const signature = await signScanRecord(key, {
+        root, collection: row.collection, name: row.name, origin: row.origin, files: summary.files, directories: summary.directories,
+        symlinks: summary.symlinks, bytes: summary.bytes, created: row.created, skipped: summary.skipped, signedAt
+      }, digest)
+      return commit({ ...summary, signature })
+    }
+
     const abort = (): void => {
       if (state === 'committed' || state === 'aborted') return
       state = 'aborted'
@@ -548,7 +606,7 @@ export function openCatalog (file: string, options: CatalogOptions = {}): Catalo
       guard(() => db.transaction(() => { stmt('DELETE FROM scans WHERE id = ?').run(id) }).immediate())
     }
 
-    return { id, addEntry, addSource, flush, commit, abort }
+    return { id, addEntry, addSource, flush, commit, commitSigned, abort }
   }
 
   const listScans: Catalog['listScans'] = (opts = {}) => guard(() => {
@@ -593,6 +651,37 @@ export function openCatalog (file: string, options: CatalogOptions = {}): Catalo
     }
   }
 
+  const getEntry: Catalog['getEntry'] = (scanId, path) => guard(() => {
+    const row = stmt('SELECT path, type, size, mode, mtime_ms, cid, target FROM entries WHERE scan_id = ? AND path = ?').get(scanId, path) as EntryRow | undefined
+    return row === undefined ? undefined : toEntry(row)
+  })
+
+  const provenance: Catalog['provenance'] = (scanId) => guard(() =>
+    stmt('SELECT peer, bytes, fetched FROM scan_provenance WHERE scan_id = ? ORDER BY bytes DESC, peer').all(scanId) as ProvenanceRecord[])
+
+  /**
+   * Digest of a scan's stored entries in path order, for its signature. One synchronous pass over a single
+   * statement (no paging, CIDs left binary): faster than `entries()`, and nothing else can use the statement
+   * meanwhile. Memory stays flat: rows are hashed as they are read.
+   */
+  const digestStored = (scanId: number): { count: number, digest: Uint8Array } => guard(() => {
+    const d = new EntriesDigest()
+    const rows = stmt('SELECT path, type, size, mode, mtime_ms AS mtimeMs, cid, target FROM entries WHERE scan_id = ? ORDER BY path').iterate(scanId) as IterableIterator<{ path: string, type: EntryType, size: number, mode: number, mtimeMs: number, cid: Buffer, target: string | null }>
+    for (const r of rows) d.add({ path: r.path, type: r.type, size: r.size, mode: r.mode, mtimeMs: r.mtimeMs, cid: r.cid, ...(r.target !== null ? { target: r.target } : {}) })
+    return { count: d.count, digest: d.digest() }
+  })
+
+  const checkSignature: Catalog['checkSignature'] = async (scan, signer) => {
+    if (scan.root === null) return { ok: false, reason: 'the scan is still being imported' }
+    let digest
+    try {
+      digest = digestStored(scan.id)
+    } catch (err) {
+      return { ok: false, reason: `its stored entries cannot be read back as signed (${(err as Error).message})` }
+    }
+    return await verifyScanSignature({ ...scan, root: scan.root }, digest, scan.signature, signer)
+  }
+
   const findLeaf: Catalog['findLeaf'] = (cid) => guard(() =>
     (stmt('SELECT s.path AS path, l."offset" AS "offset", l.length AS length, s.size AS size, s.mtime_ms AS mtimeMs FROM leaves l JOIN sources s ON s.id = l.source_id WHERE l.cid_key = ? AND l.cid = ? ORDER BY s.id DESC')
       .all(leafIndexKey(cid), leafKey(cid)) as LeafLocation[]))
@@ -630,6 +719,9 @@ export function openCatalog (file: string, options: CatalogOptions = {}): Catalo
     listScans,
     getScan,
     entries,
+    getEntry,
+    provenance,
+    checkSignature,
     findLeaf,
     getSource,
     removeStaleImports,

@@ -20,8 +20,13 @@ export {
   openCatalog, fromSqliteError, CATALOG_FILE, DEFAULT_BUSY_TIMEOUT_MS, DEFAULT_FLUSH_ROWS, DEFAULT_CACHE_MIB, ENTRIES_PAGE_ROWS, RAW_CODE,
   type Catalog, type CatalogOptions, type ScanWriter, type ScanRecord, type ScanSummary, type ScanState,
   type EntryRecord, type EntryType, type SkippedEntry, type LeafRecord, type LeafLocation, type SourceRecord,
-  type ListScansOptions
+  type ListScansOptions, type ProvenanceRecord
 } from './catalog.js'
+export {
+  SCAN_SIGNATURE_FORMAT, SCAN_SIGNATURE_DOMAIN, MAX_SIGNATURE_BYTES, EntriesDigest, encodeSignedEntry, scanSigningBytes, digestEntries,
+  signScanRecord, verifyScanSignature, parseSigner,
+  type ScanSignature, type SignedRecordFields, type SignedEntry, type SignatureCheck, type Signer
+} from './scan-signature.js'
 export { MIGRATIONS, type Migration } from './migrations.js'
 export { freeSpace, type FreeSpace } from './space.js'
 export { readLeaf, type LeafRead } from './leaf-reader.js'

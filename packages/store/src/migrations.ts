@@ -117,8 +117,34 @@ CREATE TABLE pull_files (
 ) WITHOUT ROWID;
 `
 
+/**
+ * Schema version 3 (provenance; reserved as 4 when merged after the access step): signed scan records.
+ *
+ * - `scans` gains the origin's signature over the record and its entries (docs/format.md, "Signed scan
+ *   records"): `signature` (the bytes, NULL for scans imported before signing existed), `signature_format`
+ *   (version of the signed encoding) and `signed_at` (ms since the epoch, part of the signed bytes). A replica
+ *   keeps the ORIGIN's signature unchanged, so it re-serves a scan that still verifies as the origin's.
+ * - `scan_provenance`: where a pulled replica came from: one row per peer that sent the scan record or data
+ *   (`bytes` fetched from it in the run that completed the pull) and when that pull completed. No rows for a
+ *   scan imported here.
+ */
+const SCHEMA_V3 = `
+ALTER TABLE scans ADD COLUMN signature BLOB;
+ALTER TABLE scans ADD COLUMN signature_format INTEGER;
+ALTER TABLE scans ADD COLUMN signed_at INTEGER;
+
+CREATE TABLE scan_provenance (
+  scan_id INTEGER NOT NULL REFERENCES scans (id) ON DELETE CASCADE,
+  peer    TEXT NOT NULL,
+  bytes   INTEGER NOT NULL,
+  fetched INTEGER NOT NULL,
+  PRIMARY KEY (scan_id, peer)
+) WITHOUT ROWID;
+`
+
 /** Every schema step, in order. The catalog's current version is the last one's. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, description: 'scans, entries, sources, leaves', up: db => { db.exec(SCHEMA_V1) } },
-  { version: 2, description: 'pull journal: pulls, pull_files', up: db => { db.exec(SCHEMA_V2) } }
+  { version: 2, description: 'pull journal: pulls, pull_files', up: db => { db.exec(SCHEMA_V2) } },
+  { version: 3, description: 'signed scan records: scans.signature, scan_provenance', up: db => { db.exec(SCHEMA_V3) } }
 ]

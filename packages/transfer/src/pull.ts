@@ -2,7 +2,7 @@ import { promises as fsp, type Stats } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { FerryError, isFerryError } from '@ferry/errors'
 import { HashPool, fileLeaves, pathProblem, pathUnder, symlinkTargetProblem, walkDag, type DagEntry, type FileLeaf, type GetBlock, type SkippedEntry } from '@ferry/dag'
-import { freeSpace, readLeaf, type Catalog, type InnerBlocks } from '@ferry/store'
+import { EntriesDigest, freeSpace, readLeaf, verifyScanSignature, type Catalog, type InnerBlocks } from '@ferry/store'
 import type { CID } from 'multiformats/cid'
 import {
   DEFAULT_CHECKPOINT_BYTES, DEFAULT_CHECKPOINT_MS, DEFAULT_DEADLINE_MS, DEFAULT_WINDOW, ENDGAME_AFTER_MS, LOCAL_COPY_CONCURRENCY, PLAN_CONCURRENCY, SPACE_MARGIN_BYTES, STAGING_DIR
@@ -141,35 +141,50 @@ export async function pull (options: PullOptions): Promise<PullResult> {
   }
 
   try {
-    // 1. The scan record: from this node's catalog if it has the scan, else from a peer.
+    // 1. The scan record: from this node's catalog if it has the scan, else from a peer. Either way its
+    // origin's signature over the record and the entry list must verify before anything is written.
     let record: ScanInfo
+    let recordFrom: string | undefined
     const meta = new Map<string, ScanEntryInfo>()
+    const digest = new EntriesDigest()
     const local = catalog.getScan(root)
-    if (local?.state === 'complete') {
-      record = { root: root.toString(), collection: local.collection, name: local.name, origin: local.origin, files: local.files, directories: local.directories, symlinks: local.symlinks, bytes: local.bytes, skipped: local.skipped, created: local.created }
-      for (const e of catalog.entries(local.id)) meta.set(e.path, { path: e.path, type: e.type, size: e.size, mode: e.mode, mtimeMs: e.mtimeMs, target: e.target })
+    // an unsigned local record (imported before signing existed) is not used: a peer's signed one is asked for
+    if (local?.state === 'complete' && local.signature !== undefined) {
+      record = { root: root.toString(), collection: local.collection, name: local.name, origin: local.origin, files: local.files, directories: local.directories, symlinks: local.symlinks, bytes: local.bytes, skipped: local.skipped, created: local.created, ...(local.signature !== undefined ? { signature: local.signature } : {}) }
+      for (const e of catalog.entries(local.id)) {
+        digest.add(e)
+        meta.set(e.path, e)
+      }
     } else {
-      const scan = await fromAnyPeer(`the scan ${root.toString()}`, async (peer) => await peer.getScan(root, { signal }))
+      const scan = await fromAnyPeer(`the scan ${root.toString()}`, async (peer) => {
+        const s = await peer.getScan(root, { signal })
+        recordFrom = peer.id
+        return s
+      })
       record = scan.record
       for await (const e of scan.entries) {
         // a peer's entry list is metadata only (the verified DAG decides what is written), but check it anyway
         const problem = pathProblem(e.path)
         if (problem !== undefined) throw new FerryError('ERR_PROTOCOL', `The peer sent the scan entry ${JSON.stringify(e.path.slice(0, 200))}: ${problem}`)
         if (meta.has(e.path)) throw new FerryError('ERR_PROTOCOL', `The peer sent the scan entry ${JSON.stringify(e.path)} twice`)
+        digest.add(e)
         meta.set(e.path, e)
       }
     }
+    await checkRecordSignature(record, root, { count: digest.count, digest: digest.digest() }, recordFrom)
 
-    // 2. The DAG: every inner block verified (and kept, so this node can serve it and re-plan offline).
+    // 2. The DAG: every inner block verified (and kept, so this node can serve it and re-plan offline). The
+    // signed entry list must describe exactly this DAG: same paths, types, CIDs and file sizes.
     const dirs: PlannedDir[] = []
     const links: PlannedLink[] = []
     const files: Array<{ entry: DagEntry, leaves: FileLeaf[] }> = []
+    let walked = 0
     for await (const entry of walkDag(root, getBlock, { signal })) {
-      const listed = meta.get(entry.path)
-      if (listed != null && listed.type !== entry.type) {
-        throw new FerryError('ERR_PROTOCOL', `The scan's entry list says ${JSON.stringify(entry.path)} is a ${listed.type}, its verified DAG says ${entry.type}: the peer's record contradicts the data`)
+      walked++
+      const m = meta.get(entry.path)
+      if (m === undefined || m.type !== entry.type || !m.cid.equals(entry.cid) || (entry.type === 'file' && m.size !== entry.size)) {
+        throw new FerryError('ERR_BAD_SIGNATURE', `The signed entry list of ${root.toString()} does not match its DAG at "${entry.path}": refusing the record`, { details: { root: root.toString(), path: entry.path, origin: record.origin } })
       }
-      const m = listed ?? { ...DEFAULT_META, mode: entry.type === 'directory' ? 0o755 : 0o644 }
       if (entry.type === 'directory') dirs.push({ path: entry.path, cid: entry.cid, mode: m.mode, mtimeMs: m.mtimeMs })
       else if (entry.type === 'symlink') links.push({ path: entry.path, cid: entry.cid, target: entry.target ?? '', mtimeMs: m.mtimeMs })
       else files.push({ entry, leaves: [] })
@@ -184,6 +199,9 @@ export async function pull (options: PullOptions): Promise<PullResult> {
       }
     }))
     if (dirs[0]?.path !== '') throw new FerryError('ERR_INVALID_ARGUMENT', `Root ${root.toString()} is not a directory: pull takes a scan root`)
+    if (walked !== meta.size) {
+      throw new FerryError('ERR_BAD_SIGNATURE', `The signed entry list of ${root.toString()} has ${meta.size} entries, its DAG ${walked}: refusing the record`, { details: { root: root.toString(), origin: record.origin } })
+    }
 
     // 3. Reconcile with the destination and the journal of an earlier, interrupted run.
     await mkdirSafe(dest, '')
@@ -355,7 +373,10 @@ export async function pull (options: PullOptions): Promise<PullResult> {
     if (placedAll) {
       await staging.close(true)
       journal.finish(pullRecord.id, 'complete')
-      await registerScan(catalog, dest, record, root, files, dirs, links, meta)
+      const fetched = Date.now()
+      const provenance = Object.entries(fromPeers).map(([peer, bytes]) => ({ peer, bytes, fetched }))
+      if (recordFrom !== undefined && fromPeers[recordFrom] === undefined) provenance.push({ peer: recordFrom, bytes: 0, fetched })
+      await registerScan(catalog, dest, record, root, files, meta, provenance)
     } else {
       await staging.close(false)
       journal.finish(pullRecord.id, 'failed')
@@ -496,26 +517,38 @@ async function placeSymlink (dest: string, l: PlannedLink, allowEscaping: boolea
   return undefined
 }
 
+/**
+ * Refuses a scan record whose origin signature is missing or does not verify over the record and its
+ * entries (`entries`: their count and digest, as received). ERR_UNSIGNED / ERR_BAD_SIGNATURE.
+ */
+async function checkRecordSignature (record: ScanInfo, root: CID, entries: { count: number, digest: Uint8Array }, from: string | undefined): Promise<void> {
+  const source = from !== undefined ? `peer ${from}` : 'this node\'s catalog'
+  const details = { root: root.toString(), origin: record.origin, from: from ?? null }
+  if (record.signature === undefined) {
+    throw new FerryError('ERR_UNSIGNED', `The record of ${root.toString()} from ${source} is not signed (imported by a Ferry without signed records): refused. Its origin ${record.origin} should run \`ferry add\` on the scan again, which signs it`, { details })
+  }
+  const check = await verifyScanSignature({ ...record, root }, entries, record.signature)
+  if (!check.ok) {
+    throw new FerryError('ERR_BAD_SIGNATURE', `The record of ${root.toString()} from ${source} does not verify as signed by its origin ${record.origin}: ${check.reason}. Nothing was written; pull from another peer or ask the origin`, { details })
+  }
+}
+
 async function registerScan (
   catalog: Catalog, dest: string, record: ScanInfo, root: CID,
-  files: Array<{ entry: DagEntry, leaves: FileLeaf[] }>, dirs: PlannedDir[], links: PlannedLink[], meta: Map<string, ScanEntryInfo>
+  files: Array<{ entry: DagEntry, leaves: FileLeaf[] }>, meta: Map<string, ScanEntryInfo>,
+  provenance: Array<{ peer: string, bytes: number, fetched: number }>
 ): Promise<void> {
   if (catalog.listScans().some((s) => s.root?.equals(root) === true && s.sourcePath === dest && s.state === 'complete')) return
   const writer = catalog.createScanWriter({ collection: record.collection, name: record.name, sourcePath: dest, origin: record.origin, created: record.created })
   try {
-    const add = (path: string, type: 'file' | 'directory' | 'symlink', cid: CID, size: number, target?: string): void => {
-      const m = meta.get(path)
-      writer.addEntry({ path, type, size, mode: m?.mode ?? 0o644, mtimeMs: m?.mtimeMs ?? 0, cid, ...(target != null ? { target } : {}) })
-    }
-    for (const d of dirs) add(d.path, 'directory', d.cid, 0)
-    for (const l of links) add(l.path, 'symlink', l.cid, 0, l.target)
-    for (const { entry } of files) add(entry.path, 'file', entry.cid, entry.size)
+    // the entries exactly as signed (checked against the DAG above), so the origin's signature still verifies here
+    for (const m of meta.values()) writer.addEntry(m)
     for (const { entry, leaves } of files) {
       const abs = joinPath(dest, entry.path)
       const st = await fsp.lstat(abs)
       writer.addSource(abs, st.size, st.mtimeMs, leaves.map((l) => ({ cid: l.cid, offset: l.offset, length: l.length })))
     }
-    writer.commit({ root, files: files.length, directories: dirs.length, symlinks: links.length, bytes: record.bytes, skipped: record.skipped })
+    writer.commit({ root, files: record.files, directories: record.directories, symlinks: record.symlinks, bytes: record.bytes, skipped: record.skipped, signature: record.signature, provenance })
   } catch (err) {
     writer.abort()
     throw err

@@ -14,8 +14,11 @@ export type BlockResult =
 /** A scan's record as peers exchange it (the wire type of @ferry/exchange). */
 export type ScanInfo = RemoteScanRecord
 
-/** Per-entry metadata the DAG does not carry (modes, mtimes, symlink targets). */
-export type ScanEntryInfo = Omit<ScanEntry, 'cid'>
+/**
+ * One entry of a scan's signed entry list: its DAG node plus the metadata the DAG does not carry (modes,
+ * mtimes). The CID is what ties the signed list to the DAG.
+ */
+export type ScanEntryInfo = ScanEntry
 
 /**
  * A connected peer as the pull engine needs it: block requests (many may be outstanding; the

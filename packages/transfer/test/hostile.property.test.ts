@@ -5,6 +5,9 @@
  * DAG, and setuid modes. Whatever happens (a typed error, or a pull with problems), nothing is created
  * outside the destination, no symlink that leads out of it is created, nothing is written through the
  * planted symlink, and no setuid or setgid file appears.
+ *
+ * The liar is a hostile origin: it signs what it sends with its own key, so its records get past the
+ * signature check and the names meet the path checks and the filesystem.
  */
 import { lstatSync, mkdirSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -15,8 +18,9 @@ import { UnixFS } from 'ipfs-unixfs'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { FerryError } from '@ferry/errors'
-import { HashPool, importDirectory, symlinkTargetProblem } from '@ferry/dag'
-import { initHome, type Home } from '@ferry/store'
+import { HashPool, importDirectory, pathProblem, symlinkTargetProblem } from '@ferry/dag'
+import { encodeSignedEntry, initHome, signScanRecord, type Home } from '@ferry/store'
+import { createHash } from 'node:crypto'
 import { pull, type BlockPeer, type ScanEntryInfo } from '@ferry/transfer'
 import { cleanup, tempDir } from '../../../test/support/tree.js'
 
@@ -71,33 +75,53 @@ const node: fc.Memo<Node> = fc.memo((depth) => depth <= 1
   ))
 const tree = fc.array(fc.tuple(hostileName, node(3)), { minLength: 1, maxLength: 6 })
 
-async function build (blocks: Blocks, children: Array<[string, Node]>): Promise<Made> {
+/** Builds the DAG; `cids` gets every path's CID (first one wins for duplicate names). */
+async function build (blocks: Blocks, children: Array<[string, Node]>, cids = new Map<string, CID>(), prefix = ''): Promise<Made> {
   const made: Array<[string, Made]> = []
   for (const [name, n] of children) {
-    if (n.kind === 'file') made.push([name, await blocks.file(n.content)])
-    else if (n.kind === 'symlink') made.push([name, await blocks.symlink(n.target)])
-    else made.push([name, await build(blocks, n.children)])
+    const path = prefix === '' ? name : `${prefix}/${name}`
+    let m: Made
+    if (n.kind === 'file') m = await blocks.file(n.content)
+    else if (n.kind === 'symlink') m = await blocks.symlink(n.target)
+    else m = await build(blocks, n.children, cids, path)
+    if (!cids.has(path)) cids.set(path, m.cid)
+    made.push([name, m])
   }
-  return await blocks.dir(made)
+  const dir = await blocks.dir(made)
+  if (prefix === '') cids.set('', dir.cid)
+  return dir
 }
 
 /** Entry list the peer claims: the DAG's paths, some with the wrong type, plus junk paths; all setuid. */
-function claimedEntries (children: Array<[string, Node]>, junk: string[], flip: boolean): ScanEntryInfo[] {
-  const out: ScanEntryInfo[] = [{ path: '', type: 'directory', size: 0, mode: 0o7777, mtimeMs: 0 }]
+function claimedEntries (children: Array<[string, Node]>, junk: string[], flip: boolean, cids: Map<string, CID>): ScanEntryInfo[] {
+  const any = cids.get('') as CID
+  const cid = (path: string): CID => cids.get(path) ?? any
+  const out: ScanEntryInfo[] = [{ path: '', type: 'directory', size: 0, mode: 0o7777, mtimeMs: 0, cid: any }]
   const walk = (prefix: string, list: Array<[string, Node]>): void => {
     for (const [name, n] of list) {
       const path = prefix === '' ? name : `${prefix}/${name}`
       const type = n.kind === 'dir' ? 'directory' : n.kind
-      out.push({ path, type: flip && type === 'file' ? 'directory' : type, size: n.kind === 'file' ? Buffer.byteLength(n.content) : 0, mode: 0o6777, mtimeMs: 1_700_000_000_000, ...(n.kind === 'symlink' ? { target: n.target } : {}) })
+      out.push({ path, type: flip && type === 'file' ? 'directory' : type, size: n.kind === 'file' ? Buffer.byteLength(n.content) : 0, mode: 0o6777, mtimeMs: 1_700_000_000_000, cid: cid(path), ...(n.kind === 'symlink' ? { target: n.target } : {}) })
       if (n.kind === 'dir') walk(path, n.children)
     }
   }
   walk('', children)
-  for (const p of junk) out.push({ path: p, type: 'file', size: 1, mode: 0o4755, mtimeMs: 0 })
-  return out
+  for (const p of junk) out.push({ path: p, type: 'file', size: 1, mode: 0o4755, mtimeMs: 0, cid: any })
+  // sent in path order (UTF-8 bytes), as an honest origin would; duplicates stay side by side
+  return out.sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)))
 }
 
-function liar (blocks: Blocks, root: CID, entries: ScanEntryInfo[]): BlockPeer {
+/** A peer serving `blocks`, and a record for `entries` signed by `origin` (whatever the entries hold). */
+async function liar (blocks: Blocks, root: CID, entries: ScanEntryInfo[], origin: Home): Promise<BlockPeer> {
+  // the digest as EntriesDigest computes it, without its order check: the puller must do the refusing
+  const hash = createHash('sha256')
+  for (const e of entries) hash.update(encodeSignedEntry(e))
+  const count = (type: string): number => entries.filter((e) => e.type === type).length
+  const fields = {
+    root, collection: null, name: 'hostile', origin: origin.peerId.toString(), files: count('file'), directories: count('directory'),
+    symlinks: count('symlink'), bytes: entries.reduce((n, e) => n + (e.type === 'file' ? e.size : 0), 0), skipped: [], created: 0
+  }
+  const signature = await signScanRecord(origin.privateKey, { ...fields, signedAt: 1 }, { count: entries.length, digest: new Uint8Array(hash.digest()) })
   return {
     id: 'liar',
     async get (cid) {
@@ -106,7 +130,7 @@ function liar (blocks: Blocks, root: CID, entries: ScanEntryInfo[]): BlockPeer {
     },
     async getScan () {
       return {
-        record: { root: root.toString(), collection: null, name: 'hostile', origin: 'liar', files: 0, directories: 0, symlinks: 0, bytes: 0, skipped: [], created: 0 },
+        record: { ...fields, root: root.toString(), signature },
         entries: (async function * () { yield * entries })()
       }
     },
@@ -128,14 +152,17 @@ function listAll (dir: string, rel = ''): string[] {
 describe('pull against a peer serving hostile scans (fast-check)', () => {
   let tmp: string
   let home: Home
+  let origin: Home
   let run = 0
 
   beforeAll(async () => {
     tmp = tempDir('ferry-hostile-')
     home = await initHome(join(tmp, 'home'))
+    origin = await initHome(join(tmp, 'origin'))
   })
   afterAll(async () => {
     await home.close()
+    await origin.close()
     cleanup(tmp)
   })
 
@@ -152,8 +179,9 @@ describe('pull against a peer serving hostile scans (fast-check)', () => {
       writeFileSync(join(outside, 'keep'), 'untouched')
       symlinkSync(outside, join(dest, 'evil')) // a symlink already sitting in the destination
       const blocks = new Blocks()
-      const root = await build(blocks, children)
-      const peer = liar(blocks, root.cid, claimedEntries(children, junk, flip))
+      const cids = new Map<string, CID>()
+      const root = await build(blocks, children, cids)
+      const peer = await liar(blocks, root.cid, claimedEntries(children, junk, flip, cids), origin)
       try {
         const r = await pull({ root: root.cid, dest, peers: [{ label: 'liar', connect: async () => peer }], home, deadlineMs: 5000 })
         seen.pulled++
@@ -164,7 +192,7 @@ describe('pull against a peer serving hostile scans (fast-check)', () => {
       } catch (err) {
         if (!(err instanceof FerryError)) throw err
         seen.refused++
-        expect(['ERR_BAD_BLOCK', 'ERR_PROTOCOL', 'ERR_INVALID_ARGUMENT', 'ERR_NETWORK']).toContain(err.code)
+        expect(['ERR_BAD_BLOCK', 'ERR_PROTOCOL', 'ERR_BAD_SIGNATURE', 'ERR_INVALID_ARGUMENT', 'ERR_NETWORK']).toContain(err.code)
       }
       // nothing new beside the destination, nothing written through the planted link
       expect(readdirSync(box).sort()).toEqual(['dest', 'outside'])
@@ -188,17 +216,19 @@ describe('pull against a peer serving hostile scans (fast-check)', () => {
   it('pulls a well-formed tree with a confined link and reports an escaping one', async () => {
     const blocks = new Blocks()
     const data = await blocks.file('payload')
-    const root = await build(blocks, [['d', { kind: 'dir', children: [['f', { kind: 'file', content: 'payload' }], ['up', { kind: 'symlink', target: '../d/f' }]] }], ['out', { kind: 'symlink', target: '/etc/passwd' }]])
-    const entries = claimedEntries([['d', { kind: 'dir', children: [['f', { kind: 'file', content: 'payload' }], ['up', { kind: 'symlink', target: '../d/f' }]] }], ['out', { kind: 'symlink', target: '/etc/passwd' }]], [], false)
+    const tree: Array<[string, Node]> = [['d', { kind: 'dir', children: [['f', { kind: 'file', content: 'payload' }], ['up', { kind: 'symlink', target: '../d/f' }]] }], ['out', { kind: 'symlink', target: '/etc/passwd' }]]
+    const cids = new Map<string, CID>()
+    const root = await build(blocks, tree, cids)
+    const entries = claimedEntries(tree, [], false, cids)
     const dest = join(tmp, 'wellformed')
-    const r = await pull({ root: root.cid, dest, peers: [{ label: 'liar', connect: async () => liar(blocks, root.cid, entries) }], home })
+    const r = await pull({ root: root.cid, dest, peers: [{ label: 'liar', connect: async () => await liar(blocks, root.cid, entries, origin) }], home })
     expect(data.tsize).toBe(7)
     expect(r.complete).toBe(false)
     expect(r.problems).toEqual([{ path: 'out', code: 'ERR_UNSAFE_SYMLINK', message: expect.stringMatching(/absolute.*--allow-escaping-symlinks/) }])
     expect(readlinkSync(join(dest, 'd/up'))).toBe('../d/f')
     expect(lstatSync(join(dest, 'd/f')).mode & 0o7777).toBe(0o777) // 0o6777 from the peer, setuid and setgid dropped
     expect(() => lstatSync(join(dest, 'out'))).toThrow()
-    const again = await pull({ root: root.cid, dest: join(tmp, 'wellformed2'), peers: [{ label: 'liar', connect: async () => liar(blocks, root.cid, entries) }], home, allowEscapingSymlinks: true })
+    const again = await pull({ root: root.cid, dest: join(tmp, 'wellformed2'), peers: [{ label: 'liar', connect: async () => await liar(blocks, root.cid, entries, origin) }], home, allowEscapingSymlinks: true })
     expect(again.problems).toEqual([])
     expect(readlinkSync(join(tmp, 'wellformed2', 'out'))).toBe('/etc/passwd')
   })
@@ -212,9 +242,12 @@ describe('pull against a peer serving hostile scans (fast-check)', () => {
     ['a duplicate name, as a file and a directory', [['same', { kind: 'file', content: 'x' }], ['same', { kind: 'dir', children: [] }]], 'ERR_BAD_BLOCK', /twice/]
   ] as Array<[string, Array<[string, Node]>, string, RegExp]>)('refuses a scan whose DAG holds %s, writing nothing', async (_, children, code, message) => {
     const blocks = new Blocks()
-    const root = await build(blocks, children)
+    const cids = new Map<string, CID>()
+    const root = await build(blocks, children, cids)
     const dest = join(tmp, `refused-${run++}`)
-    const err = await pull({ root: root.cid, dest, peers: [{ label: 'liar', connect: async () => liar(blocks, root.cid, []) }], home }).catch((e: unknown) => e)
+    // the entry list holds only what a careful origin could list: the bad name is in the DAG alone
+    const entries = claimedEntries(children, [], false, cids).filter((e, i, all) => pathProblem(e.path) === undefined && all.findIndex((x) => x.path === e.path) === i)
+    const err = await pull({ root: root.cid, dest, peers: [{ label: 'liar', connect: async () => await liar(blocks, root.cid, entries, origin) }], home }).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(FerryError)
     expect(err).toMatchObject({ code, message: expect.stringMatching(message) })
     expect(() => readdirSync(dest)).toThrow() // not even the destination was made
@@ -223,15 +256,18 @@ describe('pull against a peer serving hostile scans (fast-check)', () => {
   it('refuses a peer whose entry list contradicts the verified DAG or holds unsafe paths', async () => {
     const blocks = new Blocks()
     const children: Array<[string, Node]> = [['f', { kind: 'file', content: 'x' }]]
-    const root = await build(blocks, children)
-    const cases: Array<[ScanEntryInfo[], RegExp]> = [
-      [claimedEntries(children, [], true), /says "f" is a directory, its verified DAG says file/],
-      [claimedEntries(children, ['../escape'], false), /"\.\.\/escape": reserved name/],
-      [claimedEntries(children, ['dup', 'dup'], false), /"dup" twice/]
+    const cids = new Map<string, CID>()
+    const root = await build(blocks, children, cids)
+    const cases: Array<[ScanEntryInfo[], string, RegExp]> = [
+      [claimedEntries(children, [], true, cids), 'ERR_BAD_SIGNATURE', /does not match its DAG at "f"/],
+      [claimedEntries(children, ['../escape'], false, cids), 'ERR_PROTOCOL', /"\.\.\/escape": reserved name/],
+      [claimedEntries(children, ['dup', 'dup'], false, cids), 'ERR_PROTOCOL', /"dup" twice/]
     ]
-    for (const [entries, message] of cases) {
-      const err = await pull({ root: root.cid, dest: join(tmp, `contradicted-${run++}`), peers: [{ label: 'liar', connect: async () => liar(blocks, root.cid, entries) }], home }).catch((e: unknown) => e)
-      expect(err).toMatchObject({ code: 'ERR_PROTOCOL', message: expect.stringMatching(message) })
+    for (const [entries, code, message] of cases) {
+      const dest = join(tmp, `contradicted-${run++}`)
+      const err = await pull({ root: root.cid, dest, peers: [{ label: 'liar', connect: async () => await liar(blocks, root.cid, entries, origin) }], home }).catch((e: unknown) => e)
+      expect(err).toMatchObject({ code, message: expect.stringMatching(message) })
+      expect(() => readdirSync(dest)).toThrow() // refused before anything was written
     }
   })
 

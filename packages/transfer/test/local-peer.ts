@@ -3,7 +3,7 @@
  * block store a daemon serves from, without the network. Knobs make it slow, lying or mortal.
  */
 import { FerryError } from '@ferry/errors'
-import { readLeaf, type Home } from '@ferry/store'
+import { digestEntries, readLeaf, signScanRecord, type Home, type Signer } from '@ferry/store'
 import type { CID } from 'multiformats/cid'
 import type { BlockPeer, BlockResult, ScanEntryInfo, ScanInfo } from '@ferry/transfer'
 
@@ -15,6 +15,10 @@ export interface LocalPeerOptions {
   dieAfter?: number
   delayMs?: number
   onServe?: (cid: CID, bytes: number) => void
+  /** Serve each scan entry through this (a relay editing the record). */
+  tamperEntry?: (e: ScanEntryInfo) => ScanEntryInfo
+  /** Re-sign the (tampered) record with this key, as if its origin had signed it. */
+  resignWith?: Signer
 }
 
 export function localPeer (home: Home, opts: LocalPeerOptions): BlockPeer {
@@ -44,9 +48,14 @@ export function localPeer (home: Home, opts: LocalPeerOptions): BlockPeer {
     async getScan (root: CID) {
       const scan = home.catalog.getScan(root)
       if (scan == null) throw new FerryError('ERR_ROOT_NOT_FOUND', `${opts.id} does not have ${root.toString()}`)
-      const record: ScanInfo = { root: root.toString(), collection: scan.collection, name: scan.name, origin: scan.origin, files: scan.files, directories: scan.directories, symlinks: scan.symlinks, bytes: scan.bytes, skipped: scan.skipped, created: scan.created }
+      const record: ScanInfo = { root: root.toString(), collection: scan.collection, name: scan.name, origin: scan.origin, files: scan.files, directories: scan.directories, symlinks: scan.symlinks, bytes: scan.bytes, skipped: scan.skipped, created: scan.created, ...(scan.signature !== undefined ? { signature: scan.signature } : {}) }
+      const tamper = opts.tamperEntry ?? ((e: ScanEntryInfo) => e)
+      if (opts.resignWith !== undefined && record.signature !== undefined) {
+        const digest = await digestEntries([...home.catalog.entries(scan.id)].map(tamper))
+        record.signature = await signScanRecord(opts.resignWith, { ...record, root, signedAt: record.signature.signedAt }, digest)
+      }
       const entries = (async function * (): AsyncGenerator<ScanEntryInfo> {
-        for (const e of home.catalog.entries(scan.id)) yield { path: e.path, type: e.type, size: e.size, mode: e.mode, mtimeMs: e.mtimeMs, ...(e.target != null ? { target: e.target } : {}) }
+        for (const e of home.catalog.entries(scan.id)) yield tamper(e)
       })()
       return { record, entries }
     },

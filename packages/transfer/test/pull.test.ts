@@ -3,7 +3,7 @@ import { chmodSync, lstatSync, readdirSync, statSync, symlinkSync, existsSync, r
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { importDirectory, HashPool } from '@ferry/dag'
 import { initHome, type Home } from '@ferry/store'
-import { pull, type PeerSpec } from '@ferry/transfer'
+import { pull, type PeerSpec, type ScanEntryInfo } from '@ferry/transfer'
 import type { CID } from 'multiformats/cid'
 import { localPeer, type LocalPeerOptions } from './local-peer.js'
 import { MiB, cleanup, hashTree, tempDir, writeTree } from '../../../test/support/tree.js'
@@ -18,7 +18,7 @@ async function addScan (home: Home, dir: string, pool: HashPool): Promise<CID> {
       addSource: (p, s, m, l) => { writer.addSource(p, s, m, l) }
     }
   })
-  writer.commit({ root: r.root, files: r.files, directories: r.directories, symlinks: r.symlinks, bytes: r.bytes, skipped: r.skipped })
+  await writer.commitSigned({ root: r.root, files: r.files, directories: r.directories, symlinks: r.symlinks, bytes: r.bytes, skipped: r.skipped }, home.privateKey)
   return r.root
 }
 
@@ -154,6 +154,29 @@ describe('pull (engine, in-process peers over real homes)', () => {
     expect(r.problems).toEqual([{ path: 'proj/p001.tif', code: 'ERR_CONFLICT', message: 'exists at the destination with other content; not overwritten' }])
     expect(readFileSync(join(dest, 'proj/p001.tif'), 'utf8')).toBe('my own notes, not the projection')
     expect(hashTree(join(dest, 'vol'))).toEqual(hashTree(join(scanDir, 'vol')))
+    await home.close()
+  })
+
+  it('refuses a record changed by a relay, and a validly signed entry list that does not describe the DAG', async () => {
+    const home = await newHome()
+    const dest = join(tmp, 'dest-tampered')
+    const chmod = (e: ScanEntryInfo): ScanEntryInfo => e.path === 'proj/p007.tif' ? { ...e, mode: e.mode | 0o044 } : e
+    await expect(pull({ root, dest, peers: [spec(source, { id: 'relay', tamperEntry: chmod })], home: { catalog: home.catalog, blocks: home.blocks } }))
+      .rejects.toMatchObject({ code: 'ERR_BAD_SIGNATURE', details: { origin: source.peerId.toString(), from: 'relay' } })
+    expect(existsSync(dest)).toBe(false)
+    // the origin's own key signs a list whose CID for one file is another file's: the signature is fine, the DAG says otherwise
+    const other = [...source.catalog.entries(source.catalog.getScan(root)!.id)].find((e) => e.path === 'proj/p001.tif')!.cid
+    const swap = (e: ScanEntryInfo): ScanEntryInfo => e.path === 'proj/p000.tif' ? { ...e, cid: other } : e
+    await expect(pull({ root, dest, peers: [spec(source, { id: 'A', tamperEntry: swap, resignWith: source.privateKey })], home: { catalog: home.catalog, blocks: home.blocks } }))
+      .rejects.toMatchObject({ code: 'ERR_BAD_SIGNATURE', message: expect.stringContaining('does not match its DAG at "proj/p000.tif"') })
+    expect(home.catalog.listScans()).toEqual([])
+    // untouched, the same peer's record is accepted and stored with the origin's signature
+    const r = await pull({ root, dest, peers: [spec(source, { id: 'A' })], home: { catalog: home.catalog, blocks: home.blocks } })
+    expect(r.complete).toBe(true)
+    const [copy] = home.catalog.listScans()
+    expect(Buffer.from(copy!.signature!.bytes)).toEqual(Buffer.from(source.catalog.getScan(root)!.signature!.bytes))
+    expect(await home.catalog.checkSignature(copy!, source.peerId.toString())).toEqual({ ok: true })
+    expect(home.catalog.provenance(copy!.id)).toEqual([{ peer: 'A', bytes: r.bytes, fetched: expect.any(Number) }])
     await home.close()
   })
 

@@ -11,7 +11,8 @@ export const add: Command = {
   summary: 'Import a directory as a scan and print its root CID',
   usage: '<dir> [--collection ID] [--name NAME] [--json]',
   help: [
-    'Hashes every file in <dir> (1 MiB chunks, on all cores) and records the scan in the catalog.',
+    'Hashes every file in <dir> (1 MiB chunks, on all cores) and records the scan in the catalog, signed',
+    'with this node\'s key (record, file list, sizes, modes, mtimes): peers that pull it check the signature.',
     'File content is not copied: the node serves it from <dir>, so keep the directory in place.',
     'Prints the root CID on stdout and a summary on stderr. Unreadable entries, special files and files',
     'that change while read are skipped and listed: the command then exits 3.',
@@ -54,8 +55,14 @@ export const add: Command = {
       } finally {
         bar?.stop()
       }
+      // signed with this node's key: record, entry list, modes and mtimes (docs/format.md, "Signed scan records")
+      try {
+        await writer.commitSigned({ root: result.root, files: result.files, directories: result.directories, symlinks: result.symlinks, bytes: result.bytes, skipped: result.skipped }, home.privateKey)
+      } catch (err) {
+        writer.abort()
+        throw err
+      }
       const seconds = (performance.now() - started) / 1000
-      writer.commit({ root: result.root, files: result.files, directories: result.directories, symlinks: result.symlinks, bytes: result.bytes, skipped: result.skipped })
       const root = result.root.toString()
       if (ctx.json) {
         printJson(ctx, {

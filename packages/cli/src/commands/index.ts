@@ -8,6 +8,7 @@ import { verify } from './verify.js'
 import { daemon } from './daemon.js'
 import { trust, untrust } from './trust.js'
 import { pull } from './pull.js'
+import { provenance } from './provenance.js'
 
 /** Every `ferry` subcommand, in the order `ferry --help` lists them. */
-export const commands: Command[] = [init, id, add, scans, ls, verify, daemon, trust, untrust, pull]
+export const commands: Command[] = [init, id, add, scans, ls, verify, provenance, daemon, trust, untrust, pull]
