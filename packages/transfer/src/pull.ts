@@ -116,7 +116,9 @@ export async function pull (options: PullOptions): Promise<PullResult> {
     }
   }
 
+  const innerNodes = new Map<string, CID>() // every inner node of the scan, recorded with it (access checks)
   const getBlock: GetBlock = async (cid) => {
+    innerNodes.set(cid.toString(), cid)
     if (await blocks.has(cid)) return await blocks.get(cid, { signal })
     const bytes = await fromAnyPeer(`block ${cid.toString()}`, async (peer, state) => {
       const r = await peer.get(cid, { signal })
@@ -324,7 +326,7 @@ export async function pull (options: PullOptions): Promise<PullResult> {
     if (placedAll) {
       await staging.close(true)
       journal.finish(pullRecord.id, 'complete')
-      await registerScan(catalog, dest, record, root, files, dirs, links, meta)
+      await registerScan(catalog, dest, record, root, files, dirs, links, meta, innerNodes.values())
     } else {
       await staging.close(false)
       journal.finish(pullRecord.id, 'failed')
@@ -459,7 +461,8 @@ async function placeSymlink (dest: string, l: PlannedLink): Promise<PullProblem 
 
 async function registerScan (
   catalog: Catalog, dest: string, record: ScanInfo, root: CID,
-  files: Array<{ entry: DagEntry, leaves: FileLeaf[] }>, dirs: PlannedDir[], links: PlannedLink[], meta: Map<string, ScanEntryInfo>
+  files: Array<{ entry: DagEntry, leaves: FileLeaf[] }>, dirs: PlannedDir[], links: PlannedLink[], meta: Map<string, ScanEntryInfo>,
+  innerNodes: Iterable<CID>
 ): Promise<void> {
   if (catalog.listScans().some((s) => s.root?.equals(root) === true && s.sourcePath === dest && s.state === 'complete')) return
   const writer = catalog.createScanWriter({ collection: record.collection, name: record.name, sourcePath: dest, origin: record.origin, created: record.created })
@@ -471,6 +474,7 @@ async function registerScan (
     for (const d of dirs) add(d.path, 'directory', d.cid, 0)
     for (const l of links) add(l.path, 'symlink', l.cid, 0, l.target)
     for (const { entry } of files) add(entry.path, 'file', entry.cid, entry.size)
+    writer.addNodes(innerNodes)
     for (const { entry, leaves } of files) {
       const abs = join(dest, entry.path)
       const st = await fsp.stat(abs)

@@ -8,6 +8,8 @@ import { verify } from './verify.js'
 import { daemon } from './daemon.js'
 import { trust, untrust } from './trust.js'
 import { pull } from './pull.js'
+import { grant, revoke } from './grant.js'
+import { pnet } from './pnet.js'
 
 /** Every `ferry` subcommand, in the order `ferry --help` lists them. */
-export const commands: Command[] = [init, id, add, scans, ls, verify, daemon, trust, untrust, pull]
+export const commands: Command[] = [init, id, add, scans, ls, verify, daemon, trust, untrust, grant, revoke, pnet, pull]
