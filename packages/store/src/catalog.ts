@@ -470,8 +470,10 @@ export function openCatalog (file: string, options: CatalogOptions = {}): Catalo
     const writeBuffered = db.transaction((es: unknown[][], ss: PendingSource[], ns: Buffer[]) => {
       const insertEntry = stmt('INSERT INTO entries (scan_id, path, type, size, mode, mtime_ms, cid, target) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
       for (const e of es) insertEntry.run(e)
-      const insertNode = stmt('INSERT OR IGNORE INTO scan_nodes (cid, scan_id) VALUES (?, ?)')
-      for (const n of ns) insertNode.run(n, id)
+      if (ns.length > 0) {
+        const insertNode = stmt('INSERT OR IGNORE INTO scan_nodes (cid, scan_id) VALUES (?, ?)')
+        for (const n of ns) insertNode.run(n, id)
+      }
       const insertLeaf = stmt('INSERT INTO leaves (source_id, "offset", length, cid, cid_key) VALUES (?, ?, ?, ?, ?)')
       for (const s of ss) {
         const old = stmt('SELECT id, size, mtime_ms FROM sources WHERE path = ?').get(s.path) as { id: number, size: number, mtime_ms: number } | undefined
