@@ -302,9 +302,11 @@ export async function pull (options: PullOptions): Promise<PullResult> {
     if (checkpointError !== undefined) throw checkpointError
     if (signal.aborted) throw new FerryError('ERR_ABORTED', 'Pull interrupted: run the same command again to resume', { cause: signal.reason })
 
+    // a refusal (untrusted, not permitted, revoked mid-transfer) is the reason worth showing with each file
+    const refusals = peers.filter((p) => p.status === 'refused').map((p) => `${p.name} refused: ${p.lastError ?? 'no reason given'}`).join('; ')
     for (const item of queue.failedItems()) {
       if (problems.some((p) => p.path === item.file.path)) continue
-      problems.push({ path: item.file.path, code: 'ERR_UNAVAILABLE', message: `no peer could provide leaf ${item.index} (${item.leaf.cid.toString()})` })
+      problems.push({ path: item.file.path, code: 'ERR_UNAVAILABLE', message: `no peer could provide leaf ${item.index} (${item.leaf.cid.toString()})${refusals !== '' ? `: ${refusals}` : ''}` })
     }
 
     // 6. Symlinks, then directory modes and mtimes, deepest first (placing files changed them).
