@@ -102,12 +102,10 @@ function listenError (err: unknown): unknown {
 const PNET_HANDSHAKE_TIMEOUT_MS = 5_000
 
 /**
- * A hint for a failed dial whose security handshake broke: the usual cause is a private-network mismatch
- * (one side has a swarm.key the other lacks, or a different one), whose symptom is garbage to Noise.
+ * A hint for a dial whose security handshake failed: the usual cause is a private-network mismatch (one
+ * side has a swarm.key the other lacks, or a different one), which Noise sees as garbage or silence.
  */
-function handshakeHint (err: unknown, privateNetwork: boolean): string {
-  const text = `${(err as Error)?.name ?? ''} ${(err as Error)?.message ?? ''}`
-  if (!/encrypt|handshake|noise|decrypt|pnet|protect|EOF|reset|abort|timeout/i.test(text)) return ''
+function handshakeHint (privateNetwork: boolean): string {
   return privateNetwork
     ? ' (this node is in a private network: the other node must have the same swarm.key; `ferry pnet status` prints its fingerprint)'
     : ' (if that node is in a private network, copy its swarm.key into this home with `ferry pnet import FILE`)'
@@ -176,7 +174,11 @@ export async function createFerryNode (init: FerryNodeInit): Promise<FerryNode> 
         if ((err as Error)?.name === 'TimeoutError' || (err as Error)?.name === 'AbortError') {
           throw new FerryError('ERR_TIMEOUT', `Timed out connecting to ${ma.toString()}`, { cause: err, details: { addr: ma.toString() } })
         }
-        throw new FerryError('ERR_NETWORK', `Cannot connect to ${ma.toString()}: ${reason}${handshakeHint(err, swarmKey !== undefined)}`, { cause: err, details: { addr: ma.toString() } })
+        if ((err as Error)?.name === 'EncryptionFailedError') {
+          // Not retried: a handshake that fails this way (usually a private-network key mismatch) fails again.
+          throw new FerryError('ERR_PEER_REFUSED', `Cannot connect to ${ma.toString()}: the secure handshake failed (${reason})${handshakeHint(swarmKey !== undefined)}`, { cause: err, details: { addr: ma.toString() } })
+        }
+        throw new FerryError('ERR_NETWORK', `Cannot connect to ${ma.toString()}: ${reason}`, { cause: err, details: { addr: ma.toString() } })
       }
       return client
     },
