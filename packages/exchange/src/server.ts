@@ -261,7 +261,7 @@ export async function startExchangeServer (components: ServerComponents, init: E
         const result = await head.result
         if (signal.aborted) return
         if (result instanceof StreamFailure) {
-          stats.refused++
+          if (result.code === 'denied') stats.refused++
           throw result
         }
         const { frame, bytes } = answer(head.cid, result)
