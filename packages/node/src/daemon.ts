@@ -188,7 +188,7 @@ export async function runDaemon (homeDir: string, options: RunDaemonOptions = {}
     const restricted = Object.keys(home.config.grants ?? {}).length
     if (restricted > 0) print(`${restricted} collection${restricted === 1 ? '' : 's'} readable by granted peers only (\`ferry grant --list\`).`)
     if (options.open === true) {
-      print('WARNING: --open: every peer that can reach this node may fetch every scan in it, trusted or not.')
+      print(`WARNING: --open: every peer that can reach this node may fetch every scan in it, trusted or not${restricted > 0 ? ', except collections restricted by grants' : ''}.`)
     } else if (node.trust.list.length === 0) {
       print('No trusted peers yet: nobody can fetch from this node until you run `ferry trust <PeerId>`.')
     }
