@@ -11,7 +11,8 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { createFerryNode, grantPeer, openCollection, revokePeer, TrustGate, trustPeer, type FerryNode, type RefusalKind } from '@ferry/node'
+import { generateKey } from '@libp2p/pnet'
+import { createFerryNode, grantPeer, newSwarmKeyText, openCollection, parseSwarmKey, readSwarmKey, revokePeer, TrustGate, trustPeer, writeSwarmKey, type FerryNode, type RefusalKind } from '@ferry/node'
 import { BLOCKS_PROTOCOL, SCAN_PROTOCOL, type AccessDecision } from '@ferry/exchange'
 import { MIGRATIONS, openCatalog } from '@ferry/store'
 import { addScan, cleanup, makeHome, onCleanup, tempDir, writeTree } from './helpers.js'
@@ -221,5 +222,28 @@ describe('grants between two nodes', () => {
     expect(server.server.stats.bytesSent).toBe(before.bytesSent)
     expect(server.server.stats.blocksSent).toBe(before.blocksSent)
     expect(server.server.stats.refused).toBeGreaterThanOrEqual(1 + s.leaves.length + 1)
+  })
+})
+
+describe('swarm.key', () => {
+  it('reads keys made by libp2p\'s generateKey and writes keys in the same format, 0600, never over an existing one without force', async () => {
+    const theirs = new Uint8Array(95)
+    generateKey(theirs)
+    const text = new TextDecoder().decode(theirs)
+    const parsed = parseSwarmKey(text, 'theirs')
+    expect(new TextDecoder().decode(parsed.bytes)).toBe(text)
+    expect(parsed.fingerprint).toMatch(/^[0-9a-f]{16}$/)
+    const home = await makeHome()
+    expect(await readSwarmKey(home.dir)).toBeUndefined()
+    const written = await writeSwarmKey(home.dir, text)
+    expect(written.fingerprint).toBe(parsed.fingerprint)
+    expect((await fs.stat(path.join(home.dir, 'swarm.key'))).mode & 0o777).toBe(0o600)
+    await expect(writeSwarmKey(home.dir, newSwarmKeyText())).rejects.toMatchObject({ code: 'ERR_HOME_EXISTS' })
+    const replaced = await writeSwarmKey(home.dir, newSwarmKeyText(), { force: true })
+    expect(replaced.fingerprint).not.toBe(parsed.fingerprint)
+    expect((await readSwarmKey(home.dir))?.fingerprint).toBe(replaced.fingerprint)
+    expect(() => parseSwarmKey('/key/swarm/psk/1.0.0/\n/base16/\nabcd', 'short')).toThrow(/is not a swarm key/)
+    await fs.writeFile(path.join(home.dir, 'swarm.key'), 'garbage')
+    await expect(readSwarmKey(home.dir)).rejects.toMatchObject({ code: 'ERR_HOME_CORRUPT' })
   })
 })
