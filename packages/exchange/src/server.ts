@@ -30,7 +30,7 @@ export interface ExchangeServerInit {
   blocks: BlockSource
   /** Where scans come from; without it scan requests are answered NOT_FOUND. */
   scans?: ScanSource
-  /** Called for every request; a refusal ends the stream with ERROR DENIED and the reason. */
+  /** Called for every REQUEST frame, every requested block (`cid`) and every scan request (`root`); a refusal ends the stream with ERROR DENIED and the reason. */
   authorize: Authorize
   /** Default DEFAULT_SERVER_IDLE_TIMEOUT_MS. */
   idleTimeoutMs?: number
@@ -180,10 +180,10 @@ class ServedStream {
   }
 }
 
-async function decide (authorize: Authorize, peer: PeerId, protocol: string, root?: CID): Promise<void> {
+async function decide (authorize: Authorize, peer: PeerId, protocol: string, root?: CID, cid?: CID): Promise<void> {
   let decision: AccessDecision
   try {
-    decision = await authorize(peer, root === undefined ? { protocol } : { protocol, root })
+    decision = await authorize(peer, { protocol, ...(root !== undefined ? { root } : {}), ...(cid !== undefined ? { cid } : {}) })
   } catch (err) {
     throw new StreamFailure('internal', `access check failed: ${(err as Error)?.message ?? String(err)}`)
   }
@@ -283,12 +283,22 @@ export async function startExchangeServer (components: ServerComponents, init: E
       }
     }
 
+    /** Each block is authorised on its own right before it is read: a refusal comes back instead of a lookup. */
+    const checkedLookup = async (cid: CID): Promise<BlockLookup | StreamFailure> => {
+      try {
+        await decide(init.authorize, peer, BLOCKS_PROTOCOL, undefined, cid)
+      } catch (err) {
+        return err instanceof StreamFailure ? err : new StreamFailure('internal', String(err))
+      }
+      return await lookup(cid, signal)
+    }
+
     const sender = async (): Promise<void> => {
-      const ahead: Array<{ cid: CID, result: Promise<BlockLookup> }> = []
+      const ahead: Array<{ cid: CID, result: Promise<BlockLookup | StreamFailure> }> = []
       while (!signal.aborted) {
         while (ahead.length < readAhead && queue.length > 0) {
           const cid = queue.shift() as CID
-          ahead.push({ cid, result: lookup(cid, signal) })
+          ahead.push({ cid, result: checkedLookup(cid) })
         }
         const head = ahead.shift()
         if (head === undefined) {
@@ -298,6 +308,10 @@ export async function startExchangeServer (components: ServerComponents, init: E
         }
         const result = await head.result
         if (signal.aborted) return
+        if (result instanceof StreamFailure) {
+          if (result.code === 'denied') stats.refused++
+          throw result
+        }
         const { frame, bytes } = answer(head.cid, result)
         await io.write(frame)
         pending--

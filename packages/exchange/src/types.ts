@@ -44,6 +44,12 @@ export interface AccessRequest {
   protocol: string
   /** The scan root (scan requests). */
   root?: CID
+  /**
+   * One requested block (blocks protocol): asked once per CID, just before the server reads it, so a grant
+   * revoked mid-transfer stops the blocks not yet read. Without `cid` and `root` the hook decides on the
+   * peer alone (asked once per REQUEST frame).
+   */
+  cid?: CID
 }
 
 /** The access hook's answer; `reason` is sent to the refused peer verbatim. */

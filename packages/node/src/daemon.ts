@@ -14,6 +14,7 @@ import { FerryError, fromSystemError } from '@ferry/errors'
 import { openHome } from '@ferry/store'
 import { DAEMON_FILE } from './constants.js'
 import { createFerryNode, type FerryNode, type FerryNodeInit } from './node.js'
+import type { RefusalKind } from './trust.js'
 
 /** The contents of `daemon.json`. */
 export interface DaemonInfo {
@@ -38,7 +39,7 @@ export interface RunDaemonOptions {
   /** Called once the node listens. */
   onReady?: (info: DaemonInfo, node: FerryNode) => void
   /** Passed to createFerryNode (measurements, tests). */
-  node?: Omit<FerryNodeInit, 'home' | 'listen' | 'open'>
+  node?: Omit<FerryNodeInit, 'home' | 'listen' | 'open' | 'onRefused'>
 }
 
 function isAlive (pid: number): boolean {
@@ -125,6 +126,23 @@ async function release (file: string): Promise<void> {
   if (info?.pid === process.pid) await fs.rm(file, { force: true }).catch(() => {})
 }
 
+/** Refusals printed per peer and kind, at most one line each per this many ms (a retrying peer would flood the log). */
+const REFUSAL_LINE_INTERVAL_MS = 60_000
+
+/** Prints "Refused <peer>: <reason>", rate-limited per (peer, kind). */
+function refusalPrinter (print: (line: string) => void): (peer: string, kind: RefusalKind, reason: string) => void {
+  const last = new Map<string, number>()
+  return (peer, kind, reason) => {
+    const key = `${peer} ${typeof kind === 'string' ? kind : `collection ${kind.collection}`}`
+    const now = Date.now()
+    const before = last.get(key)
+    if (before !== undefined && now - before < REFUSAL_LINE_INTERVAL_MS) return
+    if (last.size > 10_000) last.clear() // bounded: many distinct peers just reset the memory
+    last.set(key, now)
+    print(`Refused ${peer}: ${reason}`)
+  }
+}
+
 /**
  * Runs the daemon of the home in `homeDir` until `options.signal` aborts (or SIGINT/SIGTERM without one).
  * Resolves after a graceful stop. ERR_DAEMON_RUNNING if another live daemon holds the home.
@@ -159,15 +177,18 @@ export async function runDaemon (homeDir: string, options: RunDaemonOptions = {}
   try {
     await claim(file, info)
     process.once('exit', onExit) // a crash still leaves a stale file; this covers process.exit()
-    node = await createFerryNode({ ...options.node, home, listen: options.listen, open: options.open })
+    node = await createFerryNode({ ...options.node, home, listen: options.listen, open: options.open, onRefused: refusalPrinter(print) })
     info.addrs = node.addrs()
     await update(file, info)
     print(`Ferry daemon ${info.peerId} (pid ${info.pid}) serving ${home.dir}`)
     if (info.addrs.length === 0) print('Not listening on any address: other peers cannot reach this node')
     else print('Listening on:')
     for (const a of info.addrs) print(`  ${a}`)
+    if (node.privateNetwork) print('Private network: only nodes with the same swarm.key can connect.')
+    const restricted = Object.keys(home.config.grants ?? {}).length
+    if (restricted > 0) print(`${restricted} collection${restricted === 1 ? '' : 's'} readable by granted peers only (\`ferry grant --list\`).`)
     if (options.open === true) {
-      print('WARNING: --open: every peer that can reach this node may fetch every scan in it, trusted or not.')
+      print(`WARNING: --open: every peer that can reach this node may fetch every scan in it, trusted or not${restricted > 0 ? ', except collections restricted by grants' : ''}.`)
     } else if (node.trust.list.length === 0) {
       print('No trusted peers yet: nobody can fetch from this node until you run `ferry trust <PeerId>`.')
     }

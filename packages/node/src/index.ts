@@ -6,6 +6,10 @@ import '@ferry/compat'
 export * from './constants.js'
 export { createFerryNode, usesNativeCipher, type FerryNode, type FerryNodeInit } from './node.js'
 export { runDaemon, readDaemonInfo, type DaemonInfo, type RunDaemonOptions } from './daemon.js'
-export { TrustGate, parsePeerId, notTrustedMessage, listTrusted, trustPeer, untrustPeer, type TrustedPeer } from './trust.js'
+export {
+  TrustGate, parsePeerId, notTrustedMessage, notPermittedMessage, listTrusted, trustPeer, untrustPeer, listGrants, grantPeer, revokePeer,
+  openCollection, type TrustedPeer, type TrustGateOptions, type RefusalKind
+} from './trust.js'
+export { SWARM_KEY_FILE, readSwarmKey, writeSwarmKey, parseSwarmKey, newSwarmKeyText, type SwarmKey } from './pnet.js'
 export { homeSources, readLeafHere, type LeafReader } from './sources.js'
 export { LeafReaderPool, type LeafReaderPoolOptions } from './leaf-pool.js'

@@ -1,13 +1,15 @@
 /**
  * `createFerryNode`: a libp2p node with the home's identity, TCP + Noise + yamux tuned for bulk transfer,
  * no discovery, no DHT, no identify (Ferry peers are dialled by address and speak only Ferry's protocols),
- * and the exchange server registered with the home's blocks and scans behind the trust gate.
+ * and the exchange server registered with the home's blocks and scans behind the trust gate. With a
+ * `swarm.key` in the home the node is in a private network (libp2p pnet, see pnet.ts) on top of Noise.
  */
 import '@ferry/compat'
 import { availableParallelism } from 'node:os'
 import { noise } from '@chainsafe/libp2p-noise'
 import { defaultCrypto, pureJsCrypto } from '@chainsafe/libp2p-noise/crypto'
 import { yamux } from '@chainsafe/libp2p-yamux'
+import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2p } from 'libp2p'
@@ -20,7 +22,8 @@ import {
 } from './constants.js'
 import { LeafReaderPool } from './leaf-pool.js'
 import { homeSources, readLeafHere, type LeafReader } from './sources.js'
-import { TrustGate } from './trust.js'
+import { readSwarmKey } from './pnet.js'
+import { TrustGate, type TrustGateOptions } from './trust.js'
 import type { PeerId } from '@libp2p/interface'
 
 /** Options of `createFerryNode`. */
@@ -48,6 +51,8 @@ export interface FerryNodeInit {
   verifyWorkers?: number
   /** Options of the exchange server (timeouts, read-ahead, per-peer limits). */
   server?: Pick<ExchangeServerInit, 'idleTimeoutMs' | 'readAhead' | 'limits' | 'firstFrameTimeoutMs'>
+  /** Called on every refused request (the daemon prints it). */
+  onRefused?: TrustGateOptions['onRefused']
 }
 
 /** A started Ferry node. */
@@ -56,6 +61,8 @@ export interface FerryNode {
   readonly peerId: PeerId
   readonly server: ExchangeServer
   readonly trust: TrustGate
+  /** True if the node only talks to peers with the same `swarm.key` (private network). */
+  readonly privateNetwork: boolean
   /** Listening addresses, each ending in /p2p/<PeerId>. */
   addrs: () => string[]
   /**
@@ -94,13 +101,28 @@ function listenError (err: unknown): unknown {
   return new FerryError('ERR_NETWORK', `Cannot listen on ${problems.length > 0 ? problems.join('; ') : 'the configured addresses'}`, { cause: err })
 }
 
+/** How long the pnet nonce exchange may take before the connection is dropped. */
+const PNET_HANDSHAKE_TIMEOUT_MS = 5_000
+
+/**
+ * A hint for a dial whose security handshake failed: the usual cause is a private-network mismatch (one
+ * side has a swarm.key the other lacks, or a different one), which Noise sees as garbage or silence.
+ */
+function handshakeHint (privateNetwork: boolean): string {
+  return privateNetwork
+    ? ' (this node is in a private network: the other node must have the same swarm.key; `ferry pnet status` prints its fingerprint)'
+    : ' (if that node is in a private network, copy its swarm.key into this home with `ferry pnet import FILE`)'
+}
+
 /** Creates and starts a Ferry node for `init.home`. */
 export async function createFerryNode (init: FerryNodeInit): Promise<FerryNode> {
   const { home } = init
   if (!usesNativeCipher()) throw new FerryError('ERR_INTERNAL', 'Noise would use the pure-JS cipher: Ferry must run on Node.js with chacha20-poly1305')
   const listen = init.listen ?? (home.config.listen.length > 0 ? home.config.listen : [...DEFAULT_LISTEN])
   for (const a of listen) toMultiaddr(a)
+  const swarmKey = await readSwarmKey(home.dir)
   const libp2p = await createLibp2p({
+    ...(swarmKey !== undefined ? { connectionProtector: preSharedKey({ psk: swarmKey.bytes, timeout: PNET_HANDSHAKE_TIMEOUT_MS }) } : {}),
     privateKey: home.privateKey,
     addresses: { listen, announce: home.config.announce },
     transports: [tcp()],
@@ -124,7 +146,7 @@ export async function createFerryNode (init: FerryNodeInit): Promise<FerryNode> 
     }
   }).catch((err: unknown) => { throw listenError(err) })
   const log = libp2p.logger.forComponent('ferry:node')
-  const trust = new TrustGate(home, init.open === true, log)
+  const trust = new TrustGate(home, { open: init.open === true, log, onRefused: init.onRefused })
   if (init.open === true) log.error('OPEN MODE: serving every peer that connects, trusted or not')
   const cores = availableParallelism()
   const leafReaders = Math.min(init.leafReaders ?? DEFAULT_LEAF_READERS, cores - 1)
@@ -147,6 +169,7 @@ export async function createFerryNode (init: FerryNodeInit): Promise<FerryNode> 
     peerId,
     server,
     trust,
+    privateNetwork: swarmKey !== undefined,
     addrs: () => libp2p.getMultiaddrs().map((a) => a.toString()),
     async dialPeer (addr, options = {}) {
       const ma = toMultiaddr(addr)
@@ -160,6 +183,10 @@ export async function createFerryNode (init: FerryNodeInit): Promise<FerryNode> 
         if (signal?.aborted === true) throw new FerryError('ERR_ABORTED', 'Operation aborted', { cause: signal.reason })
         if ((err as Error)?.name === 'TimeoutError' || (err as Error)?.name === 'AbortError') {
           throw new FerryError('ERR_TIMEOUT', `Timed out connecting to ${ma.toString()}`, { cause: err, details: { addr: ma.toString() } })
+        }
+        if ((err as Error)?.name === 'EncryptionFailedError') {
+          // Not retried: a handshake that fails this way (usually a private-network key mismatch) fails again.
+          throw new FerryError('ERR_PEER_REFUSED', `Cannot connect to ${ma.toString()}: the secure handshake failed (${reason})${handshakeHint(swarmKey !== undefined)}`, { cause: err, details: { addr: ma.toString() } })
         }
         throw new FerryError('ERR_NETWORK', `Cannot connect to ${ma.toString()}: ${reason}`, { cause: err, details: { addr: ma.toString() } })
       }

@@ -1,18 +1,32 @@
 /**
- * Who may fetch from this node: the PeerIds in config.json `trusted`, or everyone in open mode.
+ * Who may fetch what from this node.
  *
- * The access hook re-reads the trusted list whenever config.json changes (one stat per request, the file
- * re-read only when its size, mtime or inode moved), so `ferry trust` / `ferry untrust` in another process
- * take effect on the next request without a restart. A config.json that fails to parse keeps the last good
- * list (and logs why) rather than opening or closing the node by accident.
+ * 1. Who may connect and ask at all: the PeerIds in config.json `trusted`, or everyone in open mode.
+ * 2. What they may read: config.json `grants` maps a collection to the PeerIds allowed to read it. A
+ *    collection with no entry (and a scan without collection) is readable by every peer that passed (1); a
+ *    collection with an entry only by the peers listed ([] = nobody). Grants apply in open mode too.
+ *
+ * Decisions are made on the server from what the catalog knows, never from a claim of the client:
+ * - a scan request: allowed if at least one complete local scan with that root is in a readable collection
+ *   (a root this node does not hold is let through: the answer is NOT_FOUND anyway);
+ * - a block: allowed if at least one scan it belongs to (raw leaf: through the leaf index and the scan that
+ *   last indexed its source file; inner node: `scan_nodes`) is in a readable collection. A block that
+ *   belongs to no scan is refused unless the node is open. Without any grant no lookup is made at all.
+ *
+ * The hook re-reads the lists whenever config.json changes (one stat per check, shared by concurrent checks;
+ * the file re-read only when its size, mtime or inode moved), so `ferry trust`, `untrust`, `grant` and
+ * `revoke` in another process take effect on the next request and the next block, without a restart. A
+ * config.json that fails to parse keeps the last good lists (and logs why) rather than opening or closing
+ * the node by accident.
  */
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { FerryError } from '@ferry/errors'
-import { CONFIG_FILE, type FerryConfig, type Home, type PeerEntry } from '@ferry/store'
+import { CONFIG_FILE, type Catalog, type FerryConfig, type Home, type PeerEntry } from '@ferry/store'
 import type { AccessDecision, Authorize } from '@ferry/exchange'
 import type { Logger, PeerId } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
 
 /**
  * Parses a PeerId string (`12D3Koo...` or `Qm...`), with a one-line error naming the bad input.
@@ -34,18 +48,53 @@ export function notTrustedMessage (peer: string, self: string): string {
   return `peer ${peer} is not trusted by ${self}: ask its operator to run \`ferry trust ${peer}\``
 }
 
+/** The message a trusted peer receives for a collection outside its grants. */
+export function notPermittedMessage (what: string, collection: string, peer: string, self: string): string {
+  return `not permitted: ${what} is in collection "${collection}", which ${self} grants to other peers only: ask its operator to run \`ferry grant ${collection} ${peer}\``
+}
+
 interface Stamp { size: number, mtimeMs: number, ino: number }
 
-/** The access hook of a node: reads `trusted` from config.json as it changes. */
+/** Why a request was refused, for the operator's log: 'not trusted', a collection name, or 'no scan'. */
+export type RefusalKind = 'not trusted' | 'no scan' | { collection: string }
+
+/** Options of `TrustGate`. */
+export interface TrustGateOptions {
+  /** Serve every peer that connects (grants still apply). */
+  open?: boolean
+  log: Logger
+  /** Called on every refusal (the daemon prints a rate-limited line). */
+  onRefused?: (peer: string, kind: RefusalKind, reason: string) => void
+}
+
+/** Parses `grants` loosely (the file may be mid-edit): collection -> set of PeerId strings. */
+function grantsOf (value: unknown): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>()
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return out
+  for (const [collection, ids] of Object.entries(value)) {
+    out.set(collection, new Set(Array.isArray(ids) ? ids.filter((t): t is string => typeof t === 'string') : []))
+  }
+  return out
+}
+
+/** The access hook of a node: reads `trusted` and `grants` from config.json as they change. */
 export class TrustGate {
   private trusted: Set<string>
+  private grants: Map<string, Set<string>>
   private stamp: Stamp | undefined
   private refreshing: Promise<void> | undefined
   private readonly file: string
+  private readonly open: boolean
+  private readonly log: Logger
+  private readonly self: string
 
-  constructor (private readonly home: Pick<Home, 'dir' | 'config' | 'peerId'>, private readonly open: boolean, private readonly log: Logger) {
+  constructor (private readonly home: Pick<Home, 'dir' | 'config' | 'peerId'> & { catalog: Pick<Catalog, 'blockCollections' | 'rootCollections'> }, private readonly options: TrustGateOptions) {
     this.file = path.join(home.dir, CONFIG_FILE)
     this.trusted = new Set(home.config.trusted)
+    this.grants = grantsOf(home.config.grants)
+    this.open = options.open === true
+    this.log = options.log
+    this.self = home.peerId.toString()
   }
 
   /** PeerIds trusted right now (after the last reload). */
@@ -53,14 +102,38 @@ export class TrustGate {
     return [...this.trusted]
   }
 
+  /** Whether `peer` may read `collection` under the current grants (null = a scan without collection). */
+  mayRead (peer: string, collection: string | null): boolean {
+    if (collection === null) return true
+    const granted = this.grants.get(collection)
+    return granted === undefined || granted.has(peer)
+  }
+
   /** The hook for the exchange server. */
-  readonly authorize: Authorize = async (peer) => {
-    if (this.open) return { allow: true }
+  readonly authorize: Authorize = async (peer, request) => {
     await this.refresh()
     const id = peer.toString()
-    if (this.trusted.has(id)) return { allow: true }
-    this.log('refused untrusted peer %s', id)
-    return { allow: false, reason: notTrustedMessage(id, this.home.peerId.toString()) } satisfies AccessDecision
+    if (!this.open && !this.trusted.has(id)) return this.refuse(id, 'not trusted', notTrustedMessage(id, this.self))
+    if (this.grants.size === 0) return { allow: true } // nothing restricted: no lookup, as before grants existed
+    if (request.root !== undefined) return this.decide(id, `scan ${request.root.toString()}`, this.home.catalog.rootCollections(request.root), true)
+    if (request.cid !== undefined) return this.decide(id, `block ${request.cid.toString()}`, this.home.catalog.blockCollections(request.cid), this.open)
+    return { allow: true }
+  }
+
+  /** Allowed if any of `collections` is readable; `unmapped` decides when there are none. */
+  private decide (peer: string, what: string, collections: Array<string | null>, unmapped: boolean): AccessDecision {
+    if (collections.length === 0) {
+      return unmapped ? { allow: true } : this.refuse(peer, 'no scan', `not permitted: ${what} belongs to no scan on ${this.self}`)
+    }
+    if (collections.some((c) => this.mayRead(peer, c))) return { allow: true }
+    const collection = collections[0] as string // every one is a restricted collection, so not null
+    return this.refuse(peer, { collection }, notPermittedMessage(what, collection, peer, this.self))
+  }
+
+  private refuse (peer: string, kind: RefusalKind, reason: string): AccessDecision {
+    this.log('refused %s: %s', peer, reason)
+    this.options.onRefused?.(peer, kind, reason)
+    return { allow: false, reason }
   }
 
   /** Re-reads the trusted list if config.json changed. Concurrent callers share one check. */
@@ -83,8 +156,9 @@ export class TrustGate {
       const cfg = JSON.parse(await fs.readFile(this.file, 'utf8')) as Partial<FerryConfig>
       const list = Array.isArray(cfg.trusted) ? cfg.trusted.filter((t): t is string => typeof t === 'string') : []
       this.trusted = new Set(list)
+      this.grants = grantsOf(cfg.grants)
       this.stamp = stamp
-      this.log('trusted list reloaded: %d peers', list.length)
+      this.log('trusted list reloaded: %d peers, %d collections with grants', list.length, this.grants.size)
     } catch (err) {
       this.log.error('cannot read %s, keeping the last trusted list: %e', this.file, err)
     }
@@ -128,6 +202,55 @@ export async function trustPeer (home: Pick<Home, 'config' | 'saveConfig' | 'pee
   if (!added && peers === cfg.peers) return false
   await home.saveConfig({ ...cfg, trusted: added ? [...cfg.trusted, id] : cfg.trusted, peers })
   return added
+}
+
+/** The grants of a home: collection -> PeerIds, sorted by collection. */
+export function listGrants (home: Pick<Home, 'config'>): Array<{ collection: string, peers: string[] }> {
+  return Object.entries(home.config.grants ?? {}).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0).map(([collection, peers]) => ({ collection, peers: [...peers] }))
+}
+
+function checkCollection (collection: string): string {
+  if (collection === '') throw new FerryError('ERR_INVALID_ARGUMENT', 'A collection name cannot be empty')
+  return collection
+}
+
+/**
+ * Lets `peerIdText` read `collection` (which from then on only its grantees may read). Returns whether the
+ * grant is new. ERR_INVALID_ARGUMENT for a bad PeerId or an empty collection.
+ */
+export async function grantPeer (home: Pick<Home, 'config' | 'saveConfig'>, collection: string, peerIdText: string): Promise<boolean> {
+  checkCollection(collection)
+  const id = parsePeerId(peerIdText).toString()
+  const cfg = home.config
+  const current = cfg.grants?.[collection]
+  if (current?.includes(id) === true) return false
+  await home.saveConfig({ ...cfg, grants: { ...cfg.grants, [collection]: [...(current ?? []), id] } })
+  return true
+}
+
+/**
+ * Stops `peerIdText` reading `collection`. The collection stays restricted even when its list becomes
+ * empty (then nobody may read it): revoking never opens a collection. Returns whether the peer had a grant.
+ */
+export async function revokePeer (home: Pick<Home, 'config' | 'saveConfig'>, collection: string, peerIdText: string): Promise<boolean> {
+  checkCollection(collection)
+  const id = parsePeerId(peerIdText).toString()
+  const cfg = home.config
+  const current = cfg.grants?.[collection]
+  if (current?.includes(id) !== true) return false
+  await home.saveConfig({ ...cfg, grants: { ...cfg.grants, [collection]: current.filter((p) => p !== id) } })
+  return true
+}
+
+/** Removes every grant of `collection`, so every trusted peer may read it again. Returns whether it had any entry. */
+export async function openCollection (home: Pick<Home, 'config' | 'saveConfig'>, collection: string): Promise<boolean> {
+  checkCollection(collection)
+  const cfg = home.config
+  if (cfg.grants?.[collection] === undefined) return false
+  const grants = { ...cfg.grants }
+  delete grants[collection] // eslint-disable-line @typescript-eslint/no-dynamic-delete
+  await home.saveConfig({ ...cfg, grants })
+  return true
 }
 
 /** Removes `peerIdText` from the trusted list (the address book keeps it). Returns whether it was trusted. */

@@ -44,19 +44,24 @@ export async function writeTree (dir: string, seed = 1): Promise<void> {
   await fs.writeFile(path.join(dir, 'sub', 'proj.tif'), pattern(10_000, seed + 1))
 }
 
-/** Imports `dir` into `home` as a scan; returns its root, every leaf CID, and the leaves of each file by relative path. */
-export async function addScan (home: Home, dir: string, name = 'scan'): Promise<{ root: CID, leaves: CID[], files: Map<string, CID[]> }> {
-  const writer = home.catalog.createScanWriter({ collection: 'c1', name, sourcePath: dir, origin: home.peerId.toString() })
+/** Imports `dir` into `home` as a scan of `collection`; returns its root, every leaf CID, the leaves of each file by relative path and the inner nodes. */
+export async function addScan (home: Home, dir: string, name = 'scan', collection: string | null = 'c1'): Promise<{ root: CID, leaves: CID[], files: Map<string, CID[]>, nodes: CID[] }> {
+  const writer = home.catalog.createScanWriter({ collection, name, sourcePath: dir, origin: home.peerId.toString() })
   const files = new Map<string, CID[]>()
+  const nodes: CID[] = []
   const r = await importDirectory(dir, {
     sink: {
-      putBlocks: async (blocks) => { await home.blocks.putMany(blocks) },
+      putBlocks: async (blocks) => {
+        writer.addNodes(blocks.map((b) => b.cid)) // as `ferry add` does
+        nodes.push(...blocks.map((b) => b.cid))
+        await home.blocks.putMany(blocks)
+      },
       addEntry: (e) => { writer.addEntry(e) },
       addSource: (p, size, mtimeMs, ls) => { writer.addSource(p, size, mtimeMs, ls); files.set(path.relative(dir, p), ls.map((l) => l.cid)) }
     }
   })
   await writer.commitSigned({ root: r.root, files: r.files, directories: r.directories, symlinks: r.symlinks, bytes: r.bytes, skipped: r.skipped }, home.privateKey)
-  return { root: r.root, leaves: [...files.values()].flat(), files }
+  return { root: r.root, leaves: [...files.values()].flat(), files, nodes }
 }
 
 /** A fresh home (closed on cleanup). */

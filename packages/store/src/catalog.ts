@@ -43,6 +43,9 @@ export const ENTRIES_PAGE_ROWS = 2_000
 /** Multicodec of raw leaves (the CIDs `getSource` returns). */
 export const RAW_CODE = 0x55
 
+/** Multicodec of inner nodes (dag-pb). */
+const DAG_PB = 0x70
+
 /** File name of the catalog inside a home. */
 export const CATALOG_FILE = 'catalog.db'
 
@@ -163,6 +166,11 @@ export interface ScanWriter {
    * rows are deleted, unless size, mtime and leaves are all unchanged, in which case nothing is rewritten.
    */
   addSource: (absPath: string, size: number, mtimeMs: number, leaves: readonly LeafRecord[]) => void
+  /**
+   * Buffers inner dag-pb nodes (directory, file and shard nodes) that belong to this scan, so the access
+   * check can tell which collection they are in (`blockCollections`). Other codecs are ignored.
+   */
+  addNodes: (cids: Iterable<CID>) => void
   /** Writes buffered rows now (addEntry/addSource do it every `flushRows` rows). */
   flush: () => void
   /** Flushes, records the summary and flips the scan to 'complete'. */
@@ -229,6 +237,14 @@ export interface Catalog {
   checkSignature: (scan: ScanRecord, signer?: string) => Promise<SignatureCheck>
   /** Every known location of a leaf, most recently indexed first. */
   findLeaf: (cid: CID) => LeafLocation[]
+  /**
+   * The collections of the scans a block belongs to (null = a scan without collection), without repeats:
+   * for a raw leaf, the scans that last indexed a source file holding it; for a dag-pb node, the scans it
+   * was recorded for (`ScanWriter.addNodes`). [] if the block belongs to no scan this catalog knows.
+   */
+  blockCollections: (cid: CID) => Array<string | null>
+  /** The collections of the complete scans with this root (null = no collection), without repeats. */
+  rootCollections: (root: CID) => Array<string | null>
   /** The index of one source file, or undefined: lets an importer skip re-hashing an unchanged file. */
   getSource: (absPath: string) => SourceRecord | undefined
   /**
@@ -466,6 +482,7 @@ export function openCatalog (file: string, options: CatalogOptions = {}): Catalo
   const newScanWriter = (id: number): ScanWriter => {
     let entries: unknown[][] = []
     let sources: PendingSource[] = []
+    let nodes: Buffer[] = []
     let rows = 0
     let state: 'open' | 'committed' | 'aborted' | 'failed' = 'open'
 
@@ -485,9 +502,13 @@ export function openCatalog (file: string, options: CatalogOptions = {}): Catalo
       return true
     }
 
-    const writeBuffered = db.transaction((es: unknown[][], ss: PendingSource[]) => {
+    const writeBuffered = db.transaction((es: unknown[][], ss: PendingSource[], ns: Buffer[]) => {
       const insertEntry = stmt('INSERT INTO entries (scan_id, path, type, size, mode, mtime_ms, cid, target) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
       for (const e of es) insertEntry.run(e)
+      if (ns.length > 0) {
+        const insertNode = stmt('INSERT OR IGNORE INTO scan_nodes (cid, scan_id) VALUES (?, ?)')
+        for (const n of ns) insertNode.run(n, id)
+      }
       const insertLeaf = stmt('INSERT INTO leaves (source_id, "offset", length, cid, cid_key) VALUES (?, ?, ?, ?, ?)')
       for (const s of ss) {
         const old = stmt('SELECT id, size, mtime_ms FROM sources WHERE path = ?').get(s.path) as { id: number, size: number, mtime_ms: number } | undefined
@@ -506,14 +527,16 @@ export function openCatalog (file: string, options: CatalogOptions = {}): Catalo
 
     const flush = (): void => {
       requireOpen()
-      if (entries.length === 0 && sources.length === 0) return
+      if (entries.length === 0 && sources.length === 0 && nodes.length === 0) return
       const es = entries
       const ss = sources
+      const ns = nodes
       entries = []
       sources = []
+      nodes = []
       rows = 0
       try {
-        writeBuffered.immediate(es, ss)
+        writeBuffered.immediate(es, ss, ns)
       } catch (err) {
         state = 'failed'
         throw fromSqliteError(err, what)
@@ -552,6 +575,16 @@ export function openCatalog (file: string, options: CatalogOptions = {}): Catalo
       sources.push({ path: absPath, size, mtimeMs, leaves: converted })
       rows += 1 + converted.length
       if (rows >= flushRows) flush()
+    }
+
+    const addNodes = (cids: Iterable<CID>): void => {
+      requireOpen()
+      for (const c of cids) {
+        const cid = CID.asCID(c)
+        if (cid === null || cid.code !== DAG_PB) continue
+        nodes.push(leafKey(cid))
+        if (++rows >= flushRows) flush()
+      }
     }
 
     const commit = (summary: ScanSummary): ScanRecord => {
@@ -603,10 +636,11 @@ export function openCatalog (file: string, options: CatalogOptions = {}): Catalo
       state = 'aborted'
       entries = []
       sources = []
+      nodes = []
       guard(() => db.transaction(() => { stmt('DELETE FROM scans WHERE id = ?').run(id) }).immediate())
     }
 
-    return { id, addEntry, addSource, flush, commit, commitSigned, abort }
+    return { id, addEntry, addSource, addNodes, flush, commit, commitSigned, abort }
   }
 
   const listScans: Catalog['listScans'] = (opts = {}) => guard(() => {
@@ -686,6 +720,24 @@ export function openCatalog (file: string, options: CatalogOptions = {}): Catalo
     (stmt('SELECT s.path AS path, l."offset" AS "offset", l.length AS length, s.size AS size, s.mtime_ms AS mtimeMs FROM leaves l JOIN sources s ON s.id = l.source_id WHERE l.cid_key = ? AND l.cid = ? ORDER BY s.id DESC')
       .all(leafIndexKey(cid), leafKey(cid)) as LeafLocation[]))
 
+  const blockCollections: Catalog['blockCollections'] = (cid) => guard(() => {
+    let rows: Array<{ collection: string | null }>
+    if (cid.code === RAW_CODE) {
+      rows = stmt('SELECT DISTINCT sc.collection AS collection FROM leaves l JOIN sources s ON s.id = l.source_id JOIN scans sc ON sc.id = s.scan_id WHERE l.cid_key = ? AND l.cid = ?')
+        .all(leafIndexKey(cid), leafKey(cid)) as Array<{ collection: string | null }>
+    } else if (cid.code === DAG_PB) {
+      rows = stmt('SELECT DISTINCT sc.collection AS collection FROM scan_nodes n JOIN scans sc ON sc.id = n.scan_id WHERE n.cid = ?')
+        .all(leafKey(cid)) as Array<{ collection: string | null }>
+    } else {
+      return []
+    }
+    return rows.map((r) => r.collection)
+  })
+
+  const rootCollections: Catalog['rootCollections'] = (root) => guard(() =>
+    (stmt('SELECT DISTINCT collection FROM scans WHERE root = ? AND state = \'complete\'').all(rootKey(root)) as Array<{ collection: string | null }>)
+      .map((r) => r.collection))
+
   const getSource: Catalog['getSource'] = (absPath) => guard(() => {
     const row = stmt('SELECT id, path, size, mtime_ms, scan_id FROM sources WHERE path = ?').get(absPath) as { id: number, path: string, size: number, mtime_ms: number, scan_id: number | null } | undefined
     if (row === undefined) return undefined
@@ -723,6 +775,8 @@ export function openCatalog (file: string, options: CatalogOptions = {}): Catalo
     provenance,
     checkSignature,
     findLeaf,
+    blockCollections,
+    rootCollections,
     getSource,
     removeStaleImports,
     pulls: createPullJournal(db, guard),

@@ -7,7 +7,8 @@
  *   "listen": ["/ip4/0.0.0.0/tcp/4001"],   // libp2p multiaddrs the daemon listens on
  *   "announce": [],                        // multiaddrs to advertise instead of `listen` (NAT, DNS names); [] = listen
  *   "trusted": [],                         // PeerIds (12D3...) allowed to fetch from and push to this node
- *   "peers": []                            // address book: [{ "name": "esrf", "id": "12D3...", "addrs": ["/dns4/..."] }]
+ *   "peers": [],                           // address book: [{ "name": "esrf", "id": "12D3...", "addrs": ["/dns4/..."] }]
+ *   "grants": {}                           // optional: { "<collection>": ["12D3...", ...] } who may read which collection
  * }
  * ```
  *
@@ -47,6 +48,12 @@ export interface FerryConfig {
   announce: string[]
   trusted: string[]
   peers: PeerEntry[]
+  /**
+   * Per-collection access lists, on top of `trusted`: a collection listed here may be read only by the
+   * PeerIds in its list ([] = by nobody); a collection not listed is readable by every trusted peer.
+   * Absent = no collection restricted.
+   */
+  grants?: Record<string, string[]>
   [key: string]: unknown
 }
 
@@ -115,8 +122,20 @@ export function validateConfig (value: unknown, where: string, invalid: (reason:
       if (entry.name !== undefined && typeof entry.name !== 'string') throw new ConfigProblem('"peers" names must be strings')
       return { ...entry, id: entry.id, addrs: stringList(entry.addrs, 'peers.addrs', multiaddr('peers.addrs')) }
     })
+    let grants: Record<string, string[]> | undefined
+    if (raw.grants !== undefined) {
+      if (typeof raw.grants !== 'object' || raw.grants === null || Array.isArray(raw.grants)) {
+        throw new ConfigProblem('"grants" must be an object: { "<collection>": ["<PeerId>", ...] }')
+      }
+      grants = {}
+      for (const [collection, ids] of Object.entries(raw.grants)) {
+        if (collection === '') throw new ConfigProblem('"grants" has an empty collection name')
+        grants[collection] = stringList(ids, `grants.${collection}`, peerId(`grants.${collection}`))
+      }
+    }
     return {
       ...raw,
+      ...(grants !== undefined ? { grants } : {}),
       version: CONFIG_VERSION,
       listen: raw.listen === undefined ? [...DEFAULT_LISTEN] : stringList(raw.listen, 'listen', multiaddr('listen')),
       announce: stringList(raw.announce, 'announce', multiaddr('announce')),

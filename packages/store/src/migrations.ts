@@ -118,7 +118,32 @@ CREATE TABLE pull_files (
 `
 
 /**
- * Schema version 3 (provenance; reserved as 4 when merged after the access step): signed scan records.
+ * Schema version 3: which scans each inner node belongs to, so the access check can tell which collection a
+ * requested dag-pb block (a directory listing names files: it is part of the manifest) is in.
+ *
+ * - `scan_nodes`: (multihash of an inner dag-pb node, scan) for every inner node that `ferry add` stored
+ *   or `ferry pull` fetched for that scan. Raw leaves are not listed: they map to scans through
+ *   `leaves` -> `sources.scan_id`. Inner nodes are about one per multi-chunk file, one per directory and
+ *   one per GiB of a file (1024 links per node), so the table is ~1/1000 the size of `leaves`.
+ *
+ * Scans recorded before this version get the nodes the catalog already names: every directory and
+ * multi-chunk file root in `entries` (CIDv1 dag-pb = bytes 0x01 0x70, then the multihash). Not covered:
+ * HAMT shard nodes of huge directories and the intermediate nodes of files over 1 GiB; those stay
+ * unmapped (refused once the node has grants) until the scan is added again.
+ */
+const SCHEMA_V3 = `
+CREATE TABLE scan_nodes (
+  cid     BLOB NOT NULL,
+  scan_id INTEGER NOT NULL REFERENCES scans (id) ON DELETE CASCADE,
+  PRIMARY KEY (cid, scan_id)
+) WITHOUT ROWID;
+CREATE INDEX scan_nodes_by_scan ON scan_nodes (scan_id);
+INSERT OR IGNORE INTO scan_nodes (cid, scan_id)
+  SELECT substr(cid, 3), scan_id FROM entries WHERE substr(cid, 1, 2) = x'0170';
+`
+
+/**
+ * Schema version 4: signed scan records.
  *
  * - `scans` gains the origin's signature over the record and its entries (docs/format.md, "Signed scan
  *   records"): `signature` (the bytes, NULL for scans imported before signing existed), `signature_format`
@@ -128,7 +153,7 @@ CREATE TABLE pull_files (
  *   (`bytes` fetched from it in the run that completed the pull) and when that pull completed. No rows for a
  *   scan imported here.
  */
-const SCHEMA_V3 = `
+const SCHEMA_V4 = `
 ALTER TABLE scans ADD COLUMN signature BLOB;
 ALTER TABLE scans ADD COLUMN signature_format INTEGER;
 ALTER TABLE scans ADD COLUMN signed_at INTEGER;
@@ -146,5 +171,6 @@ CREATE TABLE scan_provenance (
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, description: 'scans, entries, sources, leaves', up: db => { db.exec(SCHEMA_V1) } },
   { version: 2, description: 'pull journal: pulls, pull_files', up: db => { db.exec(SCHEMA_V2) } },
-  { version: 3, description: 'signed scan records: scans.signature, scan_provenance', up: db => { db.exec(SCHEMA_V3) } }
+  { version: 3, description: 'access: scan_nodes (inner node -> scan)', up: db => { db.exec(SCHEMA_V3) } },
+  { version: 4, description: 'signed scan records: scans.signature, scan_provenance', up: db => { db.exec(SCHEMA_V4) } }
 ]

@@ -127,7 +127,9 @@ export async function pull (options: PullOptions): Promise<PullResult> {
     }
   }
 
+  const innerNodes = new Map<string, CID>() // every inner node of the scan, recorded with it (access checks)
   const getBlock: GetBlock = async (cid) => {
+    innerNodes.set(cid.toString(), cid)
     if (await blocks.has(cid)) return await blocks.get(cid, { signal })
     const bytes = await fromAnyPeer(`block ${cid.toString()}`, async (peer, state) => {
       const r = await peer.get(cid, { signal })
@@ -349,9 +351,11 @@ export async function pull (options: PullOptions): Promise<PullResult> {
     if (checkpointError !== undefined) throw checkpointError
     if (signal.aborted) throw new FerryError('ERR_ABORTED', 'Pull interrupted: run the same command again to resume', { cause: signal.reason })
 
+    // a refusal (untrusted, not permitted, revoked mid-transfer) is the reason worth showing with each file
+    const refusals = peers.filter((p) => p.status === 'refused').map((p) => `${p.name} refused: ${p.lastError ?? 'no reason given'}`).join('; ')
     for (const item of queue.failedItems()) {
       if (problems.some((p) => p.path === item.file.path)) continue
-      problems.push({ path: item.file.path, code: 'ERR_UNAVAILABLE', message: `no peer could provide leaf ${item.index} (${item.leaf.cid.toString()})` })
+      problems.push({ path: item.file.path, code: 'ERR_UNAVAILABLE', message: `no peer could provide leaf ${item.index} (${item.leaf.cid.toString()})${refusals !== '' ? `: ${refusals}` : ''}` })
     }
 
     // 6. Symlinks, then directory modes and mtimes, deepest first (placing files changed them).
@@ -376,7 +380,7 @@ export async function pull (options: PullOptions): Promise<PullResult> {
       const fetched = Date.now()
       const provenance = Object.entries(fromPeers).map(([peer, bytes]) => ({ peer, bytes, fetched }))
       if (recordFrom !== undefined && fromPeers[recordFrom] === undefined) provenance.push({ peer: recordFrom, bytes: 0, fetched })
-      await registerScan(catalog, dest, record, root, files, meta, provenance)
+      await registerScan(catalog, dest, record, root, files, meta, innerNodes.values(), provenance)
     } else {
       await staging.close(false)
       journal.finish(pullRecord.id, 'failed')
@@ -535,7 +539,7 @@ async function checkRecordSignature (record: ScanInfo, root: CID, entries: { cou
 
 async function registerScan (
   catalog: Catalog, dest: string, record: ScanInfo, root: CID,
-  files: Array<{ entry: DagEntry, leaves: FileLeaf[] }>, meta: Map<string, ScanEntryInfo>,
+  files: Array<{ entry: DagEntry, leaves: FileLeaf[] }>, meta: Map<string, ScanEntryInfo>, innerNodes: Iterable<CID>,
   provenance: Array<{ peer: string, bytes: number, fetched: number }>
 ): Promise<void> {
   if (catalog.listScans().some((s) => s.root?.equals(root) === true && s.sourcePath === dest && s.state === 'complete')) return
@@ -543,6 +547,7 @@ async function registerScan (
   try {
     // the entries exactly as signed (checked against the DAG above), so the origin's signature still verifies here
     for (const m of meta.values()) writer.addEntry(m)
+    writer.addNodes(innerNodes)
     for (const { entry, leaves } of files) {
       const abs = joinPath(dest, entry.path)
       const st = await fsp.lstat(abs)

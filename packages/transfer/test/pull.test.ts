@@ -8,16 +8,25 @@ import type { CID } from 'multiformats/cid'
 import { localPeer, type LocalPeerOptions } from './local-peer.js'
 import { MiB, cleanup, hashTree, tempDir, writeTree } from '../../../test/support/tree.js'
 
+/** Inner nodes of every scan added by `addScan`, by root. */
+const innerNodes = new Map<string, CID[]>()
+
 async function addScan (home: Home, dir: string, pool: HashPool): Promise<CID> {
+  const nodes: CID[] = []
   const writer = home.catalog.createScanWriter({ name: 'scan', sourcePath: dir, origin: home.peerId.toString(), collection: 'visit' })
   const r = await importDirectory(dir, {
     pool,
     sink: {
-      putBlocks: async (b) => { await home.blocks.putMany(b) },
+      putBlocks: async (b) => {
+        writer.addNodes(b.map((x) => x.cid))
+        nodes.push(...b.map((x) => x.cid))
+        await home.blocks.putMany(b)
+      },
       addEntry: (e) => { writer.addEntry(e) },
       addSource: (p, s, m, l) => { writer.addSource(p, s, m, l) }
     }
   })
+  innerNodes.set(r.root.toString(), nodes)
   await writer.commitSigned({ root: r.root, files: r.files, directories: r.directories, symlinks: r.symlinks, bytes: r.bytes, skipped: r.skipped }, home.privateKey)
   return r.root
 }
@@ -73,6 +82,13 @@ describe('pull (engine, in-process peers over real homes)', () => {
     // the replica is in the catalog, served from dest
     const scans = home.catalog.listScans()
     expect(scans.map((s) => [s.root?.toString(), s.sourcePath])).toEqual([[root.toString(), dest]])
+    // with its collection known for every inner node and leaf, so this node's grants can apply to it
+    const nodes = innerNodes.get(root.toString()) ?? []
+    expect(nodes.length).toBeGreaterThan(2)
+    for (const cid of nodes) expect(home.catalog.blockCollections(cid)).toEqual(['visit'])
+    const leaf = home.catalog.getSource(join(dest, 'vol/recon.h5'))?.leaves[0]
+    expect(leaf).toBeDefined()
+    expect(home.catalog.blockCollections(leaf!.cid)).toEqual(['visit'])
     // a no-op pull fetches nothing
     const again = await pull({ root, dest, peers: [spec(source, { id: 'A' })], home: { catalog: home.catalog, blocks: home.blocks } })
     expect(again.bytesFetched).toBe(0)

@@ -36,7 +36,10 @@ export const add: Command = {
         result = await importDirectory(dir, {
           signal: ctx.signal,
           sink: {
-            putBlocks: async (blocks) => { await home.blocks.putMany(blocks) },
+            putBlocks: async (blocks) => {
+              writer.addNodes(blocks.map((b) => b.cid)) // which scan each inner node is in: the access check needs it
+              await home.blocks.putMany(blocks)
+            },
             addEntry: (entry) => { writer.addEntry(entry) },
             addSource: (path, size, mtimeMs, leaves) => { writer.addSource(path, size, mtimeMs, leaves) }
           },

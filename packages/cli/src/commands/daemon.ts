@@ -11,13 +11,14 @@ export const daemon: Command = {
   usage: USAGE,
   help: [
     'Listens on the addresses in the home\'s config (default /ip4/0.0.0.0/tcp/4001) and serves blocks and',
-    'scans to the peers in its trusted list (`ferry trust`). Trust changes apply at once, without a restart;',
+    'scans to the peers in its trusted list (`ferry trust`), each collection only to its grantees if it has',
+    'any (`ferry grant`). Trust and grant changes apply at once, without a restart;',
     'scans added with `ferry add` while it runs are served at once. One daemon per home.',
     'Prints its addresses (each ending in /p2p/<PeerId>: give one to the peers that pull from here) and',
     'writes them to daemon.json in the home, where `ferry id` finds them. Stops on Ctrl-C or SIGTERM.',
     '',
     '  --listen MULTIADDR   listen here instead of the config (repeatable), e.g. /ip4/127.0.0.1/tcp/0',
-    '  --open               serve every peer, trusted or not (for closed networks only)',
+    '  --open               serve every peer, trusted or not (for closed networks only; grants still apply)',
     '  --json               print one JSON line { peerId, pid, addrs } once listening'
   ].join('\n'),
   options: { listen: { type: 'string', multiple: true }, open: { type: 'boolean' } },

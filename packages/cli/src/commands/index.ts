@@ -9,6 +9,8 @@ import { daemon } from './daemon.js'
 import { trust, untrust } from './trust.js'
 import { pull } from './pull.js'
 import { provenance } from './provenance.js'
+import { grant, revoke } from './grant.js'
+import { pnet } from './pnet.js'
 
 /** Every `ferry` subcommand, in the order `ferry --help` lists them. */
-export const commands: Command[] = [init, id, add, scans, ls, verify, provenance, daemon, trust, untrust, pull]
+export const commands: Command[] = [init, id, add, scans, ls, verify, provenance, daemon, trust, untrust, grant, revoke, pnet, pull]
