@@ -3,6 +3,7 @@
  * block and scan request, reloaded from config.json without a restart. Real homes, real catalogs, real
  * imports; the last tests put two real nodes on loopback and count what the server sent.
  */
+import Database from 'better-sqlite3'
 import '@ferry/compat'
 import fs from 'node:fs/promises'
 import path from 'node:path'
@@ -172,22 +173,27 @@ describe('catalog schema 3', () => {
     const dir = path.join(await tempDir(), 'old')
     await writeTree(dir, 3)
     const file = path.join(await tempDir(), 'catalog.db')
-    const old = openCatalog(file, { migrations: MIGRATIONS.slice(0, 2) })
-    const writer = old.createScanWriter({ collection: 'legacy', name: 'old', sourcePath: dir, origin: home.peerId.toString() })
+    // a catalog as Ferry before schema 3 left it: written with the SQL of that time, not today's writer
+    openCatalog(file, { migrations: MIGRATIONS.slice(0, 2) }).close()
     const { importDirectory } = await import('@ferry/dag')
     const nodes: CID[] = []
+    const entries: Array<{ path: string, type: string, size: number, mode: number, mtimeMs: number, cid: CID, target?: string }> = []
     const r = await importDirectory(dir, {
       sink: {
         putBlocks: (bs) => { nodes.push(...bs.map((b) => b.cid)) },
-        addEntry: (e) => { writer.addEntry(e) },
-        addSource: (p, size, mtimeMs, ls) => { writer.addSource(p, size, mtimeMs, ls) }
+        addEntry: (e) => { entries.push(e) },
+        addSource: () => {}
       }
     })
-    writer.commit({ root: r.root, files: r.files, directories: r.directories, symlinks: r.symlinks, bytes: r.bytes, skipped: r.skipped })
-    old.close()
+    const db = new Database(file)
+    const scanId = db.prepare("INSERT INTO scans (root, collection, name, source_path, origin, files, directories, bytes, created, state) VALUES (?, 'legacy', 'old', ?, ?, ?, ?, ?, ?, 'complete')")
+      .run(r.root.toString(), dir, home.peerId.toString(), r.files, r.directories, r.bytes, Date.now()).lastInsertRowid
+    const insert = db.prepare('INSERT INTO entries (scan_id, path, type, size, mode, mtime_ms, cid, target) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+    for (const e of entries) insert.run(scanId, e.path, e.type, e.size, e.mode, e.mtimeMs, Buffer.from(e.cid.bytes), e.target ?? null)
+    db.close()
     const upgraded = openCatalog(file)
     onCleanup(async () => { upgraded.close() })
-    expect(upgraded.migrated).toEqual([3])
+    expect(upgraded.migrated).toEqual([3, 4])
     for (const cid of nodes) expect(upgraded.blockCollections(cid)).toEqual(['legacy'])
     expect(upgraded.rootCollections(r.root)).toEqual(['legacy'])
   })
