@@ -18,6 +18,11 @@
  *    dataset; then the same command again. Reported: the second run's bytesFetched against the bytes that
  *    were missing at the kill (dataset bytes less those in placed files and in staged blocks).
  *
+ * 4. The transport's ceiling: a bare libp2p stream between two Ferry nodes (Noise + yamux with Ferry's
+ *    settings, 1 MiB messages, no disk, no hashing, no exchange protocol), N rounds of 1 GiB through
+ *    packages/node/bench-throughput.js. Nothing built on that stack can beat it on this machine, so it
+ *    says how much of the rsync goal is reachable at all.
+ *
  * Timing is wall time around the client process (`ferry pull`: Node start-up, dial, plan and all; `rsync`:
  * with its ssh connection). CPU is the client's (rsync and ssh; ferry pull) and the server's (the ferry
  * daemon; sshd with its session and rsync server), from /proc. `others` is what the rest of the machine
@@ -353,6 +358,23 @@ async function killAndResume (name, env, ctx) {
   }
 }
 
+/** The bare libp2p stream's throughput on this machine (see 4. above), medians over `rounds` runs. */
+async function transportCeiling (rounds, ctx) {
+  const script = join(REPO, 'packages', 'node', 'bench-throughput.js')
+  await settle({ maxS: ctx.settle })
+  const out = await new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [script, '--only', 'bare-256K', '--rounds', String(rounds), '--gib', '1', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    p.stdout.on('data', (b) => { stdout += b.toString() })
+    p.stderr.on('data', (b) => { stderr = (stderr + b.toString()).slice(-4000) })
+    p.on('close', (code) => code === 0 ? resolve(stdout) : reject(new Error(`bench-throughput exited ${code}: ${stderr}`)))
+  })
+  const r = JSON.parse(out.trim().split('\n').pop())['bare-256K']
+  ctx.log(`[pull] transport ceiling (bare libp2p stream): ${fixed(r.mbps, 0)} MB/s (runs ${r.runs.map((x) => fixed(x.mbps, 0)).join(' ')})`)
+  return { mbps: round(r.mbps), clientCpuSPerGB: round(r.clientCpuSPerGB), serverCpuSPerGB: round(r.serverCpuSPerGB), runs: r.runs.map((x) => round(x.mbps)) }
+}
+
 /** The re-run after the kill: like runOnce, but any bytesFetched is accepted (it is what is measured). */
 async function resumeRun (dataset, scan, dest, home, env, ctx) {
   const quiet = await settle({ maxS: ctx.settle })
@@ -429,6 +451,7 @@ export default {
         result.compare.push(await compare(name, def, env, ctx))
       }
       for (const name of Object.keys(defs)) result.kill.push(await killAndResume(name, env, ctx))
+      result.ceiling = await transportCeiling(rounds, ctx)
       if (!env.daemon.alive()) throw new Error(`the ferry daemon died during the run: ${env.daemon.stderr}`)
     } finally {
       process.removeListener('SIGINT', stopOnSignal)
@@ -471,6 +494,12 @@ export default {
         `ferry's own time ${fixed(d.full.ferry.medianSelfS, 2)} s (plan ${fixed(d.full.ferry.medianPlanS, 2)} s); ` +
         `min source residency ${d.cache.minResidentBeforeRun == null ? 'n/a' : `${fixed(100 * d.cache.minResidentBeforeRun, 1)}%`}, re-warmed ${d.cache.rewarms}x\n`
     }
+    if (result.ceiling != null) {
+      const c = result.ceiling
+      out += `  transport ceiling, a bare libp2p stream between two Ferry nodes (Noise + yamux, no disk, no hashing): ${fixed(c.mbps, 0)} MB/s ` +
+        `(runs ${c.runs.map((x) => fixed(x, 0)).join(' ')}; CPU-s/GB client ${fixed(c.clientCpuSPerGB, 2)}, server ${fixed(c.serverCpuSPerGB, 2)}); ` +
+        result.compare.map((d) => `${d.dataset}: ceiling / rsync ${fixed(c.mbps / d.full.rsync.mbps, 2)}x, ferry / ceiling ${fixed(d.full.ferry.mbps / c.mbps, 2)}`).join('; ') + '\n'
+    }
     out += '\n' + table('pull: no-op into a complete destination (medians)', ['dataset', 'tool', 'wall s', 'client CPU s', 'server CPU s', 'ferry speed / rsync'],
       result.compare.flatMap((d) => TOOLS.map((tool) => [
         tool === 'ferry' ? `${d.dataset}  ${d.label}` : '',
@@ -502,6 +531,15 @@ function verdicts (result) {
       value: `${fixed(x, 2)}x (${fixed(d.full.ferry.mbps, 0)} vs ${fixed(d.full.rsync.mbps, 0)} MB/s), median of ${useQuiet ? `${r.quietRounds} quiet rounds` : 'all rounds (fewer than 2 quiet)'}; all rounds ${fixed(r.median, 2)}x`,
       pass: x >= GOALS.speedupVsRsync
     })
+  }
+  if (result.ceiling != null) {
+    for (const d of result.compare) {
+      v.push({
+        goal: `${d.dataset}: the goal is within the transport's reach (bare libp2p stream >= ${GOALS.speedupVsRsync}x rsync)`,
+        value: `${fixed(result.ceiling.mbps / d.full.rsync.mbps, 2)}x (${fixed(result.ceiling.mbps, 0)} vs ${fixed(d.full.rsync.mbps, 0)} MB/s)`,
+        pass: result.ceiling.mbps >= GOALS.speedupVsRsync * d.full.rsync.mbps
+      })
+    }
   }
   for (const k of result.kill) {
     v.push({

@@ -3,8 +3,10 @@
 // pulls every leaf with PeerClient (each block hashed and checked) and reports MB/s. Configurations run in
 // rounds (A B C A B C ...) and the table shows medians, because these machines are noisy.
 //
-//   npm run build && node packages/node/bench-throughput.js [--rounds 3] [--gib 1] [--prof DIR] [--only NAME,...]
+//   npm run build && node packages/node/bench-throughput.js [--rounds 3] [--gib 1] [--prof DIR] [--only NAME,...] [--json]
 //
+// --json prints one JSON object instead of the table: { name: { mbps (median), runs: [...] } }; the pull
+// bench uses it for the transport's ceiling next to rsync.
 // Data and the serving home are kept in $TMPDIR/ferry-bench-throughput between runs.
 import '@ferry/compat'
 import { spawn } from 'node:child_process'
@@ -214,7 +216,7 @@ function child (args, prof, tag) {
 }
 
 async function main () {
-  const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, gib: { type: 'string', default: '1' }, prof: { type: 'string' }, only: { type: 'string' } } })
+  const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, gib: { type: 'string', default: '1' }, prof: { type: 'string' }, only: { type: 'string' }, json: { type: 'boolean', default: false } } })
   const names = values.only ? values.only.split(',') : Object.keys(CONFIGS)
   const { home, cidsFile } = await prepare(Number(values.gib))
   const results = Object.fromEntries(names.map((n) => [n, []]))
@@ -244,6 +246,17 @@ async function main () {
       results[name].push({ mbps, cpu: (r.cpuUser + r.cpuSys) / r.seconds, c: cl, sv, cm, sm, others })
       console.error(`[others ${others.toFixed(2)} cores] [client user ${r.cpuUser.toFixed(1)} sys ${r.cpuSys.toFixed(1)}; server user ${sc.cpuUser.toFixed(1)} sys ${sc.cpuSys.toFixed(1)}] round ${round + 1} ${name}: ${mbps.toFixed(0)} MB/s (client ${((r.cpuUser + r.cpuSys) / r.seconds * 100).toFixed(0)}% CPU, ${cl.toFixed(2)} CPU-s/GB; server ${sv.toFixed(2)} CPU-s/GB; main thread s/GB client ${cm.toFixed(2)} server ${sm.toFixed(2)})`)
     }
+  }
+  if (values.json) {
+    const out = {}
+    for (const name of names) {
+      const all = results[name]
+      const quiet = all.filter((r) => r.others < MAX_OTHERS)
+      const rs = quiet.length > 0 ? quiet : all
+      out[name] = { mbps: median(rs.map((r) => r.mbps)), clientCpuSPerGB: median(rs.map((r) => r.c)), serverCpuSPerGB: median(rs.map((r) => r.sv)), runs: all }
+    }
+    console.log(JSON.stringify(out))
+    return
   }
   console.log(`Medians over runs where other processes used under ${MAX_OTHERS} cores (all runs if none).`)
   console.log('| config | median MB/s | runs (MB/s; * = disturbed) | CPU-s/GB client / server | main-thread s/GB client / server |')
