@@ -5,48 +5,20 @@
  */
 import { join } from 'node:path'
 import { spawn } from 'node:child_process'
-import { existsSync, lstatSync, readdirSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CID } from 'multiformats/cid'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createFerryNode } from '@ferry/node'
 import { BLOCKS_PROTOCOL, SCAN_PROTOCOL, decodeBlocksServerMessage, decodeScanServerMessage, encodeFrame, encodeRequest, encodeScanRequest } from '@ferry/exchange'
 import { openHome } from '@ferry/store'
-import { FERRY_BIN, ferry, json } from '../support/ferry.js'
-import { startDaemon, type Daemon } from '../support/daemon.js'
-import { MiB, cleanup, hashTree, tempDir, writeTree } from '../support/tree.js'
+import { FERRY_BIN, ferry, initTestHome, json } from '../support/ferry.js'
+import { DaemonSet, type Daemon } from '../support/daemon.js'
+import { bytesUnder, MiB, cleanup, hashTree, tempDir, writeTree } from '../support/tree.js'
 
-const daemons: Daemon[] = []
-
-async function home (tmp: string, name: string): Promise<{ dir: string, id: string }> {
-  const dir = join(tmp, name)
-  const r = json(await ferry(['init', '--home', dir, '--json']))
-  return { dir, id: r.peerId }
-}
-
-async function daemon (dir: string): Promise<Daemon> {
-  const d = await startDaemon(dir)
-  daemons.push(d)
-  return d
-}
-
-/** Bytes placed or staged under dir. */
-function bytesUnder (dir: string): number {
-  let n = 0
-  const walk = (d: string): void => {
-    let names: string[] = []
-    try { names = readdirSync(d) } catch { return }
-    for (const name of names) {
-      const p = join(d, name)
-      const st = lstatSync(p, { throwIfNoEntry: false })
-      if (st == null) continue
-      if (st.isDirectory()) walk(p)
-      else n += st.size
-    }
-  }
-  walk(dir)
-  return n
-}
+const daemons = new DaemonSet()
+const home = initTestHome
+const daemon = async (dir: string, extra: string[] = []): Promise<Daemon> => await daemons.start(dir, extra)
 
 /** Splits what arrived on a stream into its length-prefixed frames (varint length, then payload). */
 function frames (bytes: Uint8Array): Uint8Array[] {
@@ -125,7 +97,7 @@ describe('grants: who may fetch what', () => {
     expect(dA.output()).toContain('1 collection readable by granted peers only')
   })
   afterAll(async () => {
-    await Promise.all(daemons.map(async (d) => { await d.stop() }))
+    await daemons.stopAll()
     cleanup(tmp)
   })
 
@@ -264,7 +236,7 @@ describe('private network (pre-shared key)', () => {
     expect(dS.output()).toContain('Private network')
   })
   afterAll(async () => {
-    await Promise.all(daemons.map(async (d) => { await d.stop() }))
+    await daemons.stopAll()
     cleanup(tmp)
   })
 

@@ -6,23 +6,13 @@ import { join } from 'node:path'
 import { chmodSync, existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import Database from 'better-sqlite3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ferry, json } from '../support/ferry.js'
-import { startDaemon, type Daemon } from '../support/daemon.js'
+import { ferry, initTestHome, json } from '../support/ferry.js'
+import { DaemonSet, type Daemon } from '../support/daemon.js'
 import { MiB, cleanup, hashTree, tempDir, writeTree } from '../support/tree.js'
 
-const daemons: Daemon[] = []
-
-async function home (tmp: string, name: string): Promise<{ dir: string, id: string }> {
-  const dir = join(tmp, name)
-  const r = json(await ferry(['init', '--home', dir, '--json']))
-  return { dir, id: r.peerId }
-}
-
-async function daemon (dir: string): Promise<Daemon> {
-  const d = await startDaemon(dir)
-  daemons.push(d)
-  return d
-}
+const daemons = new DaemonSet()
+const home = initTestHome
+const daemon = async (dir: string, extra: string[] = []): Promise<Daemon> => await daemons.start(dir, extra)
 
 /** Runs SQL on a home's catalog.db behind Ferry's back (no daemon may be running on it). */
 function tamper (homeDir: string, sql: string, ...params: unknown[]): number {
@@ -78,7 +68,7 @@ describe('signed scan records across three sites', () => {
     atC = join(tmp, 'at-third')
   })
   afterAll(async () => {
-    await Promise.all(daemons.map(async (d) => { await d.stop() }))
+    await daemons.stopAll()
     cleanup(tmp)
   })
 

@@ -5,43 +5,15 @@
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { execFileSync, spawn } from 'node:child_process'
-import { existsSync, openSync, readdirSync, statSync, writeSync, closeSync, mkdirSync, lstatSync } from 'node:fs'
+import { existsSync, openSync, statSync, writeSync, closeSync, mkdirSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { FERRY_BIN, ferry, json } from '../support/ferry.js'
-import { startDaemon, type Daemon } from '../support/daemon.js'
-import { MiB, cleanup, hashTree, tempDir, writeTree } from '../support/tree.js'
+import { FERRY_BIN, ferry, initTestHome, json } from '../support/ferry.js'
+import { DaemonSet, type Daemon } from '../support/daemon.js'
+import { bytesUnder, MiB, cleanup, hashTree, tempDir, writeTree } from '../support/tree.js'
 
-const daemons: Daemon[] = []
-
-async function home (tmp: string, name: string): Promise<{ dir: string, id: string }> {
-  const dir = join(tmp, name)
-  const r = json(await ferry(['init', '--home', dir, '--json']))
-  return { dir, id: r.peerId }
-}
-
-async function daemon (dir: string, extra: string[] = []): Promise<Daemon> {
-  const d = await startDaemon(dir, extra)
-  daemons.push(d)
-  return d
-}
-
-/** Bytes placed or staged under dest: how far a pull got. */
-function bytesUnder (dir: string): number {
-  let n = 0
-  const walk = (d: string): void => {
-    let names: string[] = []
-    try { names = readdirSync(d) } catch { return }
-    for (const name of names) {
-      const p = join(d, name)
-      const st = lstatSync(p, { throwIfNoEntry: false })
-      if (st == null) continue
-      if (st.isDirectory()) walk(p)
-      else n += st.blocks * 512
-    }
-  }
-  walk(dir)
-  return n
-}
+const daemons = new DaemonSet()
+const home = initTestHome
+const daemon = async (dir: string, extra: string[] = []): Promise<Daemon> => await daemons.start(dir, extra)
 
 describe('ferry pull between daemons', () => {
   let tmp: string
@@ -71,7 +43,7 @@ describe('ferry pull between daemons', () => {
     dB = await daemon(B.dir)
   })
   afterAll(async () => {
-    await Promise.all(daemons.map(async (d) => { await d.stop() }))
+    await daemons.stopAll()
     cleanup(tmp)
   })
 
@@ -114,10 +86,10 @@ describe('ferry pull between daemons', () => {
     const child = spawn(process.execPath, [FERRY_BIN, 'pull', root, dest, '--from', dA.addr, '--json', '--home', p.dir], { stdio: 'ignore' })
     const total = 40 * MiB + 80 * MiB
     const deadline = Date.now() + 60_000
-    while (bytesUnder(dest) < total * 0.4 && Date.now() < deadline && child.exitCode === null) await new Promise((resolve) => setTimeout(resolve, 10))
+    while (bytesUnder(dest, { allocated: true }) < total * 0.4 && Date.now() < deadline && child.exitCode === null) await new Promise((resolve) => setTimeout(resolve, 10))
     child.kill('SIGKILL')
     await new Promise((resolve) => child.on('exit', resolve))
-    const before = bytesUnder(dest)
+    const before = bytesUnder(dest, { allocated: true })
     expect(before).toBeGreaterThan(0)
     const out = json(await ferry(['pull', root, dest, '--from', dA.addr, '--json', '--home', p.dir]))
     expect(out.complete).toBe(true)
@@ -143,7 +115,7 @@ describe('ferry pull between daemons', () => {
     let stdout = ''
     child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d })
     const deadline = Date.now() + 60_000
-    while (bytesUnder(dest) < 20 * MiB && Date.now() < deadline && child.exitCode === null) await new Promise((resolve) => setTimeout(resolve, 10))
+    while (bytesUnder(dest, { allocated: true }) < 20 * MiB && Date.now() < deadline && child.exitCode === null) await new Promise((resolve) => setTimeout(resolve, 10))
     await dC.kill()
     const code = await new Promise<number>((resolve) => child.on('exit', (c) => resolve(c ?? 1)))
     expect(code).toBe(0)
@@ -232,7 +204,7 @@ describe('ferry pull between daemons', () => {
       expect(err.code).toBe('ERR_NO_SPACE')
       expect(err.details.needed).toBeGreaterThan(err.details.available)
       expect(r.stderr).toMatch(/Not enough space/)
-      expect(bytesUnder(mnt)).toBeLessThan(MiB)
+      expect(bytesUnder(mnt, { allocated: true })).toBeLessThan(MiB)
     } finally {
       execFileSync('umount', [mnt])
     }

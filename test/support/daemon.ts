@@ -50,3 +50,18 @@ export async function startDaemon (home: string, extra: string[] = [], timeoutMs
   }
   return { home, addrs, addr, peerId, child, output: () => out, stop: async () => { await stopWith('SIGTERM') }, kill: async () => { await stopWith('SIGKILL') } }
 }
+
+/** The daemons one suite started, to stop them all in its afterAll/afterEach. */
+export class DaemonSet {
+  private readonly running: Daemon[] = []
+
+  async start (home: string, extra: string[] = []): Promise<Daemon> {
+    const d = await startDaemon(home, extra)
+    this.running.push(d)
+    return d
+  }
+
+  async stopAll (): Promise<void> {
+    await Promise.all(this.running.splice(0).map(async (d) => { await d.stop() }))
+  }
+}

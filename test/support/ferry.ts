@@ -2,6 +2,7 @@
  * Runs the real `ferry` CLI (packages/cli/dist/bin.js) in a child process, as a user would.
  */
 import { spawn } from 'node:child_process'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 export const FERRY_BIN = fileURLToPath(new URL('../../packages/cli/dist/bin.js', import.meta.url))
@@ -52,4 +53,11 @@ export function json<T = any> (r: RunResult): T {
   } catch {
     throw new Error(`not JSON (exit ${r.code}):\nstdout: ${r.stdout}\nstderr: ${r.stderr}`)
   }
+}
+
+/** `ferry init --home <parent>/<name>`: the home's directory and PeerId. */
+export async function initTestHome (parent: string, name: string): Promise<{ dir: string, id: string }> {
+  const dir = join(parent, name)
+  const r = json(await ferry(['init', '--home', dir, '--json']))
+  return { dir, id: r.peerId }
 }

@@ -64,6 +64,28 @@ export function diskUsage (root: string): number {
   return total
 }
 
+/**
+ * Bytes under `dir` in regular files (how far a pull got, staging included); `allocated` counts the
+ * blocks on disk (staged files are sparse until their leaves arrive) instead of the sizes. 0 if absent;
+ * files that vanish while it walks (placed or removed meanwhile) are skipped.
+ */
+export function bytesUnder (dir: string, options: { allocated?: boolean } = {}): number {
+  let n = 0
+  const walk = (d: string): void => {
+    let names: string[] = []
+    try { names = readdirSync(d) } catch { return }
+    for (const name of names) {
+      const p = join(d, name)
+      const st = lstatSync(p, { throwIfNoEntry: false })
+      if (st == null) continue
+      if (st.isDirectory()) walk(p)
+      else if (st.isFile()) n += options.allocated === true ? st.blocks * 512 : st.size
+    }
+  }
+  walk(dir)
+  return n
+}
+
 export function cleanup (...dirs: string[]): void {
   for (const d of dirs) rmSync(d, { recursive: true, force: true })
 }
