@@ -236,23 +236,34 @@ export async function startExchangeServer (components: ServerComponents, init: E
     }
   }
 
-  const serveBlocks = async (stream: Stream, connection: Connection): Promise<void> => {
+  /**
+   * What both stream handlers start with: a scoped log, the framed stream with its inbound limit, the
+   * served-stream lifecycle (idle and first-frame timers, failure, tracking) and a wake-up for the loop
+   * that waits on the other (`waitForPoke` resolves at the next `poke`, or when the stream ends).
+   */
+  const open = (kind: 'blocks' | 'scan', stream: Stream, connection: Connection, maxFrameBytes: number, idleWhat: string) => {
     const peer = connection.remotePeer
-    const slog = log.newScope(`blocks:${peer.toString().slice(-8)}:${stream.id}`)
-    const io = framed(stream, MAX_BLOCKS_CLIENT_FRAME_BYTES, INBOUND_BUFFER_BYTES, `blocks stream from ${peer.toString()}`)
-    const queue: CID[] = []
-    let pending = 0
-    let inputEnded = false
-    let wake: (() => void) | undefined
-    const served = new ServedStream(io, slog, idleMs, () => new StreamFailure('timeout', `no request for ${idleMs / 1000} s`), firstFrameMs, countEnd)
+    const slog = log.newScope(`${kind}:${peer.toString().slice(-8)}:${stream.id}`)
+    const io = framed(stream, maxFrameBytes, INBOUND_BUFFER_BYTES, `${kind} stream from ${peer.toString()}`)
+    const served = new ServedStream(io, slog, idleMs, () => new StreamFailure('timeout', `${idleWhat} for ${idleMs / 1000} s`), firstFrameMs, countEnd)
     const untrack = track(served)
     const signal = served.signal
+    let wake: (() => void) | undefined
     const poke = (): void => {
       const w = wake
       wake = undefined
       w?.()
     }
     signal.addEventListener('abort', poke, { once: true })
+    const waitForPoke = async (): Promise<void> => { await new Promise<void>((resolve) => { wake = resolve }) }
+    return { peer, slog, io, served, untrack, signal, poke, waitForPoke }
+  }
+
+  const serveBlocks = async (stream: Stream, connection: Connection): Promise<void> => {
+    const { peer, slog, io, served, untrack, signal, poke, waitForPoke } = open('blocks', stream, connection, MAX_BLOCKS_CLIENT_FRAME_BYTES, 'no request')
+    const queue: CID[] = []
+    let pending = 0
+    let inputEnded = false
 
     const reader = async (): Promise<void> => {
       while (!signal.aborted) {
@@ -303,7 +314,7 @@ export async function startExchangeServer (components: ServerComponents, init: E
         const head = ahead.shift()
         if (head === undefined) {
           if (inputEnded) return
-          await new Promise<void>((resolve) => { wake = resolve })
+          await waitForPoke()
           continue
         }
         const result = await head.result
@@ -334,21 +345,9 @@ export async function startExchangeServer (components: ServerComponents, init: E
   }
 
   const serveScan = async (stream: Stream, connection: Connection): Promise<void> => {
-    const peer = connection.remotePeer
-    const slog = log.newScope(`scan:${peer.toString().slice(-8)}:${stream.id}`)
-    const io = framed(stream, MAX_SCAN_CLIENT_FRAME_BYTES, INBOUND_BUFFER_BYTES, `scan stream from ${peer.toString()}`)
+    const { peer, slog, io, served, untrack, signal, poke, waitForPoke } = open('scan', stream, connection, MAX_SCAN_CLIENT_FRAME_BYTES, 'no credit granted')
     let credit = 0
     let complete = false
-    let wake: (() => void) | undefined
-    const served = new ServedStream(io, slog, idleMs, () => new StreamFailure('timeout', `no credit granted for ${idleMs / 1000} s`), firstFrameMs, countEnd)
-    const untrack = track(served)
-    const signal = served.signal
-    const poke = (): void => {
-      const w = wake
-      wake = undefined
-      w?.()
-    }
-    signal.addEventListener('abort', poke, { once: true })
 
     const readCredit = async (): Promise<void> => {
       while (!signal.aborted) {
@@ -370,7 +369,7 @@ export async function startExchangeServer (components: ServerComponents, init: E
     const sendCounted = async (frame: Uint8Array): Promise<void> => {
       while (credit === 0) {
         if (signal.aborted) throw signal.reason
-        await new Promise<void>((resolve) => { wake = resolve })
+        await waitForPoke()
       }
       if (signal.aborted) throw signal.reason
       credit--

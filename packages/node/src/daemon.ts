@@ -15,6 +15,7 @@ import { openHome } from '@ferry/store'
 import { DAEMON_FILE } from './constants.js'
 import { createFerryNode, type FerryNode, type FerryNodeInit } from './node.js'
 import type { RefusalKind } from './trust.js'
+import { readTextIfExists } from './files.js'
 
 /** The contents of `daemon.json`. */
 export interface DaemonInfo {
@@ -53,13 +54,8 @@ function isAlive (pid: number): boolean {
 }
 
 async function readInfo (file: string): Promise<DaemonInfo | undefined> {
-  let text: string
-  try {
-    text = await fs.readFile(file, 'utf8')
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw fromSystemError(err, file)
-  }
+  const text = await readTextIfExists(file)
+  if (text === undefined) return undefined
   try {
     const v = JSON.parse(text) as Partial<DaemonInfo>
     if (typeof v.pid !== 'number' || typeof v.peerId !== 'string' || !Array.isArray(v.addrs)) return undefined

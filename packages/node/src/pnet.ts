@@ -17,6 +17,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { FerryError, fromSystemError } from '@ferry/errors'
 import { writeFileAtomic } from '@ferry/store'
+import { readTextIfExists } from './files.js'
 
 /** File name of the pre-shared key inside a home. */
 export const SWARM_KEY_FILE = 'swarm.key'
@@ -52,13 +53,8 @@ export function newSwarmKeyText (): string {
 /** The swarm key of the home in `dir`, or undefined if it has none. A malformed file is ERR_HOME_CORRUPT. */
 export async function readSwarmKey (dir: string): Promise<SwarmKey | undefined> {
   const file = path.join(dir, SWARM_KEY_FILE)
-  let text: string
-  try {
-    text = await fs.readFile(file, 'utf8')
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw fromSystemError(err, file)
-  }
+  const text = await readTextIfExists(file)
+  if (text === undefined) return undefined
   try {
     return parseSwarmKey(text, file)
   } catch (err) {
