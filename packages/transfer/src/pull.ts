@@ -244,11 +244,23 @@ export async function pull (options: PullOptions): Promise<PullResult> {
       const map = await verifiedLeaves(abs, size, leaves)
       return leaves.every((_, i) => hasBit(map, i))
     }
+    // What already sits at each file's place: lstat'ed PLAN_CONCURRENCY at a time (one after the other,
+    // a no-op pull of 2,000 files spent most of its plan waiting on them)
+    const present = new Map<string, Stats>()
+    const toStat = files.filter(({ entry }) => !underBlocked(entry.path)).map(({ entry }) => entry.path)
+    let nextStat = 0
+    await Promise.all(Array.from({ length: PLAN_CONCURRENCY }, async () => {
+      while (nextStat < toStat.length) {
+        const path = toStat[nextStat++] as string
+        const st = await fsp.lstat(joinPath(dest, path)).catch(() => undefined)
+        if (st != null) present.set(path, st)
+      }
+    }))
     for (const { entry, leaves } of files) {
       if (underBlocked(entry.path)) continue
       const m = meta.get(entry.path) ?? DEFAULT_META
       const final = joinPath(dest, entry.path)
-      const st = await fsp.lstat(final).catch(() => undefined)
+      const st = present.get(entry.path)
       if (st != null) {
         if (!st.isFile()) {
           problems.push({ path: entry.path, code: 'ERR_CONFLICT', message: `exists at the destination as ${describeType(st)}; not replaced` })
