@@ -16,22 +16,13 @@ import {
   decodeBlocksServerMessage, encodeBlock, encodeFrame, encodeRequest, startExchangeServer, type AccessDecision, type ExchangeServer,
   type LocalScan, type ScanEntry
 } from '@ferry/exchange'
-import { cleanup, makeNode, makeScan, pattern, sleep, sourcesOf, type TestScan } from './helpers.js'
+import { cleanup, makeNode, makeScan, sleep, sourcesOf, type TestScan } from './helpers.js'
 import type { Libp2p } from 'libp2p'
+import { pattern, rejection } from '../../../test/support/unit.js'
 
 afterEach(cleanup)
 
 const ALLOW: AccessDecision = { allow: true }
-
-async function rejection (p: Promise<unknown>): Promise<FerryError> {
-  try {
-    await p
-  } catch (err) {
-    expect(err).toBeInstanceOf(FerryError)
-    return err as FerryError
-  }
-  throw new Error('expected a rejection')
-}
 
 interface Setup {
   scan: TestScan

@@ -15,6 +15,7 @@ import { isFerryError } from '@ferry/errors'
 import { initHome, readLeaf, type Home } from '@ferry/store'
 import type { BlockSource, ScanSource } from '@ferry/exchange'
 import type { CID } from 'multiformats/cid'
+import { pattern } from '../../../test/support/unit.js'
 
 const cleanups: Array<() => Promise<void>> = []
 
@@ -40,17 +41,6 @@ export async function makeNode (): Promise<Libp2p> {
   })
   cleanups.push(async () => { await node.stop() })
   return node
-}
-
-/** Deterministic bytes. */
-export function pattern (size: number, seed: number): Buffer {
-  const b = Buffer.allocUnsafe(size)
-  let x = seed * 2654435761 >>> 0
-  for (let i = 0; i < size; i++) {
-    x = (x * 1103515245 + 12345) >>> 0
-    b[i] = x >>> 24
-  }
-  return b
 }
 
 export interface TestScan {

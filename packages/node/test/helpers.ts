@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url'
 import { importDirectory } from '@ferry/dag'
 import { initHome, type Home } from '@ferry/store'
 import type { CID } from 'multiformats/cid'
+import { pattern } from '../../../test/support/unit.js'
 
 const cleanups: Array<() => Promise<void>> = []
 
@@ -23,17 +24,6 @@ export async function tempDir (prefix = 'ferry-node-'): Promise<string> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix))
   cleanups.push(async () => { await fs.rm(dir, { recursive: true, force: true }) })
   return dir
-}
-
-/** Deterministic bytes. */
-export function pattern (size: number, seed: number): Buffer {
-  const b = Buffer.allocUnsafe(size)
-  let x = seed * 2654435761 >>> 0
-  for (let i = 0; i < size; i++) {
-    x = (x * 1103515245 + 12345) >>> 0
-    b[i] = x >>> 24
-  }
-  return b
 }
 
 /** Writes a small tree under `dir`: a 2.5 MiB file, a small file and a subdirectory. */

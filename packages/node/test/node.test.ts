@@ -11,18 +11,9 @@ import { FerryError } from '@ferry/errors'
 import { createFerryNode, notTrustedMessage, parsePeerId, trustPeer, untrustPeer, usesNativeCipher, type FerryNode } from '@ferry/node'
 import { addScan, cleanup, makeHome, onCleanup, tempDir, writeTree } from './helpers.js'
 import type { Home } from '@ferry/store'
+import { rejection } from '../../../test/support/unit.js'
 
 afterEach(cleanup)
-
-async function rejection (p: Promise<unknown>): Promise<FerryError> {
-  try {
-    await p
-  } catch (err) {
-    expect(err).toBeInstanceOf(FerryError)
-    return err as FerryError
-  }
-  throw new Error('expected a rejection')
-}
 
 async function node (home: Home, init: Partial<Parameters<typeof createFerryNode>[0]> = {}): Promise<FerryNode> {
   const n = await createFerryNode({ home, listen: ['/ip4/127.0.0.1/tcp/0'], ...init })
