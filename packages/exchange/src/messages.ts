@@ -260,15 +260,20 @@ function readStatus (r: ByteReader): { type: 'status', cid: CID, status: BlockSt
   return { type: 'status', cid, status, message }
 }
 
+/** A reader over one whole frame of a `what` stream, after checking it against that stream's size limit. */
+function frameReader (frame: Uint8Array | Uint8ArrayList, maxBytes: number, what: string): ByteReader {
+  const payload = contiguous(frame)
+  checkSize(payload, maxBytes, what)
+  return new ByteReader(payload, what)
+}
+
 function unexpected (what: string, type: number): never {
   throw protocolError('unexpected', `${what}: message type 0x${type.toString(16).padStart(2, '0')} is not allowed in this direction`)
 }
 
 /** Decodes and validates a frame a blocks server received. */
 export function decodeBlocksClientMessage (frame: Uint8Array | Uint8ArrayList): BlocksClientMessage {
-  const payload = contiguous(frame)
-  checkSize(payload, MAX_BLOCKS_FRAME_BYTES, 'blocks')
-  const r = new ByteReader(payload, 'blocks')
+  const r = frameReader(frame, MAX_BLOCKS_FRAME_BYTES, 'blocks')
   const type = r.u8('type')
   switch (type) {
     case MessageType.REQUEST: {
@@ -288,9 +293,7 @@ export function decodeBlocksClientMessage (frame: Uint8Array | Uint8ArrayList): 
 
 /** Decodes and validates a frame a blocks client received. A BLOCK's bytes are a view into `frame`. */
 export function decodeBlocksServerMessage (frame: Uint8Array | Uint8ArrayList): BlocksServerMessage {
-  const payload = contiguous(frame)
-  checkSize(payload, MAX_BLOCKS_FRAME_BYTES, 'blocks')
-  const r = new ByteReader(payload, 'blocks')
+  const r = frameReader(frame, MAX_BLOCKS_FRAME_BYTES, 'blocks')
   const type = r.u8('type')
   switch (type) {
     case MessageType.BLOCK: {
@@ -327,9 +330,7 @@ export function decodeBlocksServerFrame (frame: Uint8ArrayList): BlocksServerMes
 
 /** Decodes and validates a frame a scan server received. */
 export function decodeScanClientMessage (frame: Uint8Array | Uint8ArrayList): ScanClientMessage {
-  const payload = contiguous(frame)
-  checkSize(payload, MAX_SCAN_FRAME_BYTES, 'scan')
-  const r = new ByteReader(payload, 'scan')
+  const r = frameReader(frame, MAX_SCAN_FRAME_BYTES, 'scan')
   const type = r.u8('type')
   switch (type) {
     case MessageType.SCAN_REQUEST: {
@@ -367,9 +368,7 @@ function readEntry (r: ByteReader): ScanEntry {
 
 /** Decodes and validates a frame a scan client received. */
 export function decodeScanServerMessage (frame: Uint8Array | Uint8ArrayList): ScanServerMessage {
-  const payload = contiguous(frame)
-  checkSize(payload, MAX_SCAN_FRAME_BYTES, 'scan')
-  const r = new ByteReader(payload, 'scan')
+  const r = frameReader(frame, MAX_SCAN_FRAME_BYTES, 'scan')
   const type = r.u8('type')
   switch (type) {
     case MessageType.SCAN_RECORD: {

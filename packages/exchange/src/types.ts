@@ -2,7 +2,7 @@
  * What the exchange needs from its surroundings (narrow interfaces, so tests hand in small real pieces) and
  * what it gives back.
  */
-import type { ScanEntry, SkippedEntry, WireSignature } from './messages.js'
+import type { ScanEntry, SkippedEntry, WireScanRecord } from './messages.js'
 import type { ComponentLogger, Libp2p, Logger, PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
@@ -68,24 +68,15 @@ export type BlockResult =
    *  bad: the peer sent bytes that do not hash to the CID (penalise it). */
   | { status: 'missing' | 'changed' | 'denied' | 'bad', message: string }
 
-/** A scan record as received from a peer. Shaped like `ScanInfo` in @ferry/transfer. */
-export interface RemoteScanRecord {
+/**
+ * A scan record as received from a peer: the SCAN_RECORD fields, with the root as text and the skipped
+ * entries (sent in their own frames) gathered. Shaped like `ScanInfo` in @ferry/transfer.
+ */
+export type RemoteScanRecord = Omit<WireScanRecord, 'root' | 'skipped'> & {
   /** The root CID (CIDv1, base32). */
   root: string
-  collection: string | null
-  name: string
-  /** PeerId of the node that took the scan. */
-  origin: string
-  files: number
-  directories: number
-  symlinks: number
-  bytes: number
   /** Entries the origin could not read (missing at the source). */
   skipped: SkippedEntry[]
-  /** ms since the epoch. */
-  created: number
-  /** The origin's signature over the record and entries, as received; undefined if the scan is unsigned. */
-  signature?: WireSignature
 }
 
 /** A scan fetched from a peer: the record, then its entries as they stream in. */
