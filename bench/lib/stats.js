@@ -32,3 +32,20 @@ export function humanBytes (n) {
   while (n >= 1024 && i < units.length - 1) { n /= 1024; i++ }
   return `${i === 0 ? n : n.toFixed(n >= 100 ? 0 : 1)} ${units[i]}`
 }
+
+/**
+ * What every suite reports about a set of timed runs ({ wallS, othersCores, maxRssBytes, ferrySeconds? }):
+ * median wall time and the throughput it gives, median neighbours' load and peak RSS, Ferry's own time if
+ * it reported one, and the runs themselves with numbers rounded. Suites add their own CPU columns.
+ */
+export function summariseTimedRuns (runs, bytes) {
+  const s = median(runs.map((r) => r.wallS))
+  return {
+    medianS: round(s),
+    mbps: round(mbps(bytes, s)),
+    medianOthersCores: round(median(runs.map((r) => r.othersCores))),
+    medianMaxRssBytes: median(runs.map((r) => r.maxRssBytes)),
+    medianSelfS: runs[0].ferrySeconds == null ? undefined : round(median(runs.map((r) => r.ferrySeconds))),
+    runs: runs.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'number' ? round(v) : v])))
+  }
+}

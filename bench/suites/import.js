@@ -14,7 +14,7 @@
 import { CORES, settle } from '../lib/cpu.js'
 import { diskUsage, ensureDataset, residentFraction, warm } from '../lib/datasets.js'
 import { measure } from '../lib/proc.js'
-import { GiB, KiB, MB, MiB, fixed, humanBytes, mbps, median, round } from '../lib/stats.js'
+import { GiB, KiB, MB, MiB, fixed, humanBytes, mbps, median, round, summariseTimedRuns } from '../lib/stats.js'
 import { table } from '../lib/table.js'
 
 export const THROUGHPUT_DATASETS = {
@@ -88,16 +88,10 @@ async function runOnce (tool, dataset, ctx) {
 }
 
 function summariseRuns (runs, bytes) {
-  const s = median(runs.map((r) => r.wallS))
   return {
-    medianS: round(s),
-    mbps: round(mbps(bytes, s)),
+    ...summariseTimedRuns(runs, bytes),
     medianCpuS: round(median(runs.map((r) => r.userS + r.sysS))),
-    medianCoresUsed: round(median(runs.map((r) => (r.userS + r.sysS) / r.wallS))),
-    medianOthersCores: round(median(runs.map((r) => r.othersCores))),
-    medianMaxRssBytes: median(runs.map((r) => r.maxRssBytes)),
-    medianSelfS: runs[0].ferrySeconds == null ? undefined : round(median(runs.map((r) => r.ferrySeconds))),
-    runs: runs.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'number' ? round(v) : v])))
+    medianCoresUsed: round(median(runs.map((r) => (r.userS + r.sysS) / r.wallS)))
   }
 }
 

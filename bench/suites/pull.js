@@ -39,7 +39,7 @@ import { CLI, REPO } from '../lib/ferry.js'
 import { addScan, initHome, startDaemon, trust, untrust } from '../lib/ferry-node.js'
 import { capture, measure } from '../lib/proc.js'
 import { startSshd } from '../lib/sshd.js'
-import { GiB, MB, MiB, fixed, humanBytes, mbps, median, round } from '../lib/stats.js'
+import { GiB, MB, MiB, fixed, humanBytes, mbps, median, round, summariseTimedRuns } from '../lib/stats.js'
 import { table } from '../lib/table.js'
 import { QUIET_CORES, THROUGHPUT_DATASETS } from './import.js'
 
@@ -209,17 +209,11 @@ async function runOnce (tool, kind, dataset, scan, dest, home, env, ctx) {
 }
 
 function summariseRuns (runs, bytes) {
-  const s = median(runs.map((r) => r.wallS))
   return {
-    medianS: round(s),
-    mbps: round(mbps(bytes, s)),
+    ...summariseTimedRuns(runs, bytes),
     medianClientCpuS: round(median(runs.map((r) => r.userS + r.sysS))),
     medianServerCpuS: round(median(runs.map((r) => r.serverS))),
-    medianOthersCores: round(median(runs.map((r) => r.othersCores))),
-    medianMaxRssBytes: median(runs.map((r) => r.maxRssBytes)),
-    medianSelfS: runs[0].ferrySeconds == null ? undefined : round(median(runs.map((r) => r.ferrySeconds))),
-    medianPlanS: runs[0].planSeconds == null ? undefined : round(median(runs.map((r) => r.planSeconds))),
-    runs: runs.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'number' ? round(v) : v])))
+    medianPlanS: runs[0].planSeconds == null ? undefined : round(median(runs.map((r) => r.planSeconds)))
   }
 }
 
