@@ -8,7 +8,7 @@ export { createFerryNode, usesNativeCipher, type FerryNode, type FerryNodeInit }
 export { runDaemon, readDaemonInfo, type DaemonInfo, type RunDaemonOptions } from './daemon.js'
 export {
   TrustGate, parsePeerId, notTrustedMessage, notPermittedMessage, listTrusted, trustPeer, untrustPeer, listGrants, grantPeer, revokePeer,
-  openCollection, type TrustedPeer, type TrustGateOptions, type RefusalKind
+  openCollection, CONFIG_RECHECK_MS, type TrustedPeer, type TrustGateOptions, type RefusalKind
 } from './trust.js'
 export { SWARM_KEY_FILE, readSwarmKey, writeSwarmKey, parseSwarmKey, newSwarmKeyText, type SwarmKey } from './pnet.js'
 export { homeSources, readLeafHere, type LeafReader } from './sources.js'

@@ -38,7 +38,9 @@ export class LeafReaderPool {
     if (signal.aborted) throw new FerryError('ERR_ABORTED', 'Operation aborted', { cause: signal.reason })
     const locations = home.catalog.findLeaf(cid)
     if (locations.length === 0) return { status: 'missing' }
-    const reply = await this.pool.run({ locations, digest: cid.multihash.digest })
+    // a copy of its own: the digest is a view into the request's frame, and postMessage clones a view's
+    // whole underlying buffer
+    const reply = await this.pool.run({ locations, digest: cid.multihash.digest.slice() })
     if (reply.buffer !== undefined) return { status: 'ok', bytes: new Uint8Array(reply.buffer) }
     return { status: 'changed', message: `the source changed since it was imported (${reply.reason ?? 'unknown'})` }
   }

@@ -15,7 +15,10 @@
  *
  * The hook re-reads the lists whenever config.json changes (one stat per check, shared by concurrent checks;
  * the file re-read only when its size, mtime or inode moved), so `ferry trust`, `untrust`, `grant` and
- * `revoke` in another process take effect on the next request and the next block, without a restart. A
+ * `revoke` in another process take effect without a restart. Checks are at most CONFIG_RECHECK_MS apart
+ * while requests flow (a stat per block cost 3% of a serving daemon's CPU), except that a refusal always
+ * re-checks first: a new trust or grant applies to the very next request, a revocation within
+ * CONFIG_RECHECK_MS. A
  * config.json that fails to parse keeps the last good lists (and logs why) rather than opening or closing
  * the node by accident.
  */
@@ -24,7 +27,7 @@ import path from 'node:path'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { FerryError } from '@ferry/errors'
 import { CONFIG_FILE, type Catalog, type FerryConfig, type Home, type PeerEntry } from '@ferry/store'
-import type { AccessDecision, Authorize } from '@ferry/exchange'
+import type { AccessDecision, AccessRequest, Authorize } from '@ferry/exchange'
 import type { Logger, PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
@@ -55,8 +58,14 @@ export function notPermittedMessage (what: string, collection: string, peer: str
 
 interface Stamp { size: number, mtimeMs: number, ino: number }
 
+/** Longest time a served request may go on using lists read from config.json before they are checked again. */
+export const CONFIG_RECHECK_MS = 200
+
 /** Why a request was refused, for the operator's log: 'not trusted', a collection name, or 'no scan'. */
 export type RefusalKind = 'not trusted' | 'no scan' | { collection: string }
+
+/** A decision before it is reported: a refusal keeps its kind for the operator's log. */
+type Verdict = { allow: true } | { allow: false, kind: RefusalKind, reason: string }
 
 /** Options of `TrustGate`. */
 export interface TrustGateOptions {
@@ -83,6 +92,8 @@ export class TrustGate {
   private grants: Map<string, Set<string>>
   private stamp: Stamp | undefined
   private refreshing: Promise<void> | undefined
+  /** performance.now() when the last check started (-Infinity: never). */
+  private checkedAt = -Infinity
   private readonly file: string
   private readonly open: boolean
   private readonly log: Logger
@@ -111,9 +122,24 @@ export class TrustGate {
 
   /** The hook for the exchange server. */
   readonly authorize: Authorize = async (peer, request) => {
-    await this.refresh()
+    const fresh = performance.now() - this.checkedAt >= CONFIG_RECHECK_MS
+    if (fresh) await this.refresh()
+    const decision = this.judge(peer, request)
+    if (decision.allow || fresh) return this.reported(peer, decision)
+    await this.refresh() // never refuse on lists that may be stale: a trust or grant just added counts at once
+    return this.reported(peer, this.judge(peer, request))
+  }
+
+  private reported (peer: PeerId, decision: Verdict): AccessDecision {
+    if (decision.allow) return decision
+    this.log('refused %s: %s', peer, decision.reason)
+    this.options.onRefused?.(peer.toString(), decision.kind, decision.reason)
+    return { allow: false, reason: decision.reason }
+  }
+
+  private judge (peer: PeerId, request: AccessRequest): Verdict {
     const id = peer.toString()
-    if (!this.open && !this.trusted.has(id)) return this.refuse(id, 'not trusted', notTrustedMessage(id, this.self))
+    if (!this.open && !this.trusted.has(id)) return this.refuse('not trusted', notTrustedMessage(id, this.self))
     if (this.grants.size === 0) return { allow: true } // nothing restricted: no lookup, as before grants existed
     if (request.root !== undefined) return this.decide(id, `scan ${request.root.toString()}`, this.home.catalog.rootCollections(request.root), true)
     if (request.cid !== undefined) return this.decide(id, `block ${request.cid.toString()}`, this.home.catalog.blockCollections(request.cid), this.open)
@@ -121,23 +147,22 @@ export class TrustGate {
   }
 
   /** Allowed if any of `collections` is readable; `unmapped` decides when there are none. */
-  private decide (peer: string, what: string, collections: Array<string | null>, unmapped: boolean): AccessDecision {
+  private decide (peer: string, what: string, collections: Array<string | null>, unmapped: boolean): Verdict {
     if (collections.length === 0) {
-      return unmapped ? { allow: true } : this.refuse(peer, 'no scan', `not permitted: ${what} belongs to no scan on ${this.self}`)
+      return unmapped ? { allow: true } : this.refuse('no scan', `not permitted: ${what} belongs to no scan on ${this.self}`)
     }
     if (collections.some((c) => this.mayRead(peer, c))) return { allow: true }
     const collection = collections[0] as string // every one is a restricted collection, so not null
-    return this.refuse(peer, { collection }, notPermittedMessage(what, collection, peer, this.self))
+    return this.refuse({ collection }, notPermittedMessage(what, collection, peer, this.self))
   }
 
-  private refuse (peer: string, kind: RefusalKind, reason: string): AccessDecision {
-    this.log('refused %s: %s', peer, reason)
-    this.options.onRefused?.(peer, kind, reason)
-    return { allow: false, reason }
+  private refuse (kind: RefusalKind, reason: string): Verdict {
+    return { allow: false, kind, reason }
   }
 
   /** Re-reads the trusted list if config.json changed. Concurrent callers share one check. */
   async refresh (): Promise<void> {
+    this.checkedAt = performance.now()
     this.refreshing ??= this.check().finally(() => { this.refreshing = undefined })
     await this.refreshing
   }

@@ -5,6 +5,7 @@
  */
 import Database from 'better-sqlite3'
 import '@ferry/compat'
+import { setTimeout as delay } from 'node:timers/promises'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -13,7 +14,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { generateKey } from '@libp2p/pnet'
-import { createFerryNode, grantPeer, newSwarmKeyText, openCollection, parseSwarmKey, readSwarmKey, revokePeer, TrustGate, trustPeer, writeSwarmKey, type FerryNode, type RefusalKind } from '@ferry/node'
+import { CONFIG_RECHECK_MS, createFerryNode, grantPeer, newSwarmKeyText, openCollection, parseSwarmKey, readSwarmKey, revokePeer, TrustGate, trustPeer, writeSwarmKey, type FerryNode, type RefusalKind } from '@ferry/node'
 import { BLOCKS_PROTOCOL, SCAN_PROTOCOL, type AccessDecision } from '@ferry/exchange'
 import { MIGRATIONS, openCatalog } from '@ferry/store'
 import { addScan, cleanup, makeHome, onCleanup, tempDir, writeTree } from './helpers.js'
@@ -134,16 +135,17 @@ describe('TrustGate with grants', () => {
     expect(denied(await w.gate.authorize(stranger, block(w.secret.leaves[0]!)))).toContain('not permitted')
   })
 
-  it('picks up grant, revoke and --everyone from config.json on the next check; revoking the last grantee closes, never opens', async () => {
+  it('picks up grant, revoke and --everyone from config.json (restrictions within CONFIG_RECHECK_MS); revoking the last grantee closes, never opens', async () => {
     const w = await world()
     const leaf = w.secret.leaves[0]!
     expect(await w.gate.authorize(w.alice, block(leaf))).toEqual({ allow: true })
     expect(await revokePeer(w.home, 'secret', w.alice.toString())).toBe(true)
     expect(w.home.config.grants).toEqual({ secret: [] })
+    await delay(CONFIG_RECHECK_MS + 20)
     denied(await w.gate.authorize(w.alice, block(leaf)))
     denied(await w.gate.authorize(w.bob, block(leaf)))
     expect(await grantPeer(w.home, 'secret', w.bob.toString())).toBe(true)
-    expect(await w.gate.authorize(w.bob, block(leaf))).toEqual({ allow: true })
+    expect(await w.gate.authorize(w.bob, block(leaf))).toEqual({ allow: true }) // a grant counts at once: refusals re-check
     denied(await w.gate.authorize(w.alice, block(leaf)))
     expect(await openCollection(w.home, 'secret')).toBe(true)
     expect(await w.gate.authorize(w.alice, block(leaf))).toEqual({ allow: true })
@@ -219,6 +221,7 @@ describe('grants between two nodes', () => {
     expect((await peer.get(s.leaves[0]!)).status).toBe('ok') // open collection: served as before
     const before = { ...server.server.stats }
     await grantPeer(home, 'secret', (await newPeer()).toString())
+    await delay(CONFIG_RECHECK_MS + 20) // a restriction applies within CONFIG_RECHECK_MS
     for (const cid of [s.root, ...s.leaves]) {
       const r = await peer.get(cid)
       expect(r.status).toBe('denied')

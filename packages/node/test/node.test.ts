@@ -2,13 +2,14 @@
  * createFerryNode in this process: two nodes on loopback, trust decided per request from config.json,
  * blocks read and verified on worker pools, and clear errors for bad addresses.
  */
+import { setTimeout as delay } from 'node:timers/promises'
 import '@ferry/compat'
 import fs from 'node:fs/promises'
 import net from 'node:net'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { FerryError } from '@ferry/errors'
-import { createFerryNode, notTrustedMessage, parsePeerId, trustPeer, untrustPeer, usesNativeCipher, type FerryNode } from '@ferry/node'
+import { CONFIG_RECHECK_MS, createFerryNode, notTrustedMessage, parsePeerId, trustPeer, untrustPeer, usesNativeCipher, type FerryNode } from '@ferry/node'
 import { addScan, cleanup, makeHome, onCleanup, tempDir, writeTree } from './helpers.js'
 import type { Home } from '@ferry/store'
 import { rejection } from '../../../test/support/unit.js'
@@ -68,13 +69,14 @@ describe('createFerryNode', () => {
     expect(server.server.stats.bytesSent).toBe(0)
   })
 
-  it('applies trust and untrust from config.json to the next request, without a restart', async () => {
+  it('applies trust to the next request and untrust within CONFIG_RECHECK_MS, without a restart', async () => {
     const { home, scan, server, clientHome, client } = await served()
     const peer = await client.dialPeer(server.addrs()[0]!)
     expect((await peer.get(scan.leaves[0]!)).status).toBe('denied')
     await trustPeer(home, clientHome.peerId.toString(), { name: 'beamline' })
     expect((await peer.get(scan.leaves[0]!)).status).toBe('ok')
     await untrustPeer(home, clientHome.peerId.toString())
+    await delay(CONFIG_RECHECK_MS + 20)
     expect((await peer.get(scan.leaves[1]!)).status).toBe('denied')
   })
 
