@@ -1,5 +1,5 @@
 /**
- * Ferry nodes for the replication bench, driven through the real CLI (`node packages/cli/dist/bin.js`):
+ * Ferry nodes for the replication bench, driven through the real CLI (the `packages/cli/bin/ferry` launcher):
  * homes (init, id, trust, untrust, add) and a long-running `ferry daemon` on loopback.
  */
 import { execFileSync, spawn } from 'node:child_process'
@@ -7,13 +7,13 @@ import { existsSync, rmSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { processCpuSeconds } from './cpu.js'
-import { CLI } from './ferry.js'
+import { CLI, FERRY } from './ferry.js'
 
 /** Runs `ferry <args...>` to completion and returns its stdout (throws with its stderr on failure). */
 export function ferry (args, options = {}) {
   if (!existsSync(CLI)) throw new Error(`${CLI} not found: build it (npx tsc -b packages/cli)`)
   try {
-    return execFileSync(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 1024 * 1024, ...options }).toString()
+    return execFileSync(FERRY, args, { stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 1024 * 1024, ...options }).toString()
   } catch (err) {
     throw new Error(`ferry ${args.join(' ')} failed (exit ${err.status}): ${String(err.stderr ?? '').slice(-2000)}`)
   }
@@ -43,7 +43,7 @@ export function untrust (home, id) { ferry(['untrust', id, '--home', home]) }
  * Returns { pid, peerId, addr (the loopback multiaddr ending in /p2p/<id>), cpuSeconds(), stop() }.
  */
 export async function startDaemon (home, { log = () => {}, timeoutS = 60 } = {}) {
-  const child = spawn(process.execPath, [CLI, 'daemon', '--home', home, '--listen', '/ip4/127.0.0.1/tcp/0', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(FERRY, ['daemon', '--home', home, '--listen', '/ip4/127.0.0.1/tcp/0', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] })
   let stderr = ''
   child.stderr.on('data', (b) => { stderr = (stderr + b.toString()).slice(-4000) })
   let exited = null

@@ -2,8 +2,9 @@
  * How the bench runs Ferry: always as a child process, so its time and peak RSS are measured like any
  * other tool's.
  *
- * - cli (default): `node packages/cli/dist/bin.js add <dir> --home <fresh home> --json`, the home made
- *   beforehand with `ferry init --home H` (outside the timing).
+ * - cli (default): `packages/cli/bin/ferry add <dir> --home <fresh home> --json` (the launcher users run:
+ *   it tunes glibc's allocator, then runs dist/bin.js on the `node` in PATH), the home made beforehand with
+ *   `ferry init --home H` (outside the timing).
  * - lib: `node bench/lib/lib-import.js <dir>`, importDirectory() from packages/dag/dist with no sink: the
  *   hashing pipeline alone, for when the CLI does not build or to see what the catalog and block store cost.
  */
@@ -14,6 +15,8 @@ import { fileURLToPath } from 'node:url'
 
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 export const CLI = join(REPO, 'packages', 'cli', 'dist', 'bin.js')
+/** The `ferry` command as installed: the launcher script in front of CLI. */
+export const FERRY = join(REPO, 'packages', 'cli', 'bin', 'ferry')
 const LIB_IMPORT = join(REPO, 'bench', 'lib', 'lib-import.js')
 
 export function makeDriver (kind, homesDir) {
@@ -30,13 +33,13 @@ export function makeDriver (kind, homesDir) {
       const home = join(homesDir, `home-${process.pid}-${n++}`)
       rmSync(home, { recursive: true, force: true })
       mkdirSync(homesDir, { recursive: true })
-      execFileSync(process.execPath, [CLI, 'init', '--home', home], { stdio: 'ignore' })
+      execFileSync(FERRY, ['init', '--home', home], { stdio: 'ignore' })
       return home
     },
     /** [cmd, args] importing `dir` into `home`; prints one JSON document with at least `bytes`. */
-    command (dir, home, nodeFlags = []) {
-      if (kind === 'cli') return [process.execPath, [...nodeFlags, CLI, 'add', dir, '--home', home, '--json']]
-      return [process.execPath, [...nodeFlags, LIB_IMPORT, dir]]
+    command (dir, home) {
+      if (kind === 'cli') return [FERRY, ['add', dir, '--home', home, '--json']]
+      return [process.execPath, [LIB_IMPORT, dir]]
     },
     parse (stdout) {
       return JSON.parse(stdout)

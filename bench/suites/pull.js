@@ -35,7 +35,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { optionGiven } from '../lib/args.js'
 import { CORES, settle } from '../lib/cpu.js'
 import { ensureDataset, listFiles, residentFraction, warm } from '../lib/datasets.js'
-import { CLI, REPO } from '../lib/ferry.js'
+import { FERRY, REPO } from '../lib/ferry.js'
 import { addScan, initHome, startDaemon, trust, untrust } from '../lib/ferry-node.js'
 import { capture, measure } from '../lib/proc.js'
 import { startSshd } from '../lib/sshd.js'
@@ -162,7 +162,7 @@ function rsyncArgs (env, dataset, dest) {
 }
 
 function pullArgs (env, scan, dest, home) {
-  return [CLI, 'pull', scan.root, dest, '--from', env.daemon.addr, '--json', '--home', home]
+  return ['pull', scan.root, dest, '--from', env.daemon.addr, '--json', '--home', home]
 }
 
 function ensureWarm (dataset, state) {
@@ -180,7 +180,7 @@ async function runOnce (tool, kind, dataset, scan, dest, home, env, ctx) {
   const quiet = await settle({ maxS: ctx.settle })
   const serverCpu = () => tool === 'ferry' ? env.daemon.cpuSeconds() : env.sshd.cpuSeconds()
   const server0 = await serverCpu()
-  const [cmd, args] = tool === 'ferry' ? [process.execPath, pullArgs(env, scan, dest, home)] : ['rsync', rsyncArgs(env, dataset, dest)]
+  const [cmd, args] = tool === 'ferry' ? [FERRY, pullArgs(env, scan, dest, home)] : ['rsync', rsyncArgs(env, dataset, dest)]
   const m = await measure(cmd, args, { probe: ctx.probe })
   const serverS = (await serverCpu()) - server0
   if (m.code !== 0) throw new Error(`${tool} (${kind}) of ${dataset.name} exited ${m.code}:\n${(m.stderr || m.stdout).slice(-2000)}`)
@@ -293,7 +293,7 @@ async function killAndResume (name, env, ctx) {
     await settle({ maxS: ctx.settle })
     const args = pullArgs(env, scan, dest, home)
     const started = performance.now()
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(FERRY, args, { stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     let err = ''
     child.stdout.on('data', (b) => { out += b.toString() })
@@ -373,7 +373,7 @@ async function transportCeiling (rounds, ctx) {
 async function resumeRun (dataset, scan, dest, home, env, ctx) {
   const quiet = await settle({ maxS: ctx.settle })
   const server0 = env.daemon.cpuSeconds()
-  const m = await measure(process.execPath, pullArgs(env, scan, dest, home), { probe: ctx.probe })
+  const m = await measure(FERRY, pullArgs(env, scan, dest, home), { probe: ctx.probe })
   const serverS = env.daemon.cpuSeconds() - server0
   if (m.code !== 0) throw new Error(`ferry pull (re-run after kill -9) of ${dataset.name} exited ${m.code}:\n${(m.stderr || m.stdout).slice(-2000)}`)
   const out = JSON.parse(m.stdout)

@@ -8,14 +8,14 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { writeSampleScan } from '../sample-scan.js'
 
-const bin = fileURLToPath(new URL('../../packages/cli/dist/bin.js', import.meta.url))
+const bin = fileURLToPath(new URL('../../packages/cli/bin/ferry', import.meta.url)) // the `ferry` command
 const work = mkdtempSync(join(tmpdir(), 'ferry-two-sites-'))
 const siteA = join(work, 'site-A-diamond')
 const siteB = join(work, 'site-B-campus')
 
 function ferry (home, ...args) {
   console.log(`\n[${home === siteA ? 'A' : 'B'}] $ ferry ${args.join(' ')}`)
-  const r = spawnSync(process.execPath, [bin, ...args, '--home', home], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' })
+  const r = spawnSync(bin, [...args, '--home', home], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' })
   process.stdout.write(r.stdout.length > 2000 ? r.stdout.slice(0, 2000) + '  ...\n' : r.stdout)
   if (r.status !== 0 && !args.includes('verify')) throw new Error(`ferry ${args[0]} exited with ${r.status}`)
   return { code: r.status, stdout: r.stdout.trim() }
@@ -33,7 +33,7 @@ try {
   const root = ferry(siteA, 'add', scan, '--collection', '20261125_DLS_i13').stdout
 
   console.log('\n[A] $ ferry daemon --listen /ip4/127.0.0.1/tcp/0')
-  daemon = spawn(process.execPath, [bin, 'daemon', '--home', siteA, '--listen', '/ip4/127.0.0.1/tcp/0'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  daemon = spawn(bin, ['daemon', '--home', siteA, '--listen', '/ip4/127.0.0.1/tcp/0'], { stdio: ['ignore', 'pipe', 'inherit'] })
   const addr = await new Promise((resolve, reject) => {
     let out = ''
     const timer = setTimeout(() => reject(new Error(`daemon printed no address:\n${out}`)), 30_000)

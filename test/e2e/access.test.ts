@@ -165,7 +165,7 @@ describe('grants: who may fetch what', () => {
     await ferry(['trust', carol.id, '--home', A.dir])
     await ferry(['grant', 'secret', carol.id, '--home', A.dir])
     const dest = join(tmp, 'carol-secret')
-    const child = spawn(process.execPath, [FERRY_BIN, 'pull', secretRoot, dest, '--from', dA.addr, '--json', '--deadline', '10', '--home', carol.dir], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(FERRY_BIN, ['pull', secretRoot, dest, '--from', dA.addr, '--json', '--deadline', '10', '--home', carol.dir], { stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d })

@@ -83,7 +83,7 @@ describe('ferry pull between daemons', () => {
     const p = await home(tmp, 'killed')
     await ferry(['trust', p.id, '--home', A.dir])
     const dest = join(tmp, 'killed-dest')
-    const child = spawn(process.execPath, [FERRY_BIN, 'pull', root, dest, '--from', dA.addr, '--json', '--home', p.dir], { stdio: 'ignore' })
+    const child = spawn(FERRY_BIN, ['pull', root, dest, '--from', dA.addr, '--json', '--home', p.dir], { stdio: 'ignore' })
     const total = 40 * MiB + 80 * MiB
     const deadline = Date.now() + 60_000
     while (bytesUnder(dest, { allocated: true }) < total * 0.4 && Date.now() < deadline && child.exitCode === null) await new Promise((resolve) => setTimeout(resolve, 10))
@@ -111,7 +111,7 @@ describe('ferry pull between daemons', () => {
     for (const site of [C, B]) await ferry(['trust', p.id, '--home', site.dir])
     const dC = await daemon(C.dir)
     const dest = join(tmp, 'dies')
-    const child = spawn(process.execPath, [FERRY_BIN, 'pull', root, dest, '--from', dC.addr, '--from', dB.addr, '--json', '--deadline', '60', '--home', p.dir], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(FERRY_BIN, ['pull', root, dest, '--from', dC.addr, '--from', dB.addr, '--json', '--deadline', '60', '--home', p.dir], { stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d })
     const deadline = Date.now() + 60_000

@@ -19,7 +19,7 @@ export interface Daemon {
 }
 
 export async function startDaemon (home: string, extra: string[] = [], timeoutMs = 30_000): Promise<Daemon> {
-  const child = spawn(process.execPath, [FERRY_BIN, 'daemon', '--home', home, '--listen', '/ip4/127.0.0.1/tcp/0', ...extra], {
+  const child = spawn(FERRY_BIN, ['daemon', '--home', home, '--listen', '/ip4/127.0.0.1/tcp/0', ...extra], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, FERRY_HOME: undefined }
   })

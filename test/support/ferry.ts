@@ -1,11 +1,12 @@
 /**
- * Runs the real `ferry` CLI (packages/cli/dist/bin.js) in a child process, as a user would.
+ * Runs the real `ferry` CLI in a child process, as a user would: through its launcher (packages/cli/bin/ferry,
+ * which tunes the allocator and runs dist/bin.js on the `node` in PATH).
  */
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-export const FERRY_BIN = fileURLToPath(new URL('../../packages/cli/dist/bin.js', import.meta.url))
+export const FERRY_BIN = fileURLToPath(new URL('../../packages/cli/bin/ferry', import.meta.url))
 
 export interface RunResult {
   code: number
@@ -22,8 +23,8 @@ export interface RunOptions {
 }
 
 export async function ferry (args: string[], options: RunOptions = {}): Promise<RunResult> {
-  let cmd = process.execPath
-  let argv = [FERRY_BIN, ...args]
+  let cmd = FERRY_BIN
+  let argv = args
   if (options.asUser != null) {
     argv = [`--reuid=${options.asUser.uid}`, `--regid=${options.asUser.gid}`, '--clear-groups', cmd, ...argv]
     cmd = 'setpriv'
