@@ -22,14 +22,14 @@ async function main () {
   const driver = makeDriver(opts.driver, join(opts.work, 'homes'))
   const ctx = { ...opts, probe, driver, log }
   const machine = machineFacts(opts.work)
-  log(`ferry bench: ${opts.suites.join(', ')}; ${opts.rounds} rounds${opts.quick ? ', quick' : ''}; work dir ${opts.work}`)
+  log(`ferry bench: ${opts.suites.join(', ')}; ${opts.rounds} rounds${opts.quick ? ', quick' : ''}${opts.pin ? ', pinned (servers CPU 0, clients CPU 1)' : ''}; work dir ${opts.work}`)
   log(`machine: ${machine.cpu}, ${machine.cores} cores, ${(machine.ramBytes / 2 ** 30).toFixed(0)} GiB RAM, ${machine.kernel}, node ${machine.node}`)
   log(`peak RSS: ${describeProbe(probe)}`)
 
   const results = {
     schema: 1,
     machine,
-    options: { suites: opts.suites, rounds: opts.rounds, quick: opts.quick, settleMaxS: opts.settle, driver: opts.driver, rssProbe: describeProbe(probe) },
+    options: { suites: opts.suites, rounds: opts.rounds, quick: opts.quick, settleMaxS: opts.settle, pin: opts.pin, driver: opts.driver, rssProbe: describeProbe(probe) },
     suites: {}
   }
   const out = opts.out ?? join(REPO, 'bench', 'results', 'latest.json')

@@ -9,6 +9,11 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { processCpuSeconds } from './cpu.js'
 import { CLI, FERRY } from './ferry.js'
 
+/** [cmd, args] running `cmd args` on CPU `cpu` only (taskset; it execs, so the PID is the command's), or as is. */
+export function onCpu (cpu, cmd, args) {
+  return cpu == null ? [cmd, args] : ['taskset', ['-c', String(cpu), cmd, ...args]]
+}
+
 /** Runs `ferry <args...>` to completion and returns its stdout (throws with its stderr on failure). */
 export function ferry (args, options = {}) {
   if (!existsSync(CLI)) throw new Error(`${CLI} not found: build it (npx tsc -b packages/cli)`)
@@ -40,10 +45,12 @@ export function untrust (home, id) { ferry(['untrust', id, '--home', home]) }
 
 /**
  * Starts `ferry daemon --home <home> --listen /ip4/127.0.0.1/tcp/0 --json` and waits for its JSON line.
- * Returns { pid, peerId, addr (the loopback multiaddr ending in /p2p/<id>), cpuSeconds(), stop() }.
+ * Returns { pid, peerId, addr (the loopback multiaddr ending in /p2p/<id>), cpuSeconds(), stop() }. With `cpu`,
+ * the daemon and all its threads run on that CPU only (taskset).
  */
-export async function startDaemon (home, { log = () => {}, timeoutS = 60 } = {}) {
-  const child = spawn(FERRY, ['daemon', '--home', home, '--listen', '/ip4/127.0.0.1/tcp/0', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] })
+export async function startDaemon (home, { log = () => {}, timeoutS = 60, cpu } = {}) {
+  const [cmd, args] = onCpu(cpu, FERRY, ['daemon', '--home', home, '--listen', '/ip4/127.0.0.1/tcp/0', '--json'])
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] })
   let stderr = ''
   child.stderr.on('data', (b) => { stderr = (stderr + b.toString()).slice(-4000) })
   let exited = null

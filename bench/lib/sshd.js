@@ -52,7 +52,7 @@ function isAlive (pid) {
  * cpuSeconds() }: `host` is an alias to use as `host:path` with `rsync -e <rsh>`; `cpuSeconds()` is the CPU
  * time of sshd and of every finished session (their rsync servers included), for the server's share.
  */
-export async function startSshd (dir, { log = () => {} } = {}) {
+export async function startSshd (dir, { log = () => {}, cpu } = {}) {
   if (!existsSync(SSHD)) throw new Error(`${SSHD} not found: install openssh-server (apt-get install openssh-server)`)
   if (/\s/.test(dir)) throw new Error(`the sshd directory must not contain spaces: ${dir}`)
   const f = (name) => join(dir, name)
@@ -107,12 +107,14 @@ export async function startSshd (dir, { log = () => {} } = {}) {
     `${sshdArgs} -t && exec ${sshdArgs}`
   let mode = 'unshare'
   let madeRunSshd = false
-  let r = spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', inNamespace], { encoding: 'utf8' })
+  // with `cpu`, sshd and every session it forks (rsync's server side) run on that CPU only
+  const pinned = (cmd, args) => cpu == null ? [cmd, args] : ['taskset', ['-c', String(cpu), cmd, ...args]]
+  let r = spawnSync(...pinned('unshare', ['-m', '--propagation', 'private', 'sh', '-c', inNamespace]), { encoding: 'utf8' })
   if (r.status !== 0) {
     log(`[sshd] unshare failed (${(r.stderr || r.error?.message || '').trim()}); using /run/sshd instead`)
     mode = 'run-sshd'
     if (!existsSync('/run/sshd')) { mkdirSync('/run/sshd', { mode: 0o755 }); madeRunSshd = true }
-    r = spawnSync('sh', ['-c', `${sshdArgs} -t && exec ${sshdArgs}`], { encoding: 'utf8' })
+    r = spawnSync(...pinned('sh', ['-c', `${sshdArgs} -t && exec ${sshdArgs}`]), { encoding: 'utf8' })
   }
   let pid = null
   for (let i = 0; i < 100 && pid == null; i++) {

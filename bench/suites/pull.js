@@ -23,6 +23,10 @@
  *    packages/node/bench-throughput.js. Nothing built on that stack can beat it on this machine, so it
  *    says how much of the rsync goal is reachable at all.
  *
+ * With --pin, the servers (the ferry daemon; sshd, its sessions and rsync's server side) run on CPU 0 and the
+ * clients (ferry pull; rsync and ssh) on CPU 1, like two one-core machines: neither side can borrow the other's
+ * core, as it can on one shared 2-core machine. The transport's ceiling is then pinned the same way.
+ *
  * Timing is wall time around the client process (`ferry pull`: Node start-up, dial, plan and all; `rsync`:
  * with its ssh connection). CPU is the client's (rsync and ssh; ferry pull) and the server's (the ferry
  * daemon; sshd with its session and rsync server), from /proc. `others` is what the rest of the machine
@@ -36,12 +40,16 @@ import { optionGiven } from '../lib/args.js'
 import { CORES, settle } from '../lib/cpu.js'
 import { ensureDataset, listFiles, residentFraction, warm } from '../lib/datasets.js'
 import { FERRY, REPO } from '../lib/ferry.js'
-import { addScan, initHome, startDaemon, trust, untrust } from '../lib/ferry-node.js'
+import { addScan, initHome, onCpu, startDaemon, trust, untrust } from '../lib/ferry-node.js'
 import { capture, measure } from '../lib/proc.js'
 import { startSshd } from '../lib/sshd.js'
 import { GiB, MB, MiB, fixed, humanBytes, mbps, median, round, summariseTimedRuns } from '../lib/stats.js'
 import { table } from '../lib/table.js'
 import { QUIET_CORES, THROUGHPUT_DATASETS } from './import.js'
+
+/** With --pin: the CPUs of the server side and of the client side. */
+const SERVER_CPU = 0
+const CLIENT_CPU = 1
 
 export const DATASETS = {
   S: { label: '2,000 x 1 MiB in 20 dirs', spec: THROUGHPUT_DATASETS.S.spec }, // the import suite's S, shared
@@ -165,6 +173,11 @@ function pullArgs (env, scan, dest, home) {
   return ['pull', scan.root, dest, '--from', env.daemon.addr, '--json', '--home', home]
 }
 
+/** [cmd, args] for a client process: on CPU 1 with --pin (see above), else as is. */
+function client (ctx, cmd, args) {
+  return onCpu(ctx.pin ? CLIENT_CPU : null, cmd, args)
+}
+
 function ensureWarm (dataset, state) {
   const resident = residentFraction(dataset)
   if (resident == null) return
@@ -181,7 +194,7 @@ async function runOnce (tool, kind, dataset, scan, dest, home, env, ctx) {
   const serverCpu = () => tool === 'ferry' ? env.daemon.cpuSeconds() : env.sshd.cpuSeconds()
   const server0 = await serverCpu()
   const [cmd, args] = tool === 'ferry' ? [FERRY, pullArgs(env, scan, dest, home)] : ['rsync', rsyncArgs(env, dataset, dest)]
-  const m = await measure(cmd, args, { probe: ctx.probe })
+  const m = await measure(...client(ctx, cmd, args), { probe: ctx.probe })
   const serverS = (await serverCpu()) - server0
   if (m.code !== 0) throw new Error(`${tool} (${kind}) of ${dataset.name} exited ${m.code}:\n${(m.stderr || m.stdout).slice(-2000)}`)
   const run = {
@@ -293,7 +306,7 @@ async function killAndResume (name, env, ctx) {
     await settle({ maxS: ctx.settle })
     const args = pullArgs(env, scan, dest, home)
     const started = performance.now()
-    const child = spawn(FERRY, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(...client(ctx, FERRY, args), { stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     let err = ''
     child.stdout.on('data', (b) => { out += b.toString() })
@@ -357,7 +370,7 @@ async function transportCeiling (rounds, ctx) {
   const script = join(REPO, 'packages', 'node', 'bench-throughput.js')
   await settle({ maxS: ctx.settle })
   const out = await new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [script, '--only', 'bare-256K', '--rounds', String(rounds), '--gib', '1', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const p = spawn(process.execPath, [script, '--only', 'bare-256K', '--rounds', String(rounds), '--gib', '1', '--json', ...(ctx.pin ? ['--pin'] : [])], { stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     p.stdout.on('data', (b) => { stdout += b.toString() })
@@ -373,7 +386,7 @@ async function transportCeiling (rounds, ctx) {
 async function resumeRun (dataset, scan, dest, home, env, ctx) {
   const quiet = await settle({ maxS: ctx.settle })
   const server0 = env.daemon.cpuSeconds()
-  const m = await measure(FERRY, pullArgs(env, scan, dest, home), { probe: ctx.probe })
+  const m = await measure(...client(ctx, FERRY, pullArgs(env, scan, dest, home)), { probe: ctx.probe })
   const serverS = env.daemon.cpuSeconds() - server0
   if (m.code !== 0) throw new Error(`ferry pull (re-run after kill -9) of ${dataset.name} exited ${m.code}:\n${(m.stderr || m.stdout).slice(-2000)}`)
   const out = JSON.parse(m.stdout)
@@ -420,9 +433,10 @@ export default {
     }
     process.once('SIGINT', stopOnSignal)
     process.once('SIGTERM', stopOnSignal)
-    const result = { goals: GOALS, rounds, ferry: buildBefore, tools: {}, setup: {}, compare: [], kill: [] }
+    if (ctx.pin && CORES < 2) throw new Error('--pin needs at least 2 cores')
+    const result = { goals: GOALS, rounds, pin: ctx.pin === true, ferry: buildBefore, tools: {}, setup: {}, compare: [], kill: [] }
     try {
-      env.sshd = await startSshd(join(dir, 'sshd'), { log })
+      env.sshd = await startSshd(join(dir, 'sshd'), { log, cpu: ctx.pin ? SERVER_CPU : undefined })
       initHome(env.homeA)
       for (const [name, d] of Object.entries(env.datasets)) {
         const t = performance.now()
@@ -432,7 +446,7 @@ export default {
         }
         log(`[pull] ${name}: added to home A in ${((performance.now() - t) / 1000).toFixed(1)} s, root ${d.scan.root}`)
       }
-      env.daemon = await startDaemon(env.homeA, { log })
+      env.daemon = await startDaemon(env.homeA, { log, cpu: ctx.pin ? SERVER_CPU : undefined })
       result.tools = {
         rsync: capture('rsync', ['--version']).split('\n')[0],
         ssh: env.sshd.version,
@@ -480,7 +494,8 @@ export default {
         ])
       }
     }
-    out += table(`pull: full copy over loopback, warm source cache, ${result.rounds} round(s) (medians; MB = 10^6 bytes)`,
+    const pinned = result.pin ? ', pinned: servers on CPU 0, clients on CPU 1' : ''
+    out += table(`pull: full copy over loopback, warm source cache${pinned}, ${result.rounds} round(s) (medians; MB = 10^6 bytes)`,
       ['dataset', 'tool', 'wall s', 'MB/s', 'client CPU s', 'server CPU s', 'others', 'client RSS MB', 'ferry speed / rsync', 'quiet rounds (n)'], rows, { right: [2, 3, 4, 5, 6, 7, 8, 9] })
     out += `  server: ferry daemon / sshd with its session and rsync server; others: cores the rest of the machine kept busy meanwhile (of ${CORES})\n`
     for (const d of result.compare) {

@@ -3,7 +3,9 @@
 // pulls every leaf with PeerClient (each block hashed and checked) and reports MB/s. Configurations run in
 // rounds (A B C A B C ...) and the table shows medians, because these machines are noisy.
 //
-//   npm run build && node packages/node/bench-throughput.js [--rounds 3] [--gib 1] [--prof DIR] [--only NAME,...] [--json]
+//   npm run build && node packages/node/bench-throughput.js [--rounds 3] [--gib 1] [--prof DIR] [--only NAME,...] [--json] [--pin]
+//
+// --pin runs the server on CPU 0 and the client on CPU 1 (taskset), like two one-core machines.
 //
 // --json prints one JSON object instead of the table: { name: { mbps (median), runs: [...] } }; the pull
 // bench uses it for the transport's ceiling next to rsync.
@@ -193,9 +195,12 @@ async function pull (args) {
   process.exit(0)
 }
 
-function child (args, prof, tag) {
+function child (args, prof, tag, cpu) {
   const nodeArgs = prof === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${prof}`, `--cpu-prof-name=${tag}-${Date.now()}.cpuprofile`]
-  const p = spawn(process.execPath, [...nodeArgs, SELF, ...args], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const argv = [...nodeArgs, SELF, ...args]
+  const p = cpu === undefined
+    ? spawn(process.execPath, argv, { stdio: ['pipe', 'pipe', 'inherit'] })
+    : spawn('taskset', ['-c', String(cpu), process.execPath, ...argv], { stdio: ['pipe', 'pipe', 'inherit'] })
   let out = ''
   const lines = []
   const waiters = []
@@ -216,19 +221,19 @@ function child (args, prof, tag) {
 }
 
 async function main () {
-  const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, gib: { type: 'string', default: '1' }, prof: { type: 'string' }, only: { type: 'string' }, json: { type: 'boolean', default: false } } })
+  const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, gib: { type: 'string', default: '1' }, prof: { type: 'string' }, only: { type: 'string' }, json: { type: 'boolean', default: false }, pin: { type: 'boolean', default: false } } })
   const names = values.only ? values.only.split(',') : Object.keys(CONFIGS)
   const { home, cidsFile } = await prepare(Number(values.gib))
   const results = Object.fromEntries(names.map((n) => [n, []]))
   for (let round = 0; round < Number(values.rounds); round++) {
     for (const name of names) {
       const c = CONFIGS[name]
-      const server = child(['serve', home, String(c.initial), String(c.max), String(c.readers ?? 'default')], values.prof, `server-${name}`)
+      const server = child(['serve', home, String(c.initial), String(c.max), String(c.readers ?? 'default')], values.prof, `server-${name}`, values.pin ? 0 : undefined)
       const { addr } = JSON.parse(await server.line())
       server.p.stdin.write('mark\n')
       const busy0 = machineBusy()
       const wall0 = performance.now()
-      const client = child(['pull', addr, cidsFile, c.bare ? 'bare' : 'exchange', String(c.streams ?? 1), String(c.initial), String(c.max), String(c.verifiers ?? 'default'), c.bytes === true ? '1' : '0'], values.prof, `client-${name}`)
+      const client = child(['pull', addr, cidsFile, c.bare ? 'bare' : 'exchange', String(c.streams ?? 1), String(c.initial), String(c.max), String(c.verifiers ?? 'default'), c.bytes === true ? '1' : '0'], values.prof, `client-${name}`, values.pin ? 1 : undefined)
       const r = JSON.parse(await client.line())
       await client.exited
       server.p.stdin.end()
