@@ -4,6 +4,32 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ferry, json } from '../support/ferry.js'
 import { cleanup, tempDir, writeTree } from '../support/tree.js'
 
+describe('the ferry launcher (packages/cli/bin/ferry)', () => {
+  let tmp: string
+  beforeAll(() => { tmp = tempDir() })
+  afterAll(() => { cleanup(tmp) })
+
+  it('runs the bundle with the allocator settings, lets the environment override them, and passes arguments through', async () => {
+    // a stand-in for node that prints what it was given: the launcher's contract, not Node's
+    const probe = join(tmp, 'probe.sh')
+    writeFileSync(probe, '#!/bin/sh\nprintf "%s\\n" "$MALLOC_MMAP_THRESHOLD_" "$MALLOC_TRIM_THRESHOLD_" "$MALLOC_TOP_PAD_" "$@"\n')
+    chmodSync(probe, 0o755)
+    const r = await ferry(['pull', 'a b', '--json'], { env: { FERRY_NODE: probe, MALLOC_TRIM_THRESHOLD_: '12345' } })
+    expect(r.code, r.stderr).toBe(0)
+    const [mmap, trim, pad, script, ...args] = r.stdout.trimEnd().split('\n')
+    expect([mmap, trim, pad]).toEqual(['33554432', '12345', '16777216'])
+    expect(script).toMatch(/\/packages\/cli\/bin\/\.\.\/bundle\/ferry\.js$/)
+    expect(existsSync(script!)).toBe(true)
+    expect(args).toEqual(['pull', 'a b', '--json'])
+  })
+
+  it('the real thing answers, from the bundle', async () => {
+    const r = await ferry(['--version'])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/^ferry \d+\.\d+\.\d+/)
+  })
+})
+
 describe('ferry init / id / usage errors', () => {
   let tmp: string
   beforeAll(() => { tmp = tempDir() })
