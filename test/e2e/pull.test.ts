@@ -2,6 +2,7 @@
  * Replication between real daemons in separate processes over real sockets (issue: replication between
  * sites). Every pulled tree is compared byte for byte with the source.
  */
+import { createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { execFileSync, spawn } from 'node:child_process'
@@ -10,6 +11,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { FERRY_BIN, ferry, initTestHome, json } from '../support/ferry.js'
 import { DaemonSet, type Daemon } from '../support/daemon.js'
 import { bytesUnder, MiB, cleanup, hashTree, tempDir, writeTree } from '../support/tree.js'
+
+/** A loopback TCP port nothing listens on (bound, then closed). */
+async function closedPort (): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
+}
 
 const daemons = new DaemonSet()
 const home = initTestHome
@@ -176,6 +186,20 @@ describe('ferry pull between daemons', () => {
     const both = json(await ferry(['pull', root, join(tmp, 'changed-both'), '--from', dD.addr, '--from', dB.addr, '--json', '--home', p.dir]))
     expect(both.complete).toBe(true)
     expect(hashTree(join(tmp, 'changed-both'))).toEqual(hashTree(scan))
+  })
+
+  it('an unreachable peer is said at once, with why, and the pull gives up at its deadline (exit 6)', async () => {
+    const port = await closedPort()
+    const started = Date.now()
+    const r = await ferry(['pull', root, join(tmp, 'unreachable'), '--from', `/ip4/127.0.0.1/tcp/${port}/p2p/${dA.peerId}`, '--deadline', '3', '--home', puller.dir])
+    expect(r.code).toBe(6)
+    expect(Date.now() - started).toBeLessThan(30_000)
+    const lines = r.stderr.trim().split('\n')
+    expect(lines.length).toBeGreaterThanOrEqual(2)
+    expect(lines[0]).toContain(`127.0.0.1/tcp/${port}`)
+    expect(lines[0]).toMatch(/is unreachable \(.*ECONNREFUSED.*\); retrying in [\d.]+ s \(gives up after 3 s without progress/)
+    expect(lines.at(-1)).toContain('Could not get the scan')
+    expect(lines.filter((l) => l.includes('is unreachable')).length).toBe(1) // said once, not at every retry
   })
 
   it('an untrusted peer is refused clearly and gets nothing', async () => {

@@ -56,6 +56,15 @@ export class ProgressLine {
     this.lastWidth = text.length
   }
 
+  /** Prints `text` as a line of its own on the stream, above the status line (redrawn at the next tick). */
+  note (text: string): void {
+    if (this.timer != null) {
+      this.stream.write(`\r${' '.repeat(this.lastWidth)}\r`)
+      this.lastWidth = 0
+    }
+    this.stream.write(`${text}\n`)
+  }
+
   /** Clears the line (the command then prints its summary). */
   stop (): void {
     if (this.timer == null) return

@@ -2,12 +2,15 @@ import { resolve } from 'node:path'
 import { ExitCode, FerryError } from '@ferry/errors'
 import type { FerryNode } from '@ferry/node'
 import { nodeApi } from '../lazy.js'
-import { pull as pullScan, type BlockPeer, type PeerSpec, type PullResult } from '@ferry/transfer'
+import { DEFAULT_DEADLINE_MS, pull as pullScan, type BlockPeer, type PeerSpec, type PullResult } from '@ferry/transfer'
 import type { Command } from '../command.js'
 import { printJson, println, withHome } from '../context.js'
 import { parseRoot } from '../cid.js'
 import { formatBytes, formatRate, plural } from '../format.js'
 import { ProgressLine, type ProgressState } from '../progress.js'
+
+/** Shortest time between two lines saying that the same peer is still down. */
+const PEER_NOTE_INTERVAL_MS = 15_000
 
 export const pull: Command = {
   name: 'pull',
@@ -57,6 +60,21 @@ export const pull: Command = {
       const state: ProgressState = { files: 0, bytes: 0 }
       const bar = ctx.json ? undefined : new ProgressLine('pulling', state, ctx.stderr)
       const notes: string[] = []
+      // A peer that is down is said at once, on stderr, then at most every PEER_NOTE_INTERVAL_MS while it
+      // stays down: a pull waiting for a peer never sits silent until its deadline.
+      const say = (text: string): void => {
+        if (bar !== undefined) bar.note(`ferry: ${text}`)
+        else ctx.stderr.write(`ferry: ${text}\n`)
+      }
+      const lastSaid = new Map<string, number>() // peer -> when we last said it is down
+      const whyDown = new Map<string, string>() // peer -> its last failure
+      const sayDown = (peer: string, text: string): void => {
+        const last = lastSaid.get(peer)
+        if (last !== undefined && Date.now() - last < PEER_NOTE_INTERVAL_MS) return
+        lastSaid.set(peer, Date.now())
+        say(text)
+      }
+      const deadlineText = `${Math.round((deadlineMs ?? DEFAULT_DEADLINE_MS) / 1000)} s`
       let result: PullResult
       try {
         result = await pullScan({
@@ -83,7 +101,16 @@ export const pull: Command = {
                 state.files++
                 break
               case 'pull:peer':
-                if (e.state !== 'connected') notes.push(`${e.peer}: ${e.state}${e.message != null ? ` (${e.message})` : ''}`)
+                if (e.state === 'connected') {
+                  if (lastSaid.delete(e.peer)) say(`${e.peer}: connected again`)
+                } else if (e.state === 'retrying') {
+                  const why = whyDown.get(e.peer)
+                  sayDown(e.peer, `${e.peer} is unreachable${why !== undefined ? ` (${why.length > 200 ? `${why.slice(0, 200)}...` : why})` : ''}; ${e.message ?? 'retrying'} (gives up after ${deadlineText} without progress; --deadline to change, Ctrl-C to stop)`)
+                } else {
+                  notes.push(`${e.peer}: ${e.state}${e.message != null ? ` (${e.message})` : ''}`)
+                  if (e.state === 'down' && e.message != null) whyDown.set(e.peer, e.message)
+                  if (e.state === 'refused' || e.state === 'banned') say(`${e.peer} ${e.state}${e.message != null ? `: ${e.message}` : ''}`)
+                }
                 break
             }
           }
