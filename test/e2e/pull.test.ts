@@ -190,8 +190,9 @@ describe('ferry pull between daemons', () => {
 
   it('an unreachable peer is said at once, with why, and the pull gives up at its deadline (exit 6)', async () => {
     const port = await closedPort()
+    const lonely = await home(tmp, 'lonely') // holds nothing, so it must ask the peer (the puller's home may hold the scan by now)
     const started = Date.now()
-    const r = await ferry(['pull', root, join(tmp, 'unreachable'), '--from', `/ip4/127.0.0.1/tcp/${port}/p2p/${dA.peerId}`, '--deadline', '3', '--home', puller.dir])
+    const r = await ferry(['pull', root, join(tmp, 'unreachable'), '--from', `/ip4/127.0.0.1/tcp/${port}/p2p/${dA.peerId}`, '--deadline', '3', '--home', lonely.dir])
     expect(r.code).toBe(6)
     expect(Date.now() - started).toBeLessThan(30_000)
     const lines = r.stderr.trim().split('\n')

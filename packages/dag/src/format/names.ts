@@ -11,7 +11,8 @@ export function nameProblem (name: string): string | undefined {
   if (name === '.' || name === '..') return `reserved name '${name}'`
   if (name.includes('/')) return 'name contains /'
   if (name.includes('\0')) return 'name contains NUL'
-  if (/\p{Cs}/u.test(name)) return 'name is not well-formed Unicode'
+  // any surrogate unit first (cheap), then whether one is unpaired (a paired one is a code point above U+FFFF)
+  if (/[\uD800-\uDFFF]/.test(name) && /\p{Cs}/u.test(name)) return 'name is not well-formed Unicode'
   return undefined
 }
 
@@ -37,6 +38,17 @@ function codePointRank (unit: number): number {
   return unit >= 0xE000 ? unit - 0x800 : unit + 0x2000
 }
 
+/**
+ * The UTF-8 length of `text` if it is over `limit` bytes, else undefined; without encoding it (this runs for
+ * every path of every scan pulled). A UTF-16 unit is at most 3 UTF-8 bytes, so a short string needs no
+ * count; a lone surrogate counts 3, like TextEncoder's U+FFFD.
+ */
+function utf8LengthOver (text: string, limit: number): number | undefined {
+  if (text.length * 3 <= limit) return undefined
+  const bytes = Buffer.byteLength(text, 'utf8')
+  return bytes > limit ? bytes : undefined
+}
+
 /** Longest name of one path component Ferry accepts from a peer, in UTF-8 bytes (NAME_MAX on Linux). */
 export const MAX_NAME_BYTES = 255
 
@@ -53,8 +65,8 @@ export function peerNameProblem (name: string): string | undefined {
   const problem = nameProblem(name)
   if (problem !== undefined) return problem
   if (name.includes('\\')) return 'name contains a backslash'
-  const bytes = encoder.encode(name).byteLength
-  if (bytes > MAX_NAME_BYTES) return `name is ${bytes} bytes long, the limit is ${MAX_NAME_BYTES}`
+  const bytes = utf8LengthOver(name, MAX_NAME_BYTES)
+  if (bytes !== undefined) return `name is ${bytes} bytes long, the limit is ${MAX_NAME_BYTES}`
   return undefined
 }
 
@@ -68,8 +80,8 @@ export function pathProblem (path: string): string | undefined {
   if (typeof path !== 'string') return 'path is not a string'
   if (path === '') return undefined
   if (path.startsWith('/')) return 'path is absolute'
-  const bytes = encoder.encode(path).byteLength
-  if (bytes > MAX_PATH_BYTES) return `path is ${bytes} bytes long, the limit is ${MAX_PATH_BYTES}`
+  const bytes = utf8LengthOver(path, MAX_PATH_BYTES)
+  if (bytes !== undefined) return `path is ${bytes} bytes long, the limit is ${MAX_PATH_BYTES}`
   for (const part of path.split('/')) {
     const problem = peerNameProblem(part)
     if (problem !== undefined) return part === '' ? 'path has an empty component' : problem
