@@ -9,6 +9,14 @@ import { setTimeout as sleep } from 'node:timers/promises'
 
 const TICKS_PER_S = 100 // USER_HZ on Linux
 
+/**
+ * [cmd, args] running `cmd args` on CPU `cpu` only (taskset; it execs, so the PID is the command's, and every
+ * process or thread it starts inherits the CPU), or [cmd, args] as they are when `cpu` is null or undefined.
+ */
+export function onCpu (cpu, cmd, args) {
+  return cpu == null ? [cmd, args] : ['taskset', ['-c', String(cpu), cmd, ...args]]
+}
+
 /** Busy CPU seconds summed over all cores since boot (null where /proc/stat is missing). */
 export function busySeconds () {
   try {

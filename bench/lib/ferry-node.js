@@ -6,17 +6,12 @@ import { execFileSync, spawn } from 'node:child_process'
 import { existsSync, rmSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { processCpuSeconds } from './cpu.js'
+import { onCpu, processCpuSeconds } from './cpu.js'
 import { CLI, FERRY } from './ferry.js'
-
-/** [cmd, args] running `cmd args` on CPU `cpu` only (taskset; it execs, so the PID is the command's), or as is. */
-export function onCpu (cpu, cmd, args) {
-  return cpu == null ? [cmd, args] : ['taskset', ['-c', String(cpu), cmd, ...args]]
-}
 
 /** Runs `ferry <args...>` to completion and returns its stdout (throws with its stderr on failure). */
 export function ferry (args, options = {}) {
-  if (!existsSync(CLI)) throw new Error(`${CLI} not found: build it (npx tsc -b packages/cli)`)
+  if (!existsSync(CLI)) throw new Error(`${CLI} not found: build it (npm run build)`)
   try {
     return execFileSync(FERRY, args, { stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 1024 * 1024, ...options }).toString()
   } catch (err) {

@@ -3,8 +3,8 @@
  * other tool's.
  *
  * - cli (default): `packages/cli/bin/ferry add <dir> --home <fresh home> --json` (the launcher users run:
- *   it tunes glibc's allocator, then runs dist/bin.js on the `node` in PATH), the home made beforehand with
- *   `ferry init --home H` (outside the timing).
+ *   it tunes glibc's allocator, then runs bundle/ferry.js on the `node` in PATH), the home made beforehand
+ *   with `ferry init --home H` (outside the timing).
  * - lib: `node bench/lib/lib-import.js <dir>`, importDirectory() from packages/dag/dist with no sink: the
  *   hashing pipeline alone, for when the CLI does not build or to see what the catalog and block store cost.
  */
@@ -14,14 +14,15 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
-export const CLI = join(REPO, 'packages', 'cli', 'dist', 'bin.js')
+/** The bundled CLI (`npm run build`): what the launcher runs. */
+export const CLI = join(REPO, 'packages', 'cli', 'bundle', 'ferry.js')
 /** The `ferry` command as installed: the launcher script in front of CLI. */
 export const FERRY = join(REPO, 'packages', 'cli', 'bin', 'ferry')
 const LIB_IMPORT = join(REPO, 'bench', 'lib', 'lib-import.js')
 
 export function makeDriver (kind, homesDir) {
   if (kind === 'cli' && !existsSync(CLI)) {
-    throw new Error(`${CLI} not found: build it (npx tsc -b packages/cli) or use --driver lib`)
+    throw new Error(`${CLI} not found: build it (npm run build) or use --driver lib`)
   }
   let n = 0
   return {

@@ -19,7 +19,7 @@ import { createServer } from 'node:net'
 import { userInfo } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { processCpuSeconds } from './cpu.js'
+import { onCpu, processCpuSeconds } from './cpu.js'
 import { median } from './stats.js'
 
 const SSHD = '/usr/sbin/sshd'
@@ -108,13 +108,12 @@ export async function startSshd (dir, { log = () => {}, cpu } = {}) {
   let mode = 'unshare'
   let madeRunSshd = false
   // with `cpu`, sshd and every session it forks (rsync's server side) run on that CPU only
-  const pinned = (cmd, args) => cpu == null ? [cmd, args] : ['taskset', ['-c', String(cpu), cmd, ...args]]
-  let r = spawnSync(...pinned('unshare', ['-m', '--propagation', 'private', 'sh', '-c', inNamespace]), { encoding: 'utf8' })
+  let r = spawnSync(...onCpu(cpu, 'unshare', ['-m', '--propagation', 'private', 'sh', '-c', inNamespace]), { encoding: 'utf8' })
   if (r.status !== 0) {
     log(`[sshd] unshare failed (${(r.stderr || r.error?.message || '').trim()}); using /run/sshd instead`)
     mode = 'run-sshd'
     if (!existsSync('/run/sshd')) { mkdirSync('/run/sshd', { mode: 0o755 }); madeRunSshd = true }
-    r = spawnSync(...pinned('sh', ['-c', `${sshdArgs} -t && exec ${sshdArgs}`]), { encoding: 'utf8' })
+    r = spawnSync(...onCpu(cpu, 'sh', ['-c', `${sshdArgs} -t && exec ${sshdArgs}`]), { encoding: 'utf8' })
   }
   let pid = null
   for (let i = 0; i < 100 && pid == null; i++) {

@@ -37,10 +37,10 @@ import { lstatSync, mkdirSync, readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { optionGiven } from '../lib/args.js'
-import { CORES, settle } from '../lib/cpu.js'
+import { CORES, onCpu, settle } from '../lib/cpu.js'
 import { ensureDataset, listFiles, residentFraction, warm } from '../lib/datasets.js'
 import { FERRY, REPO } from '../lib/ferry.js'
-import { addScan, initHome, onCpu, startDaemon, trust, untrust } from '../lib/ferry-node.js'
+import { addScan, initHome, startDaemon, trust, untrust } from '../lib/ferry-node.js'
 import { capture, measure } from '../lib/proc.js'
 import { startSshd } from '../lib/sshd.js'
 import { GiB, MB, MiB, fixed, humanBytes, mbps, median, round, summariseTimedRuns } from '../lib/stats.js'
@@ -75,7 +75,10 @@ function roundOrder (r) {
   return r % 2 === 0 ? ['ferry', 'rsync'] : ['rsync', 'ferry']
 }
 
-/** The Ferry build measured: HEAD, whether packages/ differs from it, and when dist was last built. */
+/**
+ * The Ferry build measured: HEAD, whether packages/ differs from it, when dist was last built, and whether the
+ * bundle the launcher runs is older than dist (`tsc -b` without `npm run build`).
+ */
 export function ferryBuild () {
   const head = capture('git', ['-C', REPO, 'rev-parse', '--short', 'HEAD'])
   const changes = capture('git', ['-C', REPO, 'status', '--porcelain', 'packages']).split('\n').filter((l) => l !== '')
@@ -97,12 +100,14 @@ export function ferryBuild () {
   }
   const dist = newest('dist')
   const src = newest('src')
+  const bundle = newest('bundle')
   return {
     commit: `${head}${changes.length > 0 ? ' with uncommitted changes' : ''}`,
     head,
     changes,
     distBuiltAt: dist > 0 ? new Date(dist).toISOString() : null,
-    srcNewerThanDist: src > dist
+    srcNewerThanDist: src > dist,
+    bundleOlderThanDist: bundle < dist
   }
 }
 
@@ -418,7 +423,7 @@ export default {
     rmSync(join(dir, 'homes'), { recursive: true, force: true })
     mkdirSync(dir, { recursive: true })
     const buildBefore = ferryBuild()
-    log(`[pull] ${rounds} rounds; ferry ${buildBefore.commit}${buildBefore.srcNewerThanDist ? ' (sources newer than dist: not rebuilt)' : ''}`)
+    log(`[pull] ${rounds} rounds; ferry ${buildBefore.commit}${buildBefore.srcNewerThanDist ? ' (sources newer than dist: not rebuilt)' : ''}${buildBefore.bundleOlderThanDist ? ' (bundle older than dist: run npm run build)' : ''}`)
     const started = performance.now()
     const env = { dir, rounds, homeA: join(dir, 'home-A'), datasets: {} }
     for (const [name, def] of Object.entries(defs)) {

@@ -197,10 +197,9 @@ async function pull (args) {
 
 function child (args, prof, tag, cpu) {
   const nodeArgs = prof === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${prof}`, `--cpu-prof-name=${tag}-${Date.now()}.cpuprofile`]
-  const argv = [...nodeArgs, SELF, ...args]
-  const p = cpu === undefined
-    ? spawn(process.execPath, argv, { stdio: ['pipe', 'pipe', 'inherit'] })
-    : spawn('taskset', ['-c', String(cpu), process.execPath, ...argv], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const argv = [process.execPath, ...nodeArgs, SELF, ...args]
+  const [cmd, ...rest] = cpu === undefined ? argv : ['taskset', '-c', String(cpu), ...argv]
+  const p = spawn(cmd, rest, { stdio: ['pipe', 'pipe', 'inherit'] })
   let out = ''
   const lines = []
   const waiters = []
