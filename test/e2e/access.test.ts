@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CID } from 'multiformats/cid'
 import { multiaddr } from '@multiformats/multiaddr'
-import { createFerryNode } from '@ferry/node'
+import { createFerryNode, type FerryNode } from '@ferry/node'
 import { BLOCKS_PROTOCOL, SCAN_PROTOCOL, decodeBlocksServerMessage, decodeScanServerMessage, encodeFrame, encodeRequest, encodeScanRequest } from '@ferry/exchange'
 import { openHome } from '@ferry/store'
 import { FERRY_BIN, ferry, initTestHome, json } from '../support/ferry.js'
@@ -41,6 +41,23 @@ function frames (bytes: Uint8Array): Uint8Array[] {
 }
 
 /**
+ * The daemon accepts at most INBOUND_CONNECTIONS_PER_SECOND_PER_HOST new connections a second from one host,
+ * and every client in this file dials from 127.0.0.1: a raw dial right after a `ferry pull` can be reset in
+ * its handshake by that limit. Retry such a reset once the limiter's one-second window has passed (a few
+ * times at most); any other error, or a reset that persists, fails the test.
+ */
+async function dialPastRateLimit (node: FerryNode, addr: string, protocol: string): ReturnType<FerryNode['libp2p']['dialProtocol']> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await node.libp2p.dialProtocol(multiaddr(addr), protocol)
+    } catch (err) {
+      if (attempt >= 3 || !String((err as Error).message).includes('ECONNRESET')) throw err
+      await new Promise((resolve) => setTimeout(resolve, 1100))
+    }
+  }
+}
+
+/**
  * Opens one raw stream of `protocol` from `homeDir`'s identity to `addr`, sends `payload` as one frame,
  * closes its side and returns every byte the server sent until it closed.
  */
@@ -48,7 +65,7 @@ async function rawExchange (homeDir: string, addr: string, protocol: string, pay
   const h = await openHome(homeDir)
   const node = await createFerryNode({ home: h, listen: [] })
   try {
-    const stream = await node.libp2p.dialProtocol(multiaddr(addr), protocol)
+    const stream = await dialPastRateLimit(node, addr, protocol)
     const chunks: Uint8Array[] = []
     stream.addEventListener('message', (evt) => {
       const data = evt.data
