@@ -93,11 +93,17 @@ function matches (cid: CID, bytes: Uint8Array): boolean {
   return Buffer.compare(digest, cid.multihash.digest) === 0
 }
 
-/** Opens (creating if needed) the block directory `dir`. */
-export async function openInnerBlocks (dir: string, options: InnerBlocksOptions = {}): Promise<InnerBlocks> {
+/** Where the blocks of one store live, and how a CID maps to its file. */
+interface BlockDir {
+  root: string
+  readonly: boolean
+  locate: (cid: CID) => { dir: string, file: string }
+}
+
+/** Creates the block directory (or, read-only, checks that it exists) and returns its layout. */
+async function openBlockDir (dir: string, readonly: boolean): Promise<BlockDir> {
   const root = path.resolve(dir)
   const sharding = new NextToLast()
-  const readonly = options.readonly === true
   try {
     if (readonly) {
       // FsBlockstore.open() insists on write access; a read-only home may sit on a read-only disk.
@@ -108,29 +114,37 @@ export async function openInnerBlocks (dir: string, options: InnerBlocksOptions 
   } catch (err) {
     throw fromSystemError(err, root)
   }
-  const concurrency = Number.isInteger(options.putConcurrency) && options.putConcurrency! > 0 ? options.putConcurrency! : DEFAULT_PUT_CONCURRENCY
-  const madeDirs = new Set<string>()
-  let tmpCounter = 0
-
   const locate = (cid: CID): { dir: string, file: string } => {
     const { dir: shard, file } = sharding.encode(cid)
     const shardDir = path.join(root, shard)
     return { dir: shardDir, file: path.join(shardDir, file) }
   }
+  return { root, readonly, locate }
+}
 
-  const put = async (block: Block): Promise<boolean> => {
+/** True if `file` already holds a block of `size` bytes (a torn block of another size is rewritten). */
+async function present (file: string, size: number): Promise<boolean> {
+  try {
+    const stat = await statFile(file)
+    return stat.isFile() && stat.size === size
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw fromSystemError(err, file)
+    return false
+  }
+}
+
+/** `put`: writes a block to a per-process temporary name, then renames it into place. */
+function blockWriter (store: BlockDir): InnerBlocks['put'] {
+  const madeDirs = new Set<string>()
+  let tmpCounter = 0
+  return async (block) => {
     checkCid(block.cid)
-    if (readonly) throw new FerryError('ERR_PERMISSION', `Cannot store block ${block.cid.toString()}: the home is open read-only`)
+    if (store.readonly) throw new FerryError('ERR_PERMISSION', `Cannot store block ${block.cid.toString()}: the home is open read-only`)
     if (!matches(block.cid, block.bytes)) {
       throw new FerryError('ERR_HASH_MISMATCH', `Block bytes do not hash to ${block.cid.toString()}`, { details: { cid: block.cid.toString() } })
     }
-    const where = locate(block.cid)
-    try {
-      const stat = await statFile(where.file)
-      if (stat.isFile() && stat.size === block.bytes.byteLength) return false
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw fromSystemError(err, where.file)
-    }
+    const where = store.locate(block.cid)
+    if (await present(where.file, block.bytes.byteLength)) return false
     if (!madeDirs.has(where.dir)) {
       try {
         await fs.mkdir(where.dir, { recursive: true })
@@ -150,8 +164,11 @@ export async function openInnerBlocks (dir: string, options: InnerBlocksOptions 
     }
     return true
   }
+}
 
-  const putMany = async (blocks: Iterable<Block> | AsyncIterable<Block>, opts: { signal?: AbortSignal } = {}): Promise<PutManyResult> => {
+/** `putMany` over `put`: at most `concurrency` writes in flight, and two puts of one CID never at once. */
+function manyWriter (put: InnerBlocks['put'], concurrency: number): InnerBlocks['putMany'] {
+  return async (blocks, opts = {}) => {
     const result: PutManyResult = { written: 0, skipped: 0 }
     const inFlight = new Set<Promise<void>>()
     // Two puts of one CID at once would both write; the second waits for the first instead.
@@ -185,11 +202,15 @@ export async function openInnerBlocks (dir: string, options: InnerBlocksOptions 
     throwIfAborted(opts.signal)
     return result
   }
+}
 
-  const get = async (cid: CID, opts: { signal?: AbortSignal } = {}): Promise<Uint8Array> => {
+/** `get`: reads a block and checks it against its CID; a corrupt block is removed (unless read-only). */
+function blockReader (store: BlockDir): InnerBlocks['get'] {
+  const { root, readonly } = store
+  return async (cid, opts = {}) => {
     checkCid(cid)
     throwIfAborted(opts.signal)
-    const where = locate(cid)
+    const where = store.locate(cid)
     let bytes: Uint8Array
     try {
       bytes = await readWhole(where.file) // small: checking the signal before and after is enough
@@ -208,10 +229,17 @@ export async function openInnerBlocks (dir: string, options: InnerBlocksOptions 
     }
     return bytes
   }
+}
+
+/** Opens (creating if needed) the block directory `dir`. */
+export async function openInnerBlocks (dir: string, options: InnerBlocksOptions = {}): Promise<InnerBlocks> {
+  const store = await openBlockDir(dir, options.readonly === true)
+  const concurrency = Number.isInteger(options.putConcurrency) && options.putConcurrency! > 0 ? options.putConcurrency! : DEFAULT_PUT_CONCURRENCY
+  const put = blockWriter(store)
 
   const has = async (cid: CID): Promise<boolean> => {
     checkCid(cid)
-    const where = locate(cid)
+    const where = store.locate(cid)
     try {
       return (await statFile(where.file)).isFile()
     } catch (err) {
@@ -220,5 +248,5 @@ export async function openInnerBlocks (dir: string, options: InnerBlocksOptions 
     }
   }
 
-  return { dir: root, put, putMany, get, has }
+  return { dir: store.root, put, putMany: manyWriter(put, concurrency), get: blockReader(store), has }
 }
