@@ -20,7 +20,7 @@
  *
  * 4. The transport's ceiling: a bare libp2p stream between two Ferry nodes (Noise + yamux with Ferry's
  *    settings, 1 MiB messages, no disk, no hashing, no exchange protocol), N rounds of 1 GiB through
- *    packages/node/bench-throughput.js. Nothing built on that stack can beat it on this machine, so it
+ *    bench/tools/bench-throughput.js. Nothing built on that stack can beat it on this machine, so it
  *    says how much of the rsync goal is reachable at all.
  *
  * With --pin, the servers (the ferry daemon; sshd, its sessions and rsync's server side) run on CPU 0 and the
@@ -372,7 +372,7 @@ async function killAndResume (name, env, ctx) {
 
 /** The bare libp2p stream's throughput on this machine (see 4. above), medians over `rounds` runs. */
 async function transportCeiling (rounds, ctx) {
-  const script = join(REPO, 'packages', 'node', 'bench-throughput.js')
+  const script = join(REPO, 'bench', 'tools', 'bench-throughput.js')
   await settle({ maxS: ctx.settle })
   const out = await new Promise((resolve, reject) => {
     const p = spawn(process.execPath, [script, '--only', 'bare-256K', '--rounds', String(rounds), '--gib', '1', '--json', ...(ctx.pin ? ['--pin'] : [])], { stdio: ['ignore', 'pipe', 'pipe'] })

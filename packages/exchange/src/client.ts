@@ -9,7 +9,8 @@
  * `timeoutMs` while it has requests outstanding fails them with ERR_TIMEOUT; a lost stream or connection
  * fails them with ERR_NETWORK; queued gets then go out on the remaining or new streams.
  *
- * Scans: one stream per `getScan`, with credit-based flow control so a slow consumer holds the server back.
+ * Scans: one stream per `getScan`, with credit-based flow control so a slow consumer holds the server back;
+ * its frames are read by the state machine in scan-reader.ts (record → skipped → entries → end).
  */
 import { createHash } from 'node:crypto'
 import { FerryError } from '@ferry/errors'
@@ -17,14 +18,15 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { isMultiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import {
   BLOCKS_PROTOCOL, DEFAULT_CLIENT_IDLE_CLOSE_MS, DEFAULT_PENDING_PER_STREAM, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_SCAN_CREDIT,
-  DEFAULT_STREAMS_PER_PEER, MAX_BLOCKS_FRAME_BYTES, MAX_CIDS_PER_REQUEST, MAX_PENDING_PER_STREAM, MAX_SCAN_CREDIT, MAX_SCAN_ENTRIES, MAX_SCAN_FRAME_BYTES,
+  DEFAULT_STREAMS_PER_PEER, MAX_BLOCKS_FRAME_BYTES, MAX_CIDS_PER_REQUEST, MAX_PENDING_PER_STREAM, MAX_SCAN_CREDIT, MAX_SCAN_FRAME_BYTES,
   SCAN_PROTOCOL
 } from './constants.js'
 import { framed, streamError, type Framed } from './framed.js'
-import { decodeBlocksServerFrame, decodeScanServerMessage, encodeError, encodeRequest, encodeScanMore, encodeScanRequest, type ErrorMessage, type ScanEntry, type ScanServerMessage, type SkippedEntry } from './messages.js'
+import { decodeBlocksServerFrame, decodeScanServerMessage, encodeError, encodeRequest, encodeScanMore, encodeScanRequest, type ErrorMessage, type ScanEntry } from './messages.js'
+import { scanReader, type AtEntries, type ScanFrames } from './scan-reader.js'
 import { protocolError } from './codec.js'
 import type { BlockVerifier } from './verify-pool.js'
-import { componentLogger, type BlockResult, type ClientComponents, type RemoteScan, type RemoteScanRecord } from './types.js'
+import { componentLogger, type BlockResult, type ClientComponents, type RemoteScan } from './types.js'
 import type { Logger, PeerId, Stream } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
@@ -160,6 +162,75 @@ function dialError (err: unknown, peer: string, protocol: string): FerryError {
   return new FerryError('ERR_NETWORK', `Cannot reach peer ${peer}: ${reason}`, { cause: err, details: { peer } })
 }
 
+/** A scan stream as the client holds it: the reader's frames, plus how to end the stream. */
+interface ScanStream extends ScanFrames {
+  io: Framed
+  /** Closes the stream (no `err`) or aborts it, telling the peer why. Idempotent. */
+  end: (err?: unknown) => void
+}
+
+/**
+ * The frames of a scan stream for a `scanReader`: each read waits at most `timeoutMs` (ERR_TIMEOUT) or
+ * until `signal` (ERR_ABORTED); an ERROR frame rejects with what it means, the end of the stream with
+ * ERR_NETWORK.
+ */
+function scanStream (stream: Stream, init: { peer: string, what: string, timeoutMs: number, signal: AbortSignal | undefined }): ScanStream {
+  const { peer, what, timeoutMs, signal: userSignal } = init
+  const io = framed(stream, MAX_SCAN_FRAME_BYTES, (MAX_SCAN_CREDIT + 2) * MAX_SCAN_FRAME_BYTES, what)
+  let finished = false
+  return {
+    io,
+    async read () {
+      const timeout = AbortSignal.timeout(timeoutMs)
+      let frame
+      try {
+        frame = await io.read({ signal: userSignal === undefined ? timeout : AbortSignal.any([userSignal, timeout]) })
+      } catch (err) {
+        if (userSignal?.aborted === true) throw new FerryError('ERR_ABORTED', 'Operation aborted', { cause: userSignal.reason })
+        if (timeout.aborted) throw new FerryError('ERR_TIMEOUT', `Peer ${peer} sent nothing for ${timeoutMs / 1000} s while sending ${what}`, { cause: err, details: { peer } })
+        throw err
+      }
+      if (frame === null) throw new FerryError('ERR_NETWORK', `Peer ${peer} ended the stream before the end of ${what}`, { details: { peer } })
+      const msg = decodeScanServerMessage(frame)
+      if (msg.type === 'error') throw errorFromWire(msg, peer)
+      return msg
+    },
+    grant () {
+      io.write(encodeScanMore(1)).catch(() => {}) // a failed write shows up as a failed read
+    },
+    end (err?: unknown) {
+      if (finished) return
+      finished = true
+      if (err === undefined) {
+        stream.close().catch((e: Error) => { stream.abort(e) })
+      } else {
+        const reason = err instanceof Error ? err : new Error(String(err))
+        if (stream.writeStatus === 'writable') io.write(encodeError('internal', `client gave up: ${reason.message}`)).catch(() => {})
+        stream.abort(reason)
+      }
+    }
+  }
+}
+
+/** A scan's entries from state `entries` to `end`, closing the stream at the end or on failure or abandonment. */
+async function * readEntries (at: AtEntries, end: (err?: unknown) => void): AsyncGenerator<ScanEntry> {
+  try {
+    while (true) {
+      const step = await at.next()
+      if (step.state === 'end') {
+        end()
+        return
+      }
+      yield * step.entries
+    }
+  } catch (err) {
+    end(err)
+    throw err
+  } finally {
+    end(new FerryError('ERR_ABORTED', 'scan entries abandoned by the reader'))
+  }
+}
+
 /** Blocks and scans from one peer. Create one per peer and share it between concurrent callers. */
 export class PeerClient {
   /** The peer's PeerId string. */
@@ -242,7 +313,8 @@ export class PeerClient {
   /**
    * A scan's record (with its skipped list) and then its entries as they stream. ERR_ROOT_NOT_FOUND if the
    * peer has no scan with that root, ERR_PEER_REFUSED if it refuses us, ERR_TIMEOUT / ERR_NETWORK /
-   * ERR_PROTOCOL if it fails. `signal` also covers reading the entries.
+   * ERR_PROTOCOL if it fails. `signal` also covers reading the entries. The frames are read by a
+   * `scanReader` (scan-reader.ts): record → skipped → entries → end.
    */
   async getScan (root: CID, options: { signal?: AbortSignal } = {}): Promise<RemoteScan> {
     if (this.closed) throw new FerryError('ERR_ABORTED', `Client for peer ${this.id} is closed`)
@@ -256,98 +328,17 @@ export class PeerClient {
       if (userSignal?.aborted === true) throw new FerryError('ERR_ABORTED', 'Operation aborted', { cause: userSignal.reason })
       throw dialError(err, this.id, SCAN_PROTOCOL)
     }
-    const io = framed(stream, MAX_SCAN_FRAME_BYTES, (MAX_SCAN_CREDIT + 2) * MAX_SCAN_FRAME_BYTES, what)
-    const timeoutMs = this.timeoutMs
-    const peer = this.id
-    let finished = false
-
-    const read = async (): Promise<ScanServerMessage> => {
-      const timeout = AbortSignal.timeout(timeoutMs)
-      let frame
-      try {
-        frame = await io.read({ signal: userSignal === undefined ? timeout : AbortSignal.any([userSignal, timeout]) })
-      } catch (err) {
-        if (userSignal?.aborted === true) throw new FerryError('ERR_ABORTED', 'Operation aborted', { cause: userSignal.reason })
-        if (timeout.aborted) throw new FerryError('ERR_TIMEOUT', `Peer ${peer} sent nothing for ${timeoutMs / 1000} s while sending ${what}`, { cause: err, details: { peer } })
-        throw err
-      }
-      if (frame === null) throw new FerryError('ERR_NETWORK', `Peer ${peer} ended the stream before the end of ${what}`, { details: { peer } })
-      const msg = decodeScanServerMessage(frame)
-      if (msg.type === 'error') throw errorFromWire(msg, peer)
-      return msg
-    }
-    const grant = (): void => {
-      io.write(encodeScanMore(1)).catch(() => {}) // a failed write shows up as a failed read
-    }
-    const end = (err?: unknown): void => {
-      if (finished) return
-      finished = true
-      if (err === undefined) {
-        stream.close().catch((e: Error) => { stream.abort(e) })
-      } else {
-        const reason = err instanceof Error ? err : new Error(String(err))
-        if (stream.writeStatus === 'writable') io.write(encodeError('internal', `client gave up: ${reason.message}`)).catch(() => {})
-        stream.abort(reason)
-      }
-    }
-
-    let record: RemoteScanRecord
+    const wire = scanStream(stream, { peer: this.id, what, timeoutMs: this.timeoutMs, signal: userSignal })
+    let at: AtEntries
     try {
-      await io.write(encodeScanRequest(root, DEFAULT_SCAN_CREDIT))
-      const first = await read()
-      if (first.type === 'status') {
-        throw new FerryError('ERR_ROOT_NOT_FOUND', `Root ${root.toString()} is not on peer ${peer}`, { details: { peer, root: root.toString(), message: first.message } })
-      }
-      if (first.type !== 'scan-record') throw protocolError('unexpected', `Peer ${peer} did not start ${what} with SCAN_RECORD`)
-      const r = first.record
-      if (r.root.toString() !== root.toString()) throw protocolError('malformed', `Peer ${peer} answered for root ${r.root.toString()} when asked for ${root.toString()}`)
-      if (r.skipped > MAX_SCAN_ENTRIES) throw protocolError('malformed', `Peer ${peer} announced ${r.skipped} skipped entries for ${what}: the limit is ${MAX_SCAN_ENTRIES}`)
-      const skipped: SkippedEntry[] = []
-      while (skipped.length < r.skipped) {
-        const msg = await read()
-        if (msg.type !== 'scan-skipped') throw protocolError('unexpected', `Peer ${peer} sent ${msg.type} before all ${r.skipped} skipped entries of ${what}`)
-        skipped.push(...msg.skipped)
-        grant()
-      }
-      if (skipped.length !== r.skipped) throw protocolError('malformed', `Peer ${peer} sent ${skipped.length} skipped entries for ${what}, announced ${r.skipped}`)
-      record = {
-        root: r.root.toString(), collection: r.collection, name: r.name, origin: r.origin, files: r.files,
-        directories: r.directories, symlinks: r.symlinks, bytes: r.bytes, skipped, created: r.created,
-        ...(r.signature !== undefined ? { signature: r.signature } : {})
-      }
+      await wire.io.write(encodeScanRequest(root, DEFAULT_SCAN_CREDIT))
+      const skipped = await scanReader(wire, { root, peer: this.id, what }).next()
+      at = await skipped.next()
     } catch (err) {
-      end(err)
+      wire.end(err)
       throw err
     }
-
-    async function * entries (): AsyncGenerator<ScanEntry> {
-      let received = 0
-      try {
-        while (true) {
-          const msg = await read()
-          if (msg.type === 'scan-entries') {
-            received += msg.entries.length
-            if (received > MAX_SCAN_ENTRIES) throw protocolError('too-large', `Peer ${peer} sent more than ${MAX_SCAN_ENTRIES} entries for ${what}`)
-            yield * msg.entries
-            grant()
-          } else if (msg.type === 'scan-end') {
-            if (msg.entries !== received || msg.skipped !== record.skipped.length) {
-              throw protocolError('malformed', `Peer ${peer} ended ${what} claiming ${msg.entries} entries and ${msg.skipped} skipped, but sent ${received} and ${record.skipped.length}`)
-            }
-            end()
-            return
-          } else {
-            throw protocolError('unexpected', `Peer ${peer} sent ${msg.type} inside the entries of ${what}`)
-          }
-        }
-      } catch (err) {
-        end(err)
-        throw err
-      } finally {
-        end(new FerryError('ERR_ABORTED', 'scan entries abandoned by the reader'))
-      }
-    }
-    return { record, entries: entries() }
+    return { record: at.record, entries: readEntries(at, wire.end) }
   }
 
   /** Fails every outstanding get with ERR_ABORTED and closes the streams. */

@@ -6,6 +6,7 @@
 export * from './constants.js'
 export { startExchangeServer, type ExchangeServer, type ExchangeServerInit, type ExchangeServerStats } from './server.js'
 export { PeerClient, type PeerClientInit } from './client.js'
+export { scanReader, type AtEnd, type AtEntries, type AtRecord, type AtSkipped, type EntryBatch, type ScanFrames, type ScanReaderInit } from './scan-reader.js'
 export { PeerLimits, type PeerLimitsInit, type StreamSlot } from './limits.js'
 export { VerifyPool, verifyHere, type BlockVerifier, type VerifyPoolOptions } from './verify-pool.js'
 export type {

@@ -5,7 +5,7 @@
 
 /**
  * Initial yamux receive window per stream: the yamux specification's 256 KiB. Measured on loopback
- * (packages/node/bench-throughput.js), 1 MiB and 4 MiB gave no gain with 2 or more streams, and yamux
+ * (bench/tools/bench-throughput.js), 1 MiB and 4 MiB gave no gain with 2 or more streams, and yamux
  * assumes the peer starts with the same window as itself, so any other value would have to be the same on
  * every Ferry node (a peer with a smaller one resets the connection). Windows grow with the RTT up to the max.
  */
@@ -28,7 +28,7 @@ export const DEFAULT_LEAF_READERS = 2
 
 /**
  * Worker threads verifying received blocks for a node's clients. 0: measured, the copy a worker needs costs
- * the main thread as much as hashing the received chunks in place (packages/node/bench-throughput.js).
+ * the main thread as much as hashing the received chunks in place (bench/tools/bench-throughput.js).
  */
 export const DEFAULT_VERIFY_WORKERS_PER_NODE = 0
 

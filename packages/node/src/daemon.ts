@@ -14,7 +14,7 @@ import { FerryError, fromSystemError } from '@ferry/errors'
 import { openHome } from '@ferry/store'
 import { DAEMON_FILE } from './constants.js'
 import { createFerryNode, type FerryNode, type FerryNodeInit } from './node.js'
-import type { RefusalKind } from './trust.js'
+import type { RefusalKind } from './access-policy.js'
 import { readTextIfExists } from './files.js'
 
 /** The contents of `daemon.json`. */

@@ -7,9 +7,14 @@ export * from './constants.js'
 export { createFerryNode, usesNativeCipher, type FerryNode, type FerryNodeInit } from './node.js'
 export { runDaemon, readDaemonInfo, type DaemonInfo, type RunDaemonOptions } from './daemon.js'
 export {
-  TrustGate, parsePeerId, notTrustedMessage, notPermittedMessage, listTrusted, trustPeer, untrustPeer, listGrants, grantPeer, revokePeer,
-  openCollection, CONFIG_RECHECK_MS, type TrustedPeer, type TrustGateOptions, type RefusalKind
+  TrustGate, parsePeerId, listTrusted, trustPeer, untrustPeer, listGrants, grantPeer, revokePeer, openCollection, type TrustedPeer,
+  type TrustGateOptions
 } from './trust.js'
+export {
+  accessPolicy, notTrustedMessage, notPermittedMessage, type AccessPolicy, type AccessPolicyInit, type AccessSubject, type RefusalKind,
+  type Verdict
+} from './access-policy.js'
+export { CONFIG_RECHECK_MS, configWatch, type ConfigWatch, type ConfigWatchInit } from './config-watch.js'
 export { SWARM_KEY_FILE, readSwarmKey, writeSwarmKey, parseSwarmKey, newSwarmKeyText, type SwarmKey } from './pnet.js'
 export { homeSources, readLeafHere, type LeafReader } from './sources.js'
 export { LeafReaderPool, type LeafReaderPoolOptions } from './leaf-pool.js'

@@ -22,7 +22,7 @@ import {
 } from './constants.js'
 import { LeafReaderPool } from './leaf-pool.js'
 import { homeSources, readLeafHere, type LeafReader } from './sources.js'
-import { readSwarmKey } from './pnet.js'
+import { readSwarmKey, type SwarmKey } from './pnet.js'
 import { TrustGate, type TrustGateOptions } from './trust.js'
 import type { PeerId } from '@libp2p/interface'
 
@@ -114,14 +114,18 @@ function handshakeHint (privateNetwork: boolean): string {
     : ' (if that node is in a private network, copy its swarm.key into this home with `ferry pnet import FILE`)'
 }
 
-/** Creates and starts a Ferry node for `init.home`. */
-export async function createFerryNode (init: FerryNodeInit): Promise<FerryNode> {
+/** Step 1: the addresses to listen on, each checked to be a multiaddr. */
+function listenAddrs (init: FerryNodeInit): string[] {
   const { home } = init
-  if (!usesNativeCipher()) throw new FerryError('ERR_INTERNAL', 'Noise would use the pure-JS cipher: Ferry must run on Node.js with chacha20-poly1305')
   const listen = init.listen ?? (home.config.listen.length > 0 ? home.config.listen : [...DEFAULT_LISTEN])
   for (const a of listen) toMultiaddr(a)
-  const swarmKey = await readSwarmKey(home.dir)
-  const libp2p = await createLibp2p({
+  return listen
+}
+
+/** Step 2: the libp2p node (started): TCP, Noise, yamux tuned for bulk, pnet with a swarm key. */
+async function startLibp2p (init: FerryNodeInit, listen: string[], swarmKey: SwarmKey | undefined): Promise<Libp2p> {
+  const { home } = init
+  return await createLibp2p({
     ...(swarmKey !== undefined ? { connectionProtector: preSharedKey({ psk: swarmKey.bytes, timeout: PNET_HANDSHAKE_TIMEOUT_MS }) } : {}),
     privateKey: home.privateKey,
     addresses: { listen, announce: home.config.announce },
@@ -145,32 +149,47 @@ export async function createFerryNode (init: FerryNodeInit): Promise<FerryNode> 
       inboundConnectionThreshold: INBOUND_CONNECTIONS_PER_SECOND_PER_HOST
     }
   }).catch((err: unknown) => { throw listenError(err) })
-  const log = libp2p.logger.forComponent('ferry:node')
-  const trust = new TrustGate(home, { open: init.open === true, log, onRefused: init.onRefused })
-  if (init.open === true) log.error('OPEN MODE: serving every peer that connects, trusted or not')
-  const cores = availableParallelism()
+}
+
+/**
+ * Step 3: the exchange server with the home's blocks and scans behind `trust`, leaves read by a worker pool
+ * (or `init.readLeaf`). On failure the libp2p node and the pool are stopped.
+ */
+async function startServing (libp2p: Libp2p, init: FerryNodeInit, trust: TrustGate, cores: number): Promise<{ server: ExchangeServer, leafPool?: LeafReaderPool }> {
   const leafReaders = Math.min(init.leafReaders ?? DEFAULT_LEAF_READERS, cores - 1)
   const leafPool = leafReaders > 0 && init.readLeaf == null ? new LeafReaderPool({ workers: leafReaders }) : undefined
-  const verifyWorkers = Math.min(init.verifyWorkers ?? DEFAULT_VERIFY_WORKERS_PER_NODE, cores - 1)
-  let verifyPool: VerifyPool | undefined // started on the first dialPeer: a pure server never needs it
-  let server: ExchangeServer
   try {
-    const sources = homeSources(home, init.readLeaf ?? leafPool?.reader ?? readLeafHere)
-    server = await startExchangeServer(libp2p, { ...sources, authorize: trust.authorize, ...init.server })
+    const sources = homeSources(init.home, init.readLeaf ?? leafPool?.reader ?? readLeafHere)
+    const server = await startExchangeServer(libp2p, { ...sources, authorize: trust.authorize, ...init.server })
+    return { server, ...(leafPool !== undefined ? { leafPool } : {}) }
   } catch (err) {
     await libp2p.stop()
     await leafPool?.close()
     throw err
   }
-  const peerId = libp2p.peerId
+}
 
+/** What a connect attempt's failure means to the caller, with a hint for a failed secure handshake. */
+function dialFailure (err: unknown, ma: Multiaddr, signal: AbortSignal | undefined, privateNetwork: boolean): FerryError {
+  const reason = (err as Error)?.message ?? String(err)
+  if (signal?.aborted === true) return new FerryError('ERR_ABORTED', 'Operation aborted', { cause: signal.reason })
+  if ((err as Error)?.name === 'TimeoutError' || (err as Error)?.name === 'AbortError') {
+    return new FerryError('ERR_TIMEOUT', `Timed out connecting to ${ma.toString()}`, { cause: err, details: { addr: ma.toString() } })
+  }
+  if ((err as Error)?.name === 'EncryptionFailedError') {
+    // Not retried: a handshake that fails this way (usually a private-network key mismatch) fails again.
+    return new FerryError('ERR_PEER_REFUSED', `Cannot connect to ${ma.toString()}: the secure handshake failed (${reason})${handshakeHint(privateNetwork)}`, { cause: err, details: { addr: ma.toString() } })
+  }
+  return new FerryError('ERR_NETWORK', `Cannot connect to ${ma.toString()}: ${reason}`, { cause: err, details: { addr: ma.toString() } })
+}
+
+/**
+ * Step 4: the node's `dialPeer` and the verify pool it starts on first use (a pure server never needs it).
+ * `close` stops that pool.
+ */
+function peerDialer (libp2p: Libp2p, verifyWorkers: number, privateNetwork: boolean): { dialPeer: FerryNode['dialPeer'], close: () => Promise<void> } {
+  let verifyPool: VerifyPool | undefined
   return {
-    libp2p,
-    peerId,
-    server,
-    trust,
-    privateNetwork: swarmKey !== undefined,
-    addrs: () => libp2p.getMultiaddrs().map((a) => a.toString()),
     async dialPeer (addr, options = {}) {
       const ma = toMultiaddr(addr)
       const { signal, ...clientInit } = options
@@ -179,24 +198,47 @@ export async function createFerryNode (init: FerryNodeInit): Promise<FerryNode> 
       try {
         await libp2p.dial(ma, { signal: signal ?? AbortSignal.timeout(clientInit.timeoutMs ?? 30_000) })
       } catch (err) {
-        const reason = (err as Error)?.message ?? String(err)
-        if (signal?.aborted === true) throw new FerryError('ERR_ABORTED', 'Operation aborted', { cause: signal.reason })
-        if ((err as Error)?.name === 'TimeoutError' || (err as Error)?.name === 'AbortError') {
-          throw new FerryError('ERR_TIMEOUT', `Timed out connecting to ${ma.toString()}`, { cause: err, details: { addr: ma.toString() } })
-        }
-        if ((err as Error)?.name === 'EncryptionFailedError') {
-          // Not retried: a handshake that fails this way (usually a private-network key mismatch) fails again.
-          throw new FerryError('ERR_PEER_REFUSED', `Cannot connect to ${ma.toString()}: the secure handshake failed (${reason})${handshakeHint(swarmKey !== undefined)}`, { cause: err, details: { addr: ma.toString() } })
-        }
-        throw new FerryError('ERR_NETWORK', `Cannot connect to ${ma.toString()}: ${reason}`, { cause: err, details: { addr: ma.toString() } })
+        throw dialFailure(err, ma, signal, privateNetwork)
       }
       return client
     },
+    async close () {
+      await verifyPool?.close()
+    }
+  }
+}
+
+/**
+ * Creates and starts a Ferry node for `init.home`, in steps: the listen addresses, the libp2p node, the
+ * trust gate and the exchange server, the dialer.
+ */
+export async function createFerryNode (init: FerryNodeInit): Promise<FerryNode> {
+  const { home } = init
+  if (!usesNativeCipher()) throw new FerryError('ERR_INTERNAL', 'Noise would use the pure-JS cipher: Ferry must run on Node.js with chacha20-poly1305')
+  const listen = listenAddrs(init)
+  const swarmKey = await readSwarmKey(home.dir)
+  const libp2p = await startLibp2p(init, listen, swarmKey)
+  const log = libp2p.logger.forComponent('ferry:node')
+  const trust = new TrustGate(home, { open: init.open === true, log, onRefused: init.onRefused })
+  if (init.open === true) log.error('OPEN MODE: serving every peer that connects, trusted or not')
+  const cores = availableParallelism()
+  const { server, leafPool } = await startServing(libp2p, init, trust, cores)
+  const verifyWorkers = Math.min(init.verifyWorkers ?? DEFAULT_VERIFY_WORKERS_PER_NODE, cores - 1)
+  const dialer = peerDialer(libp2p, verifyWorkers, swarmKey !== undefined)
+
+  return {
+    libp2p,
+    peerId: libp2p.peerId,
+    server,
+    trust,
+    privateNetwork: swarmKey !== undefined,
+    addrs: () => libp2p.getMultiaddrs().map((a) => a.toString()),
+    dialPeer: dialer.dialPeer,
     async stop () {
       await server.stop()
       await libp2p.stop()
       await leafPool?.close()
-      await verifyPool?.close()
+      await dialer.close()
     }
   }
 }

@@ -1,35 +1,27 @@
 /**
- * Who may fetch what from this node.
+ * Who may fetch what from this node: the trust gate, and the commands that edit the lists in config.json.
  *
- * 1. Who may connect and ask at all: the PeerIds in config.json `trusted`, or everyone in open mode.
- * 2. What they may read: config.json `grants` maps a collection to the PeerIds allowed to read it. A
- *    collection with no entry (and a scan without collection) is readable by every peer that passed (1); a
- *    collection with an entry only by the peers listed ([] = nobody). Grants apply in open mode too.
- *
- * Decisions are made on the server from what the catalog knows, never from a claim of the client:
- * - a scan request: allowed if at least one complete local scan with that root is in a readable collection
- *   (a root this node does not hold is let through: the answer is NOT_FOUND anyway);
- * - a block: allowed if at least one scan it belongs to (raw leaf: through the leaf index and the scan that
- *   last indexed its source file; inner node: `scan_nodes`) is in a readable collection. A block that
- *   belongs to no scan is refused unless the node is open. Without any grant no lookup is made at all.
- *
- * The hook re-reads the lists whenever config.json changes (one stat per check, shared by concurrent checks;
- * the file re-read only when its size, mtime or inode moved), so `ferry trust`, `untrust`, `grant` and
- * `revoke` in another process take effect without a restart. Checks are at most CONFIG_RECHECK_MS apart
- * while requests flow (a stat per block cost 3% of a serving daemon's CPU), except that a refusal always
- * re-checks first: a new trust or grant applies to the very next request, a revocation within
- * CONFIG_RECHECK_MS. A
- * config.json that fails to parse keeps the last good lists (and logs why) rather than opening or closing
- * the node by accident.
+ * The gate (`TrustGate`) puts together three pieces:
+ * - the policy (access-policy.ts, pure): the trusted PeerIds, the per-collection grants and open mode;
+ * - the catalog: which collections a scan root (complete local scans with that root) or a block (raw
+ *   leaf: through the leaf index and the scan that last indexed its source file; inner node: `scan_nodes`)
+ *   is in, asked only when some collection has grants. Decisions are made from what the catalog knows,
+ *   never from a claim of the client;
+ * - the reload of config.json (config-watch.ts), so `ferry trust`, `untrust`, `grant` and `revoke` in
+ *   another process take effect without a restart. Checks are at most CONFIG_RECHECK_MS apart while
+ *   requests flow (a stat per block cost 3% of a serving daemon's CPU), except that a refusal always
+ *   re-checks first: a new trust or grant applies to the very next request, a revocation within
+ *   CONFIG_RECHECK_MS. A config.json that fails to parse keeps the last good lists (and logs why) rather
+ *   than opening or closing the node by accident.
  */
-import fs from 'node:fs/promises'
 import path from 'node:path'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { FerryError } from '@ferry/errors'
-import { CONFIG_FILE, type Catalog, type FerryConfig, type Home, type PeerEntry } from '@ferry/store'
+import { CONFIG_FILE, type Catalog, type Home, type PeerEntry } from '@ferry/store'
+import { accessPolicy, grantsOf, policyListsOf, type AccessPolicy, type AccessSubject, type RefusalKind, type Verdict } from './access-policy.js'
+import { configWatch, type ConfigWatch } from './config-watch.js'
 import type { AccessDecision, AccessRequest, Authorize } from '@ferry/exchange'
 import type { Logger, PeerId } from '@libp2p/interface'
-import type { CID } from 'multiformats/cid'
 
 /**
  * Parses a PeerId string (`12D3Koo...` or `Qm...`), with a one-line error naming the bad input.
@@ -46,27 +38,6 @@ export function parsePeerId (text: string): PeerId {
   return id
 }
 
-/** The message a refused peer receives. */
-export function notTrustedMessage (peer: string, self: string): string {
-  return `peer ${peer} is not trusted by ${self}: ask its operator to run \`ferry trust ${peer}\``
-}
-
-/** The message a trusted peer receives for a collection outside its grants. */
-export function notPermittedMessage (what: string, collection: string, peer: string, self: string): string {
-  return `not permitted: ${what} is in collection "${collection}", which ${self} grants to other peers only: ask its operator to run \`ferry grant ${collection} ${peer}\``
-}
-
-interface Stamp { size: number, mtimeMs: number, ino: number }
-
-/** Longest time a served request may go on using lists read from config.json before they are checked again. */
-export const CONFIG_RECHECK_MS = 200
-
-/** Why a request was refused, for the operator's log: 'not trusted', a collection name, or 'no scan'. */
-export type RefusalKind = 'not trusted' | 'no scan' | { collection: string }
-
-/** A decision before it is reported: a refusal keeps its kind for the operator's log. */
-type Verdict = { allow: true } | { allow: false, kind: RefusalKind, reason: string }
-
 /** Options of `TrustGate`. */
 export interface TrustGateOptions {
   /** Serve every peer that connects (grants still apply). */
@@ -76,58 +47,55 @@ export interface TrustGateOptions {
   onRefused?: (peer: string, kind: RefusalKind, reason: string) => void
 }
 
-/** Parses `grants` loosely (the file may be mid-edit): collection -> set of PeerId strings. */
-function grantsOf (value: unknown): Map<string, Set<string>> {
-  const out = new Map<string, Set<string>>()
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return out
-  for (const [collection, ids] of Object.entries(value)) {
-    out.set(collection, new Set(Array.isArray(ids) ? ids.filter((t): t is string => typeof t === 'string') : []))
-  }
-  return out
-}
-
-/** The access hook of a node: reads `trusted` and `grants` from config.json as they change. */
+/** The access hook of a node: its `AccessPolicy`, kept in step with config.json, over the home's catalog. */
 export class TrustGate {
-  private trusted: Set<string>
-  private grants: Map<string, Set<string>>
-  private stamp: Stamp | undefined
-  private refreshing: Promise<void> | undefined
-  /** performance.now() when the last check started (-Infinity: never). */
-  private checkedAt = -Infinity
-  private readonly file: string
-  private readonly open: boolean
+  private current: AccessPolicy
+  private readonly watch: ConfigWatch
   private readonly log: Logger
-  private readonly self: string
 
   constructor (private readonly home: Pick<Home, 'dir' | 'config' | 'peerId'> & { catalog: Pick<Catalog, 'blockCollections' | 'rootCollections'> }, private readonly options: TrustGateOptions) {
-    this.file = path.join(home.dir, CONFIG_FILE)
-    this.trusted = new Set(home.config.trusted)
-    this.grants = grantsOf(home.config.grants)
-    this.open = options.open === true
+    const open = options.open === true
+    const self = home.peerId.toString()
     this.log = options.log
-    this.self = home.peerId.toString()
+    this.current = accessPolicy({ trusted: home.config.trusted, grants: grantsOf(home.config.grants), open, self })
+    this.watch = configWatch({
+      file: path.join(home.dir, CONFIG_FILE),
+      log: this.log,
+      onChange: (cfg) => {
+        const lists = policyListsOf(cfg)
+        this.current = accessPolicy({ ...lists, open, self })
+        this.log('trusted list reloaded: %d peers, %d collections with grants', lists.trusted.length, lists.grants.size)
+      }
+    })
+  }
+
+  /** The policy in force (after the last reload). */
+  get policy (): AccessPolicy {
+    return this.current
   }
 
   /** PeerIds trusted right now (after the last reload). */
   get list (): string[] {
-    return [...this.trusted]
+    return [...this.current.trusted]
   }
 
   /** Whether `peer` may read `collection` under the current grants (null = a scan without collection). */
   mayRead (peer: string, collection: string | null): boolean {
-    if (collection === null) return true
-    const granted = this.grants.get(collection)
-    return granted === undefined || granted.has(peer)
+    return this.current.mayRead(peer, collection)
   }
 
   /** The hook for the exchange server. */
   readonly authorize: Authorize = async (peer, request) => {
-    const fresh = performance.now() - this.checkedAt >= CONFIG_RECHECK_MS
-    if (fresh) await this.refresh()
+    const fresh = await this.watch.refreshIfDue()
     const decision = this.judge(peer, request)
     if (decision.allow || fresh) return this.reported(peer, decision)
-    await this.refresh() // never refuse on lists that may be stale: a trust or grant just added counts at once
+    await this.watch.refresh() // never refuse on lists that may be stale: a trust or grant just added counts at once
     return this.reported(peer, this.judge(peer, request))
+  }
+
+  /** Re-reads the lists if config.json changed. Concurrent callers share one check. */
+  async refresh (): Promise<void> {
+    await this.watch.refresh()
   }
 
   private reported (peer: PeerId, decision: Verdict): AccessDecision {
@@ -138,55 +106,16 @@ export class TrustGate {
   }
 
   private judge (peer: PeerId, request: AccessRequest): Verdict {
-    const id = peer.toString()
-    if (!this.open && !this.trusted.has(id)) return this.refuse('not trusted', notTrustedMessage(id, this.self))
-    if (this.grants.size === 0) return { allow: true } // nothing restricted: no lookup, as before grants existed
-    if (request.root !== undefined) return this.decide(id, `scan ${request.root.toString()}`, this.home.catalog.rootCollections(request.root), true)
-    if (request.cid !== undefined) return this.decide(id, `block ${request.cid.toString()}`, this.home.catalog.blockCollections(request.cid), this.open)
-    return { allow: true }
+    return this.current.decide(peer.toString(), this.subjectOf(request))
   }
 
-  /** Allowed if any of `collections` is readable; `unmapped` decides when there are none. */
-  private decide (peer: string, what: string, collections: Array<string | null>, unmapped: boolean): Verdict {
-    if (collections.length === 0) {
-      return unmapped ? { allow: true } : this.refuse('no scan', `not permitted: ${what} belongs to no scan on ${this.self}`)
-    }
-    if (collections.some((c) => this.mayRead(peer, c))) return { allow: true }
-    const collection = collections[0] as string // every one is a restricted collection, so not null
-    return this.refuse({ collection }, notPermittedMessage(what, collection, peer, this.self))
-  }
-
-  private refuse (kind: RefusalKind, reason: string): Verdict {
-    return { allow: false, kind, reason }
-  }
-
-  /** Re-reads the trusted list if config.json changed. Concurrent callers share one check. */
-  async refresh (): Promise<void> {
-    this.checkedAt = performance.now()
-    this.refreshing ??= this.check().finally(() => { this.refreshing = undefined })
-    await this.refreshing
-  }
-
-  private async check (): Promise<void> {
-    let st
-    try {
-      st = await fs.stat(this.file)
-    } catch (err) {
-      this.log.error('cannot stat %s, keeping the last trusted list: %e', this.file, err)
-      return
-    }
-    const stamp = { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino }
-    if (this.stamp !== undefined && stamp.size === this.stamp.size && stamp.mtimeMs === this.stamp.mtimeMs && stamp.ino === this.stamp.ino) return
-    try {
-      const cfg = JSON.parse(await fs.readFile(this.file, 'utf8')) as Partial<FerryConfig>
-      const list = Array.isArray(cfg.trusted) ? cfg.trusted.filter((t): t is string => typeof t === 'string') : []
-      this.trusted = new Set(list)
-      this.grants = grantsOf(cfg.grants)
-      this.stamp = stamp
-      this.log('trusted list reloaded: %d peers, %d collections with grants', list.length, this.grants.size)
-    } catch (err) {
-      this.log.error('cannot read %s, keeping the last trusted list: %e', this.file, err)
-    }
+  /** What `request` asks for, its collections looked up in the catalog only if the policy asks. */
+  private subjectOf (request: AccessRequest): AccessSubject {
+    const { catalog } = this.home
+    const { root, cid } = request
+    if (root !== undefined) return { kind: 'scan', name: root.toString(), collections: () => catalog.rootCollections(root) }
+    if (cid !== undefined) return { kind: 'block', name: cid.toString(), collections: () => catalog.blockCollections(cid) }
+    return { kind: 'peer' }
   }
 }
 

@@ -3,7 +3,7 @@
 // pulls every leaf with PeerClient (each block hashed and checked) and reports MB/s. Configurations run in
 // rounds (A B C A B C ...) and the table shows medians, because these machines are noisy.
 //
-//   npm run build && node packages/node/bench-throughput.js [--rounds 3] [--gib 1] [--prof DIR] [--only NAME,...] [--json] [--pin]
+//   npm run build && node bench/tools/bench-throughput.js [--rounds 3] [--gib 1] [--prof DIR] [--only NAME,...] [--json] [--pin]
 //
 // --pin runs the server on CPU 0 and the client on CPU 1 (taskset), like two one-core machines.
 //
