@@ -6,6 +6,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
+// Which Node runs the suite (and, through PATH, the `ferry` launcher and the processes the tests start): under
+// npm scripts, the root `node` devDependency's Node 24 (node_modules/.bin/node) comes first on PATH.
+console.log(`run-tests: Node ${process.version} (${process.execPath})`)
 const dir = mkdtempSync(join(tmpdir(), 'ferry-vitest-'))
 const out = join(dir, 'results.json')
 const vitest = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..', 'node_modules', 'vitest', 'vitest.mjs')

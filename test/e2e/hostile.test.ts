@@ -7,7 +7,6 @@
  * abuse must be answered with the right ERROR frame (or throttled), the pull must arrive byte for byte at
  * no less than a third of its unloaded speed, and the daemon must still be up and serving afterwards.
  */
-import '@ferry/compat'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { noise } from '@chainsafe/libp2p-noise'

@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-import '@ferry/compat'
 import { main } from './main.js'
 
 process.exitCode = await main(process.argv.slice(2))

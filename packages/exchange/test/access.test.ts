@@ -2,7 +2,6 @@
  * The server's access hook per block: asked with each requested CID before that block is read, and a
  * refusal ends the stream at that block (real libp2p nodes, raw frames on the client side).
  */
-import '@ferry/compat'
 import { lpStream } from '@libp2p/utils'
 import { afterEach, describe, expect, it } from 'vitest'
 import {

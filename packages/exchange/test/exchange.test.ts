@@ -2,7 +2,6 @@
  * The exchange over real libp2p nodes (TCP on 127.0.0.1, Noise, yamux) in this process: a real server over
  * a temp store, the real client, and hostile or broken test doubles on either side.
  */
-import '@ferry/compat'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { lpStream } from '@libp2p/utils'

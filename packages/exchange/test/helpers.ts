@@ -2,7 +2,6 @@
  * Real pieces for the network tests: libp2p nodes (TCP on 127.0.0.1, Noise, yamux) and a temp store with
  * an imported scan, served through a BlockSource/ScanSource over the store.
  */
-import '@ferry/compat'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'

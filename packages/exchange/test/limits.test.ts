@@ -5,7 +5,6 @@
  * request rate is a token bucket that slows a flooding peer to its rate, and a stream that never sends its
  * first frame is ended.
  */
-import '@ferry/compat'
 import { afterEach, describe, expect, it } from 'vitest'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { CID } from 'multiformats/cid'

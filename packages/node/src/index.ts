@@ -2,7 +2,6 @@
  * @ferry/node: the Ferry libp2p node (identity from the home, TCP + Noise + yamux tuned for bulk, the
  * exchange server behind the trust gate), trust management and the daemon.
  */
-import '@ferry/compat'
 export * from './constants.js'
 export { createFerryNode, usesNativeCipher, type FerryNode, type FerryNodeInit } from './node.js'
 export { runDaemon, readDaemonInfo, type DaemonInfo, type RunDaemonOptions } from './daemon.js'

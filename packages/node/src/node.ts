@@ -4,7 +4,6 @@
  * and the exchange server registered with the home's blocks and scans behind the trust gate. With a
  * `swarm.key` in the home the node is in a private network (libp2p pnet, see pnet.ts) on top of Noise.
  */
-import '@ferry/compat'
 import { availableParallelism } from 'node:os'
 import { noise } from '@chainsafe/libp2p-noise'
 import { defaultCrypto, pureJsCrypto } from '@chainsafe/libp2p-noise/crypto'

@@ -3,7 +3,6 @@
  * objects with a captured context. They live in packages/cli; they are tested here until they are
  * registered in its command list.
  */
-import '@ferry/compat'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { PassThrough } from 'node:stream'

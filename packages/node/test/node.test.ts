@@ -3,7 +3,6 @@
  * blocks read and verified on worker pools, and clear errors for bad addresses.
  */
 import { setTimeout as delay } from 'node:timers/promises'
-import '@ferry/compat'
 import fs from 'node:fs/promises'
 import net from 'node:net'
 import path from 'node:path'
