@@ -18,7 +18,7 @@ import {
 } from '@ferry/exchange'
 import { cleanup, makeNode, makeScan, sleep, sourcesOf, type TestScan } from './helpers.js'
 import type { Libp2p } from 'libp2p'
-import { pattern, rejection } from '../../../test/support/unit.js'
+import { pattern, rejection, waitFor } from '../../../test/support/unit.js'
 
 afterEach(cleanup)
 
@@ -313,7 +313,8 @@ describe('server limits against a raw client', () => {
       expect(msg.type).toBe('block')
     }
     expect(lookups).toBe(MAX_PENDING_PER_STREAM)
-    await sleep(50)
+    // the server counts a block once its write returns, which may be just after the client has read it
+    await waitFor(() => exchange.stats.bytesSent >= MAX_PENDING_PER_STREAM * 1024 * 1024, { what: 'the server to count every block sent' })
     expect(exchange.stats.bytesSent).toBe(MAX_PENDING_PER_STREAM * 1024 * 1024)
   })
 
@@ -404,8 +405,7 @@ describe('scans', () => {
       expect(e.path).toBe('')
       break
     }
-    await sleep(200)
-    expect(exchange.stats.streams).toBe(0)
+    await waitFor(() => exchange.stats.streams === 0, { what: 'the server to end the scan stream' })
   })
 
   it('a raw client that never grants credit is timed out by the server', async () => {
