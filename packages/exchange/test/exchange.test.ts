@@ -16,7 +16,8 @@ import {
   decodeBlocksServerMessage, encodeBlock, encodeFrame, encodeRequest, startExchangeServer, type AccessDecision, type ExchangeServer,
   type LocalScan, type ScanEntry
 } from '@ferry/exchange'
-import { cleanup, makeNode, makeScan, sleep, sourcesOf, type TestScan } from './helpers.js'
+import { cleanup, makeNode, makeScan, sleep, type TestScan } from './helpers.js'
+import { homeSources } from '@ferry/node'
 import type { Libp2p } from 'libp2p'
 import { pattern, rejection, waitFor } from '../../../test/support/unit.js'
 
@@ -36,7 +37,7 @@ async function setup (authorize: () => AccessDecision = () => ALLOW, init: Parti
   const scan = await makeScan()
   const server = await makeNode()
   const client = await makeNode()
-  const exchange = await startExchangeServer(server, { ...sourcesOf(scan.home), authorize })
+  const exchange = await startExchangeServer(server, { ...homeSources(scan.home), authorize })
   const peer = new PeerClient(client, { peer: server.getMultiaddrs()[0]!, ...init })
   return { scan, server, client, exchange, peer }
 }
@@ -291,7 +292,7 @@ describe('server limits against a raw client', () => {
     const scan = await makeScan()
     const server = await makeNode()
     const client = await makeNode()
-    const sources = sourcesOf(scan.home)
+    const sources = homeSources(scan.home)
     let lookups = 0
     const exchange = await startExchangeServer(server, {
       blocks: { get: async (cid, o) => { lookups++; return await sources.blocks.get(cid, o) } },
@@ -322,7 +323,7 @@ describe('server limits against a raw client', () => {
     const scan = await makeScan()
     const server = await makeNode()
     const client = await makeNode()
-    await startExchangeServer(server, { ...sourcesOf(scan.home), authorize: () => ALLOW, idleTimeoutMs: 300 })
+    await startExchangeServer(server, { ...homeSources(scan.home), authorize: () => ALLOW, idleTimeoutMs: 300 })
     const stream = await client.dialProtocol(server.getMultiaddrs()[0]!, BLOCKS_PROTOCOL)
     const lp = lpStream(stream, { maxDataLength: MAX_BLOCKS_FRAME_BYTES })
     const msg = decodeBlocksServerMessage(await lp.read())
@@ -412,7 +413,7 @@ describe('scans', () => {
     const scan = await makeScan()
     const server = await makeNode()
     const client = await makeNode()
-    await startExchangeServer(server, { ...sourcesOf(scan.home), authorize: () => ALLOW, idleTimeoutMs: 300 })
+    await startExchangeServer(server, { ...homeSources(scan.home), authorize: () => ALLOW, idleTimeoutMs: 300 })
     const stream = await client.dialProtocol(server.getMultiaddrs()[0]!, SCAN_PROTOCOL)
     const lp = lpStream(stream, { maxDataLength: 1 << 20 })
     const { encodeScanRequest, decodeScanServerMessage } = await import('@ferry/exchange')

@@ -19,7 +19,8 @@ import {
   BLOCKS_PROTOCOL, MAX_BLOCKS_FRAME_BYTES, PeerClient, PeerLimits, SCAN_PROTOCOL, decodeBlocksServerMessage, decodeScanServerMessage,
   encodeRequest, startExchangeServer, type ExchangeServerInit
 } from '@ferry/exchange'
-import { cleanup, makeNode, makeScan, sleep, sourcesOf } from './helpers.js'
+import { cleanup, makeNode, makeScan, sleep } from './helpers.js'
+import { homeSources } from '@ferry/node'
 import type { PrivateKey } from '@libp2p/interface'
 import { waitFor } from '../../../test/support/unit.js'
 
@@ -40,7 +41,7 @@ async function nodeWithKey (privateKey: PrivateKey): Promise<Libp2p> {
 async function serve (init: Partial<ExchangeServerInit> = {}): Promise<{ server: Libp2p, exchange: Awaited<ReturnType<typeof startExchangeServer>>, scan: Awaited<ReturnType<typeof makeScan>> }> {
   const scan = await makeScan()
   const server = await makeNode()
-  const exchange = await startExchangeServer(server, { ...sourcesOf(scan.home), authorize: () => ({ allow: true }), ...init })
+  const exchange = await startExchangeServer(server, { ...homeSources(scan.home), authorize: () => ({ allow: true }), ...init })
   return { server, exchange, scan }
 }
 
