@@ -10,6 +10,7 @@ import { existsSync, openSync, statSync, writeSync, closeSync, mkdirSync } from 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { FERRY_BIN, ferry, initTestHome, json } from '../support/ferry.js'
 import { DaemonSet, type Daemon } from '../support/daemon.js'
+import { requireInCi } from '../support/ci.js'
 import { bytesUnder, MiB, cleanup, hashTree, tempDir, writeTree } from '../support/tree.js'
 
 /** A loopback TCP port nothing listens on (bound, then closed). */
@@ -214,13 +215,14 @@ describe('ferry pull between daemons', () => {
   })
 
   it('a destination too small is refused before anything is written (tmpfs, as root)', async (ctx) => {
-    if (process.getuid?.() !== 0) ctx.skip()
+    if (process.getuid?.() !== 0) requireInCi(ctx, 'needs root, to mount a small tmpfs')
     const mnt = join(tmp, 'small-disk')
     mkdirSync(mnt)
     try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=32m', 'tmpfs', mnt])
-    } catch {
-      ctx.skip() // no permission to mount here
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=32m', 'tmpfs', mnt], { stdio: ['ignore', 'ignore', 'pipe'] })
+    } catch (err) {
+      // e.g. a container without CAP_SYS_ADMIN
+      requireInCi(ctx, `cannot mount a tmpfs here: ${String((err as { stderr?: Buffer }).stderr ?? (err as Error).message).trim()}`)
     }
     try {
       const r = await ferry(['pull', root, join(mnt, 'dest'), '--from', dA.addr, '--json', '--home', puller.dir])
