@@ -10,3 +10,4 @@ export { HTTP_STATUS, errorReply, validationMessage, type ErrorReply } from './e
 export { streamEvents, eventFrame, HEARTBEAT_MS, MAX_BUFFERED_EVENTS, type EventStreamOptions } from './sse.js'
 export { API_TOKEN_FILE, readApiToken, ensureApiToken, tokenMatches } from './token.js'
 export { apiClient, CLIENT_TIMEOUT_MS, type ApiClient } from './client.js'
+export { openapiDocument } from './openapi.js'

@@ -38,18 +38,18 @@ export const Peer = Type.Object({
   state: PeerStateBody
 }, closed)
 
-export const PeerList = Type.Object({ peers: Type.Array(Peer) }, closed)
+export const PeerList = Type.Object({ peers: Type.Array(Peer) }, { ...closed, description: 'The named peers, in the order of config.json' })
 
 export const AddPeerBody = Type.Object({ name: PeerName, addr: PeerAddr }, closed)
 
 export const AddPeerReply = Type.Object({
   peer: Peer,
   created: Type.Boolean({ description: 'false if the peer was already there under this name with this address' })
-}, closed)
+}, { ...closed, description: 'The peer as stored, with its state' })
 
 export const PeerParams = Type.Object({ name: PeerName }, closed)
 
-export const RemovePeerReply = Type.Object({ removed: Type.Object({ name: PeerName, id: Type.String(), addrs: Type.Array(Type.String()) }, closed) }, closed)
+export const RemovePeerReply = Type.Object({ removed: Type.Object({ name: PeerName, id: Type.String(), addrs: Type.Array(Type.String()) }, closed) }, { ...closed, description: 'The peer removed' })
 
 export const NodeBody = Type.Object({
   peerId: Type.String(),
@@ -58,7 +58,7 @@ export const NodeBody = Type.Object({
   home: Type.String({ description: 'The home directory' }),
   started: Type.String({ format: 'date-time' }),
   api: Type.String({ description: 'This API\'s base URL' })
-}, closed)
+}, { ...closed, description: 'This node' })
 
 export type AddPeerBodyT = Static<typeof AddPeerBody>
 export type PeerT = Static<typeof Peer>
