@@ -70,6 +70,37 @@ function stateOf (f: Facts | undefined): PeerState {
   return { state: 'unknown', since: null, reason: null }
 }
 
+/** Dials `peer`'s addresses in turn and asks for PROBE_ROOT; records the outcome in `f`, publishing changes. */
+async function checkPeer (node: PeerBookInit['node'], events: EventBus, f: Facts, peer: NamedPeer, timeoutMs: number): Promise<PeerState> {
+  let reason = 'no address to dial'
+  for (const addr of peer.addrs) {
+    try {
+      const client = await node.dialPeer(addr, { signal: AbortSignal.timeout(timeoutMs) })
+      try {
+        await client.getScan(PROBE_ROOT, { signal: AbortSignal.timeout(timeoutMs) })
+      } catch (err) {
+        if (isFerryError(err, 'ERR_PEER_REFUSED')) {
+          const message = (err as Error).message
+          if (f.refusal?.reason !== message) events.publish({ type: 'peer:refused', peer: peer.id, reason: message })
+          f.refusal = { since: f.refusal?.since ?? new Date().toISOString(), reason: message }
+          return stateOf(f)
+        }
+        if (!isFerryError(err, 'ERR_ROOT_NOT_FOUND')) throw err
+      } finally {
+        await client.close()
+      }
+      f.refusal = undefined
+      f.failure = undefined
+      return stateOf(f)
+    } catch (err) {
+      reason = (err as Error)?.message ?? String(err)
+    }
+  }
+  if (f.failure === undefined) events.publish({ type: 'peer:unreachable', peer: peer.id, reason })
+  f.failure = { since: f.failure?.since ?? new Date().toISOString(), reason }
+  return stateOf(f)
+}
+
 /** Starts tracking the node's peers (and, unless intervalMs is 0, checking them periodically). */
 export function createPeerBook (init: PeerBookInit): PeerBook {
   const { node, events } = init
@@ -98,36 +129,7 @@ export function createPeerBook (init: PeerBookInit): PeerBook {
   node.libp2p.addEventListener('peer:connect', onConnect)
   node.libp2p.addEventListener('peer:disconnect', onDisconnect)
 
-  const check = async (peer: NamedPeer): Promise<PeerState> => {
-    const f = get(peer.id)
-    let reason = 'no address to dial'
-    for (const addr of peer.addrs) {
-      try {
-        const client = await node.dialPeer(addr, { signal: AbortSignal.timeout(init.timeoutMs ?? PEER_CHECK_TIMEOUT_MS) })
-        try {
-          await client.getScan(PROBE_ROOT, { signal: AbortSignal.timeout(init.timeoutMs ?? PEER_CHECK_TIMEOUT_MS) })
-        } catch (err) {
-          if (isFerryError(err, 'ERR_PEER_REFUSED')) {
-            const message = (err as Error).message
-            if (f.refusal?.reason !== message) events.publish({ type: 'peer:refused', peer: peer.id, reason: message })
-            f.refusal = { since: f.refusal?.since ?? new Date().toISOString(), reason: message }
-            return stateOf(f)
-          }
-          if (!isFerryError(err, 'ERR_ROOT_NOT_FOUND')) throw err
-        } finally {
-          await client.close()
-        }
-        f.refusal = undefined
-        f.failure = undefined
-        return stateOf(f)
-      } catch (err) {
-        reason = (err as Error)?.message ?? String(err)
-      }
-    }
-    if (f.failure === undefined) events.publish({ type: 'peer:unreachable', peer: peer.id, reason })
-    f.failure = { since: f.failure?.since ?? new Date().toISOString(), reason }
-    return stateOf(f)
-  }
+  const check = async (peer: NamedPeer): Promise<PeerState> => await checkPeer(node, events, get(peer.id), peer, init.timeoutMs ?? PEER_CHECK_TIMEOUT_MS)
 
   let stopped = false
   const checkAll = async (): Promise<void> => {
