@@ -9,8 +9,8 @@
  * of a no-op pull. Drop this when Node's module compile cache (22.1+) makes the unbundled start as fast.
  *
  * Code that only some commands load (`import()` in packages/cli/src/lazy.ts: libp2p, the daemon's HTTP API
- * with Fastify) is split into chunk-*.js files beside ferry.js (esbuild `splitting`), so `ferry --help` parses
- * 0.2 MB instead of 4 MB: the API alone would have added ~0.1 s to every command.
+ * with Fastify) is split into chunk-*.js files beside ferry.js (esbuild `splitting`): `ferry --help` loads about
+ * 0.7 MB of the 4 MB; in one file, the API alone would have added ~0.1 s to every command.
  *
  * The workers keep their file names next to ferry.js: the pools find them with
  * `new URL('./<name>-worker.js', import.meta.url)`, which then points into this directory. better-sqlite3
