@@ -18,6 +18,7 @@ let dir: string
 let a: { dir: string, id: string }
 let b: { dir: string, id: string }
 let daemonA: Daemon
+let daemonB: Daemon
 let api: ApiHandle
 
 beforeAll(async () => {
@@ -165,7 +166,7 @@ describe('peer states and events', () => {
   it('streams peer:connected when a second real daemon connects, and shows that it refuses us', async () => {
     const events = await openEvents(api)
     try {
-      const daemonB = await daemons.start(b.dir)
+      daemonB = await daemons.start(b.dir)
       expect((await api.call('POST', '/v1/peers', { name: 'bee', addr: daemonB.addr })).status).toBe(201)
       const connected = await events.waitFor((e) => e.event === 'peer:connected' && e.data.peer === b.id)
       expect(connected.data).toMatchObject({ type: 'peer:connected', peer: b.id })
@@ -193,6 +194,14 @@ describe('peer states and events', () => {
     expect(r.code, r.stderr).toBe(0)
     expect(json(r).complete).toBe(true)
     expect(readFileSync(join(dest, 'sub/two.txt'), 'utf8')).toBe('hello')
+    // now that B trusts A, adding it again (CLI) makes the running daemon check it at once: connected
+    expect((await ferry(['peer', 'add', 'bee', daemonB.addr, '--home', a.dir])).code).toBe(0)
+    const state = await until(async () => {
+      const p = (await api.call('GET', '/v1/peers')).body.peers.find((x: any) => x.name === 'bee')
+      return p?.state.state === 'connected' ? p.state : undefined
+    }, 30_000, 'connected')
+    expect(state.reason).toBeNull()
+    expect((await ferry(['peers', '--home', a.dir])).stdout).toMatch(/bee\s+\S+\s+not trusted\s+connected since /)
     const unknown = await ferry(['pull', root, join(dir, 'dest2'), '--from', 'nobody', '--home', a.dir])
     expect(unknown.code).toBe(2)
     expect(unknown.stderr).toContain('--from nobody: not a multiaddr and no peer of that name')

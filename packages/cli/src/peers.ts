@@ -21,13 +21,39 @@ export interface ShownState { state: string, since: string | null, reason: strin
 /** A peer as `ferry peers --json` prints it (GET /v1/peers's shape). */
 export interface ShownPeer { name: string, id: string, addrs: string[], trusted: boolean, state: ShownState }
 
-/** The daemon's view of the peers, or undefined when no daemon runs (or it has no API). */
-export async function daemonPeers (dir: string): Promise<Map<string, ShownState> | undefined> {
+/** The running daemon's API client, or undefined when no daemon (with an API) runs on the home in `dir`. */
+async function daemonApi (dir: string): Promise<import('@ferry/api/client').ApiClient | undefined> {
   const info = await (await nodeApi()).readDaemonInfo(dir)
   if (info?.api === undefined) return undefined
-  const client = await (await apiClientApi()).apiClient(dir, info.api)
-  const { peers } = await client.request<{ peers: ShownPeer[] }>('GET', '/v1/peers')
-  return new Map(peers.map((p) => [p.id, p.state]))
+  return await (await apiClientApi()).apiClient(dir, info.api)
+}
+
+/**
+ * The daemon's view of the peers: a map PeerId -> state, 'no daemon' when none runs, or the reason its
+ * API could not answer.
+ */
+export async function daemonPeers (dir: string): Promise<Map<string, ShownState> | 'no daemon' | { failed: string }> {
+  try {
+    const client = await daemonApi(dir)
+    if (client === undefined) return 'no daemon'
+    const { peers } = await client.request<{ peers: ShownPeer[] }>('GET', '/v1/peers')
+    return new Map(peers.map((p) => [p.id, p.state]))
+  } catch (err) {
+    return { failed: (err as Error).message }
+  }
+}
+
+/**
+ * Tells a running daemon about a peer just added to config.json, so it checks it now rather than at its
+ * next round (the same POST is a no-op on the file). Returns a warning if the daemon could not be told.
+ */
+export async function tellDaemon (dir: string, name: string, addr: string): Promise<string | undefined> {
+  try {
+    await (await daemonApi(dir))?.request('POST', '/v1/peers', { name, addr })
+    return undefined
+  } catch (err) {
+    return `the running daemon was not told (${(err as Error).message}); it checks the peer within 30 s`
+  }
 }
 
 function when (iso: string | null): string {

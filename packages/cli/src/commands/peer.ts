@@ -2,7 +2,7 @@ import { ExitCode } from '@ferry/errors'
 import { nodeApi } from '../lazy.js'
 import type { Command } from '../command.js'
 import { printJson, println, usageError, withHome } from '../context.js'
-import { daemonPeers, describeState, type ShownPeer } from '../peers.js'
+import { daemonPeers, describeState, tellDaemon, type ShownPeer, type ShownState } from '../peers.js'
 
 const PEER_USAGE = 'add <name> <multiaddr> | remove <name> [--json]'
 
@@ -27,6 +27,8 @@ export const peer: Command = {
       return await withHome(ctx, async (home) => {
         const { peer: added, changed } = await api.addPeer(home.dir, name ?? '', addr, home.peerId.toString())
         const trusted = home.config.trusted.includes(added.id)
+        const warning = await tellDaemon(home.dir, added.name, addr)
+        if (warning !== undefined) ctx.stderr.write(`ferry: warning: ${warning}\n`)
         if (ctx.json) printJson(ctx, { peer: added, created: changed, trusted })
         else {
           println(ctx, `${changed ? 'Added' : 'Already known:'} ${added.name} = ${added.id}`)
@@ -68,10 +70,12 @@ export const peers: Command = {
     return await withHome(ctx, async (home) => {
       const named = (await nodeApi()).namedPeers(home.config)
       const states = await daemonPeers(home.dir)
+      if (typeof states === 'object' && 'failed' in states) ctx.stderr.write(`ferry: warning: the running daemon did not say the peers' states: ${states.failed}\n`)
+      const fallback: ShownState = { state: 'unknown', since: null, reason: states === 'no daemon' ? 'daemon not running' : states instanceof Map ? null : 'daemon did not answer' }
       const list: ShownPeer[] = named.map((p) => ({
         ...p,
         trusted: home.config.trusted.includes(p.id),
-        state: states?.get(p.id) ?? (states === undefined ? { state: 'unknown', since: null, reason: 'daemon not running' } : { state: 'unknown', since: null, reason: null })
+        state: (states instanceof Map ? states.get(p.id) : undefined) ?? fallback
       }))
       if (ctx.json) printJson(ctx, { peers: list })
       else if (list.length === 0) println(ctx, 'No named peers: add one with `ferry peer add <name> <multiaddr>`.')
