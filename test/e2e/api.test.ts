@@ -4,7 +4,8 @@
  * peer states and server-sent events, `--from <name>`, and the served OpenAPI document checked against the
  * server's answers.
  */
-import { readFileSync, statSync } from 'node:fs'
+import { readFileSync, statSync, writeFileSync } from 'node:fs'
+import { createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Ajv } from 'ajv'
@@ -63,6 +64,32 @@ describe('discovery and authentication', () => {
     const r = await api.call('GET', '/v1/nowhere')
     expect(r.status).toBe(404)
     expect(r.body.error).toEqual({ code: 'ERR_NOT_FOUND', message: expect.stringContaining('GET /v1/nowhere') })
+  })
+})
+
+describe('config api.port', () => {
+  it('listens on the configured port, and a port in use stops the daemon with exit 6 naming the setting', async () => {
+    const busy = createServer()
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve))
+    const port = (busy.address() as AddressInfo).port
+    const f = await initTestHome(dir, 'f')
+    const cfgFile = join(f.dir, 'config.json')
+    writeFileSync(cfgFile, JSON.stringify({ ...JSON.parse(readFileSync(cfgFile, 'utf8')), api: { port } }))
+    try {
+      const r = await ferry(['daemon', '--home', f.dir, '--listen', '/ip4/127.0.0.1/tcp/0'])
+      expect(r.code).toBe(6)
+      expect(r.stderr).toContain(`Cannot listen on 127.0.0.1:${port} for the API`)
+      expect(r.stderr).toContain('"api": { "port": N }')
+    } finally {
+      await new Promise((resolve) => busy.close(resolve))
+    }
+    const d = await daemons.start(f.dir) // the port is free now
+    expect(apiOf(f.dir).url).toBe(`http://127.0.0.1:${port}`)
+    await d.stop()
+    writeFileSync(cfgFile, JSON.stringify({ ...JSON.parse(readFileSync(cfgFile, 'utf8')), api: { port: 'http' } }))
+    const bad = await ferry(['id', '--home', f.dir])
+    expect(bad.code).toBe(8)
+    expect(bad.stderr).toContain('"api.port" must be a TCP port number')
   })
 })
 

@@ -16,6 +16,9 @@ export const ErrorBody = Type.Object({
   }, closed)
 }, { ...closed, description: 'An error' })
 
+/** The query of a route that takes none: any parameter is a 400, not silently ignored. */
+export const NoQuery = Type.Object({}, closed)
+
 /** A peer name in a path or body. */
 export const PeerName = Type.String({ pattern: PEER_NAME_PATTERN, description: 'A short slug: a lowercase letter, then up to 31 lowercase letters, digits, - or _' })
 

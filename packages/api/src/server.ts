@@ -9,7 +9,7 @@ import swagger from '@fastify/swagger'
 import { FerryError } from '@ferry/errors'
 import type { ApiContext } from './context.js'
 import { errorReply } from './errors.js'
-import { errors } from './schemas.js'
+import { NoQuery, errors } from './schemas.js'
 import { eventRoutes } from './routes/events.js'
 import { nodeRoutes } from './routes/node.js'
 import { peerRoutes } from './routes/peers.js'
@@ -75,7 +75,7 @@ export async function buildApi (ctx: ApiContext, options: BuildApiOptions): Prom
   peerRoutes(app, ctx)
   eventRoutes(app, ctx, options.events ?? {}, streams)
   app.get('/v1/openapi.json', {
-    schema: { operationId: 'getOpenApi', tags: ['meta'], summary: 'This document (OpenAPI 3.1)', response: { 200: { type: 'object', additionalProperties: true, description: 'The OpenAPI document' }, ...errors() } }
+    schema: { querystring: NoQuery, operationId: 'getOpenApi', tags: ['meta'], summary: 'This document (OpenAPI 3.1)', response: { 200: { type: 'object', additionalProperties: true, description: 'The OpenAPI document' }, ...errors() } }
   }, async () => app.swagger())
   app.addHook('onClose', async () => { for (const end of [...streams]) end() })
   await app.ready()

@@ -65,6 +65,15 @@ describe('errors', () => {
     expect(r.json()).toEqual({ error: { code: 'ERR_INTERNAL', message: 'Internal error: oops' } })
   })
 
+  it('refuses query parameters no route takes, naming them', async () => {
+    const a = await app(createEventBus())
+    for (const url of ['/v1/node?x=1', '/v1/peers?verbose=true', '/v1/openapi.json?format=yaml']) {
+      const r = await a.inject({ method: 'GET', url, headers: auth })
+      expect(r.statusCode, url).toBe(400)
+      expect(r.json().error).toEqual({ code: 'ERR_INVALID_ARGUMENT', message: `querystring.${url.split('?')[1]!.split('=')[0]!}: not a known field` })
+    }
+  })
+
   it('compares tokens whole, only as Bearer', () => {
     expect(tokenMatches(`Bearer ${TOKEN}`, TOKEN)).toBe(true)
     expect(tokenMatches(`bearer  ${TOKEN} `, TOKEN)).toBe(true)

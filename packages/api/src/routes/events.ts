@@ -1,12 +1,13 @@
 /** `GET /v1/events`: the daemon's events as server-sent events (sse.ts). */
 import type { FastifyInstance } from 'fastify'
 import type { ApiContext } from '../context.js'
-import { errors } from '../schemas.js'
+import { NoQuery, errors } from '../schemas.js'
 import { streamEvents, type EventStreamOptions } from '../sse.js'
 
 export function eventRoutes (app: FastifyInstance, ctx: ApiContext, options: EventStreamOptions, streams: Set<() => void>): void {
   app.get('/v1/events', {
     schema: {
+      querystring: NoQuery,
       operationId: 'streamEvents',
       tags: ['events'],
       summary: 'Server-sent events: peer:connected, peer:disconnected, peer:unreachable, peer:refused; a comment line every 15 s',

@@ -1,11 +1,12 @@
 /** `GET /v1/node`: who this node is. */
 import type { FastifyInstance } from 'fastify'
 import type { ApiContext } from '../context.js'
-import { NodeBody, errors } from '../schemas.js'
+import { NoQuery, NodeBody, errors } from '../schemas.js'
 
 export function nodeRoutes (app: FastifyInstance, ctx: ApiContext): void {
   app.get('/v1/node', {
     schema: {
+      querystring: NoQuery,
       operationId: 'getNode',
       tags: ['node'],
       summary: 'This node: PeerId, listening addresses, version, home, start time',

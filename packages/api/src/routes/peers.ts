@@ -4,7 +4,7 @@ import type { Static } from 'typebox'
 import { FerryError } from '@ferry/errors'
 import type { NamedPeer } from '@ferry/node'
 import type { ApiContext } from '../context.js'
-import { AddPeerBody, AddPeerReply, PeerList, PeerParams, RemovePeerReply, errors, type PeerT } from '../schemas.js'
+import { NoQuery, AddPeerBody, AddPeerReply, PeerList, PeerParams, RemovePeerReply, errors, type PeerT } from '../schemas.js'
 
 function describe (ctx: ApiContext, peer: NamedPeer, trusted: string[]): PeerT {
   return { ...peer, trusted: trusted.includes(peer.id), state: ctx.peerState(peer.id) }
@@ -21,6 +21,7 @@ function inBody (err: unknown): unknown {
 export function peerRoutes (app: FastifyInstance, ctx: ApiContext): void {
   app.get('/v1/peers', {
     schema: {
+      querystring: NoQuery,
       operationId: 'listPeers',
       tags: ['peers'],
       summary: 'The named peers of the address book, with their trust and the daemon\'s view of their state',
@@ -33,6 +34,7 @@ export function peerRoutes (app: FastifyInstance, ctx: ApiContext): void {
 
   app.post<{ Body: Static<typeof AddPeerBody> }>('/v1/peers', {
     schema: {
+      querystring: NoQuery,
       operationId: 'addPeer',
       tags: ['peers'],
       summary: 'Name a peer: { name, addr } (addr ends in /p2p/<PeerId>). Does not trust it. 201 if new or changed, 200 if already so',
@@ -53,6 +55,7 @@ export function peerRoutes (app: FastifyInstance, ctx: ApiContext): void {
 
   app.delete<{ Params: Static<typeof PeerParams> }>('/v1/peers/:name', {
     schema: {
+      querystring: NoQuery,
       operationId: 'removePeer',
       tags: ['peers'],
       summary: 'Remove a peer from the address book (its trust, if any, stays)',
