@@ -40,14 +40,15 @@ const result = await build({
   bundle: true,
   platform: 'node',
   format: 'esm',
-  splitting: true,
-  chunkNames: 'chunk-[hash]',
   target: 'node20',
   external: ['better-sqlite3'],
   banner: { js: banner },
   sourcemap: 'linked',
   logLevel: 'warning',
-  metafile: true
+  metafile: true,
+  // lazily imported code in chunk-*.js beside ferry.js (see above); the worker URLs stay valid in that directory
+  splitting: true,
+  chunkNames: 'chunk-[hash]'
 })
 writeFileSync(join(OUT, 'package.json'), JSON.stringify({ type: 'module', private: true }, null, 2) + '\n')
 const bytes = Object.entries(result.metafile.outputs).filter(([f]) => f.endsWith('.js')).reduce((n, [, o]) => n + o.bytes, 0)

@@ -2,7 +2,6 @@
  * @ferry/api: the daemon's HTTP API (docs/api.md). `apiService` plugs it into `runDaemon`; `buildApi`
  * builds the app for a context (the OpenAPI script, tests); `@ferry/api/client` is the CLI's side.
  */
-import '@ferry/compat'
 export { apiService, fromDaemon, API_HOST, type ApiServiceOptions } from './service.js'
 export { buildApi, MAX_BODY_BYTES, type BuildApiOptions } from './server.js'
 export type { ApiContext } from './context.js'
