@@ -235,6 +235,21 @@ describe('peer states and events', () => {
   })
 })
 
+describe('peer:disconnected', () => {
+  it('streams peer:disconnected when the second daemon stops, and shows it', async () => {
+    const events = await openEvents(api)
+    try {
+      await daemonB.stop()
+      const gone = await events.waitFor((e) => e.event === 'peer:disconnected' && e.data.peer === b.id)
+      expect(gone.data.type).toBe('peer:disconnected')
+      const peer = (await api.call('GET', '/v1/peers')).body.peers.find((x: any) => x.name === 'bee')
+      expect(['disconnected', 'unreachable']).toContain(peer.state.state) // unreachable if a check ran since
+    } finally {
+      events.close()
+    }
+  })
+})
+
 describe('the OpenAPI document', () => {
   let e: { dir: string, id: string }
   beforeAll(async () => { e = await initTestHome(dir, 'e') })
