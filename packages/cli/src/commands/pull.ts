@@ -6,6 +6,7 @@ import { DEFAULT_DEADLINE_MS, pull as pullScan, type BlockPeer, type PeerSpec, t
 import type { Command } from '../command.js'
 import { printJson, println, withHome } from '../context.js'
 import { parseRoot } from '../cid.js'
+import { fromAddrs } from '../peers.js'
 import { formatBytes, formatRate, plural } from '../format.js'
 import { ProgressLine, type ProgressState } from '../progress.js'
 
@@ -53,7 +54,7 @@ export const pull: Command = {
         node ??= nodeApi().then(async ({ createFerryNode }) => await createFerryNode({ home, listen: [] }))
         return await node
       }
-      const peers: PeerSpec[] = from.map((addr) => ({
+      const peers: PeerSpec[] = (await fromAddrs(home.config, from)).map((addr) => ({
         label: addr,
         connect: async (signal) => (await (await startNode()).dialPeer(addr, { signal })) as BlockPeer
       }))
