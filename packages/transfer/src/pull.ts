@@ -1,14 +1,15 @@
-import { promises as fsp, type Stats } from 'node:fs'
-import { join, resolve } from 'node:path'
-import { FerryError, isFerryError } from '@ferry/errors'
+import { constants as fsc, promises as fsp, type Stats } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import { FerryError, fromSystemError, isFerryError } from '@ferry/errors'
 import { HashPool, fileLeaves, pathProblem, pathUnder, symlinkTargetProblem, walkDag, type DagEntry, type FileLeaf, type GetBlock, type SkippedEntry } from '@ferry/dag'
-import { EntriesDigest, freeSpace, readLeaf, verifyScanSignature, type Catalog, type InnerBlocks } from '@ferry/store'
+import { EntriesDigest, readLeaf, verifyScanSignature, type Catalog, type InnerBlocks } from '@ferry/store'
 import type { CID } from 'multiformats/cid'
 import {
-  DEFAULT_CHECKPOINT_BYTES, DEFAULT_CHECKPOINT_MS, DEFAULT_DEADLINE_MS, DEFAULT_WINDOW, ENDGAME_AFTER_MS, LOCAL_COPY_CONCURRENCY, PLAN_CONCURRENCY, SPACE_MARGIN_BYTES, STAGING_DIR
+  DEFAULT_CHECKPOINT_BYTES, DEFAULT_CHECKPOINT_MS, DEFAULT_DEADLINE_MS, DEFAULT_WINDOW, ENDGAME_AFTER_MS, LOCAL_COPY_CONCURRENCY, PLAN_CONCURRENCY, STAGING_DIR
 } from './constants.js'
 import { PeerState, sleep } from './peers.js'
 import { WorkQueue, type WorkItem } from './queue.js'
+import { checkSpace, pruneEmptyDirs } from './space.js'
 import { Staging, bitmapFor, hasBit, stagingName, type StagedFile } from './staging.js'
 import type { BlockPeer, PeerSpec, PullProblem, PullProgressEvent, PullResult, ScanEntryInfo, ScanInfo } from './types.js'
 
@@ -37,6 +38,8 @@ export interface PullOptions {
    * such links are not created and are reported as ERR_UNSAFE_SYMLINK problems.
    */
   allowEscapingSymlinks?: boolean
+  /** Free space to leave on the destination, in bytes (default: 1% of its filesystem, at most 64 MiB). */
+  spaceMarginBytes?: number
 }
 
 interface PlannedDir { path: string, cid: CID, mode: number, mtimeMs: number }
@@ -96,6 +99,8 @@ export async function pull (options: PullOptions): Promise<PullResult> {
   let lastProgress = Date.now()
   const ownPool = options.pool == null
   let pool = options.pool
+  let freshDest = false
+  let opened: Staging | undefined // closed on every way out: no file handle is left to the garbage collector
 
   const noPeers = (what: string): FerryError => {
     const why = peers.map((p) => `${p.spec.label}: ${p.lastError ?? p.status}`).join('; ')
@@ -107,6 +112,7 @@ export async function pull (options: PullOptions): Promise<PullResult> {
     const until = Date.now() + deadlineMs
     for (;;) {
       let anyUsable = false
+      const lacking = new Set<PeerState>() // peers that answered and do not hold it
       for (const state of peers) {
         if (!state.usable) continue
         anyUsable = true
@@ -117,11 +123,15 @@ export async function pull (options: PullOptions): Promise<PullResult> {
           if (out !== undefined) return out
         } catch (err) {
           if (signal.aborted) throw err
-          if (isFerryError(err, 'ERR_ROOT_NOT_FOUND') || isFerryError(err, 'ERR_BLOCK_NOT_FOUND')) continue
+          if (isFerryError(err, 'ERR_ROOT_NOT_FOUND') || isFerryError(err, 'ERR_BLOCK_NOT_FOUND')) {
+            lacking.add(state)
+            continue
+          }
           state.fail(err)
         }
       }
       const down = peers.filter((p) => p.status === 'down')
+      if (anyUsable && lacking.size > 0 && lacking.size === peers.filter((p) => p.usable).length) throw notHeld(what, root, [...lacking])
       if (!anyUsable || down.length === 0 || Date.now() > until) throw noPeers(what)
       await down[0]?.waitBackoff(signal)
     }
@@ -206,6 +216,7 @@ export async function pull (options: PullOptions): Promise<PullResult> {
     }
 
     // 3. Reconcile with the destination and the journal of an earlier, interrupted run.
+    freshDest = await fsp.lstat(dest).then(() => false, () => true)
     await mkdirSafe(dest, '')
     // the staging directory's name is Ferry's own: an entry of that name at the top is never placed
     for (const e of [...dirs, ...links, ...files.map((f) => f.entry)]) {
@@ -300,17 +311,12 @@ export async function pull (options: PullOptions): Promise<PullResult> {
         missingBytes += leaf.length
       })
     }
-    const space = await freeSpace(dest)
-    if (missingBytes + SPACE_MARGIN_BYTES > space.available && missingBytes > 0) {
-      throw new FerryError('ERR_NO_SPACE', `Not enough space on ${dest}: ${missingBytes} bytes still needed (plus a ${SPACE_MARGIN_BYTES / 1048576} MiB margin), ${space.available} available`, {
-        details: { dest, needed: missingBytes, available: space.available, margin: SPACE_MARGIN_BYTES }
-      })
-    }
+    await checkSpace(dest, missingBytes, options.spaceMarginBytes)
     emit({ type: 'pull:plan', files: files.length, bytes: record.bytes, missingBytes, presentBytes: bytesPresent, missingFiles: staged.length })
     const planSeconds = (performance.now() - started) / 1000
 
     // 5. Fetch: local copies first, then every peer at once.
-    const staging = new Staging(dest, journal, pullRecord.id, options.fsync === true)
+    const staging = opened = new Staging(dest, journal, pullRecord.id, options.fsync === true)
     const checkpointBytes = options.checkpointBytes ?? DEFAULT_CHECKPOINT_BYTES
     let checkpointing: Promise<void> = Promise.resolve()
     let checkpointError: unknown
@@ -482,11 +488,24 @@ export async function pull (options: PullOptions): Promise<PullResult> {
       await Promise.all([...peers.map(supervise), watchdog()])
       if (signal.aborted && isFerryError(signal.reason)) throw signal.reason
     }
+  } catch (err) {
+    controller.abort(err) // a fatal error stops every lane, the watchdog and every backoff at once
+    await opened?.close(false)
+    if (freshDest) await pruneEmptyDirs(dest) // a destination this run created leaves no empty tree behind
+    throw err
   } finally {
     outer?.removeEventListener('abort', onAbort)
+    await opened?.close(false)
     await Promise.all(peers.map(async (p) => { await p.close() }))
     if (ownPool) await pool?.close()
   }
+}
+
+/** Every peer answered and none holds `what`: not a network failure (ERR_ROOT_NOT_FOUND, exit 7). */
+function notHeld (what: string, root: CID, lacking: PeerState[]): FerryError {
+  const who = lacking.map((p) => p.name).join(', ')
+  const hint = what.startsWith('the scan') ? ' (is it the root of a scan? A file\'s CID is not: `ferry ls` at the source lists its scans\' roots)' : ''
+  return new FerryError('ERR_ROOT_NOT_FOUND', `No peer holds ${what}: ${who} answered that ${lacking.length === 1 ? 'it does' : 'they do'} not have it${hint}`, { details: { root: root.toString(), peers: lacking.map((p) => p.name) } })
 }
 
 function conflictAppeared (path: string): PullProblem {
@@ -501,7 +520,7 @@ async function mkdirSafe (dest: string, rel: string): Promise<PullProblem | unde
     try {
       await fsp.mkdir(abs, { recursive: rel === '', mode: 0o700 })
     } catch (err) {
-      throw new FerryError('ERR_IO', `Cannot create ${abs}: ${(err as Error).message}`, { cause: err })
+      throw await mkdirError(abs, err)
     }
     return undefined
   }
@@ -511,6 +530,21 @@ async function mkdirSafe (dest: string, rel: string): Promise<PullProblem | unde
   }
   if (rel === '') throw new FerryError('ERR_NOT_A_DIRECTORY', `Destination ${dest} exists and is not a directory`)
   return { path: rel, code: 'ERR_CONFLICT', message: `exists at the destination as ${describeType(st)}, where the scan has a directory; nothing written below it` }
+}
+
+/**
+ * Why `abs` could not be made. A recursive mkdir says ENOENT where the real cause is the nearest existing
+ * ancestor (read-only, not writable): that one is asked.
+ */
+async function mkdirError (abs: string, err: unknown): Promise<FerryError> {
+  let cause = err
+  if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+    let dir = dirname(abs)
+    while (dir !== dirname(dir) && !(await fsp.lstat(dir).then(() => true, () => false))) dir = dirname(dir)
+    await fsp.access(dir, fsc.W_OK).catch((e: unknown) => { cause = e })
+  }
+  const system = fromSystemError(cause, abs)
+  return new FerryError(system.code === 'ERR_NOT_FOUND' ? 'ERR_IO' : system.code, `Cannot create ${abs}: ${system.message}`, { cause })
 }
 
 /**

@@ -244,11 +244,16 @@ export class Staging {
     return 'placed'
   }
 
-  /** Closes every handle; with `clean`, removes the staging directory (only when nothing is left in it). */
+  /**
+   * Closes every handle; with `clean`, removes the staging directory and what is in it; without, removes it
+   * only if it is empty (nothing to resume).
+   */
   async close (clean: boolean): Promise<void> {
     for (const fh of this.handles.values()) await fh.close().catch(() => {})
     this.handles.clear()
-    if (clean) await fsp.rm(join(this.dest, STAGING_DIR), { recursive: true, force: true })
+    const dir = join(this.dest, STAGING_DIR)
+    if (clean) await fsp.rm(dir, { recursive: true, force: true })
+    else await fsp.rmdir(dir).catch(() => {})
   }
 }
 

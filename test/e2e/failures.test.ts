@@ -1,0 +1,207 @@
+/**
+ * When a pull fails, it stops at once and says the true cause (issue 9). Real daemons and real `ferry`
+ * processes over real sockets; filesystems that fill up or are read-only are real tmpfs mounts (as root).
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, utimesSync, writeFileSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest'
+import { FERRY_BIN, ferry, initTestHome, json, type RunResult } from '../support/ferry.js'
+import { DaemonSet, type Daemon } from '../support/daemon.js'
+import { MiB, bytes, cleanup, hashTree, tempDir, writeTree } from '../support/tree.js'
+
+const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
+
+/** A `ferry` child process left running: signal it, watch its output, await its end. */
+interface Running {
+  child: ChildProcess
+  stderr: () => string
+  done: Promise<RunResult & { signal: NodeJS.Signals | null, endedAt: number }>
+}
+
+function start (args: string[]): Running {
+  const child = spawn(FERRY_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FERRY_HOME: undefined } })
+  let stdout = ''
+  let stderr = ''
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => { stdout += d })
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => { stderr += d })
+  const killer = setTimeout(() => child.kill('SIGKILL'), 100_000)
+  const done = new Promise<RunResult & { signal: NodeJS.Signals | null, endedAt: number }>((resolve) => {
+    child.on('close', (code, signal) => {
+      clearTimeout(killer)
+      resolve({ code: code ?? 128, stdout, stderr, signal, endedAt: Date.now() })
+    })
+  })
+  return { child, stderr: () => stderr, done }
+}
+
+async function until (what: string, cond: () => boolean, timeoutMs = 60_000): Promise<void> {
+  const end = Date.now() + timeoutMs
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await sleep(5)
+  }
+}
+
+/** Mounts a tmpfs of `size` at a new directory under `parent` (root only; the test is skipped otherwise). */
+function tmpfs (ctx: TestContext, parent: string, name: string, size: string, extra = ''): string {
+  if (process.getuid?.() !== 0) ctx.skip('needs root to mount a small tmpfs')
+  const mnt = join(parent, name)
+  mkdirSync(mnt, { recursive: true })
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}${extra}`, 'tmpfs', mnt])
+  } catch (err) {
+    ctx.skip(`cannot mount a tmpfs here: ${(err as Error).message}`)
+  }
+  ctx.onTestFinished(() => { execFileSync('umount', ['-l', mnt]) })
+  return mnt
+}
+
+/** Node's own complaints that must never reach a user. */
+const NODE_NOISE = /Closing file descriptor|DEP0137|DeprecationWarning|\(node:\d+\)/
+
+const daemons = new DaemonSet()
+
+describe('a failing pull stops at once and says the true cause', () => {
+  let tmp: string
+  let scan: string
+  let root: string
+  let fileCid: string
+  let A: { dir: string, id: string }
+  let puller: { dir: string, id: string }
+  let dA: Daemon
+
+  beforeAll(async () => {
+    tmp = tempDir('ferry-failures-')
+    scan = join(tmp, '20261201_APS_2BM_0007')
+    const spec: Record<string, number> = { 'meta/scan.nxs': 4096 }
+    for (let i = 0; i < 40; i++) spec[`raw/proj_${String(i).padStart(4, '0')}.tif`] = 2 * MiB + i
+    writeTree(scan, spec)
+    A = await initTestHome(tmp, 'siteA')
+    puller = await initTestHome(tmp, 'puller')
+    root = json(await ferry(['add', scan, '--json', '--home', A.dir])).root
+    const listing = json(await ferry(['ls', root, '--json', '--home', A.dir]))
+    fileCid = listing.entries.find((e: any) => e.path === 'raw/proj_0001.tif').cid
+    await ferry(['trust', puller.id, '--home', A.dir])
+    dA = await daemons.start(A.dir)
+  })
+  afterAll(async () => {
+    dA?.child.kill('SIGCONT')
+    await daemons.stopAll()
+    cleanup(tmp)
+  })
+
+  it('a malformed --from is a usage error at once (exit 2), even when the scan is held here', async () => {
+    const bad = [
+      ['/ip4/127.0.0.1/tcp/4001', /does not end in \/p2p\/<PeerId>/],
+      ['/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWbad', /not a valid PeerId/],
+      ['127.0.0.1:4001', /not a multiaddr; write it as \/ip4\/127\.0\.0\.1\/tcp\/4001\/p2p\/<PeerId>/]
+    ] as const
+    for (const [addr, said] of bad) {
+      const t0 = Date.now()
+      const r = await ferry(['pull', root, join(tmp, 'never'), '--from', addr, '--home', puller.dir])
+      expect(r.code, r.stderr).toBe(2)
+      expect(r.stderr).toMatch(said)
+      expect(r.stderr).not.toMatch(/retrying|unreachable/)
+      expect(Date.now() - t0).toBeLessThan(5000) // ~0.3 s unloaded; the old behaviour retried for 300 s
+      expect(existsSync(join(tmp, 'never'))).toBe(false)
+    }
+    // A holds the scan itself: no peer is needed, and a bad --from is still refused
+    const r = await ferry(['pull', root, join(tmp, 'local-copy'), '--from', '127.0.0.1:4001', '--home', A.dir])
+    expect(r.code, r.stderr).toBe(2)
+    expect(existsSync(join(tmp, 'local-copy'))).toBe(false)
+  })
+
+  it('a root no peer holds is "not found" (exit 7), not a network failure; so is a file\'s CID', async () => {
+    // a valid scan root that only another node, not asked, holds
+    const dir = join(tmp, 'unheld')
+    writeTree(dir, { 'x.bin': 1000 })
+    const other = await initTestHome(tmp, 'other')
+    const unheld = json(await ferry(['add', dir, '--json', '--home', other.dir])).root
+    for (const [cid, hint] of [[unheld, /No peer holds the scan/], [fileCid, /A file's CID is not/]] as const) {
+      const t0 = Date.now()
+      const r = await ferry(['pull', cid, join(tmp, 'nf'), '--from', dA.addr, '--home', puller.dir])
+      expect(r.code, r.stderr).toBe(7)
+      expect(r.stderr).toMatch(/No peer holds the scan/)
+      expect(r.stderr).toMatch(hint)
+      expect(r.stderr).toContain(dA.peerId)
+      expect(Date.now() - t0).toBeLessThan(30_000) // not retried until the deadline
+      expect(existsSync(join(tmp, 'nf'))).toBe(false)
+    }
+    // ls of a file's CID says what it is instead of printing nothing
+    const ls = await ferry(['ls', fileCid, '--home', A.dir])
+    expect(ls.code).toBe(0)
+    expect(ls.stdout).toMatch(/is a file of 2\.10 MB, not a scan/)
+  })
+
+  it('a 52 MB scan fits on an empty 100 MB filesystem; one that does not is refused in human units and leaves nothing', async (ctx) => {
+    const src = join(tmp, 'fits')
+    writeTree(src, { 'vol.h5': 52_000_000 })
+    const fitsRoot = json(await ferry(['add', src, '--json', '--home', A.dir])).root
+    const mnt = tmpfs(ctx, tmp, 'disk100', '100m')
+    const dest = join(mnt, 'fits')
+    const r = await ferry(['pull', fitsRoot, dest, '--from', dA.addr, '--home', puller.dir])
+    expect(r.code, r.stderr).toBe(0)
+    expect(hashTree(dest)).toEqual(hashTree(src))
+    // too big for what is left: refused before anything is written, figures in human units (raw in --json)
+    const again = join(mnt, 'again')
+    const refused = await ferry(['pull', fitsRoot, again, '--from', dA.addr, '--home', puller.dir])
+    expect(refused.code, refused.stderr).toBe(5)
+    expect(refused.stderr).toMatch(/52\.0 MB still needed plus a 1\.05 MB margin, \d+(\.\d+)? MB available/)
+    expect(existsSync(again)).toBe(false) // no empty destination left behind
+    const asJson = await ferry(['pull', fitsRoot, again, '--from', dA.addr, '--home', puller.dir, '--json'])
+    expect(asJson.code).toBe(5)
+    expect(json(asJson).error.details).toMatchObject({ needed: 52_000_000, margin: 1_048_576 })
+    // --space-margin sets the reserve
+    const margin = await ferry(['pull', fitsRoot, join(mnt, 'm'), '--from', dA.addr, '--home', puller.dir, '--space-margin', '60MB'])
+    expect(margin.code).toBe(5)
+    expect(margin.stderr).toMatch(/plus a 60\.0 MB margin/)
+    expect((await ferry(['pull', fitsRoot, join(mnt, 'm'), '--from', dA.addr, '--space-margin', 'lots', '--home', puller.dir])).code).toBe(2)
+  })
+
+  it('a filesystem filled mid-pull by another writer ends the pull within a second, exit 5', async (ctx) => {
+    const mnt = tmpfs(ctx, tmp, 'disk-fill', '120m')
+    const dest = join(mnt, 'dest')
+    const run = start(['pull', root, dest, '--from', dA.addr, '--home', puller.dir])
+    try {
+      // hold the daemon still as soon as the first leaves arrive, fill the disk, let it go on
+      await until('the pull to start writing', () => existsSync(join(dest, '.ferry-partial')))
+      dA.child.kill('SIGSTOP')
+      execFileSync('sh', ['-c', `dd if=/dev/zero of=${join(mnt, 'other-writer')} bs=1M 2>/dev/null || true`])
+    } finally {
+      dA.child.kill('SIGCONT')
+    }
+    await until('the error', () => /No space left/.test(run.stderr()), 60_000)
+    const saidAt = Date.now()
+    const r = await run.done
+    expect(r.code, r.stderr).toBe(5)
+    expect(r.stderr).toMatch(/No space left while writing/)
+    expect(r.endedAt - saidAt).toBeLessThan(3000) // within a second, with slack for a loaded machine (was: the 300 s deadline)
+    expect(r.stderr).not.toMatch(NODE_NOISE)
+  })
+
+  it('SIGTERM mid-pull exits 130 without Node warnings', async () => {
+    const dest = join(tmp, 'interrupted')
+    const run = start(['pull', root, dest, '--from', dA.addr, '--home', puller.dir])
+    try {
+      await until('the pull to start writing', () => existsSync(join(dest, '.ferry-partial')))
+      dA.child.kill('SIGSTOP') // the pull now waits on the peer with its staged files open
+      await sleep(300)
+      run.child.kill('SIGTERM')
+      const r = await run.done
+      expect(r.code, r.stderr).toBe(130)
+      expect(r.stderr).toMatch(/SIGTERM received, stopping/)
+      expect(r.stderr).not.toMatch(NODE_NOISE)
+    } finally {
+      dA.child.kill('SIGCONT')
+    }
+  })
+
+  it('a read-only destination is said to be read-only, not ENOENT', async (ctx) => {
+    const mnt = tmpfs(ctx, tmp, 'ro', '1m', ',ro')
+    const r = await ferry(['pull', root, join(mnt, 'deep', 'dest'), '--from', dA.addr, '--home', puller.dir])
+    expect(r.code, r.stderr).toBe(8)
+    expect(r.stderr).toMatch(/Read-only file system/)
+    expect(r.stderr).not.toMatch(/ENOENT|No such file/)
+  })
+})
