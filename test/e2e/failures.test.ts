@@ -204,4 +204,54 @@ describe('a failing pull stops at once and says the true cause', () => {
     expect(r.stderr).toMatch(/Read-only file system/)
     expect(r.stderr).not.toMatch(/ENOENT|No such file/)
   })
+
+  it('a foreign file with the scan\'s size and mtime is hashed and reported as a conflict, never accepted', async () => {
+    const dest = join(tmp, 'foreign')
+    const victim = 'raw/proj_0003.tif'
+    const original = statSync(join(scan, victim))
+    writeTree(dest, { [victim]: bytes(original.size, 'someone else') })
+    utimesSync(join(dest, victim), original.atime, original.mtime)
+    expect(statSync(join(dest, victim)).size).toBe(original.size)
+    const r = await ferry(['pull', root, dest, '--from', dA.addr, '--json', '--home', puller.dir])
+    expect(r.code, r.stderr).toBe(3)
+    const out = json(r)
+    expect(out.complete).toBe(false)
+    expect(out.problems).toEqual([{ path: victim, code: 'ERR_CONFLICT', message: 'exists at the destination with other content; not overwritten' }])
+    expect(readFileSync(join(dest, victim)).equals(bytes(original.size, 'someone else'))).toBe(true) // untouched
+    expect(existsSync(join(dest, '.ferry-partial'))).toBe(false) // no empty staging directory left
+    const { [victim]: _foreign, ...rest } = hashTree(dest)
+    const { [victim]: _real, ...want } = hashTree(scan)
+    expect(rest).toEqual(want)
+
+    // a file Ferry placed, then rewritten in place with its size and mtime put back, is hashed too
+    rmSync(join(dest, victim))
+    expect((await ferry(['pull', root, dest, '--from', dA.addr, '--home', puller.dir])).code).toBe(0)
+    const placed = join(dest, 'raw/proj_0004.tif')
+    const before = statSync(placed)
+    writeFileSync(placed, bytes(before.size, 'rewritten'))
+    utimesSync(placed, before.atime, before.mtime)
+    const again = await ferry(['pull', root, dest, '--from', dA.addr, '--json', '--home', puller.dir])
+    expect(again.code, again.stderr).toBe(3)
+    expect(json(again).problems.map((p: any) => p.path)).toEqual(['raw/proj_0004.tif'])
+    // put back by hand with the right bytes: hashed, found to match, adopted; nothing is fetched
+    writeFileSync(placed, readFileSync(join(scan, 'raw/proj_0004.tif')))
+    utimesSync(placed, before.atime, before.mtime)
+    const noop = json(await ferry(['pull', root, dest, '--from', dA.addr, '--json', '--home', puller.dir]))
+    expect(noop).toMatchObject({ complete: true, bytesFetched: 0, bytesPresent: noop.bytes })
+  })
+
+  it('ferry scans says where each copy of a root is, and which are gone', async () => {
+    const one = join(tmp, 'copy-one')
+    const two = join(tmp, 'copy-two')
+    for (const d of [one, two]) expect((await ferry(['pull', root, d, '--from', dA.addr, '--home', puller.dir])).code).toBe(0)
+    rmSync(two, { recursive: true })
+    const r = await ferry(['scans', '--home', puller.dir])
+    expect(r.stdout.split('\n')[0]).toMatch(/ROOT .* PATH$/)
+    const lines = r.stdout.split('\n').filter((l) => l.includes(root))
+    expect(lines.find((l) => l.endsWith(one))).toBeDefined()
+    expect(lines.find((l) => l.endsWith(`${two} (gone)`))).toBeDefined()
+    const listed = json(await ferry(['scans', '--json', '--home', puller.dir]))
+    expect(listed.find((s: any) => s.source === two)).toMatchObject({ root, present: false })
+    expect(listed.find((s: any) => s.source === one)).toMatchObject({ root, present: true })
+  })
 })

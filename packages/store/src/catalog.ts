@@ -11,6 +11,7 @@
  * held between pages.
  */
 import { createPullJournal, type PullJournal } from './pull-journal.js'
+import { createPlacedFiles, type PlacedFiles } from './placed-files.js'
 import os from 'node:os'
 import Database from 'better-sqlite3'
 import { CID } from 'multiformats/cid'
@@ -254,6 +255,8 @@ export interface Catalog {
   removeStaleImports: () => number
   /** Durable progress of pulls (resume after a crash or a dropped link). */
   readonly pulls: PullJournal
+  /** Files pulls placed, for the quick check (placed-files.ts). */
+  readonly placed: PlacedFiles
   close: () => void
 }
 
@@ -780,6 +783,7 @@ export function openCatalog (file: string, options: CatalogOptions = {}): Catalo
     getSource,
     removeStaleImports,
     pulls: createPullJournal(db, guard),
+    placed: createPlacedFiles(db, guard),
     close
   }
 }

@@ -249,6 +249,7 @@ export async function pull (options: PullOptions): Promise<PullResult> {
       return map
     }
     const staged: StagedFile[] = []
+    const placedNow: string[] = [] // files this run placed or hashed (recorded for the next run's quick check)
     const completeAlready: StagedFile[] = []
     /** A file at the destination holds exactly these leaves (hashed on the pool, as a resume checks). */
     const matches = async (abs: string, size: number, leaves: FileLeaf[]): Promise<boolean> => {
@@ -275,12 +276,13 @@ export async function pull (options: PullOptions): Promise<PullResult> {
       if (st != null) {
         if (!st.isFile()) {
           problems.push({ path: entry.path, code: 'ERR_CONFLICT', message: `exists at the destination as ${describeType(st)}; not replaced` })
-        } else if (options.checksum !== true && st.size === entry.size && sameMtime(st.mtimeMs, m.mtimeMs)) {
-          bytesPresent += entry.size
+        } else if (options.checksum !== true && st.size === entry.size && sameMtime(st.mtimeMs, m.mtimeMs) && catalog.placed.trusted(final, st)) {
+          bytesPresent += entry.size // the quick check, for a file Ferry placed and nothing touched since
         } else if (st.size === entry.size && await matches(final, st.size, leaves)) {
           bytesPresent += entry.size
           await fsp.chmod(final, safeMode(m.mode, false))
           await fsp.utimes(final, m.mtimeMs / 1000, m.mtimeMs / 1000)
+          placedNow.push(entry.path) // hashed: from now on it is known as Ferry's
         } else {
           problems.push({ path: entry.path, code: 'ERR_CONFLICT', message: 'exists at the destination with other content; not overwritten' })
         }
@@ -323,16 +325,20 @@ export async function pull (options: PullOptions): Promise<PullResult> {
     const runCheckpoint = (): Promise<void> => {
       checkpointing = checkpointing.then(async () => {
         const { bytes, placed, conflicts } = await staging.checkpoint()
-        for (const f of placed) emit({ type: 'pull:file', path: f.path, size: f.size })
+        for (const f of placed) placedFile(f)
         for (const f of conflicts) problems.push(conflictAppeared(f.path))
         if (bytes > 0) emit({ type: 'pull:checkpoint', bytes })
       }).catch((err) => { checkpointError ??= err; controller.abort(err) })
       return checkpointing
     }
+    const placedFile = (f: StagedFile): void => {
+      placedNow.push(f.path)
+      emit({ type: 'pull:file', path: f.path, size: f.size })
+    }
     const queue = new WorkQueue(items)
     const completed = async (file: StagedFile): Promise<void> => {
       const outcome = await staging.complete(file)
-      if (outcome === 'placed') emit({ type: 'pull:file', path: file.path, size: file.size })
+      if (outcome === 'placed') placedFile(file)
       else if (outcome === 'conflict') problems.push(conflictAppeared(file.path))
     }
     const written = async (item: WorkItem, bytes: Uint8Array | Uint8Array[], fetched: boolean): Promise<void> => {
@@ -390,6 +396,7 @@ export async function pull (options: PullOptions): Promise<PullResult> {
     }
 
     // 7. Record the outcome; a complete replica joins the catalog and is served like any other source.
+    await recordPlaced(catalog, dest, placedNow)
     const placedAll = problems.length === 0
     for (const s of record.skipped) problems.push({ path: s.path, code: 'ERR_MISSING_AT_SOURCE', message: `not in the scan: the origin could not read it (${s.message})` })
     if (placedAll) {
@@ -506,6 +513,16 @@ function notHeld (what: string, root: CID, lacking: PeerState[]): FerryError {
   const who = lacking.map((p) => p.name).join(', ')
   const hint = what.startsWith('the scan') ? ' (is it the root of a scan? A file\'s CID is not: `ferry ls` at the source lists its scans\' roots)' : ''
   return new FerryError('ERR_ROOT_NOT_FOUND', `No peer holds ${what}: ${who} answered that ${lacking.length === 1 ? 'it does' : 'they do'} not have it${hint}`, { details: { root: root.toString(), peers: lacking.map((p) => p.name) } })
+}
+
+/** Records the files a pull placed (or hashed) as they are now on disk, for the quick check of later pulls. */
+async function recordPlaced (catalog: Catalog, dest: string, paths: string[]): Promise<void> {
+  const stats = await Promise.all(paths.map(async (path) => {
+    const abs = joinPath(dest, path)
+    const st = await fsp.lstat(abs).catch(() => undefined)
+    return st?.isFile() === true ? { path: abs, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino } : undefined
+  }))
+  catalog.placed.record(stats.filter((s) => s !== undefined))
 }
 
 function conflictAppeared (path: string): PullProblem {
