@@ -254,4 +254,34 @@ describe('a failing pull stops at once and says the true cause', () => {
     expect(listed.find((s: any) => s.source === two)).toMatchObject({ root, present: false })
     expect(listed.find((s: any) => s.source === one)).toMatchObject({ root, present: true })
   })
+
+  it('a file changed or deleted at the source is named, at which peer, by the puller and logged once by the daemon', async () => {
+    const src = join(tmp, 'changing')
+    writeTree(src, { 'a.bin': 3 * MiB + 7, 'b.bin': 100_000, 'c.bin': 5000 })
+    const changingRoot = json(await ferry(['add', src, '--json', '--home', A.dir])).root
+    writeFileSync(join(src, 'a.bin'), bytes(3 * MiB + 7, 'edited after import')) // same size, other bytes
+    rmSync(join(src, 'b.bin'))
+    const dest = join(tmp, 'changed-dest')
+    const r = await ferry(['pull', changingRoot, dest, '--from', dA.addr, '--json', '--home', puller.dir])
+    expect(r.code, r.stderr).toBe(3) // not 6: retrying will not help; the source must re-import
+    const problems = json(r).problems
+    expect(problems.map((p: any) => [p.path, p.code])).toEqual([['a.bin', 'ERR_CHANGED_AT_SOURCE'], ['b.bin', 'ERR_CHANGED_AT_SOURCE']])
+    expect(problems[0].message).toContain(`${dA.peerId}: source file changed since import: ${join(src, 'a.bin')} changed since it was imported`)
+    expect(problems[1].message).toContain(`${join(src, 'b.bin')} was deleted or moved since it was imported`)
+    expect(hashTree(dest)).toEqual({ 'c.bin': hashTree(src)['c.bin'] })
+    // the human summary says it too
+    const human = await ferry(['pull', changingRoot, dest, '--from', dA.addr, '--home', puller.dir])
+    expect(human.code).toBe(3)
+    expect(human.stdout).toMatch(/NOT PLACED:\n {2}a\.bin: changed or removed at the source since it was imported; not served by 12D3KooW\w+: .*a\.bin changed since it was imported \(ERR_CHANGED_AT_SOURCE\)/)
+    // the daemon said it, once per file, though it refused a.bin's four leaves over two pulls
+    await until('the daemon log', () => dA.output().includes('b.bin was deleted'), 10_000)
+    const said = dA.output().split('\n').filter((l) => l.includes('Not serving:'))
+    expect(said.filter((l) => l.includes(`${join(src, 'a.bin')} changed since it was imported`))).toHaveLength(1)
+    expect(said.filter((l) => l.includes(`${join(src, 'b.bin')} was deleted or moved since it was imported`))).toHaveLength(1)
+    // and verify at the source lists which imported files no longer match
+    const v = await ferry(['verify', src, changingRoot, '--home', A.dir])
+    expect(v.code).toBe(4)
+    expect(v.stdout + v.stderr).toMatch(/changed +a\.bin/)
+    expect(v.stdout + v.stderr).toMatch(/missing +b\.bin/)
+  })
 })

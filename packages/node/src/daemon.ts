@@ -40,7 +40,7 @@ export interface RunDaemonOptions {
   /** Called once the node listens. */
   onReady?: (info: DaemonInfo, node: FerryNode) => void
   /** Passed to createFerryNode (measurements, tests). */
-  node?: Omit<FerryNodeInit, 'home' | 'listen' | 'open' | 'onRefused'>
+  node?: Omit<FerryNodeInit, 'home' | 'listen' | 'open' | 'onRefused' | 'onSourceChanged'>
 }
 
 function isAlive (pid: number): boolean {
@@ -139,6 +139,17 @@ function refusalPrinter (print: (line: string) => void): (peer: string, kind: Re
   }
 }
 
+/** Says once per source file (and reason) that it changed since import and is no longer served. */
+function changePrinter (print: (line: string) => void): (reason: string) => void {
+  const said = new Set<string>()
+  return (reason) => {
+    if (said.has(reason)) return
+    if (said.size > 10_000) said.clear() // bounded
+    said.add(reason)
+    print(`Not serving: ${reason} (\`ferry verify <dir> <root>\` lists what differs; \`ferry add\` it again to serve the new content)`)
+  }
+}
+
 /**
  * Runs the daemon of the home in `homeDir` until `options.signal` aborts (or SIGINT/SIGTERM without one).
  * Resolves after a graceful stop. ERR_DAEMON_RUNNING if another live daemon holds the home.
@@ -173,7 +184,7 @@ export async function runDaemon (homeDir: string, options: RunDaemonOptions = {}
   try {
     await claim(file, info)
     process.once('exit', onExit) // a crash still leaves a stale file; this covers process.exit()
-    node = await createFerryNode({ ...options.node, home, listen: options.listen, open: options.open, onRefused: refusalPrinter(print) })
+    node = await createFerryNode({ ...options.node, home, listen: options.listen, open: options.open, onRefused: refusalPrinter(print), onSourceChanged: changePrinter(print) })
     info.addrs = node.addrs()
     await update(file, info)
     print(`Ferry daemon ${info.peerId} (pid ${info.pid}) serving ${home.dir}`)

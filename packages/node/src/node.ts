@@ -21,7 +21,7 @@ import {
   YAMUX_INITIAL_STREAM_WINDOW, YAMUX_MAX_INBOUND_STREAMS, YAMUX_MAX_READ_BUFFER, YAMUX_MAX_STREAM_WINDOW
 } from './constants.js'
 import { LeafReaderPool } from './leaf-pool.js'
-import { homeSources, readLeafHere, type LeafReader } from './sources.js'
+import { homeSources, readLeafHere, reportingChanges, type LeafReader } from './sources.js'
 import { readSwarmKey } from './pnet.js'
 import { TrustGate, type TrustGateOptions } from './trust.js'
 import type { PeerId } from '@libp2p/interface'
@@ -53,6 +53,8 @@ export interface FerryNodeInit {
   server?: Pick<ExchangeServerInit, 'idleTimeoutMs' | 'readAhead' | 'limits' | 'firstFrameTimeoutMs'>
   /** Called on every refused request (the daemon prints it). */
   onRefused?: TrustGateOptions['onRefused']
+  /** Called for every leaf not served because its source file changed, with why (the daemon logs it). */
+  onSourceChanged?: (reason: string) => void
 }
 
 /** A started Ferry node. */
@@ -155,7 +157,7 @@ export async function createFerryNode (init: FerryNodeInit): Promise<FerryNode> 
   let verifyPool: VerifyPool | undefined // started on the first dialPeer: a pure server never needs it
   let server: ExchangeServer
   try {
-    const sources = homeSources(home, init.readLeaf ?? leafPool?.reader ?? readLeafHere)
+    const sources = homeSources(home, reportingChanges(init.readLeaf ?? leafPool?.reader ?? readLeafHere, init.onSourceChanged))
     server = await startExchangeServer(libp2p, { ...sources, authorize: trust.authorize, ...init.server })
   } catch (err) {
     await libp2p.stop()

@@ -379,7 +379,7 @@ export async function pull (options: PullOptions): Promise<PullResult> {
     const refusals = peers.filter((p) => p.status === 'refused').map((p) => `${p.name} refused: ${p.lastError ?? 'no reason given'}`).join('; ')
     for (const item of queue.failedItems()) {
       if (problems.some((p) => p.path === item.file.path)) continue
-      problems.push({ path: item.file.path, code: 'ERR_UNAVAILABLE', message: `no peer could provide leaf ${item.index} (${item.leaf.cid.toString()})${refusals !== '' ? `: ${refusals}` : ''}` })
+      problems.push(unavailable(item, refusals))
     }
 
     // 6. Symlinks, then directory modes and mtimes, deepest first (placing files changed them).
@@ -462,6 +462,7 @@ export async function pull (options: PullOptions): Promise<PullResult> {
             continue
           }
           ;(item.tried ??= new Set()).add(peer.id)
+          if (r.status === 'changed') (item.changedAt ??= []).push(`${peer.id}: ${r.message}`)
           if (r.status === 'bad') state.ban(r.message ?? `sent bytes that do not match ${item.leaf.cid.toString()}`)
           if (r.status === 'denied') state.fail(new FerryError('ERR_PEER_REFUSED', r.message ?? `${peer.id} refused the request`))
           const others = peers.some((p) => p.usable && p.peer?.id !== peer.id && item.tried?.has(p.peer?.id ?? p.spec.label) !== true)
@@ -523,6 +524,14 @@ async function recordPlaced (catalog: Catalog, dest: string, paths: string[]): P
     return st?.isFile() === true ? { path: abs, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino } : undefined
   }))
   catalog.placed.record(stats.filter((s) => s !== undefined))
+}
+
+/** Why a leaf could not be had: its source file changed at the peers that had it, or no peer could send it. */
+function unavailable (item: WorkItem, refusals: string): PullProblem {
+  if (item.changedAt !== undefined) {
+    return { path: item.file.path, code: 'ERR_CHANGED_AT_SOURCE', message: `changed or removed at the source since it was imported; not served by ${item.changedAt.join('; ')}` }
+  }
+  return { path: item.file.path, code: 'ERR_UNAVAILABLE', message: `no peer could provide leaf ${item.index} (${item.leaf.cid.toString()})${refusals !== '' ? `: ${refusals}` : ''}` }
 }
 
 function conflictAppeared (path: string): PullProblem {

@@ -50,7 +50,7 @@ export type PullProgressEvent =
 /** A file not placed at the destination, and why. */
 export interface PullProblem {
   path: string
-  code: 'ERR_CONFLICT' | 'ERR_UNAVAILABLE' | 'ERR_MISSING_AT_SOURCE' | 'ERR_UNSAFE_SYMLINK'
+  code: 'ERR_CONFLICT' | 'ERR_UNAVAILABLE' | 'ERR_CHANGED_AT_SOURCE' | 'ERR_MISSING_AT_SOURCE' | 'ERR_UNSAFE_SYMLINK'
   message: string
 }
 
