@@ -4,11 +4,21 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, utimesSync, writeFileSync, rmSync } from 'node:fs'
+import { createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest'
 import { FERRY_BIN, ferry, initTestHome, json, type RunResult } from '../support/ferry.js'
 import { DaemonSet, type Daemon } from '../support/daemon.js'
 import { MiB, bytes, cleanup, hashTree, tempDir, writeTree } from '../support/tree.js'
+
+/** A loopback TCP port free right now (bound, then closed). */
+async function freePort (): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
+}
 
 const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
 
@@ -283,5 +293,34 @@ describe('a failing pull stops at once and says the true cause', () => {
     expect(v.code).toBe(4)
     expect(v.stdout + v.stderr).toMatch(/changed +a\.bin/)
     expect(v.stdout + v.stderr).toMatch(/missing +b\.bin/)
+  })
+
+  it('a peer that comes back is said to be connected again, and the summary has no stale "down" note', async () => {
+    const R = await initTestHome(tmp, 'siteR')
+    const src = join(tmp, 'returning')
+    writeTree(src, { 'r.bin': 300_000 })
+    const rRoot = json(await ferry(['add', src, '--json', '--home', R.dir])).root
+    await ferry(['trust', puller.id, '--home', R.dir])
+    const port = await freePort()
+    const listen = ['--listen', `/ip4/127.0.0.1/tcp/${port}`]
+    const first = await daemons.start(R.dir, listen)
+    const addr = first.addrs.find((a) => a.includes(`/tcp/${port}/`)) as string
+    await first.stop()
+    const run = start(['pull', rRoot, join(tmp, 'returned'), '--from', addr, '--home', puller.dir])
+    await until('the peer to be said unreachable', () => run.stderr().includes('is unreachable'))
+    await daemons.start(R.dir, listen)
+    const r = await run.done
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stderr).toContain(`${addr}: connected again`)
+    expect(r.stderr).not.toMatch(/^note: .*down/m)
+    expect(hashTree(join(tmp, 'returned'))).toEqual(hashTree(src))
+  })
+
+  it('a wrong PeerId in /p2p/ is said to be the wrong node, with no private-network hint', async () => {
+    const wrong = dA.addr.replace(dA.peerId, (await initTestHome(tmp, 'nobody')).id) // a valid PeerId, of another node
+    const r = await ferry(['pull', root, join(tmp, 'wrong-id'), '--from', wrong, '--deadline', '5', '--home', puller.dir])
+    expect(r.code).toBe(6)
+    expect(r.stderr).toContain(`the node there is ${dA.peerId}, not`)
+    expect(r.stderr).not.toContain('pnet')
   })
 })

@@ -186,6 +186,11 @@ export async function createFerryNode (init: FerryNodeInit): Promise<FerryNode> 
         if ((err as Error)?.name === 'TimeoutError' || (err as Error)?.name === 'AbortError') {
           throw new FerryError('ERR_TIMEOUT', `Timed out connecting to ${ma.toString()}`, { cause: err, details: { addr: ma.toString() } })
         }
+        const other = /identity key (\w+) does not match expected remote identity key (\w+)/.exec(reason)
+        if (other != null) {
+          // Not retried, and nothing to do with private networks: the address is right, the PeerId is not
+          throw new FerryError('ERR_PEER_REFUSED', `Cannot connect to ${ma.toString()}: the node there is ${other[1] ?? '?'}, not ${other[2] ?? '?'} as its /p2p/ part says; check the PeerId (\`ferry id\` on that node prints its addresses)`, { cause: err, details: { addr: ma.toString(), actual: other[1] } })
+        }
         if ((err as Error)?.name === 'EncryptionFailedError') {
           // Not retried: a handshake that fails this way (usually a private-network key mismatch) fails again.
           throw new FerryError('ERR_PEER_REFUSED', `Cannot connect to ${ma.toString()}: the secure handshake failed (${reason})${handshakeHint(swarmKey !== undefined)}`, { cause: err, details: { addr: ma.toString() } })
