@@ -326,7 +326,7 @@ export async function pull (options: PullOptions): Promise<PullResult> {
       checkpointing = checkpointing.then(async () => {
         const { bytes, placed, conflicts } = await staging.checkpoint()
         for (const f of placed) placedFile(f)
-        for (const f of conflicts) problems.push(conflictAppeared(f.path))
+        for (const f of conflicts) await appeared(f)
         if (bytes > 0) emit({ type: 'pull:checkpoint', bytes })
       }).catch((err) => { checkpointError ??= err; controller.abort(err) })
       return checkpointing
@@ -335,11 +335,17 @@ export async function pull (options: PullOptions): Promise<PullResult> {
       placedNow.push(f.path)
       emit({ type: 'pull:file', path: f.path, size: f.size })
     }
+    /** A file that appeared at its place during the pull: fine if it holds exactly our bytes, else a conflict. */
+    const appeared = async (f: StagedFile): Promise<void> => {
+      const st = await fsp.lstat(joinPath(dest, f.path)).catch(() => undefined)
+      if (st?.isFile() === true && st.size === f.size && await matches(joinPath(dest, f.path), f.size, f.leaves)) placedFile(f)
+      else problems.push(conflictAppeared(f.path))
+    }
     const queue = new WorkQueue(items)
     const completed = async (file: StagedFile): Promise<void> => {
       const outcome = await staging.complete(file)
       if (outcome === 'placed') placedFile(file)
-      else if (outcome === 'conflict') problems.push(conflictAppeared(file.path))
+      else if (outcome === 'conflict') await appeared(file)
     }
     const written = async (item: WorkItem, bytes: Uint8Array | Uint8Array[], fetched: boolean): Promise<void> => {
       const finished = await staging.write(item.file, item.index, bytes, fetched)
@@ -499,7 +505,8 @@ export async function pull (options: PullOptions): Promise<PullResult> {
   } catch (err) {
     controller.abort(err) // a fatal error stops every lane, the watchdog and every backoff at once
     await opened?.close(false)
-    if (freshDest) await pruneEmptyDirs(dest) // a destination this run created leaves no empty tree behind
+    // refused before anything was staged: a destination this run created leaves no empty tree behind
+    if (freshDest && opened === undefined && isFerryError(err, 'ERR_NO_SPACE')) await pruneEmptyDirs(dest)
     throw err
   } finally {
     outer?.removeEventListener('abort', onAbort)
