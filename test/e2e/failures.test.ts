@@ -323,7 +323,8 @@ describe('a failing pull stops at once and says the true cause', () => {
 
   it('a wrong PeerId in /p2p/ is said to be the wrong node, with no private-network hint', async () => {
     const wrong = dA.addr.replace(dA.peerId, (await initTestHome(tmp, 'nobody')).id) // a valid PeerId, of another node
-    const r = await ferry(['pull', root, join(tmp, 'wrong-id'), '--from', wrong, '--deadline', '5', '--home', puller.dir])
+    const fresh = await initTestHome(tmp, 'fresh') // holds nothing: it must ask the peer
+    const r = await ferry(['pull', root, join(tmp, 'wrong-id'), '--from', wrong, '--deadline', '5', '--home', fresh.dir])
     expect(r.code).toBe(6)
     expect(r.stderr).toContain(`the node there is ${dA.peerId}, not`)
     expect(r.stderr).not.toContain('pnet')
