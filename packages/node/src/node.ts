@@ -116,6 +116,26 @@ function handshakeHint (privateNetwork: boolean): string {
     : ' (if that node is in a private network, copy its swarm.key into this home with `ferry pnet import FILE`)'
 }
 
+/** Why a dial to `ma` failed, as the FerryError a user reads. */
+function dialFailure (err: unknown, ma: Multiaddr, signal: AbortSignal | undefined, privateNetwork: boolean): FerryError {
+  const reason = (err as Error)?.message ?? String(err)
+  const details = { addr: ma.toString() }
+  if (signal?.aborted === true) return new FerryError('ERR_ABORTED', 'Operation aborted', { cause: signal.reason })
+  if ((err as Error)?.name === 'TimeoutError' || (err as Error)?.name === 'AbortError') {
+    return new FerryError('ERR_TIMEOUT', `Timed out connecting to ${ma.toString()}`, { cause: err, details })
+  }
+  const other = /identity key (\w+) does not match expected remote identity key (\w+)/.exec(reason)
+  if (other != null) {
+    // Not retried, and nothing to do with private networks: the address is right, the PeerId is not
+    return new FerryError('ERR_PEER_REFUSED', `Cannot connect to ${ma.toString()}: the node there is ${other[1] ?? '?'}, not ${other[2] ?? '?'} as its /p2p/ part says; check the PeerId (\`ferry id\` on that node prints its addresses)`, { cause: err, details: { ...details, actual: other[1] } })
+  }
+  if ((err as Error)?.name === 'EncryptionFailedError') {
+    // Not retried: a handshake that fails this way (usually a private-network key mismatch) fails again.
+    return new FerryError('ERR_PEER_REFUSED', `Cannot connect to ${ma.toString()}: the secure handshake failed (${reason})${handshakeHint(privateNetwork)}`, { cause: err, details })
+  }
+  return new FerryError('ERR_NETWORK', `Cannot connect to ${ma.toString()}: ${reason}`, { cause: err, details })
+}
+
 /** Creates and starts a Ferry node for `init.home`. */
 export async function createFerryNode (init: FerryNodeInit): Promise<FerryNode> {
   const { home } = init
@@ -181,21 +201,7 @@ export async function createFerryNode (init: FerryNodeInit): Promise<FerryNode> 
       try {
         await libp2p.dial(ma, { signal: signal ?? AbortSignal.timeout(clientInit.timeoutMs ?? 30_000) })
       } catch (err) {
-        const reason = (err as Error)?.message ?? String(err)
-        if (signal?.aborted === true) throw new FerryError('ERR_ABORTED', 'Operation aborted', { cause: signal.reason })
-        if ((err as Error)?.name === 'TimeoutError' || (err as Error)?.name === 'AbortError') {
-          throw new FerryError('ERR_TIMEOUT', `Timed out connecting to ${ma.toString()}`, { cause: err, details: { addr: ma.toString() } })
-        }
-        const other = /identity key (\w+) does not match expected remote identity key (\w+)/.exec(reason)
-        if (other != null) {
-          // Not retried, and nothing to do with private networks: the address is right, the PeerId is not
-          throw new FerryError('ERR_PEER_REFUSED', `Cannot connect to ${ma.toString()}: the node there is ${other[1] ?? '?'}, not ${other[2] ?? '?'} as its /p2p/ part says; check the PeerId (\`ferry id\` on that node prints its addresses)`, { cause: err, details: { addr: ma.toString(), actual: other[1] } })
-        }
-        if ((err as Error)?.name === 'EncryptionFailedError') {
-          // Not retried: a handshake that fails this way (usually a private-network key mismatch) fails again.
-          throw new FerryError('ERR_PEER_REFUSED', `Cannot connect to ${ma.toString()}: the secure handshake failed (${reason})${handshakeHint(swarmKey !== undefined)}`, { cause: err, details: { addr: ma.toString() } })
-        }
-        throw new FerryError('ERR_NETWORK', `Cannot connect to ${ma.toString()}: ${reason}`, { cause: err, details: { addr: ma.toString() } })
+        throw dialFailure(err, ma, signal, swarmKey !== undefined)
       }
       return client
     },

@@ -123,10 +123,7 @@ export async function pull (options: PullOptions): Promise<PullResult> {
           if (out !== undefined) return out
         } catch (err) {
           if (signal.aborted) throw err
-          if (isFerryError(err, 'ERR_ROOT_NOT_FOUND') || isFerryError(err, 'ERR_BLOCK_NOT_FOUND')) {
-            lacking.add(state)
-            continue
-          }
+          if (isFerryError(err, 'ERR_ROOT_NOT_FOUND') || isFerryError(err, 'ERR_BLOCK_NOT_FOUND')) { lacking.add(state); continue }
           state.fail(err)
         }
       }
@@ -202,14 +199,9 @@ export async function pull (options: PullOptions): Promise<PullResult> {
       else files.push({ entry, leaves: [] })
     }
     // each multi-chunk file has its own inner nodes: resolve them PLAN_CONCURRENCY files at a time
-    let nextFile = 0
-    await Promise.all(Array.from({ length: PLAN_CONCURRENCY }, async () => {
-      while (nextFile < files.length) {
-        const f = files[nextFile++]
-        if (f == null) continue
-        for await (const leaf of fileLeaves(f.entry.cid, getBlock, { signal, size: f.entry.size })) f.leaves.push(leaf)
-      }
-    }))
+    await eachConcurrently(files, PLAN_CONCURRENCY, async (f) => {
+      for await (const leaf of fileLeaves(f.entry.cid, getBlock, { signal, size: f.entry.size })) f.leaves.push(leaf)
+    })
     if (dirs[0]?.path !== '') throw new FerryError('ERR_INVALID_ARGUMENT', `Root ${root.toString()} is not a directory: pull takes a scan root`)
     if (walked !== meta.size) {
       throw new FerryError('ERR_BAD_SIGNATURE', `The signed entry list of ${root.toString()} has ${meta.size} entries, its DAG ${walked}: refusing the record`, { details: { root: root.toString(), origin: record.origin } })
@@ -259,15 +251,10 @@ export async function pull (options: PullOptions): Promise<PullResult> {
     // What already sits at each file's place: lstat'ed PLAN_CONCURRENCY at a time (one after the other,
     // a no-op pull of 2,000 files spent most of its plan waiting on them)
     const present = new Map<string, Stats>()
-    const toStat = files.filter(({ entry }) => !underBlocked(entry.path)).map(({ entry }) => entry.path)
-    let nextStat = 0
-    await Promise.all(Array.from({ length: PLAN_CONCURRENCY }, async () => {
-      while (nextStat < toStat.length) {
-        const path = toStat[nextStat++] as string
-        const st = await fsp.lstat(joinPath(dest, path)).catch(() => undefined)
-        if (st != null) present.set(path, st)
-      }
-    }))
+    await eachConcurrently(files.filter(({ entry }) => !underBlocked(entry.path)), PLAN_CONCURRENCY, async ({ entry }) => {
+      const st = await fsp.lstat(joinPath(dest, entry.path)).catch(() => undefined)
+      if (st != null) present.set(entry.path, st)
+    })
     for (const { entry, leaves } of files) {
       if (underBlocked(entry.path)) continue
       const m = meta.get(entry.path) ?? DEFAULT_META
@@ -331,16 +318,9 @@ export async function pull (options: PullOptions): Promise<PullResult> {
       }).catch((err) => { checkpointError ??= err; controller.abort(err) })
       return checkpointing
     }
-    const placedFile = (f: StagedFile): void => {
-      placedNow.push(f.path)
-      emit({ type: 'pull:file', path: f.path, size: f.size })
-    }
-    /** A file that appeared at its place during the pull: fine if it holds exactly our bytes, else a conflict. */
-    const appeared = async (f: StagedFile): Promise<void> => {
-      const st = await fsp.lstat(joinPath(dest, f.path)).catch(() => undefined)
-      if (st?.isFile() === true && st.size === f.size && await matches(joinPath(dest, f.path), f.size, f.leaves)) placedFile(f)
-      else problems.push(conflictAppeared(f.path))
-    }
+    const placedFile = (f: StagedFile): void => { placedNow.push(f.path); emit({ type: 'pull:file', path: f.path, size: f.size }) }
+    // a file that appeared at its place during the pull is fine if it holds exactly our bytes, else a conflict
+    const appeared = async (f: StagedFile): Promise<void> => { if (await holds(joinPath(dest, f.path), f, matches)) placedFile(f); else problems.push(conflictAppeared(f.path)) }
     const queue = new WorkQueue(items)
     const completed = async (file: StagedFile): Promise<void> => {
       const outcome = await staging.complete(file)
@@ -504,16 +484,38 @@ export async function pull (options: PullOptions): Promise<PullResult> {
     }
   } catch (err) {
     controller.abort(err) // a fatal error stops every lane, the watchdog and every backoff at once
-    await opened?.close(false)
-    // refused before anything was staged: a destination this run created leaves no empty tree behind
-    if (freshDest && opened === undefined && isFerryError(err, 'ERR_NO_SPACE')) await pruneEmptyDirs(dest)
-    throw err
+    throw await abandon(err, opened, freshDest ? dest : undefined)
   } finally {
     outer?.removeEventListener('abort', onAbort)
     await opened?.close(false)
     await Promise.all(peers.map(async (p) => { await p.close() }))
     if (ownPool) await pool?.close()
   }
+}
+
+/** Runs `fn` on every item, `limit` at a time. */
+async function eachConcurrently<T> (items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0
+  await Promise.all(Array.from({ length: limit }, async () => {
+    while (next < items.length) await fn(items[next++] as T)
+  }))
+}
+
+/** True if the regular file at `abs` holds exactly the bytes of `f` (size, then every leaf hashed). */
+async function holds (abs: string, f: StagedFile, matches: (abs: string, size: number, leaves: FileLeaf[]) => Promise<boolean>): Promise<boolean> {
+  const st = await fsp.lstat(abs).catch(() => undefined)
+  return st?.isFile() === true && st.size === f.size && await matches(abs, f.size, f.leaves)
+}
+
+/**
+ * After a fatal error: closes the staging (no handle left to the garbage collector) and, if the pull was
+ * refused for space before staging anything in a destination it created (`freshDest`), removes that empty
+ * tree. Returns `err`, to throw.
+ */
+async function abandon (err: unknown, staging: Staging | undefined, freshDest: string | undefined): Promise<unknown> {
+  await staging?.close(false)
+  if (freshDest !== undefined && staging === undefined && isFerryError(err, 'ERR_NO_SPACE')) await pruneEmptyDirs(freshDest)
+  return err
 }
 
 /** Every peer answered and none holds `what`: not a network failure (ERR_ROOT_NOT_FOUND, exit 7). */
