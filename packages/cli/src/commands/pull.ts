@@ -171,7 +171,8 @@ export const pull: Command = {
     '',
     'Exit 0 only when every file of the scan is at <dest> byte for byte; 2 for a bad argument (checked before',
     'any work); 3 when files are missing at the source or conflict at <dest>; 5 when <dest> lacks the space;',
-    '6 when no peer could deliver; 7 when every peer answered and none holds <root>.'
+    '6 when no peer could deliver; 7 when every peer answered and none holds <root>; 8 when <dest> cannot be',
+    'written (read-only, not permitted) or another pull is writing there.'
   ].join('\n'),
   options: { from: { type: 'string', multiple: true }, checksum: { type: 'boolean' }, fsync: { type: 'boolean' }, 'allow-escaping-symlinks': { type: 'boolean' }, deadline: { type: 'string' }, 'space-margin': { type: 'string' } },
   positionals: [2, 2],
