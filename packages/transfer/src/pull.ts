@@ -143,6 +143,7 @@ export async function pull (options: PullOptions): Promise<PullResult> {
       if (r.status === 'ok') return r.bytes
       if (r.status === 'bad') state.ban(r.message ?? `sent a block that does not match ${cid.toString()}`)
       if (r.status === 'denied') state.fail(new FerryError('ERR_PEER_REFUSED', r.message ?? `${peer.id} refused the request`))
+      if (r.status === 'missing') throw new FerryError('ERR_BLOCK_NOT_FOUND', `${peer.id} does not have block ${cid.toString()}`)
       return undefined
     })
     await blocks.put({ cid, bytes })
