@@ -293,7 +293,15 @@ describe('a failing pull stops at once and says the true cause', () => {
     const said = dA.output().split('\n').filter((l) => l.includes('Not serving:'))
     expect(said.filter((l) => l.includes(`${join(src, 'a.bin')} changed since it was imported`))).toHaveLength(1)
     expect(said.filter((l) => l.includes(`${join(src, 'b.bin')} was deleted or moved since it was imported`))).toHaveLength(1)
-    // and verify at the source lists which imported files no longer match
+    // scans --check at the source lists the files it no longer serves, verify hashes them
+    const check = await ferry(['scans', '--check', '--home', A.dir])
+    expect(check.code, check.stdout + check.stderr).toBe(4)
+    expect(check.stdout).toContain(`${changingRoot} at ${src}: 2 files no longer as recorded, not served`)
+    expect(check.stdout).toMatch(/^ {2}changed +a\.bin$/m)
+    expect(check.stdout).toMatch(/^ {2}gone +b\.bin$/m)
+    const checked = json(await ferry(['scans', '--check', '--json', '--home', A.dir]))
+    expect(checked.find((x: any) => x.root === changingRoot).stale).toEqual([{ path: 'a.bin', why: 'changed' }, { path: 'b.bin', why: 'gone' }])
+    expect(checked.find((x: any) => x.root === root).stale).toEqual([])
     const v = await ferry(['verify', src, changingRoot, '--home', A.dir])
     expect(v.code).toBe(4)
     expect(v.stdout + v.stderr).toMatch(/changed +a\.bin/)
