@@ -133,6 +133,8 @@ export function fromSystemError (err: unknown, what: string): FerryError {
     case 'EACCES':
     case 'EPERM':
       return new FerryError('ERR_PERMISSION', `Permission denied: ${what}`, { cause: err })
+    case 'EROFS':
+      return new FerryError('ERR_IO', `Read-only file system: cannot write ${what}`, { cause: err })
     case 'ENOENT':
       return new FerryError('ERR_NOT_FOUND', `No such file or directory: ${what}`, { cause: err })
     case 'ENOTDIR':

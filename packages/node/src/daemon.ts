@@ -69,7 +69,7 @@ export interface RunDaemonOptions {
   /** Called once the node listens. */
   onReady?: (info: DaemonInfo, node: FerryNode) => void
   /** Passed to createFerryNode (measurements, tests). */
-  node?: Omit<FerryNodeInit, 'home' | 'listen' | 'open' | 'onRefused'>
+  node?: Omit<FerryNodeInit, 'home' | 'listen' | 'open' | 'onRefused' | 'onSourceChanged'>
   /** Started in order once the node listens, stopped in reverse before it (the HTTP API). */
   services?: DaemonServiceStarter[]
   /** Between checks of the named peers not connected; default PEER_CHECK_INTERVAL_MS, 0 = only at start. */
@@ -227,6 +227,17 @@ async function stopServices (services: DaemonService[]): Promise<void> {
   for (const s of services.splice(0).reverse()) await s.stop().catch(() => {})
 }
 
+/** Says once per source file (and reason) that it changed since import and is no longer served. */
+function changePrinter (print: (line: string) => void): (reason: string) => void {
+  const said = new Set<string>()
+  return (reason) => {
+    if (said.has(reason)) return
+    if (said.size > 10_000) said.clear() // bounded
+    said.add(reason)
+    print(`Not serving: ${reason} (\`ferry verify <dir> <root>\` lists what differs; \`ferry add\` it again to serve the new content)`)
+  }
+}
+
 /**
  * Runs the daemon of the home in `homeDir` until `options.signal` aborts (or SIGINT/SIGTERM without one).
  * Resolves after a graceful stop. ERR_DAEMON_RUNNING if another live daemon holds the home.
@@ -250,7 +261,7 @@ export async function runDaemon (homeDir: string, options: RunDaemonOptions = {}
   try {
     await claim(file, info)
     process.once('exit', onExit) // a crash still leaves a stale file; this covers process.exit()
-    node = await createFerryNode({ ...options.node, home, listen: options.listen, open: options.open, onRefused: refusalPrinter(print) })
+    node = await createFerryNode({ ...options.node, home, listen: options.listen, open: options.open, onRefused: refusalPrinter(print), onSourceChanged: changePrinter(print) })
     info.addrs = node.addrs()
     const events = createEventBus()
     peers = createPeerBook({ node, events, peers: async () => await listPeers(home.dir), intervalMs: options.peerCheckIntervalMs })
