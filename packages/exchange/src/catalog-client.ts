@@ -120,6 +120,7 @@ export async function * listCatalog (d: CatalogDial, options: ListCatalogOptions
   let failure: unknown = new FerryError('ERR_ABORTED', 'catalog listing abandoned by the reader')
   try {
     while (true) {
+      if (fired(signal)) throw aborted(signal)
       await io.write(encodeCatalogRequest({ ...request, cursor }), { signal })
       const msg = decodeCatalogServerMessage(await readWithin(io, d, d.timeoutMs, signal, 'its catalog'))
       if (msg.type === 'error') throw errorFromWire(msg, d.peer)
@@ -157,6 +158,7 @@ export async function * watchAnnouncements (d: CatalogDial, options: WatchAnnoun
   try {
     const silenceMs = 3 * await subscribe(io, d, options)
     while (true) {
+      if (fired(signal)) throw aborted(signal)
       const msg = decodeAnnounceServerMessage(await readWithin(io, d, silenceMs, signal, 'announcements'))
       if (msg.type === 'error') throw errorFromWire(msg, d.peer)
       if (msg.type === 'announce-accepted') throw protocolError('unexpected', `Peer ${d.peer} accepted the subscription twice`)
