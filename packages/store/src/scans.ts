@@ -164,6 +164,7 @@ const SQL = {
   entriesAfter: `SELECT ${ENTRY_COLUMNS} FROM entries WHERE scan_id = ? AND path > ? ORDER BY path LIMIT ?`,
   entry: `SELECT ${ENTRY_COLUMNS} FROM entries WHERE scan_id = ? AND path = ?`,
   maxId: 'SELECT coalesce(max(id), 0) AS id FROM scans',
+  importingIds: 'SELECT id FROM scans WHERE state = \'importing\'',
   changes: 'SELECT total_changes() AS n',
   feedAfter: `SELECT ${LISTING_COLUMNS}, state FROM scans WHERE id > ? ORDER BY id LIMIT ${FEED_PAGE_ROWS}`,
   feedIds: `SELECT ${LISTING_COLUMNS}, state FROM scans WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id`
@@ -333,7 +334,7 @@ function scanPager (h: CatalogDb): Scans['page'] {
 
 /**
  * A change feed: remembers the highest row id seen and the scans seen importing (as many as imports run at
- * once). A poll first compares `PRAGMA data_version` (changed by other connections' commits) and
+ * once; those running when the feed is made included). A poll first compares `PRAGMA data_version` (changed by other connections' commits) and
  * `total_changes()` (this one's) with the last poll's, and only if either moved reads the importing scans
  * seen before and the rows above the highest id: a scan whose import began before another's completed is
  * still announced once it completes, and a removed row's reused id is seen again.
@@ -342,7 +343,8 @@ function scanFeed (h: CatalogDb, q: Statements<keyof typeof SQL>): ScanFeed {
   const version = (): string => `${String(h.db.pragma('data_version', { simple: true }))}:${(q.changes.get() as { n: number }).n}`
   let last = h.guard(version)
   let seen = h.guard(() => (q.maxId.get() as { id: number }).id)
-  let importing = new Set<number>()
+  // imports already running when the feed starts are announced when they complete, like later ones
+  let importing = new Set(h.guard(() => (q.importingIds.all() as Array<{ id: number }>).map((r) => r.id)))
   const take = (rows: Array<ListingRow & { state: ScanState }>, out: ScanListing[], still: Set<number>): void => {
     for (const r of rows) {
       if (r.state === 'complete') out.push(toListing(r))

@@ -71,9 +71,12 @@ describe('scanFeed', () => {
     const writer = openCatalog(file)
     const reader = openCatalog(file)
     try {
-      await addScan(writer, 'before', 'c') // before the feed: not announced
+      await addScan(writer, 'before', 'c') // complete before the feed: not announced
+      const running = await addScan(writer, 'running', 'c', false) // importing when the feed starts: announced when complete
       const feed = reader.scanFeed()
       expect(feed.poll()).toEqual([])
+      await running.commit()
+      expect(feed.poll().map((s) => s.name)).toEqual(['running'])
       const slow = await addScan(writer, 'slow', 'c', false) // begins first, completes last
       await addScan(writer, 'quick', 'c')
       expect(feed.poll().map((s) => s.name)).toEqual(['quick'])
