@@ -4,7 +4,6 @@
  * the per-peer stream limit, announcements filtered by collection and by what the peer may read, keep-alives,
  * the end of a subscription when trust is withdrawn, and the first-frame timeout.
  */
-import '@ferry/compat'
 import { afterEach, describe, expect, it } from 'vitest'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'

@@ -48,6 +48,12 @@ function batch<T extends ScanEntry | SkippedEntry> (kind: 'entries' | 'skipped',
   return b.take()
 }
 
+/** Examples that docs/protocol.md gives in passing (not as a section's `→` example): [name, frame, expected hex]. */
+export const GOLDEN_EXTRA: Array<[string, Uint8Array, string]> = [
+  ['CATALOG_PAGE (last, empty)', encodeFrame(page([], new Uint8Array(0))), '03' + '21' + '00' + '00'],
+  ['ANNOUNCE_SUBSCRIBE (every collection)', encodeFrame(encodeAnnounceSubscribe(null)), '02' + '30' + '00']
+]
+
 /** [name, frame bytes as produced by the encoder, expected hex]. */
 export const GOLDEN: Array<[string, Uint8Array, string]> = [
   ['REQUEST', encodeFrame(encodeRequest([LEAF, NODE])), '4c' + '01' + '02' + '24' + LEAF_HEX + '24' + NODE_HEX],
@@ -69,9 +75,7 @@ export const GOLDEN: Array<[string, Uint8Array, string]> = [
   ['SCAN_END', encodeFrame(encodeScanEnd(2, 1)), '03' + '15' + '02' + '01'],
   ['CATALOG_REQUEST', encodeFrame(encodeCatalogRequest({ collection: 'c1', prefix: 's', cursor: new Uint8Array(0), pageSize: 100 })), '09' + '20' + '01' + '02' + '6331' + '01' + '73' + '00' + '64'],
   ['CATALOG_PAGE', encodeFrame(page([ROW], encodeCatalogCursor(7))), '41' + '21' + '01' + '07' + '01' + ROW_HEX],
-  ['CATALOG_PAGE_LAST', encodeFrame(page([], new Uint8Array(0))), '03' + '21' + '00' + '00'],
   ['ANNOUNCE_SUBSCRIBE', encodeFrame(encodeAnnounceSubscribe('c1')), '05' + '30' + '01' + '02' + '6331'],
-  ['ANNOUNCE_SUBSCRIBE_ALL', encodeFrame(encodeAnnounceSubscribe(null)), '02' + '30' + '00'],
   ['ANNOUNCE_ACCEPTED', encodeFrame(encodeAnnounceAccepted(15_000)), '03' + '31' + '9875'],
   ['ANNOUNCE_SCAN', encodeFrame(encodeAnnounceScan({ ...ROW, collection: null })), '3b' + '32' + '24' + NODE_HEX + '00' + '04' + '7363616e' + '01' + '50' + '02' + '01' + '00' + 'ac02' + '80d095ffbc31' + '01' + '00'],
   ['ANNOUNCE_KEEPALIVE', encodeFrame(encodeAnnounceKeepAlive()), '01' + '33']

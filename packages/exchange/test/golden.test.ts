@@ -7,10 +7,10 @@ import {
   decodeAnnounceClientMessage, decodeAnnounceServerMessage, decodeBlocksClientMessage, decodeBlocksServerMessage, decodeCatalogClientMessage,
   decodeCatalogCursor, decodeCatalogServerMessage, decodeScanClientMessage, decodeScanServerMessage
 } from '@ferry/exchange'
-import { ENTRIES, GOLDEN, LEAF, NODE, ROW, SIGNATURE, SKIPPED, hex, unframe } from './fixtures.js'
+import { ENTRIES, GOLDEN, GOLDEN_EXTRA, LEAF, NODE, ROW, SIGNATURE, SKIPPED, hex, unframe } from './fixtures.js'
 
 describe('golden wire fixtures', () => {
-  it.each(GOLDEN)('%s encodes to the pinned bytes', (_name, bytes, expected) => {
+  it.each([...GOLDEN, ...GOLDEN_EXTRA])('%s encodes to the pinned bytes', (_name, bytes, expected) => {
     expect(hex(bytes)).toBe(expected)
   })
 
@@ -42,9 +42,10 @@ describe('golden wire fixtures', () => {
     const page = decodeCatalogServerMessage(g.CATALOG_PAGE!)
     expect(page).toEqual({ type: 'catalog-page', next: Uint8Array.of(7), rows: [ROW] })
     expect(page.type === 'catalog-page' && decodeCatalogCursor(page.next)).toBe(7)
-    expect(decodeCatalogServerMessage(g.CATALOG_PAGE_LAST!)).toEqual({ type: 'catalog-page', next: new Uint8Array(0), rows: [] })
+    const x = Object.fromEntries(GOLDEN_EXTRA.map(([n, , h]) => [n, unframe(h)]))
+    expect(decodeCatalogServerMessage(x['CATALOG_PAGE (last, empty)']!)).toEqual({ type: 'catalog-page', next: new Uint8Array(0), rows: [] })
     expect(decodeAnnounceClientMessage(g.ANNOUNCE_SUBSCRIBE!)).toEqual({ type: 'announce-subscribe', collection: 'c1' })
-    expect(decodeAnnounceClientMessage(g.ANNOUNCE_SUBSCRIBE_ALL!)).toEqual({ type: 'announce-subscribe', collection: null })
+    expect(decodeAnnounceClientMessage(x['ANNOUNCE_SUBSCRIBE (every collection)']!)).toEqual({ type: 'announce-subscribe', collection: null })
     expect(decodeAnnounceServerMessage(g.ANNOUNCE_ACCEPTED!)).toEqual({ type: 'announce-accepted', keepAliveMs: 15_000 })
     expect(decodeAnnounceServerMessage(g.ANNOUNCE_SCAN!)).toEqual({ type: 'announce-scan', row: { ...ROW, collection: null } })
     expect(decodeAnnounceServerMessage(g.ANNOUNCE_KEEPALIVE!)).toEqual({ type: 'announce-keepalive' })
