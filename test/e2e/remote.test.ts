@@ -5,6 +5,7 @@
  * ERROR LIMIT; an untrusted peer gets ERROR DENIED; a scan committed by `ferry add` (another process) is
  * announced within a bounded time to the subscribers that may read it, and to no other.
  */
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CID } from 'multiformats/cid'
@@ -146,6 +147,19 @@ describe('remote catalogs and announcements', () => {
     expect(lines[0]).toMatch(/^COLLECTION\s+NAME\s+ROOT\s+FILES\s+SIZE\s+CREATED\s+STATE$/)
     expect(lines.slice(1)).toHaveLength(1)
     expect(lines[1]).toMatch(new RegExp(`^public\\s+p-scan\\s+${publicRoot}\\s+2\\s+3\\.35 kB\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d\\s+sealed$`))
+  })
+
+  it('a peer named in the address book is dialled at its address; a name without one is a usage error', async () => {
+    const cfgFile = join(bob.dir, 'config.json')
+    const cfg = JSON.parse(readFileSync(cfgFile, 'utf8'))
+    cfg.peers = [{ name: 'siteA', id: A.id, addrs: [dA.addr.split('/p2p/')[0]] }, { name: 'nowhere', id: carol.id, addrs: [] }]
+    writeFileSync(cfgFile, JSON.stringify(cfg, null, 2))
+    const named = json<any[]>(await ferry(['remote', 'siteA', 'public', '--json', '--home', bob.dir]))
+    expect(named.map((r) => r.root)).toEqual([publicRoot])
+    const none = await ferry(['remote', 'nowhere', '--home', bob.dir])
+    expect(none.code).toBe(2)
+    expect(none.stderr).toContain('has no address in the address book')
+    expect((await ferry(['remote', 'unknown-site', '--home', bob.dir])).code).toBe(2)
   })
 
   it('250 scans in pages of 100: every scan exactly once, in order, from the CLI and the client', async () => {
