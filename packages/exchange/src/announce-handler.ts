@@ -103,7 +103,7 @@ async function serve (ctx: ServerContext, s: AnnounceStream): Promise<void> {
 /** The handler of ANNOUNCE_PROTOCOL streams. Anything wrong ends the stream with an ERROR frame naming the problem. */
 export function announceHandler (ctx: ServerContext): (stream: Stream, connection: Connection) => Promise<void> {
   return async (stream, connection) => {
-    const opened = openServed(ctx, 'announce', stream, connection, MAX_CATALOG_CLIENT_FRAME_BYTES, 'no subscription')
+    const opened = openServed(ctx, 'announce', stream, connection, MAX_CATALOG_CLIENT_FRAME_BYTES, 'the subscriber took no announcement')
     const s: AnnounceStream = { ...opened, queue: [], clientDone: false }
     try {
       await serve(ctx, s)

@@ -9,7 +9,7 @@ import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { lpStream } from '@libp2p/utils'
 import {
-  ANNOUNCE_PROTOCOL, CATALOG_PROTOCOL, MAX_CATALOG_FRAME_BYTES, MAX_CATALOG_PAGE_ROWS, PeerClient, decodeAnnounceServerMessage, decodeCatalogServerMessage,
+  ANNOUNCE_PROTOCOL, CATALOG_PROTOCOL, MAX_ANNOUNCE_QUEUE, MAX_CATALOG_FRAME_BYTES, MAX_CATALOG_PAGE_ROWS, PeerClient, decodeAnnounceServerMessage, decodeCatalogServerMessage,
   encodeAnnounceSubscribe, encodeCatalogRequest, startExchangeServer, type CatalogRow, type CatalogSource, type ExchangeServerInit, type RemoteCatalogRow
 } from '@ferry/exchange'
 import { cleanup, makeNode, sleep } from './helpers.js'
@@ -151,6 +151,19 @@ describe('/ferry/announce', () => {
     expect(msg).toMatchObject({ type: 'announce-scan', row: { name: 'scan-0005' } })
     stop.abort()
     await expect(it.next()).rejects.toMatchObject({ code: 'ERR_ABORTED' })
+  })
+
+  it('ends a subscription with ERROR LIMIT when more than MAX_ANNOUNCE_QUEUE announcements wait for it', async () => {
+    const src = memorySource([])
+    const { server, client } = await serve(src)
+    const lp = lpStream(await client.dialProtocol(server.getMultiaddrs()[0]!, ANNOUNCE_PROTOCOL), { maxDataLength: MAX_CATALOG_FRAME_BYTES })
+    await lp.write(encodeAnnounceSubscribe(null))
+    expect(decodeAnnounceServerMessage((await lp.read()).subarray())).toMatchObject({ type: 'announce-accepted' })
+    const row = await rowOf(1, 'c')
+    for (let i = 0; i <= MAX_ANNOUNCE_QUEUE; i++) src.emit(row) // all at once: none can have been sent yet
+    let msg = decodeAnnounceServerMessage((await lp.read()).subarray())
+    while (msg.type === 'announce-scan') msg = decodeAnnounceServerMessage((await lp.read()).subarray())
+    expect(msg).toMatchObject({ type: 'error', code: 'limit', message: expect.stringContaining('catch up with a catalog listing') })
   })
 
   it('ends a subscription with ERROR DENIED once the peer is no longer trusted', async () => {
