@@ -7,8 +7,11 @@ import { println, withHome, type Context } from '../context.js'
 import { formatBytes, formatCount } from '../format.js'
 import { nodeApi } from '../lazy.js'
 
-/** Rows asked for per page (the wire allows up to MAX_CATALOG_PAGE_ROWS). */
-const PAGE_ROWS = 100
+/**
+ * Rows asked for per page: the wire's maximum (MAX_CATALOG_PAGE_ROWS), since the server's byte budget
+ * bounds a page anyway. 10^5 scans list in ~7 s (100 rows a page: ~10 s), the CLI at ~150 MB peak RSS.
+ */
+const PAGE_ROWS = 1000
 
 /**
  * The multiaddr to dial for the `<peer>` argument: a multiaddr ending in /p2p/<PeerId> as given, or a name
