@@ -23,6 +23,7 @@ import { LeafReaderPool } from './leaf-pool.js'
 import { homeSources, readLeafHere, reportingChanges, type LeafReader } from './sources.js'
 import { readSwarmKey, type SwarmKey } from './pnet.js'
 import { TrustGate, type TrustGateOptions } from './trust.js'
+import { homeCatalog, type HomeCatalog } from './catalog-source.js'
 import type { PeerId } from '@libp2p/interface'
 
 /** Options of `createFerryNode`. */
@@ -49,7 +50,9 @@ export interface FerryNodeInit {
    */
   verifyWorkers?: number
   /** Options of the exchange server (timeouts, read-ahead, per-peer limits). */
-  server?: Pick<ExchangeServerInit, 'idleTimeoutMs' | 'readAhead' | 'limits' | 'firstFrameTimeoutMs'>
+  server?: Pick<ExchangeServerInit, 'idleTimeoutMs' | 'readAhead' | 'limits' | 'firstFrameTimeoutMs' | 'keepAliveMs'>
+  /** How often the catalog is checked for new scans to announce while a peer subscribes; default DEFAULT_ANNOUNCE_POLL_MS. */
+  announcePollMs?: number
   /** Called on every refused request (the daemon prints it). */
   onRefused?: TrustGateOptions['onRefused']
   /** Called for every leaf not served because its source file changed, with why (the daemon logs it). */
@@ -153,17 +156,19 @@ async function startLibp2p (init: FerryNodeInit, listen: string[], swarmKey: Swa
 }
 
 /**
- * Step 3: the exchange server with the home's blocks and scans behind `trust`, leaves read by a worker pool
+ * Step 3: the exchange server with the home's blocks, scans and catalog behind `trust`, leaves read by a worker pool
  * (or `init.readLeaf`). On failure the libp2p node and the pool are stopped.
  */
-async function startServing (libp2p: Libp2p, init: FerryNodeInit, trust: TrustGate, cores: number): Promise<{ server: ExchangeServer, leafPool?: LeafReaderPool }> {
+async function startServing (libp2p: Libp2p, init: FerryNodeInit, trust: TrustGate, cores: number): Promise<{ server: ExchangeServer, catalog: HomeCatalog, leafPool?: LeafReaderPool }> {
   const leafReaders = Math.min(init.leafReaders ?? DEFAULT_LEAF_READERS, cores - 1)
   const leafPool = leafReaders > 0 && init.readLeaf == null ? new LeafReaderPool({ workers: leafReaders }) : undefined
+  const catalog = homeCatalog(init.home, trust, { pollMs: init.announcePollMs, log: libp2p.logger.forComponent('ferry:node:catalog') })
   try {
     const sources = homeSources(init.home, reportingChanges(init.readLeaf ?? leafPool?.reader ?? readLeafHere, init.onSourceChanged))
-    const server = await startExchangeServer(libp2p, { ...sources, authorize: trust.authorize, ...init.server })
-    return { server, ...(leafPool !== undefined ? { leafPool } : {}) }
+    const server = await startExchangeServer(libp2p, { ...sources, catalog, authorize: trust.authorize, ...init.server })
+    return { server, catalog, ...(leafPool !== undefined ? { leafPool } : {}) }
   } catch (err) {
+    catalog.close()
     await libp2p.stop()
     await leafPool?.close()
     throw err
@@ -233,7 +238,7 @@ export async function createFerryNode (init: FerryNodeInit): Promise<FerryNode> 
   const trust = new TrustGate(home, { open: init.open === true, log, onRefused: init.onRefused })
   if (init.open === true) log.error('OPEN MODE: serving every peer that connects, trusted or not')
   const cores = availableParallelism()
-  const { server, leafPool } = await startServing(libp2p, init, trust, cores)
+  const { server, catalog, leafPool } = await startServing(libp2p, init, trust, cores)
   const verifyWorkers = Math.min(init.verifyWorkers ?? DEFAULT_VERIFY_WORKERS_PER_NODE, cores - 1)
   const dialer = peerDialer(libp2p, verifyWorkers, swarmKey !== undefined)
 
@@ -247,6 +252,7 @@ export async function createFerryNode (init: FerryNodeInit): Promise<FerryNode> 
     dialPeer: dialer.dialPeer,
     async stop () {
       await server.stop()
+      catalog.close()
       await libp2p.stop()
       await leafPool?.close()
       await dialer.close()

@@ -15,7 +15,7 @@
  */
 import { FerryError } from '@ferry/errors'
 import { openDatabase, positive, type DatabaseOptions } from './catalog-db.js'
-import { openScans, type EntryRecord, type ListScansOptions, type ScanRecord } from './scans.js'
+import { openScans, type EntryRecord, type ListScansOptions, type ScanFeed, type ScanPage, type ScanPageQuery, type ScanRecord } from './scans.js'
 import { openLeafIndex, RAW_CODE, type LeafLocation, type SourceRecord } from './leaf-index.js'
 import { DAG_PB, openScanNodes } from './scan-nodes.js'
 import { openSignatures, type ProvenanceRecord } from './signatures.js'
@@ -26,7 +26,10 @@ import type { SignatureCheck } from './scan-signature.js'
 import type { CID } from 'multiformats/cid'
 
 export { fromSqliteError, DEFAULT_BUSY_TIMEOUT_MS, DEFAULT_CACHE_MIB } from './catalog-db.js'
-export { ENTRIES_PAGE_ROWS, type EntryRecord, type EntryType, type ListScansOptions, type ScanRecord, type ScanState, type SkippedEntry } from './scans.js'
+export {
+  ENTRIES_PAGE_ROWS, type EntryRecord, type EntryType, type ListScansOptions, type ScanFeed, type ScanListing, type ScanPage, type ScanPageQuery, type ScanRecord,
+  type ScanState, type SkippedEntry
+} from './scans.js'
 export { RAW_CODE, type LeafLocation, type LeafRecord, type SourceRecord } from './leaf-index.js'
 export { DEFAULT_FLUSH_ROWS, type ScanSummary, type ScanWriter } from './scan-writer.js'
 export type { ProvenanceRecord } from './signatures.js'
@@ -52,6 +55,13 @@ export interface Catalog {
   createScanWriter: (init: { collection?: string | null, name: string, sourcePath: string, origin: string, created?: number }) => ScanWriter
   /** Scans ordered by creation time, oldest first. */
   listScans: (options?: ListScansOptions) => ScanRecord[]
+  /**
+   * One page of complete scans in row id order after `query.after` (the `id` of the previous page's last
+   * scan), read in bounded memory: what a remote catalog listing serves.
+   */
+  pageScans: (query: ScanPageQuery) => ScanPage
+  /** A change feed of the scans completed from now on, by this process or any other (one cheap check per poll). */
+  scanFeed: () => ScanFeed
   /**
    * A scan by id (number or decimal string; any state) or by root CID (string or CID; the newest complete
    * scan with that root). Undefined if none. ERR_INVALID_CID if the string is neither.
@@ -125,6 +135,8 @@ export function openCatalog (file: string, options: CatalogOptions = {}): Catalo
     migrated: h.migrated,
     createScanWriter,
     listScans: scans.list,
+    pageScans: scans.page,
+    scanFeed: scans.feed,
     getScan: scans.get,
     entries: scans.entries,
     getEntry: scans.getEntry,
