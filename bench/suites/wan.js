@@ -5,8 +5,8 @@
  *
  * 1. One link per setting (1 Gbit/s; RTT 20 and 60 ms; loss 0 and 0.1% each way): host `src` serves the
  *    datasets (a throwaway sshd and `ferry daemon` listening on its link address), host `dst` copies them.
- *    First an iperf3 run of the same link (one TCP stream, src to dst, the namespace's default congestion
- *    control), then per dataset N rounds (default 3; 2 with --quick) of `ferry pull --from <src daemon>` and
+ *    First an iperf3 run of the same link (one TCP stream, src to dst, with the congestion control every
+ *    run uses: --cc, default cubic), then per dataset N rounds (default 3; 2 with --quick) of `ferry pull --from <src daemon>` and
  *    `rsync -a -e ssh src:<dataset>/ <dest>/`, each first every other round (A B, B A, ...), fresh
  *    destinations and a fresh home B every round.
  * 2. Two sources: hosts `s1` and `s2`, each behind its own 500 Mbit/s link (20 ms, 0% loss) to `dst`, each
@@ -134,7 +134,7 @@ function ratio (a, b) {
 async function linkCase (link, env, ctx) {
   env.label = `${link.rttMs} ms/${link.loss * 100}%`
   ctx.log(`\n[wan] link ${linkLabel(link)}`)
-  const wan = await createWan({ hosts: ['dst', 'src'], links: [{ a: 'dst', b: 'src', mtu: MTU, ...link }], maxSeconds: RUN_TIMEOUT_S * 4 })
+  const wan = await createWan({ hosts: ['dst', 'src'], links: [{ a: 'dst', b: 'src', mtu: MTU, ...link }], maxSeconds: RUN_TIMEOUT_S * 4, cc: ctx.cc })
   env.wan = wan
   const srcAddr = wan.addr('src', 0)
   const result = { link, compare: [] }
@@ -160,7 +160,7 @@ async function linkCase (link, env, ctx) {
 async function twoSources (env, ctx) {
   const link = TWO_SOURCES_LINK
   ctx.log(`\n[wan] two sources, each ${linkLabel(link)}`)
-  const wan = await createWan({ hosts: ['dst', 's1', 's2'], links: [{ a: 'dst', b: 's1', mtu: MTU, ...link, seed: 1 }, { a: 'dst', b: 's2', mtu: MTU, ...link, seed: 2 }], maxSeconds: RUN_TIMEOUT_S * 4 })
+  const wan = await createWan({ hosts: ['dst', 's1', 's2'], links: [{ a: 'dst', b: 's1', mtu: MTU, ...link, seed: 1 }, { a: 'dst', b: 's2', mtu: MTU, ...link, seed: 2 }], maxSeconds: RUN_TIMEOUT_S * 4, cc: ctx.cc })
   const homeC = join(env.dir, 'home-C')
   const daemons = []
   const result = { link, compare: [] }
@@ -218,7 +218,7 @@ async function run (ctx) {
   rmSync(dir, { recursive: true, force: true })
   mkdirSync(dir, { recursive: true })
   const env = { dir, rounds, homeA: join(dir, 'home-A'), datasets: {} }
-  const result = { rounds, mtu: MTU, ferry: ferryBuild(), tools: { rsync: capture('rsync', ['--version']).split('\n')[0], iperf3: capture('iperf3', ['--version']).split('\n')[0] }, links: [] }
+  const result = { rounds, mtu: MTU, cc: ctx.cc, ferry: ferryBuild(), tools: { rsync: capture('rsync', ['--version']).split('\n')[0], iperf3: capture('iperf3', ['--version']).split('\n')[0] }, links: [] }
   const started = performance.now()
   initHome(env.homeA)
   try {
@@ -259,7 +259,7 @@ function report (result) {
         `${fixed(c.ferry.clientCpuS, 1)} / ${fixed(c.ferry.serverCpuS, 1)}`, `${fixed(c.rsync.clientCpuS, 1)} / ${fixed(c.rsync.serverCpuS, 1)}`])
     }
   }
-  let out = table(`wan: full copy across an emulated ${result.links[0]?.link.rateBps / 1e6} Mbit/s link (MTU ${result.mtu}), ${result.rounds} rounds, medians (MB = 10^6 bytes)`,
+  let out = table(`wan: full copy across an emulated ${result.links[0]?.link.rateBps / 1e6} Mbit/s link (MTU ${result.mtu}, ${result.cc}), ${result.rounds} rounds, medians (MB = 10^6 bytes)`,
     ['RTT', 'loss', 'iperf3 MB/s', 'dataset', 'ferry MB/s', 'rsync MB/s', 'ferry / rsync', 'ferry CPU s client / server', 'rsync CPU s client / server'], rows, { right: [2, 4, 5, 6, 7, 8] })
   const t = result.twoSources
   if (t != null) {

@@ -16,14 +16,17 @@ export interface DirectionStats { rx: number, tx: number, lost: number, queueDro
 export interface LinkStats { aToB: DirectionStats, bToA: DirectionStats }
 export interface Wan {
   links: LinkSpec[]
+  cc: string
   ns: (host: string) => string
   addr: (host: string, link: number) => string
   wrap: (host: string, cmd: string, args?: string[]) => [string, string[]]
   stop: () => Promise<Array<LinkStats | null>>
 }
 export const PREFIX: string
+export const DEFAULT_CC: string
 export const TCP_MEM: { rmem: string, wmem: string }
 export function unsupportedReason (): string | null
+export function allowCongestionControl (cc: string): void
 export function buildRelay (): string
 export function cleanupLeftovers (opts?: { all?: boolean }): void
-export function createWan (opts: { hosts: string[], links: LinkSpec[], maxSeconds?: number, tcpMem?: { rmem: string, wmem: string } }): Promise<Wan>
+export function createWan (opts: { hosts: string[], links: LinkSpec[], maxSeconds?: number, tcpMem?: { rmem: string, wmem: string }, cc?: string }): Promise<Wan>

@@ -25,6 +25,22 @@ const RUN_DIR = '/run/ferry-wan'
 const RELAY_SRC = join(dirname(fileURLToPath(import.meta.url)), 'relay.c')
 /** TCP buffer limits set in every namespace (min default max): like a tuned data-transfer node. */
 export const TCP_MEM = { rmem: '4096 131072 67108864', wmem: '4096 16384 67108864' }
+/**
+ * Congestion control set in every namespace. A new namespace inherits the host's, which may be BBR (it is
+ * on the machines this was written on): BBR does not back off on random loss, so loss would hardly matter.
+ * CUBIC is Linux's default, what most sites run, and loss-based like the Mathis model. A namespace other than
+ * the host's may only choose one listed in the host's net.ipv4.tcp_allowed_congestion_control, so
+ * allowCongestionControl() adds it there when missing (that list only says what unprivileged sockets may
+ * pick; the host's default is left alone).
+ */
+export const DEFAULT_CC = 'cubic'
+
+/** Adds `cc` to the host's allowed congestion controls if it is not there yet. */
+export function allowCongestionControl (cc) {
+  const key = '/proc/sys/net/ipv4/tcp_allowed_congestion_control'
+  const allowed = readFileSync(key, 'utf8').trim().split(/\s+/)
+  if (!allowed.includes(cc)) writeFileSync(key, [...allowed, cc].join(' '))
+}
 
 /** Why the emulator cannot run here, or null when it can. */
 export function unsupportedReason () {
@@ -92,11 +108,12 @@ export function cleanupLeftovers ({ all = false } = {}) {
   }
 }
 
-/** The namespace's setup: loopback up, TCP buffer limits. */
-function setupNamespace (ns, tcpMem) {
+/** The namespace's setup: loopback up, TCP buffer limits, congestion control. */
+function setupNamespace (ns, tcpMem, cc) {
   ip(['netns', 'add', ns])
   ip(['-n', ns, 'link', 'set', 'lo', 'up'])
-  execFileSync('ip', ['netns', 'exec', ns, 'sysctl', '-q', '-w', `net.ipv4.tcp_rmem=${tcpMem.rmem}`, `net.ipv4.tcp_wmem=${tcpMem.wmem}`], { stdio: 'ignore' })
+  execFileSync('ip', ['netns', 'exec', ns, 'sysctl', '-q', '-w', `net.ipv4.tcp_rmem=${tcpMem.rmem}`, `net.ipv4.tcp_wmem=${tcpMem.wmem}`,
+    `net.ipv4.tcp_congestion_control=${cc}`], { stdio: ['ignore', 'ignore', 'pipe'] })
 }
 
 /** Starts link `i`'s relay and waits for its "ready" line. */
@@ -136,9 +153,10 @@ function defaultQueue (link) {
 /**
  * Builds the WAN: `hosts` (names), `links` ([{ a, b, rttMs, loss, rateBps, mtu?, queueBytes?, seed? }], a and b
  * host names). Returns { ns(host), addr(host, linkIndex), wrap(host, cmd, args) -> [cmd, args] running inside
- * that host, links: [{ a, b, ... }], stop() -> relay counters per link }.
+ * that host, links: [{ a, b, ... }], cc, stop() -> relay counters per link }. `cc`: TCP congestion control in
+ * every namespace (DEFAULT_CC unless given).
  */
-export async function createWan ({ hosts, links, maxSeconds = 600, tcpMem = TCP_MEM }) {
+export async function createWan ({ hosts, links, maxSeconds = 600, tcpMem = TCP_MEM, cc = DEFAULT_CC }) {
   cleanupLeftovers()
   const owner = process.pid
   const names = Object.fromEntries(hosts.map((h) => [h, `${PREFIX}${owner}-${h}`]))
@@ -153,7 +171,8 @@ export async function createWan ({ hosts, links, maxSeconds = 600, tcpMem = TCP_
   }
   process.once('exit', hardStop)
   try {
-    for (const ns of Object.values(names)) setupNamespace(ns, tcpMem)
+    allowCongestionControl(cc)
+    for (const ns of Object.values(names)) setupNamespace(ns, tcpMem, cc)
     for (const [i, link] of links.entries()) relays.push(await startRelay(bin, i, link, names[link.a], names[link.b], maxSeconds, owner))
   } catch (err) {
     hardStop()
@@ -162,6 +181,7 @@ export async function createWan ({ hosts, links, maxSeconds = 600, tcpMem = TCP_
   const ns = (host) => { if (names[host] == null) throw new Error(`no host ${host}`); return names[host] }
   return {
     links,
+    cc,
     ns,
     addr (host, i) { return `10.77.${i + 1}.${links[i].a === host ? 1 : 2}` },
     wrap (host, cmd, args = []) { return ['ip', ['netns', 'exec', ns(host), cmd, ...args]] },
