@@ -108,12 +108,12 @@ export function cleanupLeftovers ({ all = false } = {}) {
   }
 }
 
-/** The namespace's setup: loopback up, TCP buffer limits, congestion control. */
+/** The namespace's setup: loopback up, TCP buffer limits, congestion control, no IPv6 (no stray packets on the links). */
 function setupNamespace (ns, tcpMem, cc) {
   ip(['netns', 'add', ns])
   ip(['-n', ns, 'link', 'set', 'lo', 'up'])
   execFileSync('ip', ['netns', 'exec', ns, 'sysctl', '-q', '-w', `net.ipv4.tcp_rmem=${tcpMem.rmem}`, `net.ipv4.tcp_wmem=${tcpMem.wmem}`,
-    `net.ipv4.tcp_congestion_control=${cc}`], { stdio: ['ignore', 'ignore', 'pipe'] })
+    `net.ipv4.tcp_congestion_control=${cc}`, 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1'], { stdio: ['ignore', 'ignore', 'pipe'] })
 }
 
 /** Starts link `i`'s relay and waits for its "ready" line. */
