@@ -72,8 +72,14 @@ function ip (args, { check = true } = {}) {
   return r.stdout ?? ''
 }
 
+/** Running (a zombie, which an init that does not reap may keep for ever, counts as gone). */
 function alive (pid) {
-  try { process.kill(pid, 0); return true } catch (err) { return err.code === 'EPERM' }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z'
+  } catch {
+    return false
+  }
 }
 
 /** Kills every process inside namespace `ns` (all were started there by a harness), then deletes it. */
