@@ -46,4 +46,3 @@ export const daemon: Command = {
     return ExitCode.OK
   }
 }
-
