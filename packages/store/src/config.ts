@@ -8,7 +8,8 @@
  *   "announce": [],                        // multiaddrs to advertise instead of `listen` (NAT, DNS names); [] = listen
  *   "trusted": [],                         // PeerIds (12D3...) allowed to fetch from and push to this node
  *   "peers": [],                           // address book: [{ "name": "esrf", "id": "12D3...", "addrs": ["/dns4/..."] }]
- *   "grants": {}                           // optional: { "<collection>": ["12D3...", ...] } who may read which collection
+ *   "grants": {},                          // optional: { "<collection>": ["12D3...", ...] } who may read which collection
+ *   "hooks": {}                            // optional: { "<collection>": "shell command" } run when a task of it ends
  * }
  * ```
  *
@@ -54,6 +55,11 @@ export interface FerryConfig {
    * Absent = no collection restricted.
    */
   grants?: Record<string, string[]>
+  /**
+   * Default `onDone` command per collection for the daemon's tasks (run with /bin/sh -c when a task ends;
+   * a task's own onDone wins). Absent = no hooks.
+   */
+  hooks?: Record<string, string>
   [key: string]: unknown
 }
 
@@ -97,6 +103,21 @@ function peerId (key: string) {
   }
 }
 
+/** `hooks`: { "<collection>": "<non-empty command>" }, or undefined when absent. */
+function checkHooks (value: unknown): Record<string, string> | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ConfigProblem('"hooks" must be an object: { "<collection>": "<shell command>" }')
+  }
+  const hooks: Record<string, string> = {}
+  for (const [collection, cmd] of Object.entries(value)) {
+    if (collection === '') throw new ConfigProblem('"hooks" has an empty collection name')
+    if (typeof cmd !== 'string' || cmd.trim() === '') throw new ConfigProblem(`"hooks.${collection}" must be a non-empty shell command`)
+    hooks[collection] = cmd
+  }
+  return hooks
+}
+
 /**
  * Checks a parsed config and fills in missing optional keys. Throws ERR_HOME_TOO_NEW for a newer format and
  * `invalid(reason)` for anything else wrong.
@@ -133,9 +154,11 @@ export function validateConfig (value: unknown, where: string, invalid: (reason:
         grants[collection] = stringList(ids, `grants.${collection}`, peerId(`grants.${collection}`))
       }
     }
+    const hooks = checkHooks(raw.hooks)
     return {
       ...raw,
       ...(grants !== undefined ? { grants } : {}),
+      ...(hooks !== undefined ? { hooks } : {}),
       version: CONFIG_VERSION,
       listen: raw.listen === undefined ? [...DEFAULT_LISTEN] : stringList(raw.listen, 'listen', multiaddr('listen')),
       announce: stringList(raw.announce, 'announce', multiaddr('announce')),

@@ -8,7 +8,7 @@ export {
   type Home, type InitHomeOptions, type OpenHomeOptions
 } from './home.js'
 export {
-  CONFIG_VERSION, CONFIG_FILE, DEFAULT_LISTEN, defaultConfig, writeFileAtomic,
+  CONFIG_VERSION, CONFIG_FILE, DEFAULT_LISTEN, defaultConfig, readConfig, writeFileAtomic,
   type FerryConfig, type PeerEntry
 } from './config.js'
 export { IDENTITY_FILE, IDENTITY_FILE_MODE } from './identity.js'
@@ -31,3 +31,8 @@ export { MIGRATIONS, type Migration } from './migrations.js'
 export { freeSpace, type FreeSpace } from './space.js'
 export { readLeaf, type LeafRead } from './leaf-reader.js'
 export type { PullJournal, PullRecord, PullState } from './pull-journal.js'
+export {
+  TASK_EVENTS_KEPT,
+  type TaskStore, type TaskRecord, type TaskCondition, type TaskCounters, type TaskEvent, type TaskFileFailure, type TaskInit, type TaskPatch,
+  type TaskReason, type TaskRunStats
+} from './tasks.js'
