@@ -5,3 +5,8 @@
 export async function nodeApi (): Promise<typeof import('@ferry/node')> {
   return await import('@ferry/node')
 }
+
+/** @ferry/tasks (the daemon's task runner), loaded only by `ferry daemon`. */
+export async function tasksApi (): Promise<typeof import('@ferry/tasks')> {
+  return await import('@ferry/tasks')
+}

@@ -11,7 +11,7 @@ import { unlinkSync } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { FerryError, fromSystemError } from '@ferry/errors'
-import { openHome } from '@ferry/store'
+import { openHome, type Home } from '@ferry/store'
 import { DAEMON_FILE } from './constants.js'
 import { createFerryNode, type FerryNode, type FerryNodeInit } from './node.js'
 import type { RefusalKind } from './access-policy.js'
@@ -39,9 +39,22 @@ export interface RunDaemonOptions {
   print?: (line: string) => void
   /** Called once the node listens. */
   onReady?: (info: DaemonInfo, node: FerryNode) => void
+  /**
+   * Started in order once the node listens, each with the daemon's home and node (the task service, the
+   * HTTP API); stopped in reverse order, and awaited, before the node stops and the home closes.
+   */
+  services?: DaemonServiceStarter[]
   /** Passed to createFerryNode (measurements, tests). */
   node?: Omit<FerryNodeInit, 'home' | 'listen' | 'open' | 'onRefused'>
 }
+
+/** A service running inside the daemon, next to its node. */
+export interface DaemonService {
+  stop: () => Promise<void>
+}
+
+/** Starts one daemon service; a rejection stops the daemon with that error. */
+export type DaemonServiceStarter = (ctx: { home: Home, node: FerryNode, print: (line: string) => void }) => Promise<DaemonService>
 
 function isAlive (pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false
@@ -170,6 +183,7 @@ export async function runDaemon (homeDir: string, options: RunDaemonOptions = {}
     }
   }
   let node: FerryNode | undefined
+  const services: DaemonService[] = []
   try {
     await claim(file, info)
     process.once('exit', onExit) // a crash still leaves a stale file; this covers process.exit()
@@ -188,6 +202,7 @@ export async function runDaemon (homeDir: string, options: RunDaemonOptions = {}
     } else if (node.trust.list.length === 0) {
       print('No trusted peers yet: nobody can fetch from this node until you run `ferry trust <PeerId>`.')
     }
+    for (const startService of options.services ?? []) services.push(await startService({ home, node, print }))
     options.onReady?.(info, node)
     if (!signal.aborted) {
       await new Promise<void>((resolve) => { signal!.addEventListener('abort', () => { resolve() }, { once: true }) })
@@ -196,6 +211,7 @@ export async function runDaemon (homeDir: string, options: RunDaemonOptions = {}
   } finally {
     removeHandlers()
     try {
+      for (const service of services.reverse()) await service.stop().catch((err: unknown) => { print(`A service did not stop cleanly: ${(err as Error)?.message ?? String(err)}`) })
       await node?.stop()
     } finally {
       await home.close()

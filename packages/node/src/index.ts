@@ -5,7 +5,7 @@
 import '@ferry/compat'
 export * from './constants.js'
 export { createFerryNode, usesNativeCipher, type FerryNode, type FerryNodeInit } from './node.js'
-export { runDaemon, readDaemonInfo, type DaemonInfo, type RunDaemonOptions } from './daemon.js'
+export { runDaemon, readDaemonInfo, type DaemonInfo, type DaemonService, type DaemonServiceStarter, type RunDaemonOptions } from './daemon.js'
 export {
   TrustGate, parsePeerId, listTrusted, trustPeer, untrustPeer, listGrants, grantPeer, revokePeer, openCollection, type TrustedPeer,
   type TrustGateOptions

@@ -57,6 +57,8 @@ export interface TaskRecord extends TaskCounters {
   settings: Record<string, unknown>
   /** Bytes per second over the time the task was ACTIVE. */
   effectiveSpeed: number
+  /** Time spent ACTIVE (running a pull), over every run, in ms. */
+  activeMs: number
   /** Expected completion (ISO 8601) at the effective speed, or null when unknown or finished. */
   eta: string | null
   attempts: number
@@ -163,6 +165,7 @@ function toRecord (r: TaskRow): TaskRecord {
     bytesTotal: r.bytes_total,
     bytesTransferred: r.bytes_transferred,
     effectiveSpeed: speed,
+    activeMs: r.active_ms,
     eta,
     pending: r.pending,
     succeeded: r.succeeded,

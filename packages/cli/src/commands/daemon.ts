@@ -1,5 +1,5 @@
 import { ExitCode } from '@ferry/errors'
-import { nodeApi } from '../lazy.js'
+import { nodeApi, tasksApi } from '../lazy.js'
 import type { Command } from '../command.js'
 import { homeDir, usageError } from '../context.js'
 
@@ -16,6 +16,8 @@ export const daemon: Command = {
     'scans added with `ferry add` while it runs are served at once. One daemon per home.',
     'Prints its addresses (each ending in /p2p/<PeerId>: give one to the peers that pull from here) and',
     'writes them to daemon.json in the home, where `ferry id` finds them. Stops on Ctrl-C or SIGTERM.',
+    'Runs the home\'s durable tasks (replications queued through the API), two at a time, and resumes the',
+    'ones a stop or crash interrupted.',
     '',
     '  --listen MULTIADDR   listen here instead of the config (repeatable), e.g. /ip4/127.0.0.1/tcp/0',
     '  --open               serve every peer, trusted or not (for closed networks only; grants still apply)',
@@ -28,7 +30,9 @@ export const daemon: Command = {
     for (const a of listen ?? []) {
       if (!a.startsWith('/')) throw usageError(`--listen ${a}: not a multiaddr (like /ip4/0.0.0.0/tcp/4001)`, `Usage: ferry daemon ${USAGE}`)
     }
+    const { taskDaemonService } = await tasksApi()
     await (await nodeApi()).runDaemon(homeDir(ctx), {
+      services: [taskDaemonService()],
       listen,
       open: flags.open === true,
       signal: ctx.signal,
