@@ -115,6 +115,8 @@ export interface TaskStore {
   /** QUEUED and ACTIVE tasks, oldest request first: what a runner has to do. */
   live: () => TaskRecord[]
   update: (taskId: string, patch: TaskPatch) => void
+  /** QUEUED -> ACTIVE if it is still QUEUED: true for the one runner that got it. */
+  claim: (taskId: string) => boolean
   /**
    * Replaces the entries that did not succeed with `failures` (paths still failing keep counting attempts;
    * paths no longer listed are removed).
@@ -221,7 +223,8 @@ const SQL = {
                 AND id <= (SELECT id FROM task_events WHERE task_id = @task ORDER BY id DESC LIMIT 1 OFFSET @keep)
                 AND id NOT IN (SELECT min(id) FROM task_events WHERE task_id = @task GROUP BY kind
                                UNION SELECT max(id) FROM task_events WHERE task_id = @task GROUP BY kind)`,
-  events: 'SELECT * FROM task_events WHERE task_id = ? AND id > ? ORDER BY id LIMIT ?'
+  events: 'SELECT * FROM task_events WHERE task_id = ? AND id > ? ORDER BY id LIMIT ?',
+  claim: 'UPDATE tasks SET condition = \'ACTIVE\', updated = ? WHERE id = ? AND condition = \'QUEUED\''
 } as const
 
 interface EventRow { id: number, task_id: string, time: number, kind: string, message: string, data: string | null }
@@ -274,6 +277,7 @@ export function openTaskStore (h: CatalogDb): TaskStore {
       }
       write(() => db.prepare(`UPDATE tasks SET ${sets.join(', ')} WHERE id = ?`).run(...values, taskId))
     },
+    claim: (taskId) => write(() => st.claim.run(Date.now(), taskId).changes === 1),
     setFailures: (taskId, failures) => {
       write(() => {
         const now = Date.now()

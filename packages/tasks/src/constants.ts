@@ -13,3 +13,5 @@ export const DEFAULT_HOOK_TIMEOUT_MS = 60_000
 export const HOOK_OUTPUT_TAIL_BYTES = 4096
 /** Entries that did not succeed named in a task's record (`get`); the store keeps them all. */
 export const FILE_ERRORS_SHOWN = 1000
+/** The catalog is looked at this often for tasks queued or cancelled by another process. */
+export const TASK_POLL_MS = 2000

@@ -10,6 +10,8 @@ export interface Tally {
   readonly dirty: boolean
   /** Files of the scan not in place yet (as far as this run knows). */
   readonly pending: number
+  /** The last thing a peer failed with in this run ("<peer>: down (<why>)"), if any. */
+  readonly lastPeerError: string | undefined
 }
 
 /** Peer states worth a line in the task's log (the 'retrying' ticks are not: the 'down' says it). */
@@ -29,7 +31,9 @@ export function createTally (task: TaskRecord, activeMsBefore: number, log: (kin
   let runBytes = 0
   let dirty = false
   const down = new Set<string>()
+  let lastPeerError: string | undefined
   const onPeer = (peer: string, state: string, message?: string): void => {
+    if (state !== 'connected' && state !== 'retrying') lastPeerError = `${peer}: ${state}${message !== undefined ? ` (${message})` : ''}`
     if (!LOGGED_PEER_STATES.has(state)) return
     if (state === 'connected' && !down.delete(peer)) return
     if (state === 'down') {
@@ -68,6 +72,7 @@ export function createTally (task: TaskRecord, activeMsBefore: number, log: (kin
       return { files, bytesTotal, pending, succeeded, bytesTransferred: task.bytesTransferred + runBytes, activeMs: activeMsBefore + Date.now() - started }
     },
     get dirty () { return dirty },
-    get pending () { return pending }
+    get pending () { return pending },
+    get lastPeerError () { return lastPeerError }
   }
 }

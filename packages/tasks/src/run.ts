@@ -34,7 +34,7 @@ type Attempt =
   | { outcome: 'result', result: PullResult }
   | { outcome: 'error', error: unknown }
   | { outcome: 'stopped', reason: StopReason }
-  | { outcome: 'deadline' }
+  | { outcome: 'deadline', lastError?: { code: string, message: string } }
 
 /** Runs the task `taskId` until it ends or `signal` aborts (with a StopReason). */
 export async function runTask (ctx: RunContext, taskId: string, signal: AbortSignal): Promise<RunEnd> {
@@ -48,7 +48,7 @@ export async function runTask (ctx: RunContext, taskId: string, signal: AbortSig
     const attempt = await runPull(ctx, task, deadline, signal)
     const now = ctx.store.get(taskId) ?? task
     if (attempt.outcome === 'stopped') return stopped(ctx, now, attempt.reason)
-    if (attempt.outcome === 'deadline') return end(ctx, now, deadlinePatch(now, lastError))
+    if (attempt.outcome === 'deadline') return end(ctx, now, deadlinePatch(now, attempt.lastError ?? lastError))
     if (attempt.outcome === 'result') {
       const transient = attempt.result.problems.filter((p) => classify(p.code) === 'transient')
       if (transient.length === 0) return end(ctx, now, resultPatch(ctx, now, attempt.result))
@@ -99,7 +99,10 @@ async function runPull (ctx: RunContext, task: TaskRecord, deadline: number, sig
     return { outcome: 'result', result }
   } catch (error) {
     if (signal.aborted) return { outcome: 'stopped', reason: signal.reason as StopReason }
-    if (byDeadline.signal.aborted || Date.now() >= deadline) return { outcome: 'deadline' }
+    if (byDeadline.signal.aborted || Date.now() >= deadline) {
+      const peer = tally.lastPeerError
+      return { outcome: 'deadline', ...(peer !== undefined ? { lastError: { code: 'ERR_NETWORK', message: peer } } : {}) }
+    }
     return { outcome: 'error', error }
   } finally {
     clearTimeout(timer)

@@ -11,7 +11,7 @@ import { CID } from 'multiformats/cid'
 import { FerryError } from '@ferry/errors'
 import { readConfig, type TaskRecord } from '@ferry/store'
 import {
-  DEFAULT_HOOK_TIMEOUT_MS, DEFAULT_TASK_CONCURRENCY, DEFAULT_TASK_DEADLINE_MS, FILE_ERRORS_SHOWN, TASK_PERSIST_MS, TASK_RETRY_INITIAL_MS, TASK_RETRY_MAX_MS
+  DEFAULT_HOOK_TIMEOUT_MS, DEFAULT_TASK_CONCURRENCY, DEFAULT_TASK_DEADLINE_MS, FILE_ERRORS_SHOWN, TASK_PERSIST_MS, TASK_POLL_MS, TASK_RETRY_INITIAL_MS, TASK_RETRY_MAX_MS
 } from './constants.js'
 import { hookEnv, runHook } from './hooks.js'
 import { runTask, type RunContext, type StopReason } from './run.js'
@@ -97,23 +97,32 @@ export function createTaskService (init: TaskServiceInit): TaskService {
   /** Starts what may start: live tasks in request order, up to `concurrency`, one per destination. */
   const pump = (): void => {
     if (closed) return
-    for (const task of store.live()) {
+    const live = store.live()
+    // every ACTIVE task writes into its destination, whoever runs it
+    const writing = live.filter((t) => t.condition === 'ACTIVE').map((t) => ({ taskId: t.taskId, destination: t.destination }))
+    for (const task of live) {
       if (running.size >= concurrency) break
-      if (running.has(task.taskId)) continue
-      const busy = [...running.values()].find((r) => overlaps(r.destination, task.destination))
+      if (running.has(task.taskId) || (task.condition === 'ACTIVE' && !orphans.has(task.taskId))) continue
+      const busy = writing.find((w) => w.taskId !== task.taskId && overlaps(w.destination, task.destination))
       if (busy !== undefined) {
-        if (!waiting.has(task.taskId)) log(task.taskId, 'waiting', `waits for another task writing into ${busy.destination}`)
+        if (!waiting.has(task.taskId)) log(task.taskId, 'waiting', `waits for task ${busy.taskId}, which writes into ${busy.destination}`)
         waiting.add(task.taskId)
         continue
       }
-      start(task)
+      if (start(task) && task.condition === 'QUEUED') writing.push({ taskId: task.taskId, destination: task.destination })
     }
   }
-  const start = (task: TaskRecord): void => {
+  // ACTIVE tasks found at start were left by a stopped or killed runner: this one resumes them. An ACTIVE
+  // task seen later belongs to another runner on this home.
+  const orphans = new Set(store.live().filter((t) => t.condition === 'ACTIVE').map((t) => t.taskId))
+  /** Runs `task` in the background; false if another runner has it. */
+  const start = (task: TaskRecord): boolean => {
     waiting.delete(task.taskId)
+    if (task.condition === 'ACTIVE') {
+      if (!orphans.delete(task.taskId)) return false
+      log(task.taskId, 'resumed', 'resuming: what earlier runs placed or staged is kept')
+    } else if (!store.claim(task.taskId)) return false
     const controller = new AbortController()
-    if (task.condition === 'ACTIVE') log(task.taskId, 'resumed', 'resuming: what earlier runs placed or staged is kept')
-    store.update(task.taskId, { condition: 'ACTIVE' })
     notify(store.get(task.taskId) ?? task)
     const done = runTask(ctx, task.taskId, controller.signal).then((end) => {
       if (end === 'ended') ended(task.taskId)
@@ -125,8 +134,22 @@ export function createTaskService (init: TaskServiceInit): TaskService {
       pump()
     })
     running.set(task.taskId, { controller, destination: task.destination, done })
+    return true
   }
-  return buildService({ init, store, emitter, running, hooks, hooksStop, log, notify, ended, pump, isClosed: () => closed, setClosed: () => { closed = true } })
+  // other processes may queue or cancel tasks in the catalog (a CLI, a tool): looked at every pollMs
+  const sync = (): void => {
+    for (const [taskId, run] of running) {
+      if (store.get(taskId)?.condition === 'CANCELLED' && !run.controller.signal.aborted) run.controller.abort({ kind: 'cancel' } satisfies StopReason)
+    }
+    pump()
+  }
+  const poll = setInterval(() => { try { sync() } catch (err) { init.log?.(`Tasks: ${(err as Error).message}`) } }, init.pollMs ?? TASK_POLL_MS)
+  poll.unref()
+  const setClosed = (): void => {
+    closed = true
+    clearInterval(poll)
+  }
+  return buildService({ init, store, emitter, running, hooks, hooksStop, log, notify, ended, pump, isClosed: () => closed, setClosed })
 }
 
 /** What the public methods share with the scheduler. */

@@ -86,6 +86,8 @@ export interface TaskServiceInit {
   retryMaxMs?: number
   /** Counters are persisted at most this often (default TASK_PERSIST_MS). */
   persistMs?: number
+  /** How often the catalog is looked at for tasks queued or cancelled by other processes (default TASK_POLL_MS). */
+  pollMs?: number
   /** Stops the service, as `close`. */
   signal?: AbortSignal
   /** One-line status messages (task started, ended, hook failed). Default: none. */
