@@ -9,11 +9,11 @@ import { EventEmitter } from 'node:events'
 import { resolve } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { FerryError } from '@ferry/errors'
-import { readConfig, type TaskRecord } from '@ferry/store'
+import type { TaskRecord } from '@ferry/store'
 import {
-  DEFAULT_HOOK_TIMEOUT_MS, DEFAULT_TASK_CONCURRENCY, DEFAULT_TASK_DEADLINE_MS, FILE_ERRORS_SHOWN, TASK_PERSIST_MS, TASK_POLL_MS, TASK_RETRY_INITIAL_MS, TASK_RETRY_MAX_MS
+  DEFAULT_TASK_CONCURRENCY, DEFAULT_TASK_DEADLINE_MS, FILE_ERRORS_SHOWN, TASK_PERSIST_MS, TASK_POLL_MS, TASK_RETRY_INITIAL_MS, TASK_RETRY_MAX_MS
 } from './constants.js'
-import { hookEnv, runHook } from './hooks.js'
+import { createHookRunner, type HookRunner } from './hook-runner.js'
 import { runTask, type RunContext, type StopReason } from './run.js'
 import type { TaskRequest, TaskService, TaskServiceInit, TaskUpdate } from './types.js'
 
@@ -57,8 +57,6 @@ export function createTaskService (init: TaskServiceInit): TaskService {
   const emitter = new EventEmitter()
   emitter.setMaxListeners(0)
   const running = new Map<string, { controller: AbortController, destination: string, done: Promise<void> }>()
-  const hooks = new Set<Promise<void>>()
-  const hooksStop = new AbortController()
   const waiting = new Set<string>() // tasks told once that they wait for their destination
   let closed = false
   const emit = (update: TaskUpdate): void => { emitter.emit('update', update) }
@@ -68,30 +66,15 @@ export function createTaskService (init: TaskServiceInit): TaskService {
   const notify = (task: TaskRecord): void => { emit({ type: 'task', task }) }
   const ctx: RunContext = {
     store, home: init.home, dialPeer: init.dialPeer, notify, log,
-    persistMs: init.persistMs ?? TASK_PERSIST_MS,
-    retryInitialMs: init.retryInitialMs ?? TASK_RETRY_INITIAL_MS,
-    retryMaxMs: init.retryMaxMs ?? TASK_RETRY_MAX_MS
+    persistMs: init.persistMs ?? TASK_PERSIST_MS, retryInitialMs: init.retryInitialMs ?? TASK_RETRY_INITIAL_MS, retryMaxMs: init.retryMaxMs ?? TASK_RETRY_MAX_MS
   }
-  const readHooks = init.hooks ?? (async () => (await readConfig(init.home.dir)).hooks)
-
-  /** Runs the task's hook (its own, else its collection's), logging the outcome; never throws. */
-  const fireHook = async (task: TaskRecord): Promise<void> => {
-    const own = typeof task.settings.onDone === 'string' ? task.settings.onDone : undefined
-    const command = own ?? (task.collection != null ? (await readHooks().catch(() => undefined))?.[task.collection] : undefined)
-    if (command === undefined || closed) return
-    log(task.taskId, 'hook', `running ${JSON.stringify(command)}`, { command })
-    const out = await runHook({ command, env: hookEnv(task), timeoutMs: init.hookTimeoutMs ?? DEFAULT_HOOK_TIMEOUT_MS, signal: hooksStop.signal })
-    const how = out.error !== undefined ? `could not start: ${out.error}` : out.timedOut ? `killed after ${out.ms} ms (timeout)` : out.code === 0 ? 'exited 0' : `exited ${out.code ?? out.signal ?? '?'}`
-    log(task.taskId, out.code === 0 && !out.timedOut ? 'hook:done' : 'hook:failed', `hook ${how}`, { ...out })
-    if (out.code !== 0 || out.timedOut) init.log?.(`Task ${task.taskId}: hook ${how}`)
-  }
+  const hookRunner = createHookRunner(init, log)
   const ended = (taskId: string): void => {
     const task = store.get(taskId)
     if (task == null) return
     notify(task)
     init.log?.(`Task ${taskId} ${task.condition}${task.reason != null ? `: ${task.reason.message}` : ''}`)
-    const p = fireHook(task).catch(() => {}).finally(() => { hooks.delete(p) })
-    hooks.add(p)
+    hookRunner.fire(task)
   }
 
   /** Starts what may start: live tasks in request order, up to `concurrency`, one per destination. */
@@ -136,20 +119,34 @@ export function createTaskService (init: TaskServiceInit): TaskService {
     running.set(task.taskId, { controller, destination: task.destination, done })
     return true
   }
-  // other processes may queue or cancel tasks in the catalog (a CLI, a tool): looked at every pollMs
+  const poll = startPolling(init, store, running, pump)
+  const setClosed = (): void => {
+    closed = true
+    clearInterval(poll)
+  }
+  return buildService({ init, store, emitter, running, hookRunner, log, notify, ended, pump, isClosed: () => closed, setClosed })
+}
+
+/**
+ * Other processes may queue or cancel tasks in the catalog (a CLI, a tool): every pollMs, running tasks
+ * cancelled there are stopped and new ones started. Returns the interval (unref'ed).
+ */
+function startPolling (init: TaskServiceInit, store: ServiceState['store'], running: ServiceState['running'], pump: () => void): NodeJS.Timeout {
   const sync = (): void => {
     for (const [taskId, run] of running) {
       if (store.get(taskId)?.condition === 'CANCELLED' && !run.controller.signal.aborted) run.controller.abort({ kind: 'cancel' } satisfies StopReason)
     }
     pump()
   }
-  const poll = setInterval(() => { try { sync() } catch (err) { init.log?.(`Tasks: ${(err as Error).message}`) } }, init.pollMs ?? TASK_POLL_MS)
+  const poll = setInterval(() => {
+    try {
+      sync()
+    } catch (err) {
+      init.log?.(`Tasks: ${(err as Error).message}`)
+    }
+  }, init.pollMs ?? TASK_POLL_MS)
   poll.unref()
-  const setClosed = (): void => {
-    closed = true
-    clearInterval(poll)
-  }
-  return buildService({ init, store, emitter, running, hooks, hooksStop, log, notify, ended, pump, isClosed: () => closed, setClosed })
+  return poll
 }
 
 /** What the public methods share with the scheduler. */
@@ -158,8 +155,7 @@ interface ServiceState {
   store: TaskServiceInit['home']['catalog']['tasks']
   emitter: EventEmitter
   running: Map<string, { controller: AbortController, destination: string, done: Promise<void> }>
-  hooks: Set<Promise<void>>
-  hooksStop: AbortController
+  hookRunner: HookRunner
   log: RunContext['log']
   notify: (task: TaskRecord) => void
   ended: (taskId: string) => void
@@ -180,9 +176,8 @@ function buildService (s: ServiceState): TaskService {
     s.setClosed()
     const stop: StopReason = { kind: 'shutdown' }
     for (const r of s.running.values()) r.controller.abort(stop)
-    s.hooksStop.abort()
     await Promise.all([...s.running.values()].map(async (r) => { await r.done }))
-    await Promise.all([...s.hooks])
+    await s.hookRunner.stop()
   }
   s.init.signal?.addEventListener('abort', () => { void close() }, { once: true })
   const service: TaskService = {
