@@ -4,7 +4,7 @@
  */
 import '@ferry/compat'
 export * from './constants.js'
-export { createTaskService, overlaps } from './service.js'
+export { createTaskService, queueTask, overlaps } from './service.js'
 export { FAILURE_KINDS, classify, describeError, type FailureKind } from './classify.js'
 export { runHook, hookEnv, type HookOutcome, type HookRun } from './hooks.js'
 export type { TaskDetail, TaskRequest, TaskService, TaskServiceInit, TaskUpdate } from './types.js'

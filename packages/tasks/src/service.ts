@@ -9,7 +9,7 @@ import { EventEmitter } from 'node:events'
 import { resolve } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { FerryError } from '@ferry/errors'
-import type { TaskRecord } from '@ferry/store'
+import type { TaskRecord, TaskStore } from '@ferry/store'
 import {
   DEFAULT_TASK_CONCURRENCY, DEFAULT_TASK_DEADLINE_MS, FILE_ERRORS_SHOWN, TASK_PERSIST_MS, TASK_POLL_MS, TASK_RETRY_INITIAL_MS, TASK_RETRY_MAX_MS
 } from './constants.js'
@@ -48,6 +48,21 @@ function checkRequest (request: TaskRequest): { root: string, destination: strin
   }
   if (request.deadlineMs !== undefined && !(request.deadlineMs > 0)) throw new FerryError('ERR_INVALID_ARGUMENT', 'deadlineMs must be a positive number of milliseconds')
   return { root, destination: resolve(request.destination) }
+}
+
+/**
+ * Checks `request` and stores it as a QUEUED task (or returns the live one for the same root and
+ * destination), without running anything: a running service picks it up within its poll interval. For
+ * tools and tests that queue into a home whose daemon runs elsewhere; the service's own `create` uses it.
+ */
+export function queueTask (store: TaskStore, request: TaskRequest): { task: TaskRecord, existing: boolean } {
+  const { root, destination } = checkRequest(request)
+  const settings: Record<string, unknown> = { deadlineMs: request.deadlineMs ?? DEFAULT_TASK_DEADLINE_MS }
+  for (const key of ['checksum', 'fsync', 'allowEscapingSymlinks'] as const) if (request[key] === true) settings[key] = true
+  if (typeof request.onDone === 'string' && request.onDone.trim() !== '') settings.onDone = request.onDone
+  const out = store.create({ taskId: randomUUID(), label: request.label ?? null, root, destination, sources: [...request.sources], collection: request.collection ?? null, deadline: deadlineOf(request), settings })
+  if (!out.existing) store.addEvent(out.task.taskId, 'created', `pull ${root} into ${destination} from ${request.sources.join(', ')}`, { root, destination, sources: request.sources })
+  return out
 }
 
 /** Starts the task service over the daemon's home; see TaskService. */
@@ -182,13 +197,8 @@ function buildService (s: ServiceState): TaskService {
   s.init.signal?.addEventListener('abort', () => { void close() }, { once: true })
   const service: TaskService = {
     create: (request) => {
-      const { root, destination } = checkRequest(request)
-      const settings: Record<string, unknown> = { deadlineMs: request.deadlineMs ?? DEFAULT_TASK_DEADLINE_MS }
-      for (const key of ['checksum', 'fsync', 'allowEscapingSymlinks'] as const) if (request[key] === true) settings[key] = true
-      if (typeof request.onDone === 'string' && request.onDone.trim() !== '') settings.onDone = request.onDone
-      const out = store.create({ taskId: randomUUID(), label: request.label ?? null, root, destination, sources: [...request.sources], collection: request.collection ?? null, deadline: deadlineOf(request), settings })
+      const out = queueTask(store, request)
       if (!out.existing) {
-        s.log(out.task.taskId, 'created', `pull ${root} into ${destination} from ${request.sources.join(', ')}`, { root, destination, sources: request.sources })
         s.notify(out.task)
         s.pump()
       }
