@@ -40,6 +40,7 @@ describe('tasks in the daemon', () => {
   let root: string
   let source: Daemon
   let puller: { dir: string, id: string }
+  let A: { dir: string, id: string }
   const total = 60 * MiB + 40 * (MiB + 4096)
 
   beforeAll(async () => {
@@ -48,7 +49,7 @@ describe('tasks in the daemon', () => {
     const spec: Record<string, number> = { 'recon/vol.h5': 60 * MiB }
     for (let i = 0; i < 40; i++) spec[`raw/proj_${String(i).padStart(4, '0')}.tif`] = MiB + 4096
     writeTree(scan, spec)
-    const A = await initTestHome(tmp, 'source')
+    A = await initTestHome(tmp, 'source')
     puller = await initTestHome(tmp, 'puller')
     root = json(await ferry(['add', scan, '--collection', 'i13_visit', '--json', '--home', A.dir])).root
     await ferry(['trust', puller.id, '--home', A.dir])
@@ -117,5 +118,33 @@ describe('tasks in the daemon', () => {
     expect(env).toContain('FERRY_FAILED=0\n')
     await d.stop()
     writeFileSync(cfgFile, JSON.stringify(cfg))
+  })
+
+  it('a daemon stopped with SIGTERM mid-task leaves it ACTIVE; the next start resumes it', async () => {
+    const other = join(tmp, '20261201_i13_0008')
+    writeTree(other, { 'recon/vol.h5': 80 * MiB })
+    const otherRoot = json(await ferry(['add', other, '--json', '--home', A.dir])).root
+    const dest = join(tmp, 'replica-2')
+    let d = await daemons.start(puller.dir)
+    const c = openCatalog(join(puller.dir, 'catalog.db'))
+    const { task } = queueTask(c.tasks, { root: otherRoot, destination: dest, sources: [source.addr] })
+    c.close()
+    await until(() => (bytesUnder(dest, { allocated: true }) >= 20 * MiB ? true : undefined), '20 MiB on disk', 60_000, 10)
+    await d.stop()
+    expect(d.child.exitCode).toBe(0)
+    expect(readTask(puller.dir, task.taskId)).toMatchObject({ condition: 'ACTIVE', completed: null })
+    d = await daemons.start(puller.dir)
+    await until(() => (d.output().includes('Tasks: 1 queued or active, resuming.') ? true : undefined), 'the daemon to say it resumes', 10_000)
+    const done = await until(() => {
+      const t = readTask(puller.dir, task.taskId)
+      return t?.condition === 'ACTIVE' || t?.condition === 'QUEUED' ? undefined : t
+    }, 'the task to end')
+    expect(done).toMatchObject({ condition: 'SUCCEEDED', attempts: 2 })
+    expect((done.lastRun?.bytesPresent ?? 0) + (done.lastRun?.bytesResumed ?? 0)).toBeGreaterThan(0)
+    expect(hashTree(dest)).toEqual(hashTree(other))
+    const c2 = openCatalog(join(puller.dir, 'catalog.db'))
+    expect(c2.tasks.events(task.taskId).map((e) => e.kind)).toEqual(expect.arrayContaining(['interrupted', 'resumed']))
+    c2.close()
+    await d.stop()
   })
 })

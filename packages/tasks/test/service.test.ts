@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { openHome, type Home } from '@ferry/store'
 import { createFerryNode, type FerryNode } from '@ferry/node'
 import type { BlockPeer } from '@ferry/transfer'
-import { createTaskService, FAILURE_KINDS, classify, type TaskService, type TaskServiceInit } from '@ferry/tasks'
+import { createTaskService, FAILURE_KINDS, classify, queueTask, type TaskService, type TaskServiceInit } from '@ferry/tasks'
 import { ferry, initTestHome, json } from '../../../test/support/ferry.js'
 import { DaemonSet, type Daemon } from '../../../test/support/daemon.js'
 import { MiB, bytes, cleanup, hashTree, tempDir, writeTree } from '../../../test/support/tree.js'
@@ -216,6 +216,28 @@ describe('task service', () => {
     expect(failed?.message).toContain('timeout')
     expect((await tasks.waitFor(tasks.create({ root, destination: join(tmp, 'after-hung'), sources: [dSrc.addr], onDone: 'true' }).task.taskId)).condition).toBe('SUCCEEDED')
     writeFileSync(join(puller.dir, 'config.json'), JSON.stringify(cfg))
+  })
+
+  it('a task queued or cancelled in the catalog by another process is picked up within the poll interval', async () => {
+    const tasks = service({ concurrency: 1 })
+    const own = join(tmp, 'big-polled')
+    writeTree(own, { 'vol.h5': bytes(96 * MiB, 'big-polled/vol.h5') })
+    const ownRoot = json(await ferry(['add', own, '--json', '--home', src.dir])).root
+    const small = await addScan('polled-small')
+    // queued straight into the store, as a tool in another process would: no call to the service
+    const big = queueTask(home.catalog.tasks, { root: ownRoot, destination: join(tmp, 'polled-big'), sources: [dSrc.addr] }).task
+    const next = queueTask(home.catalog.tasks, { root: small.root, destination: join(tmp, 'polled-small-dest'), sources: [dSrc.addr] }).task
+    await waitUntil(() => (tasks.get(big.taskId)?.bytesTransferred ?? 0) > 0)
+    // concurrency 1: the second waits its turn
+    expect(tasks.get(next.taskId)?.condition).toBe('QUEUED')
+    home.catalog.tasks.update(big.taskId, { condition: 'CANCELLED', completed: Date.now() })
+    const cancelled = await tasks.waitFor(big.taskId)
+    expect(cancelled.condition).toBe('CANCELLED')
+    expect(cancelled.bytesTransferred).toBeLessThan(96 * MiB)
+    const done = await tasks.waitFor(next.taskId)
+    expect(done.condition).toBe('SUCCEEDED')
+    expect(hashTree(join(tmp, 'polled-small-dest'))).toEqual(hashTree(small.dir))
+    expect(tasks.events(next.taskId)[0]).toMatchObject({ kind: 'created' })
   })
 
   it('classifies failures by code, one table', () => {
