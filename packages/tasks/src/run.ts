@@ -10,6 +10,9 @@ import { DEFAULT_DEADLINE_MS, pull, type BlockPeer, type PullProblem, type PullR
 import { classify, describeError } from './classify.js'
 import { createTally } from './progress.js'
 
+/** The longest delay setTimeout honours. */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
 /** What the runner needs from the service. */
 export interface RunContext {
   store: TaskStore
@@ -71,7 +74,9 @@ export async function runTask (ctx: RunContext, taskId: string, signal: AbortSig
 /** One run of the task's pull, aborted by `signal` (the service) or by the deadline. */
 async function runPull (ctx: RunContext, task: TaskRecord, deadline: number, signal: AbortSignal): Promise<Attempt> {
   const byDeadline = new AbortController()
-  const timer = setTimeout(() => { byDeadline.abort() }, Math.min(deadline - Date.now(), 2 ** 31 - 1))
+  // a deadline further off than a timer can wait (24.8 days) is checked between runs only
+  const left = deadline - Date.now()
+  const timer = left <= MAX_TIMER_MS ? setTimeout(() => { byDeadline.abort() }, left) : undefined
   const tally = createTally(task, task.activeMs, (kind, message, data) => { ctx.log(task.taskId, kind, message, data) })
   const persist = (): void => {
     ctx.store.update(task.taskId, tally.snapshot())
