@@ -199,6 +199,7 @@ function buildService (s: ServiceState): TaskService {
     create: (request) => {
       const out = queueTask(store, request)
       if (!out.existing) {
+        for (const event of store.events(out.task.taskId)) s.emitter.emit('update', { type: 'event', event } satisfies TaskUpdate)
         s.notify(out.task)
         s.pump()
       }

@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { openHome, type Home } from '@ferry/store'
 import { createFerryNode, type FerryNode } from '@ferry/node'
 import type { BlockPeer } from '@ferry/transfer'
-import { createTaskService, FAILURE_KINDS, classify, queueTask, type TaskService, type TaskServiceInit } from '@ferry/tasks'
+import { createTaskService, FAILURE_KINDS, classify, queueTask, type TaskService, type TaskServiceInit, type TaskUpdate } from '@ferry/tasks'
 import { ferry, initTestHome, json } from '../../../test/support/ferry.js'
 import { DaemonSet, type Daemon } from '../../../test/support/daemon.js'
 import { MiB, bytes, cleanup, hashTree, tempDir, writeTree } from '../../../test/support/tree.js'
@@ -78,6 +78,8 @@ describe('task service', () => {
   it('a task succeeds: bytes equal, counters right, events logged; the same request again is the same task', async () => {
     const tasks = service()
     const dest = join(tmp, 'ok')
+    const updates: TaskUpdate[] = []
+    const unsubscribe = tasks.subscribe((u) => { updates.push(u) })
     const { task, existing } = tasks.create({ root, destination: dest, sources: [dSrc.addr], label: 'first' })
     expect(existing).toBe(false)
     expect(tasks.create({ root, destination: dest, sources: [dSrc.addr] })).toMatchObject({ existing: true, task: { taskId: task.taskId } })
@@ -90,6 +92,13 @@ describe('task service', () => {
     expect(done.completed).not.toBeNull()
     expect(tasks.get(task.taskId)?.fileErrors).toEqual([])
     expect(tasks.events(task.taskId).map((e) => e.kind)).toEqual(['created', 'attempt', 'ended'])
+    // live updates: the record as it went QUEUED -> ACTIVE -> SUCCEEDED, and each event as it was logged
+    unsubscribe()
+    const conditions = updates.flatMap((u) => (u.type === 'task' && u.task.taskId === task.taskId ? [u.task.condition] : []))
+    expect(conditions[0]).toBe('QUEUED')
+    expect(conditions).toContain('ACTIVE')
+    expect(conditions.at(-1)).toBe('SUCCEEDED')
+    expect(updates.flatMap((u) => (u.type === 'event' ? [u.event.kind] : []))).toEqual(['created', 'attempt', 'ended'])
     // a second task for the same replication once the first ended: a no-op that fetches nothing
     const again = await tasks.waitFor(tasks.create({ root, destination: dest, sources: [dSrc.addr] }).task.taskId)
     expect(again).toMatchObject({ condition: 'SUCCEEDED', bytesTransferred: 0, lastRun: { bytesFetched: 0, bytesPresent: total } })
