@@ -1,6 +1,7 @@
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { openCatalog, TASK_EVENTS_KEPT } from '@ferry/store'
+import { writeFile } from 'node:fs/promises'
+import { openCatalog, readConfig, TASK_EVENTS_KEPT } from '@ferry/store'
 import { tempDir } from './helpers.js'
 
 const init = (taskId: string, destination = '/data/a') => ({ taskId, root: 'bafyroot', destination, sources: ['/ip4/127.0.0.1/tcp/1/p2p/x'], deadline: Date.now() + 60_000 })
@@ -38,5 +39,16 @@ describe('task store', () => {
     expect(events[1]).toMatchObject({ kind: 'progress', message: 'step 0' })
     expect(events.at(-1)).toMatchObject({ kind: 'progress', message: `step ${TASK_EVENTS_KEPT + 299}`, data: { i: TASK_EVENTS_KEPT + 299 } })
     c.close()
+  })
+
+  it('config.json hooks: { collection: command } is kept; anything else is refused with the key named', async () => {
+    const dir = await tempDir()
+    const file = path.join(dir, 'config.json')
+    await writeFile(file, JSON.stringify({ version: 1, hooks: { i13_visit: 'reconstruct.sh "$FERRY_DEST"' } }))
+    expect((await readConfig(dir)).hooks).toEqual({ i13_visit: 'reconstruct.sh "$FERRY_DEST"' })
+    for (const [hooks, words] of [[['x'], '"hooks" must be an object'], [{ a: '' }, '"hooks.a" must be a non-empty shell command'], [{ a: 3 }, '"hooks.a"'], [{ '': 'x' }, 'empty collection']] as const) {
+      await writeFile(file, JSON.stringify({ version: 1, hooks }))
+      await expect(readConfig(dir)).rejects.toMatchObject({ code: 'ERR_HOME_CORRUPT', message: expect.stringContaining(words) })
+    }
   })
 })

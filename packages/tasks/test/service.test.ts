@@ -223,7 +223,11 @@ describe('task service', () => {
     const failed = tasks.events(hung.taskId).find((e) => e.kind === 'hook:failed')
     expect(failed).toMatchObject({ data: { timedOut: true, output: 'started\n' } })
     expect(failed?.message).toContain('timeout')
-    expect((await tasks.waitFor(tasks.create({ root, destination: join(tmp, 'after-hung'), sources: [dSrc.addr], onDone: 'true' }).task.taskId)).condition).toBe('SUCCEEDED')
+    // a failing hook: its exit code and output are in the log, the task stays SUCCEEDED
+    const after = tasks.create({ root, destination: join(tmp, 'after-hung'), sources: [dSrc.addr], onDone: 'echo no such reconstruction >&2; exit 3' }).task
+    expect((await tasks.waitFor(after.taskId)).condition).toBe('SUCCEEDED')
+    await waitUntil(() => tasks.events(after.taskId).some((e) => e.kind === 'hook:failed'))
+    expect(tasks.events(after.taskId).find((e) => e.kind === 'hook:failed')).toMatchObject({ message: 'hook exited 3', data: { code: 3, timedOut: false, output: 'no such reconstruction\n' } })
     writeFileSync(join(puller.dir, 'config.json'), JSON.stringify(cfg))
   })
 
