@@ -217,8 +217,16 @@ function buildService (s: ServiceState): TaskService {
     cancel: (taskId) => cancel(s, must(taskId)),
     retry: (taskId, options) => retry(s, must(taskId), options?.deadlineMs),
     subscribe: (listener) => {
-      s.emitter.on('update', listener)
-      return () => { s.emitter.off('update', listener) }
+      // a listener that throws must not break the run that reported the update
+      const safe = (update: TaskUpdate): void => {
+        try {
+          listener(update)
+        } catch (err) {
+          s.init.log?.(`Tasks: an update listener failed: ${(err as Error)?.message ?? String(err)}`)
+        }
+      }
+      s.emitter.on('update', safe)
+      return () => { s.emitter.off('update', safe) }
     },
     waitFor: async (taskId, options = {}) => await waitFor(s, must(taskId), options.conditions ?? [...FINAL], options.signal),
     close
