@@ -10,7 +10,6 @@
 // --json prints one JSON object instead of the table: { name: { mbps (median), runs: [...] } }; the pull
 // bench uses it for the transport's ceiling next to rsync.
 // Data and the serving home are kept in $TMPDIR/ferry-bench-throughput between runs.
-import '@ferry/compat'
 import { spawn } from 'node:child_process'
 import { createWriteStream, existsSync, readFileSync } from 'node:fs'
 import fs from 'node:fs/promises'

@@ -4,10 +4,11 @@
  * libp2p node in this process, trusted by the daemon (the worst case: it passes the access check), that
  * speaks raw frames: garbage, an oversize length prefix, a truncated varint then silence, a valid frame
  * trickled at 1 byte/s, more streams than its share, and a flood of REQUEST frames on many streams. Each
- * abuse must be answered with the right ERROR frame (or throttled), the pull must arrive byte for byte at
- * no less than a third of its unloaded speed, and the daemon must still be up and serving afterwards.
+ * abuse must be answered with the right ERROR frame (or throttled), the pull must arrive byte for byte while
+ * the flood is still running, and the daemon must still be up and serving afterwards. The limits are proved
+ * by counts (streams refused, answers against the token bucket), never by speeds: the flood runs in this
+ * process, on the same cores as the daemon and the pull, so a speed here would measure the machine.
  */
-import '@ferry/compat'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { noise } from '@chainsafe/libp2p-noise'
@@ -111,9 +112,7 @@ describe('a hostile peer does not hurt the daemon or a well-behaved peer', () =>
     expect(r.stderr).not.toMatch(/at .*\.js:\d+/) // no stack trace
   })
 
-  it('answers each abuse with the right ERROR while a well-behaved pull runs at speed', async () => {
-    await goodPull('warm-up') // the first pull also warms the server's page cache: not a fair baseline
-    const unloaded = await goodPull('unloaded')
+  it('answers each abuse with the right ERROR while a well-behaved pull completes', async () => {
     let stop = false
     const outcomes: Record<string, unknown> = {}
 
@@ -151,6 +150,8 @@ describe('a hostile peer does not hurt the daemon or a well-behaved peer', () =>
     // 5. a flood: streams up to the per-peer cap and beyond, each keeping the most requests outstanding and
     //    asking for more as fast as answers come back (absent CIDs: the cheapest answers to provoke)
     let floodAnswers = 0
+    /** Flood streams still asking for more: counted when the good pull ends, to show it ended under attack. */
+    let floodLive = 0
     const floodLimited: unknown[] = []
     let floodStarted = 0
     let floodEnded = 0
@@ -162,28 +163,34 @@ describe('a hostile peer does not hurt the daemon or a well-behaved peer', () =>
         if (s == null) return
         let seed = k * 100_000
         let outstanding = 0
-        while (!stop && s.stream.status === 'open') {
-          while (outstanding <= 32) {
-            send(s.stream, encodeFrame(encodeRequest(await randomCids(32, seed++))))
-            outstanding += 32
+        floodLive++
+        try {
+          while (!stop && s.stream.status === 'open') {
+            while (outstanding <= 32) {
+              send(s.stream, encodeFrame(encodeRequest(await randomCids(32, seed++))))
+              outstanding += 32
+            }
+            const msg = await answer(s.lp, 5000)
+            if (typeof msg === 'string') break
+            if (msg.type === 'error') {
+              floodLimited.push(msg)
+              break
+            }
+            floodAnswers++
+            outstanding--
           }
-          const msg = await answer(s.lp, 5000)
-          if (typeof msg === 'string') break
-          if (msg.type === 'error') {
-            floodLimited.push(msg)
-            break
-          }
-          floodAnswers++
-          outstanding--
+        } finally {
+          floodLive--
         }
       }))
       floodEnded = performance.now()
     })()
 
     await sleep(500)
-    const started = Date.now()
-    const loaded = await goodPull('loaded')
-    const loadedWall = (Date.now() - started) / 1000
+    const answersBefore = floodAnswers
+    const seconds = await goodPull('loaded')
+    const answersDuring = floodAnswers - answersBefore
+    const liveAtEnd = floodLive
     await Promise.all([garbage, oversize, truncated, trickle])
     stop = true
     await flood
@@ -197,13 +204,16 @@ describe('a hostile peer does not hurt the daemon or a well-behaved peer', () =>
     // the streams beyond the peer's share were refused with ERROR LIMIT
     expect(floodLimited.length).toBeGreaterThanOrEqual(2)
     for (const m of floodLimited) expect(m).toMatchObject({ type: 'error', code: 'limit', message: expect.stringMatching(/across its connections/) })
-    expect(floodAnswers).toBeGreaterThan(1000) // the flood really ran during the pull
-    // and it was held to the peer's request rate (plus one burst): the token bucket works across connections
+    expect(floodAnswers).toBeGreaterThan(1000) // the flood really ran...
+    expect(answersDuring).toBeGreaterThan(100) // ...while the good pull ran...
+    expect(liveAtEnd).toBeGreaterThan(0) // ...and was still running when the pull had arrived byte for byte
+    // it was held to the peer's request rate (plus one burst): the token bucket works across connections. The
+    // bound can only be broken by a server that answers too much; a slow machine makes the flood smaller. (On
+    // 2 shared cores this flood reaches a few thousand answers/s, below the default 10 000/s, so here the
+    // bound holds trivially: limits.test.ts proves the bucket itself over real nodes at a rate of 200/s.)
     const floodSeconds = (floodEnded - floodStarted) / 1000
     expect(floodAnswers).toBeLessThanOrEqual(REQUEST_BURST_PER_PEER + REQUEST_RATE_PER_PEER * floodSeconds * 1.05)
-    const mb = 160.1 * MiB / 1e6
-    console.log(`good pull of ${mb.toFixed(0)} MB: ${unloaded.toFixed(2)} s (${(mb / unloaded).toFixed(0)} MB/s) unloaded, ${loaded.toFixed(2)} s (${(mb / loaded).toFixed(0)} MB/s; wall ${loadedWall.toFixed(2)} s) under attack; flood: ${floodAnswers} answers in ${floodSeconds.toFixed(1)} s (${(floodAnswers / floodSeconds).toFixed(0)}/s)`)
-    expect(loaded).toBeLessThan(unloaded * 3)
+    console.log(`under attack: ${floodAnswers} flood answers in ${floodSeconds.toFixed(1)} s (${answersDuring} during the pull, ${liveAtEnd} flood streams still asking when it ended), ${floodLimited.length} streams refused; the pull took ${seconds.toFixed(2)} s (speeds: see the benchmarks)`)
 
     // still up, and serving
     expect(daemon.child.exitCode).toBeNull()

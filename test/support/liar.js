@@ -1,6 +1,5 @@
 // A hostile test double: a real Ferry node (same protocols, same trust rules) whose leaf reader flips a
 // byte in every leaf it serves. Usage: node liar.js <home>; prints its address like `ferry daemon`.
-import '@ferry/compat'
 import { openHome } from '@ferry/store'
 import { createFerryNode, readLeafHere } from '@ferry/node'
 

@@ -23,3 +23,15 @@ export async function rejection (p: Promise<unknown>): Promise<FerryError> {
   }
   throw new Error('expected a rejection')
 }
+
+/**
+ * Waits until `cond` holds, polling every `intervalMs` (default 10), and fails with `what` if it still does
+ * not after `timeoutMs` (default 5000): synchronisation on the condition itself, never on a guessed sleep.
+ */
+export async function waitFor (cond: () => boolean | Promise<boolean>, { timeoutMs = 5000, intervalMs = 10, what }: { timeoutMs?: number, intervalMs?: number, what: string }): Promise<void> {
+  const deadline = performance.now() + timeoutMs
+  while (!(await cond())) {
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, intervalMs))
+  }
+}

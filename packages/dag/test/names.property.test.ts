@@ -88,7 +88,10 @@ describe('the path validator (fast-check)', () => {
       fc.constantFrom('/', '/etc', '/tmp')
     )
     const links = fc.array(fc.tuple(relPath, fc.nat(2), target), { minLength: 1, maxLength: 6 })
+    // what the property really exercised: without links made and probes that resolved, it passes vacuously
+    const seen = { cases: 0, withLinks: 0, links: 0, resolved: 0, throughLink: 0 }
     fc.assert(fc.property(links, (spec) => {
+      seen.cases++
       const tmp = mkdtempSync(join(tmpdir(), 'ferry-links-'))
       const dest = join(tmp, 'dest')
       try {
@@ -104,6 +107,8 @@ describe('the path validator (fast-check)', () => {
           } catch { /* a link already there, or a link where a directory was wanted: skip it */ }
         }
         const realDest = realpathSync(dest)
+        seen.links += made.length
+        if (made.length > 0) seen.withLinks++
         for (const linkPath of made) {
           for (const probe of [linkPath, `${linkPath}/a`, `${linkPath}/l0`, `${linkPath}/l1/..`, dirname(linkPath)]) {
             let real: string
@@ -112,6 +117,8 @@ describe('the path validator (fast-check)', () => {
             } catch {
               continue // dangling or a loop: nothing reached
             }
+            seen.resolved++
+            if (real !== join(realDest, probe)) seen.throughLink++ // resolved through at least one link
             expect({ probe, real, inside: inside(real, realDest) }).toEqual({ probe, real, inside: true })
           }
         }
@@ -119,5 +126,11 @@ describe('the path validator (fast-check)', () => {
         rmSync(tmp, { recursive: true, force: true })
       }
     }), { numRuns: 300 })
+    console.log('symlink property:', seen)
+    expect(seen.cases).toBe(300)
+    expect(seen.withLinks).toBeGreaterThan(100) // about 200 of 300
+    expect(seen.links).toBeGreaterThan(150) // about 330
+    expect(seen.resolved).toBeGreaterThan(150) // about 390
+    expect(seen.throughLink).toBeGreaterThan(20) // about 60
   })
 })

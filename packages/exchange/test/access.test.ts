@@ -2,13 +2,13 @@
  * The server's access hook per block: asked with each requested CID before that block is read, and a
  * refusal ends the stream at that block (real libp2p nodes, raw frames on the client side).
  */
-import '@ferry/compat'
 import { lpStream } from '@libp2p/utils'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
   BLOCKS_PROTOCOL, MAX_BLOCKS_FRAME_BYTES, decodeBlocksServerMessage, encodeRequest, startExchangeServer, type AccessDecision, type AccessRequest
 } from '@ferry/exchange'
-import { cleanup, makeNode, makeScan, sourcesOf } from './helpers.js'
+import { cleanup, makeNode, makeScan } from './helpers.js'
+import { homeSources } from '@ferry/node'
 
 afterEach(cleanup)
 
@@ -23,7 +23,7 @@ describe('access hook per block', () => {
     }
     const server = await makeNode()
     const client = await makeNode()
-    const exchange = await startExchangeServer(server, { ...sourcesOf(scan.home), authorize })
+    const exchange = await startExchangeServer(server, { ...homeSources(scan.home), authorize })
     const stream = await client.dialProtocol(server.getMultiaddrs()[0]!, BLOCKS_PROTOCOL)
     const lp = lpStream(stream, { maxDataLength: MAX_BLOCKS_FRAME_BYTES })
     await lp.write(encodeRequest([a!, b!, c!, d!]))

@@ -2,7 +2,6 @@
  * The exchange over real libp2p nodes (TCP on 127.0.0.1, Noise, yamux) in this process: a real server over
  * a temp store, the real client, and hostile or broken test doubles on either side.
  */
-import '@ferry/compat'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { lpStream } from '@libp2p/utils'
@@ -16,9 +15,10 @@ import {
   decodeBlocksServerMessage, encodeBlock, encodeFrame, encodeRequest, startExchangeServer, type AccessDecision, type ExchangeServer,
   type LocalScan, type ScanEntry
 } from '@ferry/exchange'
-import { cleanup, makeNode, makeScan, sleep, sourcesOf, type TestScan } from './helpers.js'
+import { cleanup, makeNode, makeScan, sleep, type TestScan } from './helpers.js'
+import { homeSources } from '@ferry/node'
 import type { Libp2p } from 'libp2p'
-import { pattern, rejection } from '../../../test/support/unit.js'
+import { pattern, rejection, waitFor } from '../../../test/support/unit.js'
 
 afterEach(cleanup)
 
@@ -36,7 +36,7 @@ async function setup (authorize: () => AccessDecision = () => ALLOW, init: Parti
   const scan = await makeScan()
   const server = await makeNode()
   const client = await makeNode()
-  const exchange = await startExchangeServer(server, { ...sourcesOf(scan.home), authorize })
+  const exchange = await startExchangeServer(server, { ...homeSources(scan.home), authorize })
   const peer = new PeerClient(client, { peer: server.getMultiaddrs()[0]!, ...init })
   return { scan, server, client, exchange, peer }
 }
@@ -291,7 +291,7 @@ describe('server limits against a raw client', () => {
     const scan = await makeScan()
     const server = await makeNode()
     const client = await makeNode()
-    const sources = sourcesOf(scan.home)
+    const sources = homeSources(scan.home)
     let lookups = 0
     const exchange = await startExchangeServer(server, {
       blocks: { get: async (cid, o) => { lookups++; return await sources.blocks.get(cid, o) } },
@@ -313,7 +313,8 @@ describe('server limits against a raw client', () => {
       expect(msg.type).toBe('block')
     }
     expect(lookups).toBe(MAX_PENDING_PER_STREAM)
-    await sleep(50)
+    // the server counts a block once its write returns, which may be just after the client has read it
+    await waitFor(() => exchange.stats.bytesSent >= MAX_PENDING_PER_STREAM * 1024 * 1024, { what: 'the server to count every block sent' })
     expect(exchange.stats.bytesSent).toBe(MAX_PENDING_PER_STREAM * 1024 * 1024)
   })
 
@@ -321,7 +322,7 @@ describe('server limits against a raw client', () => {
     const scan = await makeScan()
     const server = await makeNode()
     const client = await makeNode()
-    await startExchangeServer(server, { ...sourcesOf(scan.home), authorize: () => ALLOW, idleTimeoutMs: 300 })
+    await startExchangeServer(server, { ...homeSources(scan.home), authorize: () => ALLOW, idleTimeoutMs: 300 })
     const stream = await client.dialProtocol(server.getMultiaddrs()[0]!, BLOCKS_PROTOCOL)
     const lp = lpStream(stream, { maxDataLength: MAX_BLOCKS_FRAME_BYTES })
     const msg = decodeBlocksServerMessage(await lp.read())
@@ -404,15 +405,14 @@ describe('scans', () => {
       expect(e.path).toBe('')
       break
     }
-    await sleep(200)
-    expect(exchange.stats.streams).toBe(0)
+    await waitFor(() => exchange.stats.streams === 0, { what: 'the server to end the scan stream' })
   })
 
   it('a raw client that never grants credit is timed out by the server', async () => {
     const scan = await makeScan()
     const server = await makeNode()
     const client = await makeNode()
-    await startExchangeServer(server, { ...sourcesOf(scan.home), authorize: () => ALLOW, idleTimeoutMs: 300 })
+    await startExchangeServer(server, { ...homeSources(scan.home), authorize: () => ALLOW, idleTimeoutMs: 300 })
     const stream = await client.dialProtocol(server.getMultiaddrs()[0]!, SCAN_PROTOCOL)
     const lp = lpStream(stream, { maxDataLength: 1 << 20 })
     const { encodeScanRequest, decodeScanServerMessage } = await import('@ferry/exchange')

@@ -1,10 +1,44 @@
 /**
  * Golden wire fixtures: known messages and their exact bytes. If one of these fails, the wire format changed:
- * that needs a new protocol version (and docs/protocol.md), not a new fixture.
+ * that needs a new protocol version (and docs/protocol.md), not a new fixture. The examples in
+ * docs/protocol.md are read out of the document and must be these same bytes, so spec and code cannot drift.
  */
+import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { decodeBlocksClientMessage, decodeBlocksServerMessage, decodeScanClientMessage, decodeScanServerMessage } from '@ferry/exchange'
 import { ENTRIES, GOLDEN, LEAF, NODE, SIGNATURE, SKIPPED, hex, unframe } from './fixtures.js'
+
+const PROTOCOL_MD = new URL('../../../docs/protocol.md', import.meta.url)
+
+/** One example of docs/protocol.md: the message section it is under, its type byte there, and its bytes. */
+interface DocVector { section: string, typeByte: number, hex: string }
+
+/**
+ * The examples of docs/protocol.md: in each `### NAME \`0xNN\`` section of its message types, every
+ * backticked run of hex after a `→`, with `<LEAF>` and `<NODE>` replaced by the CIDs the document defines
+ * (which must be the fixtures' LEAF and NODE). A section's second example gets `_SIGNED` (SCAN_RECORD's).
+ */
+function docVectors (md: string): { vectors: DocVector[], leafHex: string, nodeHex: string, leafText: string } {
+  const leafHex = /`LEAF` is the raw-leaf CID of the bytes `hello`\s+\(`(\w+)`, 36 bytes:\s+`([0-9a-f]+)`\)/.exec(md)
+  const nodeHex = /`NODE` the dag-pb CID of\s+`node` \(`([0-9a-f]+)`\)/.exec(md)
+  if (leafHex === null || nodeHex === null) throw new Error('docs/protocol.md no longer defines LEAF and NODE as the examples use them')
+  const vectors: DocVector[] = []
+  const sections = md.split(/^(?=#{2,3} )/m)
+  for (const sec of sections) {
+    const head = /^### (\w+) `0x([0-9a-f]{2})`/.exec(sec)
+    if (head === null) continue
+    const found = [...sec.matchAll(/→\s*`([^`]+)`/g)].map((m) => m[1] as string)
+      .filter((v) => v.split(' ').every((t) => /^([0-9a-f]{2})+$|^[0-9a-f]{2}<(LEAF|NODE)>$/.test(t)))
+    found.forEach((v, i) => {
+      vectors.push({
+        section: i === 0 ? head[1]! : `${head[1]!}_SIGNED`,
+        typeByte: parseInt(head[2]!, 16),
+        hex: v.replaceAll('<LEAF>', leafHex[2]!).replaceAll('<NODE>', nodeHex[1]!).replaceAll(' ', '')
+      })
+    })
+  }
+  return { vectors, leafHex: leafHex[2]!, nodeHex: nodeHex[1]!, leafText: leafHex[1]! }
+}
 
 describe('golden wire fixtures', () => {
   it.each(GOLDEN)('%s encodes to the pinned bytes', (_name, bytes, expected) => {
@@ -31,5 +65,26 @@ describe('golden wire fixtures', () => {
     expect(decodeScanServerMessage(g.SCAN_SKIPPED!)).toEqual({ type: 'scan-skipped', skipped: SKIPPED })
     expect(decodeScanServerMessage(g.SCAN_ENTRIES!)).toEqual({ type: 'scan-entries', entries: ENTRIES })
     expect(decodeScanServerMessage(g.SCAN_END!)).toEqual({ type: 'scan-end', entries: 2, skipped: 1 })
+  })
+})
+
+describe('docs/protocol.md', () => {
+  const doc = docVectors(readFileSync(PROTOCOL_MD, 'utf8'))
+
+  it('defines LEAF and NODE as the fixtures do', () => {
+    expect(doc.leafText).toBe(LEAF.toString())
+    expect(doc.leafHex).toBe(hex(LEAF.bytes))
+    expect(doc.nodeHex).toBe(hex(NODE.bytes))
+  })
+
+  it('shows one example of every golden message, and no other', () => {
+    expect(doc.vectors.map((v) => v.section).sort()).toEqual(GOLDEN.map(([name]) => name).sort())
+  })
+
+  it.each(GOLDEN)('its %s example is the bytes the encoder produces', (name, bytes) => {
+    const v = doc.vectors.find((d) => d.section === name)
+    expect(v?.hex).toBe(hex(bytes))
+    // and the type byte after the length prefix is the one its section heading gives
+    expect(unframe(v!.hex)[0]).toBe(v!.typeByte)
   })
 })

@@ -1,8 +1,8 @@
 /**
  * Real pieces for the network tests: libp2p nodes (TCP on 127.0.0.1, Noise, yamux) and a temp store with
- * an imported scan, served through a BlockSource/ScanSource over the store.
+ * an imported scan. Tests serve it with `homeSources` from @ferry/node, the very BlockSource/ScanSource a
+ * Ferry node serves (a test may import a package above the one it tests; the build graph is not involved).
  */
-import '@ferry/compat'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -11,9 +11,7 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { importDirectory } from '@ferry/dag'
-import { isFerryError } from '@ferry/errors'
-import { initHome, readLeaf, type Home } from '@ferry/store'
-import type { BlockSource, ScanSource } from '@ferry/exchange'
+import { initHome, type Home } from '@ferry/store'
 import type { CID } from 'multiformats/cid'
 import { pattern } from '../../../test/support/unit.js'
 
@@ -82,39 +80,6 @@ export async function makeScan (): Promise<TestScan> {
     if (e.type === 'file') leaves.set(e.path, home.catalog.getSource(path.join(dir, e.path))?.leaves.map((l) => l.cid) ?? [])
   }
   return { home, dir, root: result.root, leaves, inner }
-}
-
-/** The BlockSource and ScanSource of a home, as a node would build them. */
-export function sourcesOf (home: Home): { blocks: BlockSource, scans: ScanSource } {
-  return {
-    blocks: {
-      async get (cid, { signal }) {
-        if (cid.code === 0x70) {
-          try {
-            return { status: 'ok', bytes: await home.blocks.get(cid, { signal }) }
-          } catch (err) {
-            if (isFerryError(err, 'ERR_BLOCK_NOT_FOUND')) return { status: 'missing' }
-            throw err
-          }
-        }
-        if (cid.code !== 0x55) return { status: 'missing' }
-        const r = await readLeaf(home.catalog, cid, { signal })
-        if (r.status === 'ok') return { status: 'ok', bytes: r.bytes }
-        if (r.status === 'changed') return { status: 'changed', message: r.reason }
-        return { status: 'missing' }
-      }
-    },
-    scans: {
-      getScan (root) {
-        const scan = home.catalog.getScan(root)
-        if (scan === undefined || scan.root === null) return undefined
-        return {
-          record: { ...scan, root: scan.root },
-          entries: () => home.catalog.entries(scan.id)
-        }
-      }
-    }
-  }
 }
 
 /** Resolves after `ms`. */

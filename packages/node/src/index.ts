@@ -2,10 +2,16 @@
  * @ferry/node: the Ferry libp2p node (identity from the home, TCP + Noise + yamux tuned for bulk, the
  * exchange server behind the trust gate), trust management and the daemon.
  */
-import '@ferry/compat'
 export * from './constants.js'
 export { createFerryNode, usesNativeCipher, type FerryNode, type FerryNodeInit } from './node.js'
-export { runDaemon, readDaemonInfo, type DaemonInfo, type DaemonService, type DaemonServiceStarter, type RunDaemonOptions } from './daemon.js'
+export {
+  runDaemon, readDaemonInfo, type DaemonInfo, type RunDaemonOptions, type DaemonContext, type DaemonService, type DaemonServiceStarter
+} from './daemon.js'
+export { createEventBus, type EventBus, type DaemonEvent, type DaemonEventBody, type PeerEvent } from './events.js'
+export { createPeerBook, type PeerBook, type PeerBookInit, type PeerState, type PeerStateName } from './peer-book.js'
+export {
+  PEER_NAME_PATTERN, checkPeerName, parsePeerAddr, namedPeers, listPeers, addPeer, removePeer, resolvePeerAddrs, type NamedPeer
+} from './peers.js'
 export {
   TrustGate, parsePeerId, listTrusted, trustPeer, untrustPeer, listGrants, grantPeer, revokePeer, openCollection, type TrustedPeer,
   type TrustGateOptions

@@ -4,7 +4,6 @@
  * imports; the last tests put two real nodes on loopback and count what the server sent.
  */
 import Database from 'better-sqlite3'
-import '@ferry/compat'
 import { setTimeout as delay } from 'node:timers/promises'
 import fs from 'node:fs/promises'
 import path from 'node:path'

@@ -3,7 +3,6 @@
  * untrusted peers with zero data, picking up trust and new scans while running, and owning its home through
  * daemon.json.
  */
-import '@ferry/compat'
 import { spawn } from 'node:child_process'
 import fs from 'node:fs/promises'
 import path from 'node:path'

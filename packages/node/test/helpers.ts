@@ -1,5 +1,4 @@
 /** Temp homes with a scan, daemons in child processes, and cleanup. */
-import '@ferry/compat'
 import { spawn, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs/promises'
 import os from 'node:os'

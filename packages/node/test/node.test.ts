@@ -3,7 +3,6 @@
  * blocks read and verified on worker pools, and clear errors for bad addresses.
  */
 import { setTimeout as delay } from 'node:timers/promises'
-import '@ferry/compat'
 import fs from 'node:fs/promises'
 import net from 'node:net'
 import path from 'node:path'
@@ -103,7 +102,7 @@ describe('createFerryNode', () => {
     await fs.rm(path.join(dir, 'volume.raw'))
     const gone = await peer.get(scan.files.get('volume.raw')![0]!)
     expect(gone.status).toBe('changed')
-    expect(gone.status !== 'ok' && gone.message).toContain('ENOENT')
+    expect(gone.status !== 'ok' && gone.message).toContain('volume.raw was deleted or moved since it was imported')
   })
 
   it('gives one-line errors for bad and unreachable addresses', async () => {

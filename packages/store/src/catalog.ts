@@ -23,6 +23,7 @@ import { openSignatures, type ProvenanceRecord } from './signatures.js'
 import { DEFAULT_FLUSH_ROWS, newScanWriter, type ScanWriter } from './scan-writer.js'
 import { createPullJournal, type PullJournal } from './pull-journal.js'
 import { openTaskStore, type TaskStore } from './tasks.js'
+import { createPlacedFiles, type PlacedFiles } from './placed-files.js'
 import type { SignatureCheck } from './scan-signature.js'
 import type { CID } from 'multiformats/cid'
 
@@ -90,6 +91,8 @@ export interface Catalog {
   readonly pulls: PullJournal
   /** The daemon's durable tasks (@ferry/tasks runs them). */
   readonly tasks: TaskStore
+  /** Files pulls placed, for the quick check (placed-files.ts). */
+  readonly placed: PlacedFiles
   close: () => void
 }
 
@@ -138,6 +141,7 @@ export function openCatalog (file: string, options: CatalogOptions = {}): Catalo
     removeStaleImports: scans.removeStaleImports,
     pulls: createPullJournal(h.db, h.guard),
     tasks: openTaskStore(h),
+    placed: createPlacedFiles(h.db, h.guard),
     close: h.close
   }
 }

@@ -8,8 +8,8 @@ export {
   type Home, type InitHomeOptions, type OpenHomeOptions
 } from './home.js'
 export {
-  CONFIG_VERSION, CONFIG_FILE, DEFAULT_LISTEN, defaultConfig, readConfig, writeFileAtomic,
-  type FerryConfig, type PeerEntry
+  CONFIG_VERSION, CONFIG_FILE, DEFAULT_LISTEN, defaultConfig, writeFileAtomic, readConfig, writeConfig, validateConfig,
+  type FerryConfig, type PeerEntry, type ApiConfig
 } from './config.js'
 export { IDENTITY_FILE, IDENTITY_FILE_MODE } from './identity.js'
 export {
@@ -36,3 +36,4 @@ export {
   type TaskStore, type TaskRecord, type TaskCondition, type TaskCounters, type TaskEvent, type TaskFileFailure, type TaskInit, type TaskPatch,
   type TaskReason, type TaskRunStats
 } from './tasks.js'
+export type { PlacedFiles, PlacedStat } from './placed-files.js'

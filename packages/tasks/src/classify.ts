@@ -8,9 +8,8 @@
 export type FailureKind = 'permanent' | 'transient'
 
 /**
- * Codes of FerryErrors and of pull problems (`PullProblem.code`), by kind. Some names are not raised
- * by this version yet (ERR_CHANGED_AT_SOURCE): they are listed so the table is right when they are.
- * A code not listed is permanent: an error nobody expected is shown, not retried forever.
+ * Codes of FerryErrors and of pull problems (`PullProblem.code`), by kind. A code not listed is
+ * permanent: an error nobody expected is shown, not retried forever.
  */
 export const FAILURE_KINDS: Readonly<Record<string, FailureKind>> = {
   // the network: a peer down, slow or cut off mid-transfer comes back

@@ -147,7 +147,7 @@ describe('task service', () => {
     try {
       const failed = await tasks.waitFor(tasks.create({ root: own.root, destination: dest, sources: [dSrc.addr] }).task.taskId)
       expect(failed).toMatchObject({ condition: 'FAILED', failed: 1, succeeded: 3, attempts: 1 })
-      expect(tasks.get(failed.taskId)?.fileErrors).toMatchObject([{ path: 'b/three.bin', code: 'ERR_UNAVAILABLE' }])
+      expect(tasks.get(failed.taskId)?.fileErrors).toMatchObject([{ path: 'b/three.bin', code: 'ERR_CHANGED_AT_SOURCE' }])
       expect(readFileSync(join(dest, 'a/two.bin'))).toEqual(bytes(300_000, 'deleted-src/a/two.bin'))
     } finally {
       writeTree(own.dir, { 'b/three.bin': bytes(2 * MiB, 'deleted-src/b/three.bin') })
@@ -253,18 +253,16 @@ describe('task service', () => {
     expect(tasks.events(next.taskId)[0]).toMatchObject({ kind: 'created' })
   })
 
-  it('a root no source has ends the task FAILED, bounded by its deadline at the latest, naming the root', async () => {
+  it('a root no source has ends the task FAILED at once (permanent), naming the root', async () => {
     const tasks = service()
     const unknown = 'bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi'
     const { task } = tasks.create({ root: unknown, destination: join(tmp, 'unknown'), sources: [dSrc.addr], deadlineMs: 3000 })
     const done = await tasks.waitFor(task.taskId)
     expect(done.condition).toBe('FAILED')
     expect(done.reason?.message).toContain(unknown)
-    // Today pull() reports a root that every peer answers NOT_FOUND for as ERR_NETWORK ("Could not get the
-    // scan ... from any peer"), which is transient: retried with backoff until the deadline. Once it raises
-    // ERR_ROOT_NOT_FOUND (in progress on another branch), the table makes it fail on the first run.
-    if (done.reason?.code === 'ERR_ROOT_NOT_FOUND') expect(done.attempts).toBe(1)
-    else expect(done.reason).toMatchObject({ code: 'ERR_TIMEOUT', message: expect.stringContaining('ERR_NETWORK') })
+    // permanent: the first run says so and the task ends, without waiting for the deadline
+    expect(done).toMatchObject({ reason: { code: 'ERR_ROOT_NOT_FOUND' }, attempts: 1 })
+    expect(Date.parse(done.completed ?? '')).toBeLessThan(Date.parse(done.deadline))
   })
 
   it('classifies failures by code, one table', () => {

@@ -1,6 +1,7 @@
 /**
  * A BlockPeer served straight from another real home in this process: the same catalog, leaf index and
- * block store a daemon serves from, without the network. Knobs make it slow, lying or mortal.
+ * block store a daemon serves from, without the network. Knobs make it slow, mortal or a relay that edits
+ * the record. (A peer that sends wrong bytes is a real exchange server: see the lying-peer test.)
  */
 import { FerryError } from '@ferry/errors'
 import { digestEntries, readLeaf, signScanRecord, type Home, type Signer } from '@ferry/store'
@@ -9,8 +10,6 @@ import type { BlockPeer, BlockResult, ScanEntryInfo, ScanInfo } from '@ferry/tra
 
 export interface LocalPeerOptions {
   id: string
-  /** Flip a byte in every leaf it serves (the client-side hash check is emulated: status 'bad'). */
-  lie?: boolean
   /** Throw ERR_NETWORK after serving this many leaves. */
   dieAfter?: number
   delayMs?: number
@@ -42,7 +41,6 @@ export function localPeer (home: Home, opts: LocalPeerOptions): BlockPeer {
       if (r.status === 'changed') return { status: 'changed', message: r.reason }
       served++
       opts.onServe?.(cid, r.bytes.byteLength)
-      if (opts.lie === true) return { status: 'bad', message: `${opts.id} sent bytes that do not match ${cid.toString()}` }
       return { status: 'ok', bytes: r.bytes }
     },
     async getScan (root: CID) {

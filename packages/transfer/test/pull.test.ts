@@ -3,9 +3,12 @@ import { chmodSync, lstatSync, readdirSync, statSync, symlinkSync, existsSync, r
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { importDirectory, HashPool } from '@ferry/dag'
 import { initHome, type Home } from '@ferry/store'
-import { pull, type PeerSpec, type ScanEntryInfo } from '@ferry/transfer'
+import { pull, type BlockPeer, type PeerSpec, type ScanEntryInfo } from '@ferry/transfer'
+import { PeerClient, startExchangeServer } from '@ferry/exchange'
+import { homeSources, readLeafHere, type LeafReader } from '@ferry/node'
 import type { CID } from 'multiformats/cid'
 import { localPeer, type LocalPeerOptions } from './local-peer.js'
+import { cleanup as stopNodes, makeNode } from '../../exchange/test/helpers.js'
 import { MiB, cleanup, hashTree, tempDir, writeTree } from '../../../test/support/tree.js'
 
 /** Inner nodes of every scan added by `addScan`, by root. */
@@ -132,19 +135,43 @@ describe('pull (engine, in-process peers over real homes)', () => {
   })
 
   it('a lying peer is banned and its share is fetched from the honest one', async () => {
+    // The liar is a real exchange server over the source home whose leaf reader flips a byte in every leaf,
+    // dialled by a real PeerClient over TCP: the wrong bytes cross the wire and the client's hash check
+    // finds them (its record and inner nodes are honest, so it gets as far as serving leaves).
+    let corrupted = 0
+    const lying: LeafReader = async (h, cid, signal) => {
+      const r = await readLeafHere(h, cid, signal)
+      if (r.status !== 'ok' || r.bytes.byteLength === 0) return r
+      const bytes = Uint8Array.from(r.bytes)
+      bytes[bytes.length >> 1]! ^= 0xff
+      corrupted++
+      return { status: 'ok', bytes }
+    }
+    const server = await makeNode()
+    const client = await makeNode()
+    await startExchangeServer(server, { ...homeSources(source, lying), authorize: () => ({ allow: true }) })
+    const liarId = server.peerId.toString()
+    const liar: PeerSpec = { label: 'liar', connect: async () => new PeerClient(client, { peer: server.getMultiaddrs()[0]! }) as BlockPeer }
     const home = await newHome()
     const dest = join(tmp, 'dest-liar')
     const events: string[] = []
-    const r = await pull({
-      root, dest, home: { catalog: home.catalog, blocks: home.blocks },
-      peers: [spec(source, { id: 'liar', lie: true }), spec(second, { id: 'honest', delayMs: 1 })],
-      onProgress: (e) => { if (e.type === 'pull:peer') events.push(`${e.peer}:${e.state}`) }
-    })
-    expect(r.complete).toBe(true)
-    expect(hashTree(dest)).toEqual(hashTree(scanDir))
-    expect(events).toContain('liar:banned')
-    expect(r.fromPeers.liar ?? 0).toBe(0)
-    await home.close()
+    try {
+      const r = await pull({
+        root, dest, home: { catalog: home.catalog, blocks: home.blocks },
+        peers: [liar, spec(second, { id: 'honest', delayMs: 1 })],
+        onProgress: (e) => { if (e.type === 'pull:peer') events.push(`${e.peer}:${e.state}${e.message !== undefined ? `: ${e.message}` : ''}`) }
+      })
+      expect(r.complete).toBe(true)
+      expect(hashTree(dest)).toEqual(hashTree(scanDir))
+      expect(corrupted).toBeGreaterThan(0) // the liar did send wrong bytes...
+      // ...and was caught by their hash (the engine names a banned peer by its label)
+      expect(events).toContainEqual(expect.stringMatching(new RegExp(`^liar:banned: Peer ${liarId} sent bytes that do not hash to `)))
+      expect(r.fromPeers[liarId] ?? 0).toBe(0)
+      expect(r.fromPeers.honest).toBe(r.bytesFetched)
+    } finally {
+      await home.close()
+      await stopNodes()
+    }
   })
 
   it('a source that dies mid-transfer: the other finishes the job', async () => {

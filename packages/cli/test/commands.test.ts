@@ -1,9 +1,8 @@
 /**
- * The CLI commands built on this package (`ferry daemon`, `trust`, `untrust`, `id`), run as command
- * objects with a captured context. They live in packages/cli; they are tested here until they are
- * registered in its command list.
+ * The CLI commands built on @ferry/node (`ferry daemon`, `trust`, `untrust`, `id`), run in this process as
+ * command objects with a captured context: their output and the files they change, without the launcher
+ * (test/e2e runs the real `ferry` binary).
  */
-import '@ferry/compat'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { PassThrough } from 'node:stream'
@@ -11,10 +10,10 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { FerryError } from '@ferry/errors'
 import { DAEMON_FILE } from '@ferry/node'
 import { openHome } from '@ferry/store'
-import { daemon } from '../../cli/dist/commands/daemon.js'
-import { id } from '../../cli/dist/commands/id.js'
-import { trust, untrust } from '../../cli/dist/commands/trust.js'
-import { cleanup, makeHome } from './helpers.js'
+import { daemon } from '../dist/commands/daemon.js'
+import { id } from '../dist/commands/id.js'
+import { trust, untrust } from '../dist/commands/trust.js'
+import { cleanup, makeHome } from '../../node/test/helpers.js'
 import type { Home } from '@ferry/store'
 
 afterEach(cleanup)
