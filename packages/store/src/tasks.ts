@@ -135,11 +135,33 @@ export const TASK_EVENTS_KEPT = 1000
 const PRUNE_SLACK = 100
 
 interface TaskRow {
-  id: string, label: string | null, root: string, dest: string, sources: string, collection: string | null
-  condition: TaskCondition, requested: number, started: number | null, completed: number | null, deadline: number
-  settings: string, files: number, directories: number, bytes_total: number, bytes_transferred: number, active_ms: number
-  pending: number, succeeded: number, failed: number, retrying: number, skipped: number, cancelled: number
-  attempts: number, last_run: string | null, reason: string | null, updated: number
+  id: string,
+  label: string | null,
+  root: string,
+  dest: string,
+  sources: string,
+  collection: string | null
+  condition: TaskCondition,
+  requested: number,
+  started: number | null,
+  completed: number | null,
+  deadline: number
+  settings: string,
+  files: number,
+  directories: number,
+  bytes_total: number,
+  bytes_transferred: number,
+  active_ms: number
+  pending: number,
+  succeeded: number,
+  failed: number,
+  retrying: number,
+  skipped: number,
+  cancelled: number
+  attempts: number,
+  last_run: string | null,
+  reason: string | null,
+  updated: number
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString()
@@ -271,6 +293,7 @@ export function openTaskStore (h: CatalogDb): TaskStore {
       const values: unknown[] = [Date.now()]
       for (const [key, value] of Object.entries(patch)) {
         const column = PATCH_COLUMNS[key as keyof TaskPatch]
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a patch built by spreading may carry undefined values and other keys
         if (column == null || value === undefined) continue
         sets.push(`${column[0]} = ?`)
         values.push(column[1](value))

@@ -2,6 +2,7 @@ import { readConfig, type TaskRecord } from '@ferry/store'
 import { DEFAULT_HOOK_TIMEOUT_MS } from './constants.js'
 import { hookEnv, runHook } from './hooks.js'
 import type { TaskServiceInit } from './types.js'
+import { errorMessage } from '@ferry/errors'
 
 /** Runs tasks' hooks in the background, each with its timeout; `stop` kills the ones running and waits. */
 export interface HookRunner {
@@ -32,7 +33,7 @@ export function createHookRunner (init: TaskServiceInit, log: (taskId: string, k
   }
   return {
     fire: (task) => {
-      const p: Promise<void> = run(task).catch((err: unknown) => { init.log?.(`Task ${task.taskId}: hook: ${(err as Error)?.message ?? String(err)}`) })
+      const p: Promise<void> = run(task).catch((err: unknown) => { init.log?.(`Task ${task.taskId}: hook: ${errorMessage(err)}`) })
         .finally(() => { running.delete(p) })
       running.add(p)
     },

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { resolve } from 'node:path'
 import { CID } from 'multiformats/cid'
-import { FerryError } from '@ferry/errors'
+import { FerryError, errorMessage } from '@ferry/errors'
 import type { TaskRecord, TaskStore } from '@ferry/store'
 import {
   DEFAULT_TASK_CONCURRENCY, DEFAULT_TASK_DEADLINE_MS, FILE_ERRORS_SHOWN, TASK_PERSIST_MS, TASK_POLL_MS, TASK_RETRY_INITIAL_MS, TASK_RETRY_MAX_MS
@@ -65,6 +65,20 @@ export function queueTask (store: TaskStore, request: TaskRequest): { task: Task
   return out
 }
 
+/** What each run needs: the store, the dialler, the callbacks and the timing settings. */
+function runContext (init: TaskServiceInit, store: RunContext['store'], notify: RunContext['notify'], log: RunContext['log']): RunContext {
+  return {
+    store,
+    home: init.home,
+    dialPeer: init.dialPeer,
+    notify,
+    log,
+    persistMs: init.persistMs ?? TASK_PERSIST_MS,
+    retryInitialMs: init.retryInitialMs ?? TASK_RETRY_INITIAL_MS,
+    retryMaxMs: init.retryMaxMs ?? TASK_RETRY_MAX_MS
+  }
+}
+
 /** Starts the task service over the daemon's home; see TaskService. */
 export function createTaskService (init: TaskServiceInit): TaskService {
   const store = init.home.catalog.tasks
@@ -79,10 +93,7 @@ export function createTaskService (init: TaskServiceInit): TaskService {
     emit({ type: 'event', event: store.addEvent(taskId, kind, message, data) })
   }
   const notify = (task: TaskRecord): void => { emit({ type: 'task', task }) }
-  const ctx: RunContext = {
-    store, home: init.home, dialPeer: init.dialPeer, notify, log,
-    persistMs: init.persistMs ?? TASK_PERSIST_MS, retryInitialMs: init.retryInitialMs ?? TASK_RETRY_INITIAL_MS, retryMaxMs: init.retryMaxMs ?? TASK_RETRY_MAX_MS
-  }
+  const ctx = runContext(init, store, notify, log)
   const hookRunner = createHookRunner(init, log)
   const ended = (taskId: string): void => {
     const task = store.get(taskId)
@@ -126,7 +137,7 @@ export function createTaskService (init: TaskServiceInit): TaskService {
       if (end === 'ended') ended(task.taskId)
     }, (err: unknown) => {
       // a bug or the catalog failing: the task stays ACTIVE, to be resumed by the next start
-      init.log?.(`Task ${task.taskId} stopped on an internal error: ${(err as Error)?.message ?? String(err)}`)
+      init.log?.(`Task ${task.taskId} stopped on an internal error: ${errorMessage(err)}`)
     }).finally(() => {
       running.delete(task.taskId)
       pump()
@@ -222,7 +233,7 @@ function buildService (s: ServiceState): TaskService {
         try {
           listener(update)
         } catch (err) {
-          s.init.log?.(`Tasks: an update listener failed: ${(err as Error)?.message ?? String(err)}`)
+          s.init.log?.(`Tasks: an update listener failed: ${errorMessage(err)}`)
         }
       }
       s.emitter.on('update', safe)

@@ -209,8 +209,14 @@ describe('task service', () => {
     await waitUntil(() => tasks.events(task.taskId).some((e) => e.kind === 'hook:done'))
     const env = Object.fromEntries(readFileSync(envFile, 'utf8').trim().split('\n').map((l) => l.split(/=(.*)/s).slice(0, 2)))
     expect(env).toEqual({
-      FERRY_TASK_ID: task.taskId, FERRY_CONDITION: 'SUCCEEDED', FERRY_ROOT: root, FERRY_DEST: dest, FERRY_COLLECTION: 'i13_visit',
-      FERRY_FILES: '4', FERRY_BYTES: String(MiB + 17 + 300_000 + 2 * MiB + 12), FERRY_FAILED: '0'
+      FERRY_TASK_ID: task.taskId,
+      FERRY_CONDITION: 'SUCCEEDED',
+      FERRY_ROOT: root,
+      FERRY_DEST: dest,
+      FERRY_COLLECTION: 'i13_visit',
+      FERRY_FILES: '4',
+      FERRY_BYTES: String(MiB + 17 + 300_000 + 2 * MiB + 12),
+      FERRY_FAILED: '0'
     })
     expect(tasks.events(task.taskId).find((e) => e.kind === 'hook:done')).toMatchObject({ data: { code: 0, output: 'hook says hi\n' } })
 
