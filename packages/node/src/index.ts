@@ -13,3 +13,4 @@ export {
 export { SWARM_KEY_FILE, readSwarmKey, writeSwarmKey, parseSwarmKey, newSwarmKeyText, type SwarmKey } from './pnet.js'
 export { homeSources, readLeafHere, type LeafReader } from './sources.js'
 export { LeafReaderPool, type LeafReaderPoolOptions } from './leaf-pool.js'
+export { ferryNoiseCrypto } from './noise-crypto.js'

@@ -21,6 +21,7 @@ import {
   YAMUX_INITIAL_STREAM_WINDOW, YAMUX_MAX_INBOUND_STREAMS, YAMUX_MAX_READ_BUFFER, YAMUX_MAX_STREAM_WINDOW
 } from './constants.js'
 import { LeafReaderPool } from './leaf-pool.js'
+import { ferryNoiseCrypto } from './noise-crypto.js'
 import { homeSources, readLeafHere, type LeafReader } from './sources.js'
 import { readSwarmKey } from './pnet.js'
 import { TrustGate, type TrustGateOptions } from './trust.js'
@@ -126,7 +127,7 @@ export async function createFerryNode (init: FerryNodeInit): Promise<FerryNode> 
     privateKey: home.privateKey,
     addresses: { listen, announce: home.config.announce },
     transports: [tcp()],
-    connectionEncrypters: [noise({ crypto: defaultCrypto })],
+    connectionEncrypters: [noise({ crypto: ferryNoiseCrypto })],
     streamMuxers: [yamux({
       maxInboundStreams: YAMUX_MAX_INBOUND_STREAMS,
       streamOptions: {
