@@ -14,3 +14,4 @@ export { SWARM_KEY_FILE, readSwarmKey, writeSwarmKey, parseSwarmKey, newSwarmKey
 export { homeSources, readLeafHere, type LeafReader } from './sources.js'
 export { LeafReaderPool, type LeafReaderPoolOptions } from './leaf-pool.js'
 export { ferryNoiseCrypto } from './noise-crypto.js'
+export { slabReadOptions } from './tcp-reads.js'

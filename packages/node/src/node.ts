@@ -22,6 +22,7 @@ import {
 } from './constants.js'
 import { LeafReaderPool } from './leaf-pool.js'
 import { ferryNoiseCrypto } from './noise-crypto.js'
+import { slabReadOptions } from './tcp-reads.js'
 import { homeSources, readLeafHere, type LeafReader } from './sources.js'
 import { readSwarmKey } from './pnet.js'
 import { TrustGate, type TrustGateOptions } from './trust.js'
@@ -126,7 +127,7 @@ export async function createFerryNode (init: FerryNodeInit): Promise<FerryNode> 
     ...(swarmKey !== undefined ? { connectionProtector: preSharedKey({ psk: swarmKey.bytes, timeout: PNET_HANDSHAKE_TIMEOUT_MS }) } : {}),
     privateKey: home.privateKey,
     addresses: { listen, announce: home.config.announce },
-    transports: [tcp()],
+    transports: [tcp({ dialOpts: slabReadOptions() })],
     connectionEncrypters: [noise({ crypto: ferryNoiseCrypto })],
     streamMuxers: [yamux({
       maxInboundStreams: YAMUX_MAX_INBOUND_STREAMS,

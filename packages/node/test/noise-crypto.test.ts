@@ -15,7 +15,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { afterEach, describe, expect, it } from 'vitest'
-import { ferryNoiseCrypto } from '@ferry/node'
+import { ferryNoiseCrypto, slabReadOptions } from '@ferry/node'
 import { cleanup, onCleanup } from './helpers.js'
 
 afterEach(cleanup)
@@ -149,10 +149,10 @@ async function proxy (target: number, mode: Tamper, at: number): Promise<Proxy> 
   return { port: (server.address() as net.AddressInfo).port, tampered: () => done }
 }
 
-async function node (crypto: ICryptoInterface, listen: string[]): Promise<Libp2p> {
+async function node (crypto: ICryptoInterface, listen: string[], slabs = false): Promise<Libp2p> {
   const n = await createLibp2p({
     addresses: { listen },
-    transports: [tcp()],
+    transports: [tcp(slabs ? { dialOpts: slabReadOptions() } : {})],
     connectionEncrypters: [noise({ crypto })],
     streamMuxers: [yamux()],
     connectionMonitor: { enabled: false }
@@ -178,18 +178,21 @@ async function blobServer (data: Uint8Array): Promise<Libp2p> {
 }
 
 /** Reads one blob through a proxy with `mode`: the bytes received, and the error that ended it if any. */
-async function fetchBlob (server: Libp2p, client: Libp2p, mode: Tamper, at = 40): Promise<{ got: Buffer, error?: unknown, tampered: boolean }> {
+async function fetchBlob (server: Libp2p, client: Libp2p, mode: Tamper, at = 40, slow = false): Promise<{ got: Buffer, error?: unknown, tampered: boolean }> {
   const port = Number(/\/tcp\/(\d+)/.exec(server.getMultiaddrs()[0]?.toString() ?? '')?.[1])
   const p = await proxy(port, mode, at)
   const parts: Uint8Array[] = []
   let error: unknown
   try {
     const stream = await client.dialProtocol(multiaddr(`/ip4/127.0.0.1/tcp/${p.port}/p2p/${server.peerId.toString()}`), PROTOCOL)
-    for await (const buf of stream) parts.push(buf.subarray())
+    for await (const buf of stream) {
+      parts.push(buf.subarray())
+      // a slow reader: the socket is paused and resumed by backpressure
+      if (slow && parts.length % 16 === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+    }
   } catch (err) {
     error = err
   }
-  if (process.env.NOISE_TEST_DEBUG !== undefined) console.log(mode, parts.reduce((n, b) => n + b.byteLength, 0), error, client.getConnections().map((c) => c.status))
   return { got: Buffer.concat(parts), error, tampered: p.tampered() }
 }
 
@@ -251,4 +254,21 @@ describe('Noise transport messages over TCP', () => {
       expect(client.getConnections().length).toBe(0)
     })
   }
+
+  it('delivers every byte, and fails tampered messages, with the dialled socket reading into slabs', async () => {
+    const data = randomBytes(TOTAL)
+    const server = await blobServer(data)
+    const fast = await fetchBlob(server, await node(ferryNoiseCrypto, [], true), 'none')
+    expect(fast.error).toBeUndefined()
+    expect(fast.got.equals(data)).toBe(true)
+    const slow = await fetchBlob(server, await node(ferryNoiseCrypto, [], true), 'none', 40, true)
+    expect(slow.error).toBeUndefined()
+    expect(slow.got.equals(data)).toBe(true)
+    const client = await node(ferryNoiseCrypto, [], true)
+    const bad = await fetchBlob(server, client, 'flip')
+    expect(bad.tampered).toBe(true)
+    expect(bad.got.byteLength).toBeLessThan(data.byteLength)
+    expect(bad.got.equals(data.subarray(0, bad.got.byteLength))).toBe(true)
+    expect(client.getConnections().length).toBe(0)
+  })
 })
