@@ -20,6 +20,8 @@ import {
   YAMUX_INITIAL_STREAM_WINDOW, YAMUX_MAX_INBOUND_STREAMS, YAMUX_MAX_READ_BUFFER, YAMUX_MAX_STREAM_WINDOW
 } from './constants.js'
 import { LeafReaderPool } from './leaf-pool.js'
+import { ferryNoiseCrypto } from './noise-crypto.js'
+import { slabReadOptions } from './tcp-reads.js'
 import { homeSources, readLeafHere, reportingChanges, type LeafReader } from './sources.js'
 import { readSwarmKey, type SwarmKey } from './pnet.js'
 import { TrustGate, type TrustGateOptions } from './trust.js'
@@ -133,8 +135,8 @@ async function startLibp2p (init: FerryNodeInit, listen: string[], swarmKey: Swa
     ...(swarmKey !== undefined ? { connectionProtector: preSharedKey({ psk: swarmKey.bytes, timeout: PNET_HANDSHAKE_TIMEOUT_MS }) } : {}),
     privateKey: home.privateKey,
     addresses: { listen, announce: home.config.announce },
-    transports: [tcp()],
-    connectionEncrypters: [noise({ crypto: defaultCrypto })],
+    transports: [tcp({ dialOpts: slabReadOptions() })],
+    connectionEncrypters: [noise({ crypto: ferryNoiseCrypto })],
     streamMuxers: [yamux({
       maxInboundStreams: YAMUX_MAX_INBOUND_STREAMS,
       streamOptions: {
