@@ -5,6 +5,7 @@
  * two scans of one name apart, says why a collection the source does not grant us shows nothing (and does
  * not loop), and `ferry unsubscribe` stops new tasks.
  */
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openCatalog, type TaskRecord } from '@ferry/store'
@@ -43,6 +44,7 @@ describe('subscriptions', () => {
   let tmp: string
   let A: { dir: string, id: string }
   let B: { dir: string, id: string }
+  let C: { dir: string, id: string }
   let source: Daemon
   let subscriber: Daemon
   let dest: string
@@ -69,7 +71,7 @@ describe('subscriptions', () => {
     tmp = tempDir('ferry-e2e-subs-')
     A = await initTestHome(tmp, 'source')
     B = await initTestHome(tmp, 'subscriber')
-    const C = await initTestHome(tmp, 'other')
+    C = await initTestHome(tmp, 'other')
     await ferry(['trust', B.id, '--home', A.dir])
     await addScan('scan_0001')
     await addScan('scan_0002')
@@ -86,10 +88,11 @@ describe('subscriptions', () => {
   })
 
   it('replicates the scans already there and each one added later, within seconds of its `ferry add`', async () => {
-    const r = await ferry(['subscribe', 'visit', dest, '--from', 'src', '--json', '--home', B.dir])
+    const hooked = join(tmp, 'hooked.txt')
+    const r = await ferry(['subscribe', 'visit', dest, '--from', 'src', '--on-done', `echo "$FERRY_CONDITION $FERRY_DEST" >> ${hooked}`, '--json', '--home', B.dir])
     expect(r.code, r.stderr).toBe(0)
     const out = json(r)
-    expect(out).toMatchObject({ created: true, subscription: { collection: 'visit', destination: dest, from: ['src'] } })
+    expect(out).toMatchObject({ created: true, subscription: { collection: 'visit', destination: dest, from: ['src'], onDone: expect.stringContaining('FERRY_DEST') } })
     subId = out.subscription.id
     for (const name of ['scan_0001', 'scan_0002']) {
       await succeeded(join(dest, name))
@@ -107,6 +110,11 @@ describe('subscriptions', () => {
       await succeeded(join(dest, name))
       expect(hashTree(join(dest, name))).toEqual(hashTree(scans.get(name)!))
     }
+    const lines = await until(() => {
+      const text = existsSync(hooked) ? readFileSync(hooked, 'utf8') : ''
+      return text.split('\n').filter(Boolean).length >= 7 ? text : undefined
+    }, 'the --on-done hook of every task', 10_000)
+    for (let i = 1; i <= 7; i++) expect(lines).toContain(`SUCCEEDED ${join(dest, `scan_000${i}`)}\n`)
     console.log(`subscription: ferry add exit -> task started: ${latencies.join(', ')} ms, median ${median(latencies)} ms`)
     expect(median(latencies)).toBeLessThan(2000)
     const [sub] = await subscriptionsOf()
@@ -151,6 +159,20 @@ describe('subscriptions', () => {
     expect(again.sources[0].since).toBe(sub.sources[0].since) // one session, still watching: no reconnect loop
     expect(subscriber.child.exitCode).toBeNull()
     expect((await ferry(['unsubscribe', id, '--home', B.dir])).code).toBe(0)
+  })
+
+  it('a source that does not trust us: STUCK with its refusal, retried with backoff, no crash', async () => {
+    const untrusting = await daemons.start(C.dir)
+    const r = json(await ferry(['subscribe', 'visit', join(tmp, 'from-c'), '--from', untrusting.addr, '--json', '--home', B.dir]))
+    const id = r.subscription.id
+    const sub = await until(async () => (await subscriptionsOf()).find((s) => s.id === id && s.sources[0]?.state === 'retrying'), 'the refusal')
+    expect(sub).toMatchObject({ state: 'STUCK', counts: { scans: 0 }, sources: [{ peer: C.id, error: { code: 'ERR_PEER_REFUSED' } }] })
+    expect(sub.reason).toContain('no source can be asked')
+    expect(sub.sources[0].error.message).toContain(`ferry trust ${B.id}`)
+    expect(Date.parse(sub.sources[0].retryAt)).toBeGreaterThan(Date.now() - 1000)
+    expect(subscriber.child.exitCode).toBeNull()
+    expect((await ferry(['unsubscribe', id, '--home', B.dir])).code).toBe(0)
+    await untrusting.stop()
   })
 
   it('`ferry unsubscribe` stops new tasks; what was queued stays', async () => {

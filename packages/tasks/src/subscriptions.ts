@@ -63,6 +63,9 @@ function offer (s: State, rule: SubscriptionRecord, peer: string, row: CatalogRo
   }
 }
 
+/** Whether the service is closing (a function: a check after an await is not narrowed away). */
+const isClosed = (s: State): boolean => s.closed
+
 /** Starts and stops watchers so each rule watches exactly its sources as the address book has them now. */
 async function sync (s: State): Promise<void> {
   const book = await s.init.peers()
@@ -71,6 +74,7 @@ async function sync (s: State): Promise<void> {
   const ids = new Set(rules.map((r) => r.id))
   for (const [id, run] of s.runs) if (!ids.has(id)) await stopRun(s, id, run)
   for (const rule of rules) {
+    if (isClosed(s) || s.store.get(rule.id) === undefined) continue // removed (or closing) while this sync waited
     const run = s.runs.get(rule.id) ?? { watchers: new Map(), unresolved: [] }
     s.runs.set(rule.id, run)
     const { peers, unresolved } = resolveSources(book, rule.from)

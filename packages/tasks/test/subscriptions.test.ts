@@ -206,6 +206,20 @@ describe('the subscription service', () => {
     expect(src.dials).toBe(5)
   })
 
+  it('creates the task of a scan whose name was reserved when the daemon died before queuing it', async () => {
+    const src = new FakeSource()
+    const root = await cid('reserved')
+    src.rows = [{ root, collection: 'visit', name: 'scan_r', state: 'sealed' }]
+    const { catalog, start } = setup({ [P1]: src }, [{ name: 'esrf', id: P1, addrs: ['/ip4/192.0.2.1/tcp/4001'] }])
+    catalog.subscriptions.create({ id: 'abcdef01', collection: 'visit', destination: '/d', from: [] })
+    catalog.subscriptions.reserve('abcdef01', { root, name: 'scan_r', peer: P1 }, () => 'scan_r') // then the crash
+    const s = start()
+    await waitFor(() => catalog.tasks.list().length === 1, { what: 'the missing task' })
+    expect(catalog.tasks.list()[0]).toMatchObject({ root, destination: '/d/scan_r', collection: 'visit', sources: [`/ip4/192.0.2.1/tcp/4001/p2p/${P1}`] })
+    expect(catalog.subscriptions.withoutTask('abcdef01')).toEqual([])
+    expect(s.get('abcdef01')?.counts).toMatchObject({ scans: 1, queued: 1 })
+  })
+
   it('refuses a --from name not in the address book, a relative destination, and a conflicting rule', async () => {
     const { start } = setup({}, [])
     const s = start()
