@@ -2,7 +2,8 @@
  * `ferry subscribe`, `ferry subscriptions`, `ferry unsubscribe`: standing rules in the running daemon,
  * through its API (`/v1/subscriptions`, docs/api.md). The daemon does the work; these only ask.
  */
-import { resolve } from 'node:path'
+import { existsSync } from 'node:fs'
+import { join, resolve } from 'node:path'
 import { ExitCode, FerryError } from '@ferry/errors'
 import type { SubscriptionView } from '@ferry/tasks'
 import type { ApiClient } from '@ferry/api/client'
@@ -13,6 +14,7 @@ import { apiClientApi, nodeApi } from '../lazy.js'
 /** The running daemon's API client; ERR_NETWORK when no daemon (with an API) runs on the home. */
 async function daemonClient (ctx: Context): Promise<ApiClient> {
   const dir = homeDir(ctx)
+  if (!existsSync(join(dir, 'config.json'))) throw new FerryError('ERR_HOME_NOT_FOUND', `No Ferry home at ${dir}: run \`ferry init\` first`)
   const info = await (await nodeApi()).readDaemonInfo(dir)
   if (info?.api === undefined) throw new FerryError('ERR_NETWORK', `No daemon runs on ${dir}: subscriptions run in the daemon, start it with \`ferry daemon\``)
   return await (await apiClientApi()).apiClient(dir, info.api)
