@@ -9,8 +9,8 @@ export function nodeRoutes (app: FastifyInstance, ctx: ApiContext): void {
       querystring: NoQuery,
       operationId: 'getNode',
       tags: ['node'],
-      summary: 'This node: PeerId, listening addresses, version, home, start time',
+      summary: 'This node: name, PeerId, listening addresses, version, home, start time, free space of the home\'s filesystem',
       response: { 200: NodeBody, ...errors() }
     }
-  }, async () => ({ ...ctx.node(), version: ctx.version, home: ctx.home, api: ctx.url() }))
+  }, async () => ({ ...ctx.node(), version: ctx.version, home: ctx.home, api: ctx.url(), space: { path: ctx.home, ...await ctx.space(ctx.home) } }))
 }
