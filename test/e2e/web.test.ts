@@ -125,6 +125,11 @@ describe('the web page', () => {
     expect(text).toContain('scan-017')
     expect(text).toContain('mx-2412')
     expect(text).toContain('650 kB') // 300 000 + 300 000 + 50 000 bytes
+    // times in the browser's zone (Europe/Paris here), the UTC instant on hover
+    const created = page.locator('table.catalog time').first()
+    expect(await created.getAttribute('title')).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/)
+    const iso = await created.getAttribute('datetime') as string
+    expect(await created.textContent()).toContain(new Date(iso).toLocaleTimeString('en-GB', { timeZone: 'Europe/Paris', hour: '2-digit', minute: '2-digit' }))
     await page.getByLabel('Name starts with').fill('scan-018')
     await page.getByRole('button', { name: 'Filter' }).click()
     await expect.poll(async () => await rows.count()).toBe(1)
@@ -155,6 +160,20 @@ describe('the web page', () => {
     expect(second.body.rows[0]).toMatchObject({ collection: 'mx-2412', held: false, state: 'sealed' })
     expect((await api.call('GET', '/v1/peers/bee/catalog?limit=1001')).status).toBe(400)
     expect((await api.call('GET', '/v1/peers/nobody/catalog')).status).toBe(404)
+  })
+
+  it('says in plain words when a peer does not trust this node', async (ctx) => {
+    if (browser === undefined) return requireInCi(ctx, `${CHROMIUM} is missing`)
+    const c = await initTestHome(dir, 'c')
+    const daemonC = await daemons.start(c.dir)
+    expect((await api.call('POST', '/v1/peers', { name: 'cee', addr: daemonC.addr })).status).toBe(201)
+    await page.goto(`${api.url}/#/peers/cee`)
+    await expect.poll(async () => await page.getByTestId('browse-error').textContent(), { timeout: 20_000 }).toContain(`ferry trust ${a.id}`)
+    const r = await api.call('GET', '/v1/peers/cee/catalog')
+    expect(r.status).toBe(403)
+    expect(r.body.error.code).toBe('ERR_PEER_REFUSED')
+    await page.goto(`${api.url}/#/`)
+    await expect.poll(async () => await page.locator('tr[data-peer="cee"]').getByTestId('peer-state').textContent(), { timeout: 20_000 }).toBe('refused us')
   })
 
   it('shows that the task service is not available', async (ctx) => {
