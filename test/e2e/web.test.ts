@@ -81,6 +81,13 @@ describe('the web page', () => {
     expect(forged.status).toBe(401)
   })
 
+  it('`ferry web` without a running daemon says to start one (exit 6)', async () => {
+    const idle = await initTestHome(dir, 'idle')
+    const r = await ferry(['web', '--print', '--home', idle.dir])
+    expect(r.code).toBe(6)
+    expect(r.stderr).toContain('start it with `ferry daemon`')
+  })
+
   it('logs in with the link `ferry web --print` prints, once, and drops the token from the location', async (ctx) => {
     if (browser === undefined) return requireInCi(ctx, `${CHROMIUM} is missing (apt-get install chromium)`)
     const r = await ferry(['web', '--print', '--home', a.dir])
@@ -109,7 +116,7 @@ describe('the web page', () => {
     await page.getByRole('button', { name: 'Add peer' }).click()
     await expect.poll(async () => await page.getByTestId('add-error').textContent()).toContain('body.addr: must match')
     await page.getByLabel('Address').fill(daemonB.addr)
-    await page.getByRole('button', { name: 'Add peer' }).click()
+    await page.getByLabel('Address').press('Enter') // the keyboard submits the form
     const row = page.locator('tr[data-peer="bee"]')
     await expect.poll(async () => await row.getByTestId('peer-state').textContent(), { timeout: 30_000 }).toBe('connected')
     expect(json(await ferry(['peers', '--home', a.dir, '--json'])).peers.map((p: any) => p.name)).toEqual(['bee'])
