@@ -262,6 +262,7 @@ describe('the OpenAPI document', () => {
     // a reachable peer's page is checked against this schema in web.test.ts; here, the documented 404
     listPeerCatalog: () => ({ method: 'GET', path: '/v1/peers/nobody/catalog' }),
     createLoginToken: () => ({ method: 'POST', path: '/v1/login-tokens' }),
+    getSpace: () => ({ method: 'GET', path: `/v1/space?path=${encodeURIComponent(join(dir, 'not', 'made', 'yet'))}` }),
     streamEvents: () => ({ method: 'GET', path: '/v1/events' }),
     getOpenApi: () => ({ method: 'GET', path: '/v1/openapi.json' })
   }

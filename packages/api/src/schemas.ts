@@ -61,6 +61,10 @@ export const SpaceBody = Type.Object({
   total: Type.Integer({ minimum: 0, description: 'Size of the filesystem in bytes' })
 }, closed)
 
+export const SpaceQuery = Type.Object({
+  path: Type.String({ pattern: '^/', maxLength: 4096, description: 'An absolute path; if it does not exist yet, its nearest existing ancestor is measured' })
+}, closed)
+
 export const NodeBody = Type.Object({
   name: Type.String({ description: 'The host\'s name, to tell sites apart' }),
   peerId: Type.String(),

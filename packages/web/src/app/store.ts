@@ -3,7 +3,7 @@
  * render callback after every change. Peers are re-read once per burst of events (debounced), never polled.
  */
 import { ApiError, request, type DaemonEvent } from './api.js'
-import type { CatalogPage, NodeInfo, Peer, TaskRecord } from './types.js'
+import type { CatalogPage, NodeInfo, Peer, Space, TaskRecord } from './types.js'
 
 /** Where the page is (from location.hash). */
 export type Route =
@@ -27,6 +27,9 @@ export interface BrowseState {
   loading: boolean
   /** Root of the scan picked for the pull form. */
   picked?: string
+  /** The pull form's destination, and the free space there (or why it could not be measured). */
+  dest: string
+  destSpace?: Space | { error: string }
 }
 
 export interface State {
@@ -156,6 +159,7 @@ export function createStore (render: () => void) {
 }
 
 function browseActions (state: State, render: () => void) {
+  let spaceTimer: ReturnType<typeof setTimeout> | undefined
   const load = async (): Promise<void> => {
     const b = state.browse
     if (b === undefined) return
@@ -177,7 +181,7 @@ function browseActions (state: State, render: () => void) {
   }
   return {
     async openBrowse (peer: string): Promise<void> {
-      state.browse = { peer, collection: '', prefix: '', back: [], cursor: undefined, loading: false }
+      state.browse = { peer, collection: '', prefix: '', back: [], cursor: undefined, loading: false, dest: '' }
       await load()
     },
     async filter (collection: string, prefix: string): Promise<void> {
@@ -201,6 +205,21 @@ function browseActions (state: State, render: () => void) {
     pick (root: string | undefined): void {
       if (state.browse !== undefined) state.browse.picked = root
       render()
+    },
+    /** The destination typed into the pull form: its free space, asked once typing pauses. */
+    destination (path: string): void {
+      const b = state.browse
+      if (b === undefined) return
+      b.dest = path
+      b.destSpace = undefined
+      render()
+      if (spaceTimer !== undefined) clearTimeout(spaceTimer)
+      if (!path.startsWith('/')) return
+      spaceTimer = setTimeout(() => {
+        request<Space>('GET', `/v1/space?path=${encodeURIComponent(path)}`)
+          .then((space) => { if (b.dest === path) b.destSpace = space }, (err: unknown) => { if (b.dest === path) b.destSpace = { error: message(err) } })
+          .finally(render)
+      }, REFRESH_DEBOUNCE_MS)
     }
   }
 }

@@ -30,24 +30,36 @@ function filters (store: Store, b: BrowseState): TemplateResult {
   </form>`
 }
 
+function spaceHint (b: BrowseState, node: NodeInfo | undefined): string {
+  const s = b.destSpace
+  if (s !== undefined) return 'error' in s ? s.error : `${formatBytes(s.available)} free on the filesystem of ${s.path}`
+  if (b.dest !== '' && !b.dest.startsWith('/')) return 'an absolute path, such as /data/visits/…'
+  return node === undefined ? '' : `${formatBytes(node.space.available)} free on the home's filesystem (${node.space.path})`
+}
+
 /**
  * The pull form. Pulling from the page is a task (POST /v1/tasks), and this daemon has no task service yet:
- * the form is shown disabled, with the command that does the same from a shell.
+ * the destination shows its free space and fills in the command that pulls from a shell; label, deadline
+ * and the button are disabled.
  */
-function pullForm (b: BrowseState, node: NodeInfo | undefined): TemplateResult {
+function pullForm (store: Store, b: BrowseState, node: NodeInfo | undefined): TemplateResult {
   const r = b.page?.rows.find((x) => x.root === b.picked)
   if (r === undefined) return html``
-  const space = node === undefined ? '' : `${formatBytes(node.space.available)} free on the home's filesystem (${node.space.path})`
+  const dest = b.dest === '' ? '<destination>' : b.dest
   return html`<form class="card pull" aria-labelledby="pull-h" @submit=${(e: Event) => { e.preventDefault() }}>
     <h3 id="pull-h">Pull ${r.name} (${formatBytes(r.bytes)})</h3>
     <p class="note" role="note" data-testid="pull-note">Pulling from this page needs the task service, which this daemon does not have yet.
-      From a shell on this node: <code class="cmd">ferry pull ${r.root} &lt;destination&gt; --from ${b.peer}</code></p>
-    <fieldset disabled>
-      <div class="field wide"><label for="p-dest">Destination</label><input id="p-dest" name="destination" placeholder="/data/visits/…" aria-describedby="p-dest-hint"><small id="p-dest-hint">${space}</small></div>
-      <div class="field"><label for="p-label">Label</label><input id="p-label" name="label" .value=${r.name}></div>
-      <div class="field"><label for="p-deadline">Deadline</label><input id="p-deadline" name="deadline" type="datetime-local"></div>
-      <div class="field"><button type="submit">Pull this scan</button></div>
-    </fieldset>
+      From a shell on this node: <code class="cmd" data-testid="pull-command">ferry pull ${r.root} ${dest} --from ${b.peer}</code></p>
+    <div class="row">
+      <div class="field wide"><label for="p-dest">Destination</label><input id="p-dest" name="destination" placeholder="/data/visits/…" .value=${b.dest}
+        autocomplete="off" spellcheck="false" aria-describedby="p-dest-hint" @input=${(e: Event) => { store.destination((e.currentTarget as HTMLInputElement).value.trim()) }}>
+        <small id="p-dest-hint" data-testid="dest-space" aria-live="polite">${spaceHint(b, node)}</small></div>
+      <fieldset disabled>
+        <div class="field"><label for="p-label">Label</label><input id="p-label" name="label" .value=${r.name}></div>
+        <div class="field"><label for="p-deadline">Deadline</label><input id="p-deadline" name="deadline" type="datetime-local"></div>
+        <div class="field"><button type="submit">Pull this scan</button></div>
+      </fieldset>
+    </div>
   </form>`
 }
 
@@ -74,5 +86,5 @@ export function browseView (store: Store): TemplateResult {
     <h2 id="browse-h">Scans on ${b.peer}</h2>
     <p class="muted">${peer === undefined ? '' : html`<code title=${peer.id}>${peer.id}</code>: `}the scans it lets this node read.</p>
     ${filters(store, b)}${table(store, b)}
-  </section>${pullForm(b, store.state.node)}`
+  </section>${pullForm(store, b, store.state.node)}`
 }
