@@ -66,7 +66,7 @@ function authenticate (app: FastifyInstance, ctx: ApiContext, token: string, ses
       }
       return
     }
-    if (!route.startsWith('/v1/')) return loginPage(req, reply, 401, 'You are not logged in to this Ferry daemon (or it restarted since).')
+    if (!route.startsWith('/v1/')) return await loginPage(req, reply, 401, 'You are not logged in to this Ferry daemon (or it restarted since).')
     throw new FerryError('ERR_UNAUTHORIZED', `Missing bearer token: send "Authorization: Bearer <token>" with the token in ${ctx.home}/api-token (in a browser: run \`ferry web\`)`)
   })
   app.addHook('onSend', async (_req, reply) => {
@@ -106,5 +106,5 @@ export async function buildApi (ctx: ApiContext, options: BuildApiOptions): Prom
   }, async () => app.swagger())
   app.addHook('onClose', async () => { for (const end of [...streams]) end() })
   await app.ready()
-  return app
+  return await app
 }

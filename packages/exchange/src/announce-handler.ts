@@ -58,6 +58,7 @@ async function sendLoop (ctx: ServerContext, s: AnnounceStream): Promise<void> {
   while (!s.signal.aborted && !s.clientDone) {
     const row = s.queue.shift()
     if (row === undefined) {
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- both change while pause() waits
       if (!await pause(s, keepAliveMs) || s.signal.aborted || s.clientDone) continue
       await checkPeer(ctx, s)
       await s.io.write(encodeAnnounceKeepAlive())

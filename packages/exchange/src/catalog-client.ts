@@ -62,8 +62,9 @@ function toRemote (row: CatalogRow): RemoteCatalogRow {
 }
 
 /** Whether `signal` has fired (a function, so a check after an await is not narrowed away). */
-function fired (signal: AbortSignal | undefined): signal is AbortSignal {
-  return signal?.aborted === true
+/** ERR_ABORTED when `signal` has fired (not a type guard: a signal that has not fired is still a signal). */
+function throwIfFired (signal: AbortSignal | undefined): void {
+  if (signal?.aborted === true) throw aborted(signal)
 }
 
 function aborted (signal: AbortSignal): FerryError {
@@ -71,13 +72,13 @@ function aborted (signal: AbortSignal): FerryError {
 }
 
 async function open (d: CatalogDial, protocol: string, signal: AbortSignal | undefined): Promise<Framed> {
-  if (fired(signal)) throw aborted(signal)
+  throwIfFired(signal)
   let stream: Stream
   try {
     const dialSignal = AbortSignal.timeout(d.timeoutMs)
     stream = await d.components.dialProtocol(d.target, protocol, { signal: signal === undefined ? dialSignal : AbortSignal.any([signal, dialSignal]) })
   } catch (err) {
-    if (fired(signal)) throw aborted(signal)
+    throwIfFired(signal)
     throw dialError(err, d.peer, protocol)
   }
   return framed(stream, MAX_CATALOG_FRAME_BYTES, 2 * MAX_CATALOG_FRAME_BYTES, `${protocol} stream to peer ${d.peer}`)
@@ -90,7 +91,7 @@ async function readWithin (io: Framed, d: CatalogDial, ms: number, signal: Abort
   try {
     frame = await io.read({ signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]) })
   } catch (err) {
-    if (fired(signal)) throw aborted(signal)
+    throwIfFired(signal)
     if (timeout.aborted) throw new FerryError('ERR_TIMEOUT', `Peer ${d.peer} sent nothing for ${ms / 1000} s while sending ${what}`, { cause: err, details: { peer: d.peer } })
     throw err
   }
@@ -126,7 +127,7 @@ export async function * listCatalog (d: CatalogDial, options: ListCatalogOptions
   let failure: unknown = new FerryError('ERR_ABORTED', 'catalog listing abandoned by the reader')
   try {
     while (true) {
-      if (fired(signal)) throw aborted(signal)
+      throwIfFired(signal)
       await io.write(encodeCatalogRequest({ ...request, cursor }), { signal })
       const msg = decodeCatalogServerMessage(await readWithin(io, d, d.timeoutMs, signal, 'its catalog'))
       if (msg.type === 'error') throw errorFromWire(msg, d.peer)
@@ -164,7 +165,7 @@ export async function * watchAnnouncements (d: CatalogDial, options: WatchAnnoun
   try {
     const silenceMs = 3 * await subscribe(io, d, options)
     while (true) {
-      if (fired(signal)) throw aborted(signal)
+      throwIfFired(signal)
       const msg = decodeAnnounceServerMessage(await readWithin(io, d, silenceMs, signal, 'announcements'))
       if (msg.type === 'error') throw errorFromWire(msg, d.peer)
       if (msg.type === 'announce-accepted') throw protocolError('unexpected', `Peer ${d.peer} accepted the subscription twice`)

@@ -26,8 +26,17 @@ export interface HomeCatalogOptions {
 /** A catalog listing's row as it goes on the wire. Everything this catalog holds is complete: sealed. */
 export function catalogRow (s: ScanListing): CatalogRow {
   return {
-    root: s.root, collection: s.collection, name: s.name, origin: s.origin, files: s.files, directories: s.directories,
-    symlinks: s.symlinks, bytes: s.bytes, created: s.created, skipped: s.skipped, state: 'sealed'
+    root: s.root,
+    collection: s.collection,
+    name: s.name,
+    origin: s.origin,
+    files: s.files,
+    directories: s.directories,
+    symlinks: s.symlinks,
+    bytes: s.bytes,
+    created: s.created,
+    skipped: s.skipped,
+    state: 'sealed'
   }
 }
 

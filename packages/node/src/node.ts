@@ -12,7 +12,7 @@ import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2p } from 'libp2p'
-import { FerryError } from '@ferry/errors'
+import { FerryError, errorMessage, errorName } from '@ferry/errors'
 import { PeerClient, VerifyPool, startExchangeServer, type ExchangeServer, type ExchangeServerInit, type PeerClientInit } from '@ferry/exchange'
 import { DEFAULT_LISTEN, type Home } from '@ferry/store'
 import {
@@ -100,7 +100,7 @@ function toMultiaddr (addr: string | Multiaddr): Multiaddr {
 
 /** libp2p's multi-line listen failure as one line per address ("Cannot listen on /ip4/...: EADDRINUSE ..."). */
 function listenError (err: unknown): unknown {
-  if ((err as Error)?.name !== 'UnsupportedListenAddressesError') return err
+  if (errorName(err) !== 'UnsupportedListenAddressesError') return err
   const problems = ((err as Error).message.match(/^ {2}\/\S+: .*$/gm) ?? []).map((l) => l.trim().replace(/: (\w*Error): /, ': '))
   return new FerryError('ERR_NETWORK', `Cannot listen on ${problems.length > 0 ? problems.join('; ') : 'the configured addresses'}`, { cause: err })
 }
@@ -177,9 +177,9 @@ async function startServing (libp2p: Libp2p, init: FerryNodeInit, trust: TrustGa
 
 /** What a connect attempt's failure means to the caller, with a hint for a failed secure handshake. */
 function dialFailure (err: unknown, ma: Multiaddr, signal: AbortSignal | undefined, privateNetwork: boolean): FerryError {
-  const reason = (err as Error)?.message ?? String(err)
+  const reason = errorMessage(err)
   if (signal?.aborted === true) return new FerryError('ERR_ABORTED', 'Operation aborted', { cause: signal.reason })
-  if ((err as Error)?.name === 'TimeoutError' || (err as Error)?.name === 'AbortError') {
+  if (errorName(err) === 'TimeoutError' || errorName(err) === 'AbortError') {
     return new FerryError('ERR_TIMEOUT', `Timed out connecting to ${ma.toString()}`, { cause: err, details: { addr: ma.toString() } })
   }
   const other = /identity key (\w+) does not match expected remote identity key (\w+)/.exec(reason)
@@ -187,12 +187,12 @@ function dialFailure (err: unknown, ma: Multiaddr, signal: AbortSignal | undefin
     // Not retried, and nothing to do with private networks: the address is right, the PeerId is not
     return new FerryError('ERR_PEER_REFUSED', `Cannot connect to ${ma.toString()}: the node there is ${other[1] ?? '?'}, not ${other[2] ?? '?'} as its /p2p/ part says; check the PeerId (\`ferry id\` on that node prints its addresses)`, { cause: err, details: { addr: ma.toString(), actual: other[1] } })
   }
-  if ((err as Error)?.name === 'EncryptionFailedError' && /ECONNRESET|EPIPE/.test(reason)) {
+  if (errorName(err) === 'EncryptionFailedError' && /ECONNRESET|EPIPE/.test(reason)) {
     // The other side dropped the connection mid-handshake, as libp2p does past its inbound rate per host
     // (INBOUND_CONNECTIONS_PER_SECOND_PER_HOST) or its pending-connection bound: transient, so retried.
     return new FerryError('ERR_NETWORK', `Cannot connect to ${ma.toString()}: the connection was reset during the handshake (${reason})`, { cause: err, details: { addr: ma.toString() } })
   }
-  if ((err as Error)?.name === 'EncryptionFailedError') {
+  if (errorName(err) === 'EncryptionFailedError') {
     // Not retried: a handshake that fails this way (usually a private-network key mismatch) fails again.
     return new FerryError('ERR_PEER_REFUSED', `Cannot connect to ${ma.toString()}: the secure handshake failed (${reason})${handshakeHint(privateNetwork)}`, { cause: err, details: { addr: ma.toString() } })
   }

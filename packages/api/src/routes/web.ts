@@ -53,7 +53,7 @@ function loginRoutes (app: FastifyInstance, ctx: ApiContext, sessions: Sessions)
   app.get<{ Querystring: { token?: string } }>('/login', { schema: { hide: true } }, async (req, reply) => {
     const token = typeof req.query.token === 'string' ? req.query.token : ''
     const session = token === '' ? undefined : sessions.redeem(token)
-    if (session === undefined) return loginPage(req, reply, 401, 'This login link was used already or has expired (a link works once, within 10 minutes).')
+    if (session === undefined) return await loginPage(req, reply, 401, 'This login link was used already or has expired (a link works once, within 10 minutes).')
     const cookie = `${sessionCookieName(req)}=${session}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${SESSION_IDLE_MS / 1000}`
     // 303 to /: the token leaves the address bar and the history; no-referrer keeps it out of any later request
     return await reply.code(303).header('set-cookie', cookie).header('cache-control', 'no-store').header('location', '/').send()
