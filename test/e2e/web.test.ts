@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Ajv } from 'ajv'
 import { chromium, type Browser, type Page } from 'playwright-core'
+import type { TaskDetail, TaskEvent } from '@ferry/tasks'
 import { ferry, initTestHome, json } from '../support/ferry.js'
 import { DaemonSet, type Daemon } from '../support/daemon.js'
 import { apiOf, type ApiHandle } from '../support/api.js'
@@ -192,5 +193,69 @@ describe('the web page', () => {
     await page.getByRole('link', { name: 'Activity' }).click()
     await expect.poll(async () => await page.getByTestId('tasks-unavailable').textContent()).toContain('The task service is not available on this daemon')
     await shot('web-activity')
+  })
+
+  /**
+   * The API has no task routes yet, so this one test answers them in the browser (page.route) with records
+   * typed as @ferry/tasks makes them: it checks the activity view's layout, not the daemon. Replace it by a
+   * real task once GET /v1/tasks exists.
+   */
+  it('lays out a task record of @ferry/tasks: list, progress, counters, failed files, event log', async (ctx) => {
+    if (browser === undefined) return requireInCi(ctx, `${CHROMIUM} is missing`)
+    const t: TaskDetail = {
+      taskId: 't-0042',
+      label: 'scan-017 to home',
+      root: 'bafybeicimw4yh7srn7ejlamygdnymwopeqfqyjjwzvaiigb7m3f3kvawtm',
+      sources: [daemonB.addr],
+      destination: '/data/incoming/scan-017',
+      collection: 'mx-2412',
+      condition: 'ACTIVE',
+      requested: '2026-12-01T21:00:00.000Z',
+      started: '2026-12-01T21:00:01.000Z',
+      completed: null,
+      deadline: '2026-12-02T09:00:00.000Z',
+      settings: {},
+      files: 2400,
+      directories: 3,
+      bytesTotal: 12_400_000_000_000,
+      bytesTransferred: 4_960_000_000_000,
+      pending: 1398,
+      succeeded: 998,
+      failed: 1,
+      retrying: 3,
+      skipped: 0,
+      cancelled: 0,
+      effectiveSpeed: 1_150_000_000,
+      activeMs: 4_313_000,
+      eta: '2026-12-01T23:48:00.000Z',
+      attempts: 1,
+      reason: null,
+      lastRun: null,
+      updated: '2026-12-01T22:12:00.000Z',
+      fileErrors: [{ path: 'proj/1187.tif', code: 'ERR_CHANGED_AT_SOURCE', message: 'changed at the source since it was added: add the scan again there', when: '2026-12-01T21:40:12.000Z', attempts: 2 }]
+    }
+    const events: TaskEvent[] = [
+      { id: 1, taskId: t.taskId, time: '2026-12-01T21:00:00.000Z', kind: 'queued', message: 'queued', data: null },
+      { id: 2, taskId: t.taskId, time: '2026-12-01T21:00:01.000Z', kind: 'started', message: 'pulling from bee', data: null }
+    ]
+    const reply = (body: unknown) => async (route: import('playwright-core').Route) => { await route.fulfill({ json: body }) }
+    await page.route('**/v1/tasks', reply({ tasks: [t] }))
+    await page.route('**/v1/tasks/t-0042', reply(t))
+    await page.route('**/v1/tasks/t-0042/events', reply({ events }))
+    try {
+      await page.goto(`${api.url}/#/tasks`)
+      await page.reload()
+      const row = page.locator('tr[data-task="t-0042"]')
+      await expect.poll(async () => await row.textContent()).toContain('scan-017 to home')
+      expect(await row.locator('progress').getAttribute('value')).toBe('0.4')
+      await row.getByRole('link').click()
+      const main = page.locator('main')
+      await expect.poll(async () => await main.textContent()).toContain('proj/1187.tif')
+      const text = await main.textContent() ?? ''
+      for (const words of ['/data/incoming/scan-017', '4.96 TB of 12.4 TB', '1.15 GB/s', 'changed at the source', 'pulling from bee', 'Retrying']) expect(text).toContain(words)
+      await shot('web-task')
+    } finally {
+      await page.unrouteAll()
+    }
   })
 })

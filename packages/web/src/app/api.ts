@@ -32,7 +32,7 @@ export async function request<T> (method: 'GET' | 'POST' | 'DELETE', path: strin
 export interface DaemonEvent { type: string, id: number, at: string, [k: string]: unknown }
 
 /** Event types the page listens for (EventSource delivers a named event only to its own listener). */
-export const EVENT_TYPES = ['peer:connected', 'peer:disconnected', 'peer:unreachable', 'peer:refused', 'task:created', 'task:updated', 'task:progress', 'task:finished']
+export const EVENT_TYPES = ['peer:connected', 'peer:disconnected', 'peer:unreachable', 'peer:refused', 'task:updated', 'task:event']
 
 /** Live events: calls `onEvent` per event, `onStatus` when the stream opens or drops (EventSource reconnects). */
 export function subscribe (onEvent: (e: DaemonEvent) => void, onStatus: (live: boolean) => void): () => void {

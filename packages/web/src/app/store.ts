@@ -3,7 +3,7 @@
  * render callback after every change. Peers are re-read once per burst of events (debounced), never polled.
  */
 import { ApiError, request, type DaemonEvent } from './api.js'
-import type { CatalogPage, NodeInfo, Peer, Space, TaskRecord } from './types.js'
+import type { CatalogPage, NodeInfo, Peer, Space, TaskDetail, TaskEvent, TaskRecord } from './types.js'
 
 /** Where the page is (from location.hash). */
 export type Route =
@@ -43,7 +43,7 @@ export interface State {
   busy: boolean
   browse?: BrowseState
   tasks: TasksState
-  task?: TaskRecord
+  task?: { detail: TaskDetail, events: TaskEvent[] }
 }
 
 /** Delay that gathers a burst of peer events into one GET /v1/peers. */
@@ -82,12 +82,17 @@ function loaders (state: State, render: () => void) {
       try {
         state.tasks = { status: 'ok', tasks: (await request<{ tasks: TaskRecord[] }>('GET', '/v1/tasks')).tasks }
       } catch (err) {
-        // no such route: a daemon without the task service (GET /v1/tasks answers 404 ERR_NOT_FOUND)
+        // no such route: a daemon without the task routes (GET /v1/tasks answers 404 ERR_NOT_FOUND)
         state.tasks = err instanceof ApiError && err.status === 404 ? { status: 'unavailable' } : { status: 'error', message: message(err) }
       }
-      if (state.route.view === 'task') {
-        const id = state.route.id
-        state.task = state.tasks.status === 'ok' ? state.tasks.tasks.find((t) => t.taskId === id) : undefined
+      if (state.route.view === 'task' && state.tasks.status === 'ok') {
+        const id = encodeURIComponent(state.route.id)
+        try {
+          const [detail, log] = await Promise.all([request<TaskDetail>('GET', `/v1/tasks/${id}`), request<{ events: TaskEvent[] }>('GET', `/v1/tasks/${id}/events`)])
+          state.task = { detail, events: log.events }
+        } catch {
+          state.task = undefined // the view says there is no such task
+        }
       }
       render()
     }

@@ -34,30 +34,50 @@ export interface CatalogRow {
 
 export interface CatalogPage { rows: CatalogRow[], next: string | null }
 
-/** A file a task could not transfer. */
-export interface FailedFile { path: string, reason: string }
-
-/** One entry of a task's event log. */
-export interface TaskLogEntry { at: string, message: string }
+/** Where a task is in its life (@ferry/store `TaskCondition`). */
+export type TaskCondition = 'QUEUED' | 'ACTIVE' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED'
 
 /**
- * A durable task as issue 11 describes its record. The task service is not on this daemon yet: every field
- * is optional here, and the views show what is there.
+ * A durable task as @ferry/tasks records it (@ferry/store `TaskRecord`, mirrored here because the browser
+ * code imports nothing of the daemon's). The task routes are not in the API yet: the views render this
+ * shape from `GET /v1/tasks` (`{ tasks: TaskRecord[] }`) and `GET /v1/tasks/{id}` once they exist.
  */
 export interface TaskRecord {
   taskId: string
-  label?: string
-  state?: string
-  sources?: string[]
-  destination?: string
-  condition?: string
-  requested?: string
-  completed?: string | null
-  deadline?: string | null
-  files?: { total?: number, pending?: number, succeeded?: number, failed?: number, retrying?: number, skipped?: number, cancelled?: number }
-  bytes?: { total?: number, transferred?: number }
-  /** Bytes per second over the task's active time. */
-  speed?: number
-  log?: TaskLogEntry[]
-  failed?: FailedFile[]
+  label: string | null
+  root: string
+  sources: string[]
+  destination: string
+  collection: string | null
+  condition: TaskCondition
+  requested: string
+  started: string | null
+  completed: string | null
+  deadline: string
+  files: number
+  directories: number
+  bytesTotal: number
+  bytesTransferred: number
+  pending: number
+  succeeded: number
+  failed: number
+  retrying: number
+  skipped: number
+  cancelled: number
+  /** Bytes per second over the time the task was ACTIVE. */
+  effectiveSpeed: number
+  /** Expected completion at the effective speed, or null. */
+  eta: string | null
+  attempts: number
+  reason: { code: string, message: string } | null
+  updated: string
 }
+
+/** The last error of an entry that did not succeed (@ferry/store `TaskFileFailure`). */
+export interface TaskFileFailure { path: string, code: string, message: string, when: string, attempts: number }
+
+/** A task with its failed entries (@ferry/tasks `TaskDetail`). */
+export interface TaskDetail extends TaskRecord { fileErrors: TaskFileFailure[] }
+
+/** One event of a task's log (@ferry/store `TaskEvent`). */
+export interface TaskEvent { id: number, taskId: string, time: string, kind: string, message: string }
