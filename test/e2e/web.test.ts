@@ -186,6 +186,21 @@ describe('the web page', () => {
     expect(r.body.error.code).toBe('ERR_PEER_REFUSED')
     await page.goto(`${api.url}/#/`)
     await expect.poll(async () => await page.locator('tr[data-peer="cee"]').getByTestId('peer-state').textContent(), { timeout: 20_000 }).toBe('refused us')
+    await page.getByRole('button', { name: 'Remove cee' }).click()
+    await expect.poll(async () => await page.locator('tr[data-peer="cee"]').count()).toBe(0)
+    expect(json(await ferry(['peers', '--home', a.dir, '--json'])).peers.map((p: any) => p.name)).toEqual(['bee'])
+  })
+
+  it('marks a scan this node holds once it was pulled from the command line', async (ctx) => {
+    if (browser === undefined) return requireInCi(ctx, `${CHROMIUM} is missing`)
+    const row = (await api.call('GET', '/v1/peers/bee/catalog?prefix=scan-018')).body.rows[0]
+    const pulled = await ferry(['pull', row.root, join(dir, 'incoming', 'scan-018'), '--from', 'bee', '--home', a.dir])
+    expect(pulled.code, pulled.stderr).toBe(0)
+    await page.goto(`${api.url}/#/peers/bee`)
+    await page.reload()
+    const held = page.locator('table.catalog tr', { hasText: 'scan-018' }).getByTestId('held')
+    await expect.poll(async () => await held.textContent(), { timeout: 20_000 }).toBe('held here')
+    expect(await page.locator('table.catalog tr', { hasText: 'scan-017' }).getByTestId('held').count()).toBe(0)
   })
 
   it('shows that the task service is not available', async (ctx) => {
