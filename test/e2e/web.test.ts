@@ -273,4 +273,15 @@ describe('the web page', () => {
       await page.unrouteAll()
     }
   })
+
+  it('says so when the session has ended, instead of failing quietly', async (ctx) => {
+    if (browser === undefined) return requireInCi(ctx, `${CHROMIUM} is missing`)
+    await page.goto(`${api.url}/#/`)
+    await expect.poll(async () => await page.getByTestId('peer-id').textContent()).toBe(a.id)
+    await page.context().clearCookies() // as after a daemon restart: the cookie no longer opens a session
+    await page.getByLabel('Name', { exact: true }).fill('late')
+    await page.getByLabel('Address').fill(daemonB.addr)
+    await page.getByRole('button', { name: 'Add peer' }).click()
+    await expect.poll(async () => await page.getByTestId('logged-out').textContent()).toContain('Run ferry web')
+  })
 })

@@ -34,9 +34,17 @@ export interface DaemonEvent { type: string, id: number, at: string, [k: string]
 /** Event types the page listens for (EventSource delivers a named event only to its own listener). */
 export const EVENT_TYPES = ['peer:connected', 'peer:disconnected', 'peer:unreachable', 'peer:refused', 'task:updated', 'task:event']
 
-/** Live events: calls `onEvent` per event, `onStatus` when the stream opens or drops (EventSource reconnects). */
+/** After the server closed the event stream (EventSource gives up on an HTTP error), try again after this. */
+export const REOPEN_EVENTS_MS = 5000
+
+/**
+ * Live events: calls `onEvent` per event, `onStatus` when the stream opens or drops. EventSource reconnects
+ * by itself after a network error; after an HTTP error (a 401 once the session ended, a 503 while the daemon
+ * stops) it gives up, and this opens a new one REOPEN_EVENTS_MS later. Returns a function that stops.
+ */
 export function subscribe (onEvent: (e: DaemonEvent) => void, onStatus: (live: boolean) => void): () => void {
-  const source = new EventSource('/v1/events')
+  let source: EventSource | undefined
+  let timer: ReturnType<typeof setTimeout> | undefined
   const handler = (m: MessageEvent<string>): void => {
     try {
       onEvent(JSON.parse(m.data) as DaemonEvent)
@@ -44,9 +52,20 @@ export function subscribe (onEvent: (e: DaemonEvent) => void, onStatus: (live: b
       // not JSON: ignore it, as unknown events are
     }
   }
-  for (const type of EVENT_TYPES) source.addEventListener(type, handler)
-  source.onmessage = handler
-  source.onopen = () => { onStatus(true) }
-  source.onerror = () => { onStatus(false) }
-  return () => { source.close() }
+  const open = (): void => {
+    const s = new EventSource('/v1/events')
+    source = s
+    for (const type of EVENT_TYPES) s.addEventListener(type, handler)
+    s.onmessage = handler
+    s.onopen = () => { onStatus(true) }
+    s.onerror = () => {
+      onStatus(false)
+      if (s.readyState === EventSource.CLOSED && timer === undefined) timer = setTimeout(() => { timer = undefined; open() }, REOPEN_EVENTS_MS)
+    }
+  }
+  open()
+  return () => {
+    clearTimeout(timer)
+    source?.close()
+  }
 }

@@ -25,6 +25,10 @@ function page (store: Store): TemplateResult {
     <nav aria-label="Main"><a href="#/" aria-current=${current('home')}>Node and peers</a><a href="#/tasks" aria-current=${current('tasks')}>Activity</a></nav>
     <span class="live ${live ? 'on' : 'off'}" role="status" title=${live ? 'Receiving live events from the daemon' : 'Not receiving events: reconnecting'}>${live ? 'live' : 'reconnecting…'}</span>
   </header>
+  ${store.state.loggedOut
+    ? html`<p class="error banner" role="alert" data-testid="logged-out">This browser is no longer logged in to the daemon (it restarted, or the session expired).
+      Run <code>ferry web</code> on the daemon's machine and open the new link.</p>`
+    : ''}
   <main id="main" tabindex="-1">${content(store)}</main>`
 }
 

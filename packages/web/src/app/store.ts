@@ -35,6 +35,8 @@ export interface BrowseState {
 export interface State {
   route: Route
   live: boolean
+  /** The API refused the session cookie: the page asks for a new `ferry web` link. */
+  loggedOut: boolean
   node?: NodeInfo
   nodeError?: string
   peers?: Peer[]
@@ -61,26 +63,42 @@ function message (err: unknown): string {
   return err instanceof Error ? err.message : String(err)
 }
 
+/** `request`, noting a 401 (the session ended: the daemon restarted, or it expired) for the page's banner. */
+function guard (state: State, render: () => void) {
+  return async <T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> => {
+    try {
+      return await request<T>(method, path, body)
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401 && !state.loggedOut) {
+        state.loggedOut = true
+        render()
+      }
+      throw err
+    }
+  }
+}
+
 /** GET /v1/node, /v1/peers and /v1/tasks into the state. */
 function loaders (state: State, render: () => void) {
+  const call = guard(state, render)
   return {
     async loadNode (): Promise<void> {
       try {
-        state.node = await request<NodeInfo>('GET', '/v1/node')
+        state.node = await call<NodeInfo>('GET', '/v1/node')
         state.nodeError = undefined
       } catch (err) { state.nodeError = message(err) }
       render()
     },
     async loadPeers (): Promise<void> {
       try {
-        state.peers = (await request<{ peers: Peer[] }>('GET', '/v1/peers')).peers
+        state.peers = (await call<{ peers: Peer[] }>('GET', '/v1/peers')).peers
         state.peersError = undefined
       } catch (err) { state.peersError = message(err) }
       render()
     },
     async loadTasks (): Promise<void> {
       try {
-        state.tasks = { status: 'ok', tasks: (await request<{ tasks: TaskRecord[] }>('GET', '/v1/tasks')).tasks }
+        state.tasks = { status: 'ok', tasks: (await call<{ tasks: TaskRecord[] }>('GET', '/v1/tasks')).tasks }
       } catch (err) {
         // no such route: a daemon without the task routes (GET /v1/tasks answers 404 ERR_NOT_FOUND)
         state.tasks = err instanceof ApiError && err.status === 404 ? { status: 'unavailable' } : { status: 'error', message: message(err) }
@@ -88,7 +106,7 @@ function loaders (state: State, render: () => void) {
       if (state.route.view === 'task' && state.tasks.status === 'ok') {
         const id = encodeURIComponent(state.route.id)
         try {
-          const [detail, log] = await Promise.all([request<TaskDetail>('GET', `/v1/tasks/${id}`), request<{ events: TaskEvent[] }>('GET', `/v1/tasks/${id}/events`)])
+          const [detail, log] = await Promise.all([call<TaskDetail>('GET', `/v1/tasks/${id}`), call<{ events: TaskEvent[] }>('GET', `/v1/tasks/${id}/events`)])
           state.task = { detail, events: log.events }
         } catch {
           state.task = undefined // the view says there is no such task
@@ -101,13 +119,14 @@ function loaders (state: State, render: () => void) {
 
 /** Adding and removing peers (POST and DELETE /v1/peers), errors kept in words for the form. */
 function peerActions (state: State, render: () => void, loadPeers: () => Promise<void>) {
+  const call = guard(state, render)
   return {
     async addPeer (name: string, addr: string): Promise<boolean> {
       state.busy = true
       state.addError = undefined
       render()
       try {
-        await request('POST', '/v1/peers', { name, addr })
+        await call('POST', '/v1/peers', { name, addr })
         await loadPeers()
         return true
       } catch (err) {
@@ -120,7 +139,7 @@ function peerActions (state: State, render: () => void, loadPeers: () => Promise
     },
     async removePeer (name: string): Promise<void> {
       try {
-        await request('DELETE', `/v1/peers/${encodeURIComponent(name)}`)
+        await call('DELETE', `/v1/peers/${encodeURIComponent(name)}`)
       } catch (err) { state.peersError = message(err) }
       await loadPeers()
     }
@@ -129,7 +148,7 @@ function peerActions (state: State, render: () => void, loadPeers: () => Promise
 
 /** The page's store: its state, and actions that update it and re-render. */
 export function createStore (render: () => void) {
-  const state: State = { route: { view: 'home' }, live: false, busy: false, tasks: { status: 'loading' } }
+  const state: State = { route: { view: 'home' }, live: false, loggedOut: false, busy: false, tasks: { status: 'loading' } }
   let peerTimer: ReturnType<typeof setTimeout> | undefined
   let taskTimer: ReturnType<typeof setTimeout> | undefined
   const load = loaders(state, render)
@@ -152,6 +171,7 @@ export function createStore (render: () => void) {
       const reconnected = live && !state.live
       state.live = live
       if (reconnected) void load.loadPeers() // events may have been missed while it was down
+      if (!live) void load.loadNode() // a 401 here means the session ended, and the banner says so
       render()
     },
     async navigate (route: Route): Promise<void> {
@@ -164,6 +184,7 @@ export function createStore (render: () => void) {
 }
 
 function browseActions (state: State, render: () => void) {
+  const call = guard(state, render)
   let spaceTimer: ReturnType<typeof setTimeout> | undefined
   const load = async (): Promise<void> => {
     const b = state.browse
@@ -176,7 +197,7 @@ function browseActions (state: State, render: () => void) {
     if (b.prefix !== '') q.set('prefix', b.prefix)
     if (b.cursor !== undefined) q.set('cursor', b.cursor)
     try {
-      b.page = await request<CatalogPage>('GET', `/v1/peers/${encodeURIComponent(b.peer)}/catalog?${q.toString()}`)
+      b.page = await call<CatalogPage>('GET', `/v1/peers/${encodeURIComponent(b.peer)}/catalog?${q.toString()}`)
     } catch (err) {
       b.page = undefined
       b.error = message(err)
@@ -221,7 +242,7 @@ function browseActions (state: State, render: () => void) {
       if (spaceTimer !== undefined) clearTimeout(spaceTimer)
       if (!path.startsWith('/')) return
       spaceTimer = setTimeout(() => {
-        request<Space>('GET', `/v1/space?path=${encodeURIComponent(path)}`)
+        call<Space>('GET', `/v1/space?path=${encodeURIComponent(path)}`)
           .then((space) => { if (b.dest === path) b.destSpace = space }, (err: unknown) => { if (b.dest === path) b.destSpace = { error: message(err) } })
           .finally(render)
       }, REFRESH_DEBOUNCE_MS)
