@@ -40,9 +40,10 @@ export const REOPEN_EVENTS_MS = 5000
 /**
  * Live events: calls `onEvent` per event, `onStatus` when the stream opens or drops. EventSource reconnects
  * by itself after a network error; after an HTTP error (a 401 once the session ended, a 503 while the daemon
- * stops) it gives up, and this opens a new one REOPEN_EVENTS_MS later. Returns a function that stops.
+ * stops) it gives up, and this opens a new one REOPEN_EVENTS_MS later, unless `mayReopen` says not to (the
+ * session ended: asking again would only be refused). Returns a function that stops.
  */
-export function subscribe (onEvent: (e: DaemonEvent) => void, onStatus: (live: boolean) => void): () => void {
+export function subscribe (onEvent: (e: DaemonEvent) => void, onStatus: (live: boolean) => void, mayReopen: () => boolean): () => void {
   let source: EventSource | undefined
   let timer: ReturnType<typeof setTimeout> | undefined
   const handler = (m: MessageEvent<string>): void => {
@@ -60,7 +61,7 @@ export function subscribe (onEvent: (e: DaemonEvent) => void, onStatus: (live: b
     s.onopen = () => { onStatus(true) }
     s.onerror = () => {
       onStatus(false)
-      if (s.readyState === EventSource.CLOSED && timer === undefined) timer = setTimeout(() => { timer = undefined; open() }, REOPEN_EVENTS_MS)
+      if (s.readyState === EventSource.CLOSED && timer === undefined) timer = setTimeout(() => { timer = undefined; if (mayReopen()) open() }, REOPEN_EVENTS_MS)
     }
   }
   open()

@@ -43,7 +43,7 @@ function start (root: HTMLElement): void {
   const store = createStore(draw)
   const go = (): void => { void store.navigate(parseRoute(location.hash)) }
   window.addEventListener('hashchange', go)
-  subscribe((e) => { store.onEvent(e) }, (live) => { store.onLive(live) })
+  subscribe((e) => { store.onEvent(e) }, (live) => { store.onLive(live) }, () => !store.state.loggedOut)
   void store.loadNode()
   void store.loadPeers()
   go()
