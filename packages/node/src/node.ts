@@ -189,9 +189,10 @@ function dialFailure (err: unknown, ma: Multiaddr, signal: AbortSignal | undefin
     // Not retried, and nothing to do with private networks: the address is right, the PeerId is not
     return new FerryError('ERR_PEER_REFUSED', `Cannot connect to ${ma.toString()}: the node there is ${other[1] ?? '?'}, not ${other[2] ?? '?'} as its /p2p/ part says; check the PeerId (\`ferry id\` on that node prints its addresses)`, { cause: err, details: { addr: ma.toString(), actual: other[1] } })
   }
-  if (errorName(err) === 'EncryptionFailedError' && /ECONNRESET|EPIPE/.test(reason)) {
+  if (errorName(err) === 'EncryptionFailedError' && /ECONNRESET|EPIPE/.test(reason) && !privateNetwork) {
     // The other side dropped the connection mid-handshake, as libp2p does past its inbound rate per host
-    // (INBOUND_CONNECTIONS_PER_SECOND_PER_HOST) or its pending-connection bound: transient, so retried.
+    // (INBOUND_CONNECTIONS_PER_SECOND_PER_HOST) or its pending-connection bound: transient, so retried. In a
+    // private network a reset is what a key mismatch looks like, so there it stays final (below).
     return new FerryError('ERR_NETWORK', `Cannot connect to ${ma.toString()}: the connection was reset during the handshake (${reason})`, { cause: err, details: { addr: ma.toString() } })
   }
   if (errorName(err) === 'EncryptionFailedError') {
