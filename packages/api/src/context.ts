@@ -3,6 +3,7 @@
  * (`fromDaemon`), the OpenAPI script and unit tests give small stand-ins.
  */
 import type { EventBus, NamedPeer, PeerState } from '@ferry/node'
+import type { SubscriptionService } from '@ferry/tasks'
 
 /** What GET /v1/peers/:name/catalog asks a peer for. */
 export interface RemoteCatalogQuery {
@@ -45,4 +46,6 @@ export interface ApiContext {
   /** Asks for a check of a peer (added just now); not awaited by the route. */
   checkPeer: (peer: NamedPeer) => void
   events: EventBus
+  /** The daemon's subscriptions, once running (undefined: the routes answer 503). */
+  subscriptions?: () => SubscriptionService | undefined
 }

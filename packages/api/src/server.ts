@@ -13,6 +13,7 @@ import { NoQuery, errors } from './schemas.js'
 import { eventRoutes } from './routes/events.js'
 import { nodeRoutes } from './routes/node.js'
 import { peerRoutes } from './routes/peers.js'
+import { subscriptionRoutes } from './routes/subscriptions.js'
 import type { EventStreamOptions } from './sse.js'
 import { tokenMatches } from './token.js'
 import type { WebAssets } from '@ferry/web'
@@ -98,6 +99,7 @@ export async function buildApi (ctx: ApiContext, options: BuildApiOptions): Prom
   await app.register(swagger, openapiInfo(ctx.version))
   nodeRoutes(app, ctx)
   peerRoutes(app, ctx)
+  subscriptionRoutes(app, ctx)
   catalogRoutes(app, ctx)
   webRoutes(app, ctx, sessions, options.assets ?? new Map())
   eventRoutes(app, ctx, options.events ?? {}, streams)

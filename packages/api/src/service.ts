@@ -6,6 +6,7 @@ import os from 'node:os'
 import { freeSpace, readConfig } from '@ferry/store'
 import { FerryError } from '@ferry/errors'
 import { addPeer, listPeers, removePeer, type DaemonContext, type DaemonServiceStarter, type NamedPeer } from '@ferry/node'
+import type { SubscriptionService } from '@ferry/tasks'
 import type { ApiContext, RemoteCatalogPage, RemoteCatalogQuery } from './context.js'
 import { buildApi } from './server.js'
 import type { EventStreamOptions } from './sse.js'
@@ -22,6 +23,8 @@ export interface ApiServiceOptions {
   /** Port instead of the config's `api.port`. */
   port?: number
   events?: EventStreamOptions
+  /** The daemon's subscriptions (`subscriptionDaemonService({ onStarted })`), once running. */
+  subscriptions?: () => SubscriptionService | undefined
 }
 
 /** Longest a dial of a peer for its catalog, or one page from it, may take. */
@@ -51,7 +54,7 @@ async function remoteCatalog (d: DaemonContext, peer: NamedPeer, query: RemoteCa
 }
 
 /** The routes' view of a running daemon. */
-export function fromDaemon (d: DaemonContext, version: string, url: () => string): ApiContext {
+export function fromDaemon (d: DaemonContext, version: string, url: () => string, extra: Pick<ApiContext, 'subscriptions'> = {}): ApiContext {
   const dir = d.home.dir
   return {
     home: dir,
@@ -73,7 +76,8 @@ export function fromDaemon (d: DaemonContext, version: string, url: () => string
     removePeer: async (name) => await removePeer(dir, name),
     peerState: (id) => d.peers.state(id),
     checkPeer: (peer) => { void d.peers.check(peer).catch(() => {}) },
-    events: d.events
+    events: d.events,
+    ...extra
   }
 }
 
@@ -83,7 +87,7 @@ export function apiService (options: ApiServiceOptions): DaemonServiceStarter {
     const token = await ensureApiToken(d.home.dir)
     let url = ''
     const assets = await loadWebAssets()
-    const app = await buildApi(fromDaemon(d, options.version, () => url), { token, events: options.events, assets })
+    const app = await buildApi(fromDaemon(d, options.version, () => url, options.subscriptions !== undefined ? { subscriptions: options.subscriptions } : {}), { token, events: options.events, assets })
     const port = options.port ?? d.home.config.api?.port ?? 0
     try {
       await app.listen({ host: API_HOST, port })
