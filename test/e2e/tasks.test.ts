@@ -97,7 +97,8 @@ describe('tasks in the daemon', () => {
     const kinds = c2.tasks.events(task.taskId).map((e) => e.kind)
     c2.close()
     expect(kinds).toEqual(expect.arrayContaining(['created', 'attempt', 'resumed', 'ended']))
-    expect(d.output()).toContain(`Task ${task.taskId} SUCCEEDED`)
+    // the daemon says so just after the catalog records it: wait for the line, do not race it
+    expect(await until(() => d.output().includes(`Task ${task.taskId} SUCCEEDED`) ? true : undefined, 'the daemon to log the end', 10_000)).toBe(true)
 
     // the collection's hook from config.json, with the task in its environment
     const env = await until(() => {
