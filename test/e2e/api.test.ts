@@ -260,7 +260,11 @@ describe('the OpenAPI document', () => {
     addPeer: () => ({ method: 'POST', path: '/v1/peers', body: { name: 'conformance', addr: `/ip4/127.0.0.1/tcp/11/p2p/${e.id}` } }),
     removePeer: () => ({ method: 'DELETE', path: '/v1/peers/bee' }),
     streamEvents: () => ({ method: 'GET', path: '/v1/events' }),
-    getOpenApi: () => ({ method: 'GET', path: '/v1/openapi.json' })
+    getOpenApi: () => ({ method: 'GET', path: '/v1/openapi.json' }),
+    listWatches: () => ({ method: 'GET', path: '/v1/watches' }),
+    addWatch: () => ({ method: 'POST', path: '/v1/watches', body: { dir: '/nonexistent/conformance', collection: 'conformance' } }),
+    removeWatch: () => ({ method: 'DELETE', path: '/v1/watches/999' }),
+    sealScan: () => ({ method: 'POST', path: '/v1/seal', body: { collection: 'conformance' } })
   }
 
   it('is served, equals docs/api.openapi.json, and every route answers as documented', async () => {

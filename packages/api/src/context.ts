@@ -3,6 +3,7 @@
  * (`fromDaemon`), the OpenAPI script and unit tests give small stand-ins.
  */
 import type { EventBus, NamedPeer, PeerState } from '@ferry/node'
+import type { WatchControl } from '@ferry/watch'
 
 /** The daemon, as the routes see it. */
 export interface ApiContext {
@@ -24,4 +25,6 @@ export interface ApiContext {
   /** Asks for a check of a peer (added just now); not awaited by the route. */
   checkPeer: (peer: NamedPeer) => void
   events: EventBus
+  /** Watches and open scans (@ferry/watch); absent: the watch routes answer that none runs. */
+  watches?: WatchControl
 }

@@ -13,6 +13,7 @@ import { NoQuery, errors } from './schemas.js'
 import { eventRoutes } from './routes/events.js'
 import { nodeRoutes } from './routes/node.js'
 import { peerRoutes } from './routes/peers.js'
+import { watchRoutes } from './routes/watches.js'
 import type { EventStreamOptions } from './sse.js'
 import { tokenMatches } from './token.js'
 
@@ -73,6 +74,7 @@ export async function buildApi (ctx: ApiContext, options: BuildApiOptions): Prom
   await app.register(swagger, openapiInfo(ctx.version))
   nodeRoutes(app, ctx)
   peerRoutes(app, ctx)
+  watchRoutes(app, ctx)
   eventRoutes(app, ctx, options.events ?? {}, streams)
   app.get('/v1/openapi.json', {
     schema: { querystring: NoQuery, operationId: 'getOpenApi', tags: ['meta'], summary: 'This document (OpenAPI 3.1)', response: { 200: { type: 'object', additionalProperties: true, description: 'The OpenAPI document' }, ...errors() } }

@@ -5,6 +5,7 @@
 import { readConfig } from '@ferry/store'
 import { FerryError } from '@ferry/errors'
 import { addPeer, listPeers, removePeer, type DaemonContext, type DaemonServiceStarter } from '@ferry/node'
+import type { WatchControl } from '@ferry/watch'
 import type { ApiContext } from './context.js'
 import { buildApi } from './server.js'
 import type { EventStreamOptions } from './sse.js'
@@ -20,10 +21,12 @@ export interface ApiServiceOptions {
   /** Port instead of the config's `api.port`. */
   port?: number
   events?: EventStreamOptions
+  /** The watch service's control (`watchService().control`), for /v1/watches. */
+  watches?: WatchControl
 }
 
 /** The routes' view of a running daemon. */
-export function fromDaemon (d: DaemonContext, version: string, url: () => string): ApiContext {
+export function fromDaemon (d: DaemonContext, version: string, url: () => string, watches?: WatchControl): ApiContext {
   const dir = d.home.dir
   return {
     home: dir,
@@ -36,7 +39,8 @@ export function fromDaemon (d: DaemonContext, version: string, url: () => string
     removePeer: async (name) => await removePeer(dir, name),
     peerState: (id) => d.peers.state(id),
     checkPeer: (peer) => { void d.peers.check(peer).catch(() => {}) },
-    events: d.events
+    events: d.events,
+    watches
   }
 }
 
@@ -45,7 +49,7 @@ export function apiService (options: ApiServiceOptions): DaemonServiceStarter {
   return async (d) => {
     const token = await ensureApiToken(d.home.dir)
     let url = ''
-    const app = await buildApi(fromDaemon(d, options.version, () => url), { token, events: options.events })
+    const app = await buildApi(fromDaemon(d, options.version, () => url, options.watches), { token, events: options.events })
     const port = options.port ?? d.home.config.api?.port ?? 0
     try {
       await app.listen({ host: API_HOST, port })

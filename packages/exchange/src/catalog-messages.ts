@@ -6,7 +6,7 @@
  */
 import { ByteReader, ByteWriter, protocolError, varintLength } from './codec.js'
 import {
-  CATALOG_PAGE_BYTES, MAX_ANNOUNCE_KEEPALIVE_MS, MAX_CATALOG_CLIENT_FRAME_BYTES, MAX_CATALOG_CURSOR_BYTES, MAX_CATALOG_FRAME_BYTES, MAX_CID_BYTES,
+  CATALOG_PAGE_BYTES, MAX_ANNOUNCE_KEEPALIVE_MS, MAX_SIGNATURE_BYTES, MAX_CATALOG_CLIENT_FRAME_BYTES, MAX_CATALOG_CURSOR_BYTES, MAX_CATALOG_FRAME_BYTES, MAX_CID_BYTES,
   MAX_STRING_BYTES
 } from './constants.js'
 import { MessageType, frameReader, readError, unexpected, type ErrorMessage } from './messages.js'
@@ -55,15 +55,45 @@ export type CatalogServerMessage =
   | { type: 'catalog-page', next: Uint8Array, rows: CatalogRow[] }
   | ErrorMessage
 
-/** Client → server on /ferry/announce: the subscription, first and only frame. */
+/**
+ * One file published into an open scan (ANNOUNCE_FILE): the open scan's identity and key, the entry and the
+ * origin's signature over it (docs/format.md, "Signed open-scan entries"), passed on unchanged by relays.
+ */
+export interface PublishedFileRow {
+  /** The open scan's identifier (openScanId of origin, collection, name, created). */
+  key: CID
+  collection: string | null
+  name: string
+  /** PeerId string of the origin, the signer. */
+  origin: string
+  /** ms since the epoch when the open scan was started. */
+  created: number
+  seq: number
+  path: string
+  cid: CID
+  size: number
+  mode: number
+  mtimeMs: number
+  /** ms since the epoch when the origin published it. */
+  published: number
+  /** Earlier versions of this path (0: the first); not signed, a hint for people. */
+  version: number
+  signature: Uint8Array
+}
+
+/**
+ * Client → server on /ferry/announce: the subscription, first and only frame. `files`: also every file
+ * published into an open scan (ANNOUNCE_SUBSCRIBE_FILES).
+ */
 export type AnnounceClientMessage =
-  | { type: 'announce-subscribe', collection: string | null }
+  | { type: 'announce-subscribe', collection: string | null, files: boolean }
   | ErrorMessage
 
 /** Server → client on /ferry/announce. */
 export type AnnounceServerMessage =
   | { type: 'announce-accepted', keepAliveMs: number }
   | { type: 'announce-scan', row: CatalogRow }
+  | { type: 'announce-file', file: PublishedFileRow }
   | { type: 'announce-keepalive' }
   | ErrorMessage
 
@@ -122,9 +152,25 @@ export class CatalogPageBuilder {
   }
 }
 
-/** ANNOUNCE_SUBSCRIBE: 0x30 · u8 hasCollection · [string collection]. */
-export function encodeAnnounceSubscribe (collection: string | null): Uint8Array {
-  return optionalString(new ByteWriter(32).u8(MessageType.ANNOUNCE_SUBSCRIBE), collection).finish()
+/**
+ * ANNOUNCE_SUBSCRIBE: 0x30 · u8 hasCollection · [string collection]; with `files`, ANNOUNCE_SUBSCRIBE_FILES
+ * (0x34, same layout): scans and published files.
+ */
+export function encodeAnnounceSubscribe (collection: string | null, files = false): Uint8Array {
+  return optionalString(new ByteWriter(32).u8(files ? MessageType.ANNOUNCE_SUBSCRIBE_FILES : MessageType.ANNOUNCE_SUBSCRIBE), collection).finish()
+}
+
+/**
+ * ANNOUNCE_FILE: 0x35 · cid key · u8 hasCollection · [string collection] · string name · string origin ·
+ * varint created · varint seq · string path · cid · varint size · varint mode · f64 mtime · varint published ·
+ * varint version · varint signature length · signature.
+ */
+export function encodeAnnounceFile (f: PublishedFileRow): Uint8Array {
+  if (f.signature.byteLength === 0 || f.signature.byteLength > MAX_SIGNATURE_BYTES) throw new RangeError(`Invalid entry signature of ${f.signature.byteLength} bytes`)
+  const w = optionalString(new ByteWriter(256).u8(MessageType.ANNOUNCE_FILE).cid(f.key), f.collection)
+  return w.string(f.name, MAX_STRING_BYTES).string(f.origin, MAX_STRING_BYTES).varint(f.created).varint(f.seq)
+    .string(f.path, MAX_STRING_BYTES).cid(f.cid).varint(f.size).varint(f.mode).f64(f.mtimeMs).varint(f.published).varint(f.version)
+    .lengthPrefixed(f.signature).finish()
 }
 
 /** ANNOUNCE_ACCEPTED: 0x31 · varint keepAliveMs. */
@@ -178,6 +224,25 @@ function readRow (r: ByteReader): CatalogRow {
   return { ...row, state }
 }
 
+function readPublishedFile (r: ByteReader): PublishedFileRow {
+  const key = r.cid('key', MAX_CID_BYTES)
+  const collection = readOptionalString(r, 'collection')
+  const head = { key, collection, name: r.string('name', MAX_STRING_BYTES), origin: r.string('origin', MAX_STRING_BYTES), created: r.varint('created') }
+  const entry = {
+    seq: r.varint('seq'),
+    path: r.string('path', MAX_STRING_BYTES),
+    cid: r.cid('cid', MAX_CID_BYTES),
+    size: r.varint('size'),
+    mode: r.varint('mode', 0xffffffff),
+    mtimeMs: r.f64('mtime'),
+    published: r.varint('published'),
+    version: r.varint('version')
+  }
+  const len = r.varint('signature length', MAX_SIGNATURE_BYTES)
+  if (len === 0) throw protocolError('malformed', `${r.what} frame has an empty entry signature`)
+  return { ...head, ...entry, signature: new Uint8Array(r.bytes(len, 'signature')) }
+}
+
 /** Decodes and validates a frame a catalog server received. A page size of 0 is malformed; one above the server's limit is the handler's to refuse (ERROR LIMIT). */
 export function decodeCatalogClientMessage (frame: Uint8Array | Uint8ArrayList): CatalogClientMessage {
   const r = frameReader(frame, MAX_CATALOG_CLIENT_FRAME_BYTES, 'catalog')
@@ -224,10 +289,11 @@ export function decodeAnnounceClientMessage (frame: Uint8Array | Uint8ArrayList)
   const r = frameReader(frame, MAX_CATALOG_CLIENT_FRAME_BYTES, 'announce')
   const type = r.u8('type')
   switch (type) {
-    case MessageType.ANNOUNCE_SUBSCRIBE: {
+    case MessageType.ANNOUNCE_SUBSCRIBE:
+    case MessageType.ANNOUNCE_SUBSCRIBE_FILES: {
       const collection = readOptionalString(r, 'collection')
       r.end()
-      return { type: 'announce-subscribe', collection }
+      return { type: 'announce-subscribe', collection, files: type === MessageType.ANNOUNCE_SUBSCRIBE_FILES }
     }
     case MessageType.ERROR:
       return readError(r)
@@ -251,6 +317,11 @@ export function decodeAnnounceServerMessage (frame: Uint8Array | Uint8ArrayList)
       const row = readRow(r)
       r.end()
       return { type: 'announce-scan', row }
+    }
+    case MessageType.ANNOUNCE_FILE: {
+      const file = readPublishedFile(r)
+      r.end()
+      return { type: 'announce-file', file }
     }
     case MessageType.ANNOUNCE_KEEPALIVE:
       r.end()

@@ -24,9 +24,9 @@ export {
 export type { FrameProblem } from './codec.js'
 export {
   CatalogPageBuilder, decodeAnnounceClientMessage, decodeAnnounceServerMessage, decodeCatalogClientMessage, decodeCatalogServerMessage,
-  encodeAnnounceAccepted, encodeAnnounceKeepAlive, encodeAnnounceScan, encodeAnnounceSubscribe, encodeCatalogRequest,
+  encodeAnnounceAccepted, encodeAnnounceFile, encodeAnnounceKeepAlive, encodeAnnounceScan, encodeAnnounceSubscribe, encodeCatalogRequest,
   type AnnounceClientMessage, type AnnounceServerMessage, type CatalogClientMessage, type CatalogRequest, type CatalogRow, type CatalogServerMessage,
-  type CatalogState
+  type CatalogState, type PublishedFileRow
 } from './catalog-messages.js'
 export { encodeCatalogCursor, decodeCatalogCursor } from './catalog-handler.js'
 export type { CatalogPage, ListCatalogOptions, RemoteCatalogRow, WatchAnnouncementsOptions } from './catalog-client.js'

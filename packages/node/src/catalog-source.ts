@@ -6,8 +6,8 @@
  * the feed notices through SQLite's `PRAGMA data_version` on the node's own connection (one pragma per
  * poll when nothing changed), then reads only the rows above the last one seen.
  */
-import { DEFAULT_ANNOUNCE_POLL_MS, type CatalogRow, type CatalogSource } from '@ferry/exchange'
-import type { Home, ScanFeed, ScanListing } from '@ferry/store'
+import { DEFAULT_ANNOUNCE_POLL_MS, type CatalogRow, type CatalogSource, type PublishedFileRow } from '@ferry/exchange'
+import { openScanId, type Home, type OpenScanRecord, type PublishedEntry, type ScanFeed, type ScanListing } from '@ferry/store'
 import type { Logger } from '@libp2p/interface'
 import type { TrustGate } from './trust.js'
 
@@ -31,12 +31,64 @@ export function catalogRow (s: ScanListing): CatalogRow {
   }
 }
 
+/** A published entry of `open` as ANNOUNCE_FILE carries it. */
+export function publishedFileRow (open: Pick<OpenScanRecord, 'origin' | 'collection' | 'name' | 'created'>, e: PublishedEntry): PublishedFileRow {
+  return {
+    key: openScanId(open), collection: open.collection, name: open.name, origin: open.origin, created: open.created, seq: e.seq, path: e.path,
+    cid: e.cid, size: e.size, mode: e.mode, mtimeMs: e.mtimeMs, published: e.published, version: e.version, signature: e.signature
+  }
+}
+
+/**
+ * Files published into open scans from now on, by this process or another, polled every `pollMs` while
+ * someone listens (the open-entries change feed: one pragma per poll when nothing changed).
+ */
+function fileFeed (home: Pick<Home, 'catalog'>, pollMs: number, log: Logger): Pick<CatalogSource, 'watchFiles'> & { close: () => void } {
+  const listeners = new Set<(file: PublishedFileRow) => void>()
+  const opens = new Map<number, OpenScanRecord>()
+  let feed: { poll: () => PublishedEntry[] } | undefined
+  let timer: NodeJS.Timeout | undefined
+  const poll = (): void => {
+    try {
+      for (const e of feed?.poll() ?? []) {
+        let open = opens.get(e.openId)
+        if (open === undefined) {
+          open = home.catalog.open.listOpen().find((o) => o.id === e.openId)
+          if (open === undefined) continue
+          opens.set(e.openId, open)
+        }
+        const row = publishedFileRow(open, e)
+        for (const l of listeners) l(row)
+      }
+    } catch (err) {
+      log.error('checking the catalog for published files failed: %e', err)
+    }
+  }
+  const stop = (): void => { clearInterval(timer); timer = undefined; feed = undefined }
+  return {
+    watchFiles (listener) {
+      listeners.add(listener)
+      if (timer === undefined) {
+        feed = home.catalog.open.feed()
+        timer = setInterval(poll, pollMs)
+        timer.unref()
+      }
+      return () => {
+        listeners.delete(listener)
+        if (listeners.size === 0) stop()
+      }
+    },
+    close () { listeners.clear(); stop() }
+  }
+}
+
 /** The CatalogSource of `home`, filtered by `trust`'s grants. */
 export function homeCatalog (home: Pick<Home, 'catalog'>, trust: Pick<TrustGate, 'policy' | 'mayRead'>, options: HomeCatalogOptions): HomeCatalog {
   const listeners = new Set<(row: CatalogRow) => void>()
   const pollMs = options.pollMs ?? DEFAULT_ANNOUNCE_POLL_MS
   let feed: ScanFeed | undefined
   let timer: NodeJS.Timeout | undefined
+  const files = fileFeed(home, pollMs, options.log)
 
   const poll = (): void => {
     let done: ScanListing[]
@@ -75,9 +127,11 @@ export function homeCatalog (home: Pick<Home, 'catalog'>, trust: Pick<TrustGate,
         if (listeners.size === 0) stop()
       }
     },
+    watchFiles: files.watchFiles,
     close () {
       listeners.clear()
       stop()
+      files.close()
     }
   }
 }

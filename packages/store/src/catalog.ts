@@ -23,6 +23,7 @@ import { DEFAULT_FLUSH_ROWS, newScanWriter, type ScanWriter } from './scan-write
 import { createPullJournal, type PullJournal } from './pull-journal.js'
 import { createPlacedFiles, type PlacedFiles } from './placed-files.js'
 import type { SignatureCheck } from './scan-signature.js'
+import { openOpenScans, type OpenScans } from './open-scans.js'
 import type { CID } from 'multiformats/cid'
 
 export { fromSqliteError, DEFAULT_BUSY_TIMEOUT_MS, DEFAULT_CACHE_MIB } from './catalog-db.js'
@@ -33,6 +34,7 @@ export {
 export { RAW_CODE, type LeafLocation, type LeafRecord, type SourceRecord } from './leaf-index.js'
 export { DEFAULT_FLUSH_ROWS, type ScanSummary, type ScanWriter } from './scan-writer.js'
 export type { ProvenanceRecord } from './signatures.js'
+export type { OpenScans, OpenScanRecord, PublishedEntry, PublishFile, WatchRecord } from './open-scans.js'
 
 /** File name of the catalog inside a home. */
 export const CATALOG_FILE = 'catalog.db'
@@ -99,6 +101,8 @@ export interface Catalog {
   readonly pulls: PullJournal
   /** Files pulls placed, for the quick check (placed-files.ts). */
   readonly placed: PlacedFiles
+  /** Watches and open scans with their signed entries (open-scans.ts). */
+  readonly open: OpenScans
   close: () => void
 }
 
@@ -149,6 +153,7 @@ export function openCatalog (file: string, options: CatalogOptions = {}): Catalo
     removeStaleImports: scans.removeStaleImports,
     pulls: createPullJournal(h.db, h.guard),
     placed: createPlacedFiles(h.db, h.guard),
+    open: openOpenScans(h, leafIndex, nodes),
     close: h.close
   }
 }

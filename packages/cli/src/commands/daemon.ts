@@ -1,5 +1,5 @@
 import { ExitCode } from '@ferry/errors'
-import { apiServer, nodeApi } from '../lazy.js'
+import { apiServer, nodeApi, watchApi } from '../lazy.js'
 import { VERSION } from '../version.js'
 import type { Command } from '../command.js'
 import { homeDir, usageError } from '../context.js'
@@ -32,13 +32,15 @@ export const daemon: Command = {
       if (!a.startsWith('/')) throw usageError(`--listen ${a}: not a multiaddr (like /ip4/0.0.0.0/tcp/4001)`, `Usage: ferry daemon ${USAGE}`)
     }
     const { apiService } = await apiServer()
+    const print = (line: string): void => { (ctx.json ? ctx.stderr : ctx.stdout).write(line + '\n') }
+    const w = (await watchApi()).watchService({ print })
     await (await nodeApi()).runDaemon(homeDir(ctx), {
       listen,
-      services: [apiService({ version: VERSION })],
+      services: [w.service, apiService({ version: VERSION, watches: w.control })],
       open: flags.open === true,
       signal: ctx.signal,
       // Status lines go to stderr with --json so stdout carries only the JSON line.
-      print: (line) => { (ctx.json ? ctx.stderr : ctx.stdout).write(line + '\n') },
+      print,
       onReady: (info) => {
         if (ctx.json) ctx.stdout.write(JSON.stringify({ peerId: info.peerId, pid: info.pid, addrs: info.addrs, api: info.api ?? null }) + '\n')
       }

@@ -1,0 +1,183 @@
+/**
+ * During the experiment (issue 13, source side), with a real daemon in its own process and real files:
+ * `ferry watch` publishes each complete file into the collection's open scan (its CID the importer's),
+ * announces it to a subscribed peer at once, never publishes a file still growing, republishes a file
+ * rewritten after it was published (and reports it), keeps the watch across a restart and catches up, and
+ * `ferry seal` gives the root `ferry add` of the same directory gives in another home.
+ */
+import { appendFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { multiaddr } from '@multiformats/multiaddr'
+import { CID } from 'multiformats/cid'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { importFile } from '@ferry/dag'
+import { createFerryNode, type FerryNode } from '@ferry/node'
+import { ANNOUNCE_PROTOCOL, decodeAnnounceServerMessage, encodeAnnounceSubscribe, encodeFrame, type PeerClient, type PublishedFileRow } from '@ferry/exchange'
+import { openHome, verifyOpenEntry, type Home, type PublishedEntry } from '@ferry/store'
+import { ferry, initTestHome, json } from '../support/ferry.js'
+import { DaemonSet, type Daemon } from '../support/daemon.js'
+import { apiOf, until } from '../support/api.js'
+import { bytes, cleanup, tempDir } from '../support/tree.js'
+
+const daemons = new DaemonSet()
+
+/** The CID the importer gives the file at `abs`. */
+async function importerCid (abs: string): Promise<string> {
+  const r = await importFile(abs, 'f')
+  return r.entry!.cid.toString()
+}
+
+/** Entries of the open scan (collection, name) as the daemon's catalog holds them (read from this process). */
+async function published (homeDir: string, collection: string, name: string): Promise<PublishedEntry[]> {
+  const home = await openHome(homeDir)
+  try {
+    const open = home.catalog.open.find(collection, name)
+    return open === undefined ? [] : home.catalog.open.entries(open.id, -1, 100_000)
+  } finally {
+    await home.close()
+  }
+}
+
+/** A raw /ferry/announce subscription asking for published files: every ANNOUNCE_FILE, with its arrival time. */
+async function subscribeFiles (node: FerryNode, addr: string, collection: string): Promise<{ files: Array<{ file: PublishedFileRow, at: number }>, accepted: Promise<void>, close: () => Promise<void> }> {
+  const stream = await node.libp2p.dialProtocol(multiaddr(addr), ANNOUNCE_PROTOCOL)
+  const files: Array<{ file: PublishedFileRow, at: number }> = []
+  let buf = new Uint8Array(0)
+  let ready: () => void = () => {}
+  const accepted = new Promise<void>((resolve) => { ready = resolve })
+  stream.addEventListener('message', (evt) => {
+    const parts = evt.data instanceof Uint8Array ? [evt.data] : [...evt.data]
+    buf = Buffer.concat([buf, ...parts.map((p) => p.slice())])
+    for (;;) {
+      let len = 0; let shift = 0; let i = 0
+      for (;;) {
+        if (i >= buf.length) return
+        const b = buf[i++] as number
+        len += (b & 0x7f) * 2 ** shift
+        shift += 7
+        if ((b & 0x80) === 0) break
+      }
+      if (buf.length < i + len) return
+      const msg = decodeAnnounceServerMessage(buf.subarray(i, i + len))
+      buf = buf.subarray(i + len)
+      if (msg.type === 'announce-accepted') ready()
+      if (msg.type === 'announce-file') files.push({ file: msg.file, at: performance.now() })
+    }
+  })
+  stream.send(encodeFrame(encodeAnnounceSubscribe(collection, true)))
+  return { files, accepted, close: async () => { await stream.close().catch(() => {}) } }
+}
+
+describe('ferry watch, ferry seal', () => {
+  let tmp: string
+  let A: { dir: string, id: string }
+  let B: { dir: string, id: string }
+  let dA: Daemon
+  let peerHome: Home
+  let peerNode: FerryNode
+  let client: PeerClient
+
+  beforeAll(async () => {
+    tmp = tempDir('ferry-watch-')
+    A = await initTestHome(tmp, 'source')
+    B = await initTestHome(tmp, 'peer')
+    expect((await ferry(['trust', B.id, '--home', A.dir])).code).toBe(0)
+    dA = await daemons.start(A.dir)
+    peerHome = await openHome(B.dir)
+    peerNode = await createFerryNode({ home: peerHome, listen: [] })
+    client = await peerNode.dialPeer(dA.addr)
+  })
+  afterAll(async () => {
+    await peerNode?.stop()
+    await peerHome?.close()
+    await daemons.stopAll()
+    cleanup(tmp)
+  })
+
+  it('publishes each file as the writer closes it, with the importer\'s CID, announced to a subscriber and servable by CID', async () => {
+    const dir = join(tmp, 'scan1')
+    const { mkdirSync } = await import('node:fs')
+    mkdirSync(join(dir, 'raw'), { recursive: true })
+    const sub = await subscribeFiles(peerNode, dA.addr, 'live')
+    await sub.accepted
+    const w = await ferry(['watch', dir, '--collection', 'live', '--name', 'scan1', '--settle', '0.5', '--json', '--home', A.dir])
+    expect(w.code, w.stderr).toBe(0)
+    const sizes = [1000, 1024 * 1024 + 1, 3 * 1024 * 1024 + 5]
+    const latencies: number[] = []
+    for (let i = 0; i < sizes.length; i++) {
+      const rel = `raw/p${i}.tif`
+      writeFileSync(join(dir, rel), bytes(sizes[i]!, `p${i}`))
+      const closedAt = performance.now()
+      const got = await until(async () => sub.files.find((f) => f.file.path === rel), 20_000, `announcement of ${rel}`)
+      latencies.push(got.at - closedAt)
+      expect(got.file.cid.toString()).toBe(await importerCid(join(dir, rel)))
+      expect(got.file).toMatchObject({ collection: 'live', name: 'scan1', origin: A.id, seq: i, size: sizes[i], version: 0 })
+      expect(await verifyOpenEntry(got.file, got.file, got.file.signature, i)).toEqual({ ok: true })
+      const block = await client.get(got.file.cid)
+      expect(block.status).toBe('ok')
+    }
+    console.log(`published-file announcement after the writer closed it (settle 0.5 s): ${latencies.map((l) => l.toFixed(0)).join(', ')} ms`)
+    for (const l of latencies) expect(l).toBeLessThan(10_000)
+    await sub.close()
+  })
+
+  it('never publishes a file still being written in pieces, and republishes (and reports) one rewritten after it was published', async () => {
+    const dir = join(tmp, 'scan2')
+    const { mkdirSync } = await import('node:fs')
+    mkdirSync(dir, { recursive: true })
+    expect((await ferry(['watch', dir, '--collection', 'live', '--name', 'scan2', '--home', A.dir])).code).toBe(0)
+    const slow = join(dir, 'slow.bin')
+    const piece = bytes(256 * 1024, 'slow')
+    writeFileSync(slow, piece)
+    for (let i = 1; i < 8; i++) { // 2 MiB in 8 pieces over ~4 s, never 2 s (the settle time) apart
+      await new Promise((resolve) => setTimeout(resolve, 500))
+      expect((await published(A.dir, 'live', 'scan2')).filter((e) => e.path === 'slow.bin')).toEqual([])
+      appendFileSync(slow, piece)
+    }
+    const first = await until(async () => (await published(A.dir, 'live', 'scan2')).find((e) => e.path === 'slow.bin'), 20_000, 'slow.bin published')
+    expect(first.size).toBe(8 * piece.length)
+    expect(first.cid.toString()).toBe(await importerCid(slow))
+
+    writeFileSync(slow, bytes(5000, 'rewritten'))
+    const second = await until(async () => (await published(A.dir, 'live', 'scan2')).find((e) => e.path === 'slow.bin' && e.version === 1), 20_000, 'slow.bin republished')
+    expect(second.size).toBe(5000)
+    expect(second.cid.toString()).toBe(await importerCid(slow))
+    expect((await published(A.dir, 'live', 'scan2')).every((e) => e.size === 8 * piece.length || e.size === 5000)).toBe(true)
+    const { body } = await apiOf(A.dir).call('GET', '/v1/watches')
+    const watch = body.watches.find((x: any) => x.name === 'scan2')
+    expect(watch.reports.map((r: any) => r.path)).toEqual(['slow.bin'])
+    expect(dA.output()).toMatch(/slow\.bin changed after it was published/)
+    // the old version's first leaf (its bytes no longer exist at the source) is never served
+    const oldLeaf = CID.createV1(0x55, await sha256.digest(Buffer.concat([piece, piece, piece, piece])))
+    expect(await client.get(oldLeaf)).toMatchObject({ status: expect.stringMatching(/^(missing|changed)$/) })
+  })
+
+  it('keeps the watch across a restart and publishes what was written while the daemon was down; seal equals ferry add', async () => {
+    const dir = join(tmp, 'scan3')
+    const { mkdirSync } = await import('node:fs')
+    mkdirSync(join(dir, 'sub'), { recursive: true })
+    expect((await ferry(['watch', dir, '--collection', 'live', '--name', 'scan3', '--settle', '0.5', '--home', A.dir])).code).toBe(0)
+    writeFileSync(join(dir, 'a.bin'), bytes(4000, 'a'))
+    await until(async () => (await published(A.dir, 'live', 'scan3')).find((e) => e.path === 'a.bin'), 20_000, 'a.bin published')
+    await dA.stop()
+    writeFileSync(join(dir, 'sub', 'b.bin'), bytes(2 * 1024 * 1024, 'b'))
+    writeFileSync(join(dir, 'c.bin'), bytes(10, 'c'))
+    dA = await daemons.start(A.dir)
+    const entries = await until(async () => {
+      const e = await published(A.dir, 'live', 'scan3')
+      return e.length === 3 ? e : undefined
+    }, 30_000, 'files written while down published')
+    expect(entries.map((e) => e.path).sort()).toEqual(['a.bin', 'c.bin', 'sub/b.bin'])
+    expect(entries.map((e) => e.seq)).toEqual([0, 1, 2])
+
+    const sealed = await ferry(['seal', '--collection', 'live', '--name', 'scan3', '--json', '--home', A.dir])
+    expect(sealed.code, sealed.stderr).toBe(0)
+    const added = await ferry(['add', dir, '--collection', 'live', '--name', 'scan3', '--json', '--home', B.dir])
+    expect(added.code, added.stderr).toBe(0)
+    expect(json(sealed).root).toBe(json(added).root)
+    expect(json(sealed).differs).toEqual([])
+    const listed = await ferry(['scans', '--json', '--home', A.dir])
+    expect(listed.stdout).toContain(json(added).root)
+  })
+})
