@@ -117,6 +117,12 @@ describe('ferry watch, ferry seal', () => {
       const block = await client.get(got.file.cid)
       expect(block.status).toBe('ok')
     }
+    // listed in the remote catalog as open, its key for a root, the files published so far
+    const rows = []
+    for await (const page of client.listCatalog({ collection: 'live' })) rows.push(...page.rows)
+    const openRow = rows.find((r) => r.name === 'scan1')
+    expect(openRow).toMatchObject({ state: 'open', files: 3, bytes: sizes.reduce((a, b) => a + b, 0), origin: A.id })
+    expect(openRow!.root.toString()).toBe(json(w).key)
     console.log(`published-file announcement after the writer closed it (settle 0.5 s): ${latencies.map((l) => l.toFixed(0)).join(', ')} ms`)
     for (const l of latencies) expect(l).toBeLessThan(10_000)
     await sub.close()

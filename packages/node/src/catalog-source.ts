@@ -23,11 +23,14 @@ export interface HomeCatalogOptions {
   log: Logger
 }
 
-/** A catalog listing's row as it goes on the wire. Everything this catalog holds is complete: sealed. */
+/**
+ * A catalog listing's row as it goes on the wire: a complete scan is sealed; an open scan (still being
+ * acquired) is open, with its key for a root and the files published so far.
+ */
 export function catalogRow (s: ScanListing): CatalogRow {
   return {
     root: s.root, collection: s.collection, name: s.name, origin: s.origin, files: s.files, directories: s.directories,
-    symlinks: s.symlinks, bytes: s.bytes, created: s.created, skipped: s.skipped, state: 'sealed'
+    symlinks: s.symlinks, bytes: s.bytes, created: s.created, skipped: s.skipped, state: s.open === true ? 'open' : 'sealed'
   }
 }
 
@@ -111,7 +114,7 @@ export function homeCatalog (home: Pick<Home, 'catalog'>, trust: Pick<TrustGate,
 
   return {
     page (peer, query) {
-      const page = home.catalog.pageScans({ ...query, hidden: trust.policy.hiddenFrom(peer.toString()) })
+      const page = home.catalog.pageScans({ ...query, hidden: trust.policy.hiddenFrom(peer.toString()), includeOpen: true })
       return { rows: page.scans.map((s) => ({ position: s.id, row: catalogRow(s) })), more: page.more }
     },
     mayRead: (peer, collection) => trust.mayRead(peer.toString(), collection),

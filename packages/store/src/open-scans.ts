@@ -119,6 +119,7 @@ const SQL = {
   entriesAfter: 'SELECT * FROM open_entries WHERE id > ? ORDER BY id LIMIT 1000',
   changes: 'SELECT total_changes() AS n',
   seal: 'UPDATE open_scans SET state = \'sealed\', sealed_root = ?, scan_id = NULL WHERE id = ? AND state = \'open\'',
+  placeholderCounts: 'UPDATE scans SET files = (SELECT count(DISTINCT path) FROM open_entries WHERE open_id = ?), bytes = ? WHERE id = ?',
   dropPlaceholder: 'DELETE FROM scans WHERE id = ? AND state = \'importing\''
 } as const
 
@@ -169,6 +170,7 @@ export function openOpenScans (h: CatalogDb, leafIndex: LeafIndex, nodes: ScanNo
     const row = q.insertEntry.get(o.id, seq, file.path, Buffer.from(file.cid.bytes), file.size, file.mode, file.mtimeMs, published, Buffer.from(signature), version) as { id: number }
     leafIndex.putSources(o.scanId!, [pendingSource(file.absPath, file.size, file.mtimeMs, file.leaves)])
     nodes.insert(o.scanId!, file.nodes.map((c) => nodes.key(c)).filter((k): k is Buffer => k !== undefined))
+    q.placeholderCounts.run(o.id, (q.bytes.get(o.id) as { bytes: number }).bytes, o.scanId)
     return row.id
   })
   return {
