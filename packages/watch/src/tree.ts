@@ -93,15 +93,10 @@ export async function watchTree (options: WatchTreeOptions): Promise<TreeWatch> 
     publishing++
     busy = busy.then(async () => { if (!await options.onSettled(f)) await touch(f.rel) }).catch(options.onError).finally(() => { publishing-- })
   } })
-  const rescan = async (): Promise<void> => {
-    overflowed = false
-    for await (const f of walk(dir)) {
-      if (signal.aborted) return
-      const st = await stat(f.abs).catch(() => undefined)
-      if (st !== undefined && options.isNew(f.rel, st.size, st.mtimeMs)) offer(f.rel, st.size, st.mtimeMs)
-      if (overflowed) return // the queue is full: the next rescan goes on
-    }
-  }
+  const rescan = resumableRescan(dir, signal, (rel, size, mtimeMs) => {
+    if (options.isNew(rel, size, mtimeMs)) offer(rel, size, mtimeMs)
+    return overflowed
+  }, () => { overflowed = false })
   const sub = await watcher.subscribe(dir, (err, events) => {
     if (err !== null) { overflowed = true; options.onError(err); return }
     for (const e of events) {
@@ -127,6 +122,31 @@ export async function watchTree (options: WatchTreeOptions): Promise<TreeWatch> 
       await sub.unsubscribe()
       await busy
     }
+  }
+}
+
+/**
+ * The rescan: walks the tree, offering each file, and stops where the queue filled up (`offer` returns
+ * true); the next call goes on from there, so a tree far larger than the queue is covered in one pass of
+ * stats, not one per queue-full. Concurrent calls share the walk in progress.
+ */
+function resumableRescan (dir: string, signal: AbortSignal, offer: (rel: string, size: number, mtimeMs: number) => boolean, reset: () => void): () => Promise<void> {
+  let walker: AsyncGenerator<{ abs: string, rel: string }> | undefined
+  let running: Promise<void> | undefined
+  const pass = async (): Promise<void> => {
+    reset()
+    walker ??= walk(dir)
+    for (;;) {
+      if (signal.aborted) return
+      const next = await walker.next()
+      if (next.done === true) { walker = undefined; return }
+      const st = await stat(next.value.abs).catch(() => undefined)
+      if (st !== undefined && offer(next.value.rel, st.size, st.mtimeMs)) return // full: go on next time
+    }
+  }
+  return async () => {
+    running ??= pass().finally(() => { running = undefined })
+    await running
   }
 }
 
