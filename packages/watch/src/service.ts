@@ -64,6 +64,7 @@ export function watchService (options: WatchServiceOptions = {}): { service: Dae
   const fail = (): never => { throw notRunning() }
   const service: DaemonServiceStarter = async (d) => {
     const pool = new HashPool()
+    const stopping = new AbortController() // ends a seal in progress when the daemon stops
     const running = new Map<number, Running>()
     const print = options.print ?? ((line: string) => { process.stderr.write(line + '\n') })
     const start = async (record: WatchRecord): Promise<Running> => await startWatch(d, pool, record, { ...options, print })
@@ -74,10 +75,11 @@ export function watchService (options: WatchServiceOptions = {}): { service: Dae
         print(`warning: cannot watch ${w.dir} for ${w.collection}/${w.name}: ${(err as Error).message}`)
       }
     }
-    impl = controlOf(d, pool, running, start)
+    impl = controlOf(d, pool, running, start, stopping.signal)
     return {
       stop: async () => {
         impl = undefined
+        stopping.abort()
         for (const r of running.values()) await stopWatch(r)
         await pool.close()
       }
@@ -97,7 +99,7 @@ function info (r: Running, d: DaemonContext): WatchInfo {
 }
 
 /** The control of a started service. */
-function controlOf (d: DaemonContext, pool: HashPool, running: Map<number, Running>, start: (w: WatchRecord) => Promise<Running>): WatchControl {
+function controlOf (d: DaemonContext, pool: HashPool, running: Map<number, Running>, start: (w: WatchRecord) => Promise<Running>, signal: AbortSignal): WatchControl {
   return {
     add: async (w) => {
       const dir = path.resolve(w.dir)
@@ -136,7 +138,7 @@ function controlOf (d: DaemonContext, pool: HashPool, running: Map<number, Runni
         running.delete(r.record.id)
         d.home.catalog.open.removeWatch(r.record.id)
       }
-      const result = await sealOpenScan(d.home, pool, d.home.catalog.open.find(collection, scanName) ?? open)
+      const result = await sealOpenScan(d.home, pool, d.home.catalog.open.find(collection, scanName) ?? open, signal)
       d.events.publish({ type: 'watch:sealed', collection, name: scanName, root: result.root })
       return { ...result, collection, name: scanName }
     }
