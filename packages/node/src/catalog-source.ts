@@ -13,6 +13,8 @@ import type { TrustGate } from './trust.js'
 
 /** A node's CatalogSource, with `close` to stop its poller. */
 export interface HomeCatalog extends CatalogSource {
+  /** Polls the change feeds now (only while someone subscribes). */
+  pollNow: () => void
   close: () => void
 }
 
@@ -46,7 +48,7 @@ export function publishedFileRow (open: Pick<OpenScanRecord, 'origin' | 'collect
  * Files published into open scans from now on, by this process or another, polled every `pollMs` while
  * someone listens (the open-entries change feed: one pragma per poll when nothing changed).
  */
-function fileFeed (home: Pick<Home, 'catalog'>, pollMs: number, log: Logger): Pick<CatalogSource, 'watchFiles'> & { close: () => void } {
+function fileFeed (home: Pick<Home, 'catalog'>, pollMs: number, log: Logger): Pick<CatalogSource, 'watchFiles'> & { poll: () => void, close: () => void } {
   const listeners = new Set<(file: PublishedFileRow) => void>()
   const opens = new Map<number, OpenScanRecord>()
   let feed: { poll: () => PublishedEntry[] } | undefined
@@ -69,6 +71,7 @@ function fileFeed (home: Pick<Home, 'catalog'>, pollMs: number, log: Logger): Pi
   }
   const stop = (): void => { clearInterval(timer); timer = undefined; feed = undefined }
   return {
+    poll,
     watchFiles (listener) {
       listeners.add(listener)
       if (timer === undefined) {
@@ -131,6 +134,10 @@ export function homeCatalog (home: Pick<Home, 'catalog'>, trust: Pick<TrustGate,
       }
     },
     watchFiles: files.watchFiles,
+    pollNow () {
+      poll()
+      files.poll()
+    },
     close () {
       listeners.clear()
       stop()

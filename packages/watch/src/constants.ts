@@ -4,7 +4,7 @@
 export const DEFAULT_SETTLE_MS = 2000
 
 /** How often files waiting to settle are stat'ed. */
-export const SETTLE_CHECK_MS = 200
+export const SETTLE_CHECK_MS = 100
 
 /**
  * The safety net: the whole tree is walked this often and every file compared with the catalog's latest

@@ -183,6 +183,7 @@ async function publishSettled (d: DaemonContext, pool: HashPool, open: OpenScanR
     report({ path: f.rel, reason, at: new Date().toISOString() })
     d.events.publish({ type: 'watch:changed', collection: open.collection, name: open.name, path: f.rel, reason })
   }
+  d.node.announceNow()
   d.events.publish({ type: 'watch:published', collection: open.collection, name: open.name, path: f.rel, cid: e.cid.toString(), size: e.size, seq: e.seq, version: e.version })
   return true
 }
