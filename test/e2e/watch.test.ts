@@ -117,11 +117,25 @@ describe('ferry watch, ferry seal', () => {
       const block = await client.get(got.file.cid)
       expect(block.status).toBe('ok')
     }
+    // a writer producing files while the daemon publishes them: 20 files, one every 100 ms, no waiting
+    const burst = Array.from({ length: 20 }, (_, i) => ({ rel: `raw/b${String(i).padStart(2, '0')}.tif`, size: 50_000 + i * 70_001 }))
+    for (const b of burst) {
+      writeFileSync(join(dir, b.rel), bytes(b.size, b.rel))
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    await until(async () => burst.every((b) => sub.files.some((f) => f.file.path === b.rel)) ? true : undefined, 30_000, 'the burst announced')
+    for (const b of burst) {
+      const f = sub.files.find((x) => x.file.path === b.rel)!.file
+      expect(f.size).toBe(b.size)
+      expect(f.cid.toString()).toBe(await importerCid(join(dir, b.rel)))
+    }
+    expect(sub.files.map((f) => f.file.seq)).toEqual(Array.from({ length: 23 }, (_, i) => i)) // every seq, in order, once
+
     // listed in the remote catalog as open, its key for a root, the files published so far
     const rows = []
     for await (const page of client.listCatalog({ collection: 'live' })) rows.push(...page.rows)
     const openRow = rows.find((r) => r.name === 'scan1')
-    expect(openRow).toMatchObject({ state: 'open', files: 3, bytes: sizes.reduce((a, b) => a + b, 0), origin: A.id })
+    expect(openRow).toMatchObject({ state: 'open', files: 23, bytes: [...sizes, ...burst.map((b) => b.size)].reduce((a, b) => a + b, 0), origin: A.id })
     expect(openRow!.root.toString()).toBe(json(w).key)
     console.log(`published-file announcement after the writer closed it (settle 0.5 s): ${latencies.map((l) => l.toFixed(0)).join(', ')} ms`)
     for (const l of latencies) expect(l).toBeLessThan(10_000)

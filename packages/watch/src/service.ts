@@ -63,7 +63,8 @@ export function watchService (options: WatchServiceOptions = {}): { service: Dae
   }
   const fail = (): never => { throw notRunning() }
   const service: DaemonServiceStarter = async (d) => {
-    const pool = new HashPool()
+    let hashPool: HashPool | undefined // started with the first file to hash: a daemon without watches runs no hash threads
+    const pool = (): HashPool => (hashPool ??= new HashPool())
     const stopping = new AbortController() // ends a seal in progress when the daemon stops
     const running = new Map<number, Running>()
     const print = options.print ?? ((line: string) => { process.stderr.write(line + '\n') })
@@ -81,7 +82,7 @@ export function watchService (options: WatchServiceOptions = {}): { service: Dae
         impl = undefined
         stopping.abort()
         for (const r of running.values()) await stopWatch(r)
-        await pool.close()
+        await hashPool?.close()
       }
     }
   }
@@ -99,7 +100,7 @@ function info (r: Running, d: DaemonContext): WatchInfo {
 }
 
 /** The control of a started service. */
-function controlOf (d: DaemonContext, pool: HashPool, running: Map<number, Running>, start: (w: WatchRecord) => Promise<Running>, signal: AbortSignal): WatchControl {
+function controlOf (d: DaemonContext, pool: () => HashPool, running: Map<number, Running>, start: (w: WatchRecord) => Promise<Running>, signal: AbortSignal): WatchControl {
   return {
     add: async (w) => {
       const dir = path.resolve(w.dir)
@@ -138,7 +139,7 @@ function controlOf (d: DaemonContext, pool: HashPool, running: Map<number, Runni
         running.delete(r.record.id)
         d.home.catalog.open.removeWatch(r.record.id)
       }
-      const result = await sealOpenScan(d.home, pool, d.home.catalog.open.find(collection, scanName) ?? open, signal)
+      const result = await sealOpenScan(d.home, pool(), d.home.catalog.open.find(collection, scanName) ?? open, signal)
       d.events.publish({ type: 'watch:sealed', collection, name: scanName, root: result.root })
       return { ...result, collection, name: scanName }
     }
@@ -146,7 +147,7 @@ function controlOf (d: DaemonContext, pool: HashPool, running: Map<number, Runni
 }
 
 /** Starts one watch: its open scan, its tree watch publishing each settled file, and a first rescan. */
-async function startWatch (d: DaemonContext, pool: HashPool, record: WatchRecord, options: WatchServiceOptions & { print: (line: string) => void }): Promise<Running> {
+async function startWatch (d: DaemonContext, pool: () => HashPool, record: WatchRecord, options: WatchServiceOptions & { print: (line: string) => void }): Promise<Running> {
   const { catalog } = d.home
   const open = catalog.open.ensureOpen({ collection: record.collection, name: record.name, origin: d.home.peerId.toString(), sourcePath: record.dir })
   const abort = new AbortController()
@@ -174,8 +175,8 @@ async function startWatch (d: DaemonContext, pool: HashPool, record: WatchRecord
 }
 
 /** Publishes one settled file and tells the event bus; false if it changed while hashed (watched again). */
-async function publishSettled (d: DaemonContext, pool: HashPool, open: OpenScanRecord, f: SettledFile, signal: AbortSignal, report: (r: WatchReport) => void): Promise<boolean> {
-  const out = await publishFile(d.home, pool, open, f.abs, f.rel, signal)
+async function publishSettled (d: DaemonContext, pool: () => HashPool, open: OpenScanRecord, f: SettledFile, signal: AbortSignal, report: (r: WatchReport) => void): Promise<boolean> {
+  const out = await publishFile(d.home, pool(), open, f.abs, f.rel, signal)
   if (out.published === undefined) return false
   const e = out.published
   if (out.previous !== undefined && out.previous.seq !== e.seq) {
