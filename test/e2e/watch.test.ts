@@ -13,7 +13,10 @@ import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { importFile } from '@ferry/dag'
 import { createFerryNode, type FerryNode } from '@ferry/node'
-import { ANNOUNCE_PROTOCOL, decodeAnnounceServerMessage, encodeAnnounceSubscribe, encodeFrame, type PeerClient, type PublishedFileRow } from '@ferry/exchange'
+import {
+  ANNOUNCE_PROTOCOL, CATALOG_PROTOCOL, decodeAnnounceServerMessage, decodeCatalogServerMessage, encodeAnnounceSubscribe, encodeFrame, encodeOpenEntriesRequest,
+  type CatalogServerMessage, type PeerClient, type PublishedFileRow
+} from '@ferry/exchange'
 import { openHome, verifyOpenEntry, type Home, type PublishedEntry } from '@ferry/store'
 import { ferry, initTestHome, json } from '../support/ferry.js'
 import { DaemonSet, type Daemon } from '../support/daemon.js'
@@ -67,6 +70,30 @@ async function subscribeFiles (node: FerryNode, addr: string, collection: string
   })
   stream.send(encodeFrame(encodeAnnounceSubscribe(collection, true)))
   return { files, accepted, close: async () => { await stream.close().catch(() => {}) } }
+}
+
+/** One OPEN_ENTRIES_REQUEST on a raw catalog stream, and its answer. */
+async function openEntries (node: FerryNode, addr: string, key: CID, fromSeq: number): Promise<Extract<CatalogServerMessage, { type: 'open-entries-page' }>> {
+  const stream = await node.libp2p.dialProtocol(multiaddr(addr), CATALOG_PROTOCOL)
+  const chunks: Uint8Array[] = []
+  stream.addEventListener('message', (evt) => {
+    for (const c of evt.data instanceof Uint8Array ? [evt.data] : [...evt.data]) chunks.push(c.slice())
+  })
+  const closed = new Promise<void>((resolve) => { stream.addEventListener('close', () => { resolve() }, { once: true }) })
+  stream.send(encodeFrame(encodeOpenEntriesRequest({ key, fromSeq, max: 1000 })))
+  await stream.close().catch(() => {})
+  await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 15_000))])
+  const all = Buffer.concat(chunks)
+  let len = 0; let shift = 0; let i = 0
+  for (;;) {
+    const b = all[i++] as number
+    len += (b & 0x7f) * 2 ** shift
+    shift += 7
+    if ((b & 0x80) === 0) break
+  }
+  const msg = decodeCatalogServerMessage(all.subarray(i, i + len))
+  if (msg.type !== 'open-entries-page') throw new Error(`expected an OPEN_ENTRIES_PAGE, got ${msg.type}`)
+  return msg
 }
 
 describe('ferry watch, ferry seal', () => {
@@ -137,6 +164,12 @@ describe('ferry watch, ferry seal', () => {
     const openRow = rows.find((r) => r.name === 'scan1')
     expect(openRow).toMatchObject({ state: 'open', files: 23, bytes: [...sizes, ...burst.map((b) => b.size)].reduce((a, b) => a + b, 0), origin: A.id })
     expect(openRow!.root.toString()).toBe(json(w).key)
+    // a follower catching up: the entries from any seq on, each verifying against the row's identity
+    const page = await openEntries(peerNode, dA.addr, CID.parse(json(w).key), 0)
+    expect(page.state).toBe('open')
+    expect(page.entries.map((e) => e.seq)).toEqual(Array.from({ length: 23 }, (_, i) => i))
+    for (const e of page.entries) expect(await verifyOpenEntry(openRow!, e, e.signature, e.seq)).toEqual({ ok: true })
+    expect((await openEntries(peerNode, dA.addr, CID.parse(json(w).key), 20)).entries).toEqual(page.entries.slice(20))
     console.log(`published-file announcement after the writer closed it (settle 0.5 s): ${latencies.map((l) => l.toFixed(0)).join(', ')} ms`)
     for (const l of latencies) expect(l).toBeLessThan(10_000)
     await sub.close()
@@ -177,7 +210,8 @@ describe('ferry watch, ferry seal', () => {
     const dir = join(tmp, 'scan3')
     const { mkdirSync } = await import('node:fs')
     mkdirSync(join(dir, 'sub'), { recursive: true })
-    expect((await ferry(['watch', dir, '--collection', 'live', '--name', 'scan3', '--settle', '0.5', '--home', A.dir])).code).toBe(0)
+    const watched = await ferry(['watch', dir, '--collection', 'live', '--name', 'scan3', '--settle', '0.5', '--json', '--home', A.dir])
+    expect(watched.code).toBe(0)
     writeFileSync(join(dir, 'a.bin'), bytes(4000, 'a'))
     await until(async () => (await published(A.dir, 'live', 'scan3')).find((e) => e.path === 'a.bin'), 20_000, 'a.bin published')
     await dA.stop()
@@ -197,6 +231,11 @@ describe('ferry watch, ferry seal', () => {
     expect(added.code, added.stderr).toBe(0)
     expect(json(sealed).root).toBe(json(added).root)
     expect(json(sealed).differs).toEqual([])
+    // a follower learns the sealed root from the open scan's key
+    const sealedPage = await openEntries(peerNode, dA.addr, CID.parse(json(watched).key), 0)
+    expect(sealedPage.state).toBe('sealed')
+    expect(sealedPage.sealedRoot?.toString()).toBe(json(added).root)
+    expect(sealedPage.entries).toHaveLength(3)
     const listed = await ferry(['scans', '--json', '--home', A.dir])
     expect(listed.stdout).toContain(json(added).root)
   })

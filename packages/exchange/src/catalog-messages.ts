@@ -48,11 +48,29 @@ export interface CatalogRequest {
   pageSize: number
 }
 
-export type CatalogClientMessage = CatalogRequest | ErrorMessage
+/** Client → server on /ferry/catalog: the entries of an open scan, from `fromSeq` on, at most `max`. */
+export interface OpenEntriesRequest {
+  type: 'open-entries-request'
+  /** The open scan's key (a catalog row's root when its state is open). */
+  key: CID
+  fromSeq: number
+  /** 1 .. MAX_CATALOG_PAGE_ROWS (more: ERROR LIMIT). */
+  max: number
+}
+
+/** One published file of an open scan without the open scan's identity (OPEN_ENTRIES_PAGE). */
+export type OpenEntryRow = Omit<PublishedFileRow, 'key' | 'collection' | 'name' | 'origin' | 'created'>
+
+/** What a server knows of an open scan: unknown (or not readable by the asker), open, or sealed with a root. */
+export type OpenScanState = 'unknown' | 'open' | 'sealed'
+const OPEN_STATES: OpenScanState[] = ['unknown', 'open', 'sealed']
+
+export type CatalogClientMessage = CatalogRequest | OpenEntriesRequest | ErrorMessage
 
 /** Server → client on /ferry/catalog. `next` is empty on the last page. */
 export type CatalogServerMessage =
   | { type: 'catalog-page', next: Uint8Array, rows: CatalogRow[] }
+  | { type: 'open-entries-page', state: OpenScanState, sealedRoot: CID | null, entries: OpenEntryRow[] }
   | ErrorMessage
 
 /**
@@ -166,11 +184,40 @@ export function encodeAnnounceSubscribe (collection: string | null, files = fals
  * varint version · varint signature length · signature.
  */
 export function encodeAnnounceFile (f: PublishedFileRow): Uint8Array {
-  if (f.signature.byteLength === 0 || f.signature.byteLength > MAX_SIGNATURE_BYTES) throw new RangeError(`Invalid entry signature of ${f.signature.byteLength} bytes`)
   const w = optionalString(new ByteWriter(256).u8(MessageType.ANNOUNCE_FILE).cid(f.key), f.collection)
-  return w.string(f.name, MAX_STRING_BYTES).string(f.origin, MAX_STRING_BYTES).varint(f.created).varint(f.seq)
-    .string(f.path, MAX_STRING_BYTES).cid(f.cid).varint(f.size).varint(f.mode).f64(f.mtimeMs).varint(f.published).varint(f.version)
-    .lengthPrefixed(f.signature).finish()
+  w.string(f.name, MAX_STRING_BYTES).string(f.origin, MAX_STRING_BYTES).varint(f.created)
+  return writeOpenEntry(w, f).finish()
+}
+
+/**
+ * One entry: varint seq · string path · cid · varint size · varint mode · f64 mtime · varint published ·
+ * varint version · varint signature length · signature.
+ */
+function writeOpenEntry (w: ByteWriter, f: OpenEntryRow): ByteWriter {
+  if (f.signature.byteLength === 0 || f.signature.byteLength > MAX_SIGNATURE_BYTES) throw new RangeError(`Invalid entry signature of ${f.signature.byteLength} bytes`)
+  return w.varint(f.seq).string(f.path, MAX_STRING_BYTES).cid(f.cid).varint(f.size).varint(f.mode).f64(f.mtimeMs).varint(f.published)
+    .varint(f.version).lengthPrefixed(f.signature)
+}
+
+/** OPEN_ENTRIES_REQUEST: 0x22 · cid key · varint fromSeq · varint max. */
+export function encodeOpenEntriesRequest (req: Omit<OpenEntriesRequest, 'type'>): Uint8Array {
+  return new ByteWriter(64).u8(MessageType.OPEN_ENTRIES_REQUEST).cid(req.key).varint(req.fromSeq).varint(req.max).finish()
+}
+
+/**
+ * OPEN_ENTRIES_PAGE: 0x23 · u8 state (0 unknown, 1 open, 2 sealed) · [cid sealedRoot, if sealed] · varint n ·
+ * n × entry. Entries are added while the page stays under `pageBytes` (at least one).
+ */
+export function encodeOpenEntriesPage (state: OpenScanState, sealedRoot: CID | null, entries: readonly OpenEntryRow[], pageBytes = CATALOG_PAGE_BYTES): { frame: Uint8Array, sent: number } {
+  const body = new ByteWriter(1024)
+  let sent = 0
+  while (sent < entries.length && (sent === 0 || body.length < pageBytes)) writeOpenEntry(body, entries[sent++]!)
+  const w = new ByteWriter(64 + body.length).u8(MessageType.OPEN_ENTRIES_PAGE).u8(OPEN_STATES.indexOf(state))
+  if (state === 'sealed') {
+    if (sealedRoot === null) throw new RangeError('A sealed open scan needs its root')
+    w.cid(sealedRoot)
+  }
+  return { frame: w.varint(sent).bytes(body.finish()).finish(), sent }
 }
 
 /** ANNOUNCE_ACCEPTED: 0x31 · varint keepAliveMs. */
@@ -228,6 +275,10 @@ function readPublishedFile (r: ByteReader): PublishedFileRow {
   const key = r.cid('key', MAX_CID_BYTES)
   const collection = readOptionalString(r, 'collection')
   const head = { key, collection, name: r.string('name', MAX_STRING_BYTES), origin: r.string('origin', MAX_STRING_BYTES), created: r.varint('created') }
+  return { ...head, ...readOpenEntry(r) }
+}
+
+function readOpenEntry (r: ByteReader): OpenEntryRow {
   const entry = {
     seq: r.varint('seq'),
     path: r.string('path', MAX_STRING_BYTES),
@@ -240,7 +291,19 @@ function readPublishedFile (r: ByteReader): PublishedFileRow {
   }
   const len = r.varint('signature length', MAX_SIGNATURE_BYTES)
   if (len === 0) throw protocolError('malformed', `${r.what} frame has an empty entry signature`)
-  return { ...head, ...entry, signature: new Uint8Array(r.bytes(len, 'signature')) }
+  return { ...entry, signature: new Uint8Array(r.bytes(len, 'signature')) }
+}
+
+function readOpenEntriesPage (r: ByteReader): CatalogServerMessage {
+  const code = r.u8('open scan state')
+  const state = OPEN_STATES[code]
+  if (state === undefined) throw protocolError('malformed', `${r.what} frame has unknown open scan state ${code}`)
+  const sealedRoot = state === 'sealed' ? r.cid('sealed root', MAX_CID_BYTES) : null
+  const n = r.varint('entry count', MAX_CATALOG_FRAME_BYTES)
+  const entries: OpenEntryRow[] = []
+  for (let i = 0; i < n; i++) entries.push(readOpenEntry(r))
+  r.end()
+  return { type: 'open-entries-page', state, sealedRoot, entries }
 }
 
 /** Decodes and validates a frame a catalog server received. A page size of 0 is malformed; one above the server's limit is the handler's to refuse (ERROR LIMIT). */
@@ -256,6 +319,14 @@ export function decodeCatalogClientMessage (frame: Uint8Array | Uint8ArrayList):
       if (pageSize === 0) throw protocolError('malformed', 'catalog CATALOG_REQUEST frame asks for no rows')
       r.end()
       return { type: 'catalog-request', collection, prefix, cursor, pageSize }
+    }
+    case MessageType.OPEN_ENTRIES_REQUEST: {
+      const key = r.cid('key', MAX_CID_BYTES)
+      const fromSeq = r.varint('from seq')
+      const max = r.varint('max')
+      if (max === 0) throw protocolError('malformed', 'catalog OPEN_ENTRIES_REQUEST frame asks for no entries')
+      r.end()
+      return { type: 'open-entries-request', key, fromSeq, max }
     }
     case MessageType.ERROR:
       return readError(r)
@@ -277,6 +348,8 @@ export function decodeCatalogServerMessage (frame: Uint8Array | Uint8ArrayList):
       r.end()
       return { type: 'catalog-page', next, rows }
     }
+    case MessageType.OPEN_ENTRIES_PAGE:
+      return readOpenEntriesPage(r)
     case MessageType.ERROR:
       return readError(r)
     default:

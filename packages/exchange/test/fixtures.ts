@@ -5,7 +5,7 @@
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import {
-  CatalogPageBuilder, encodeAnnounceAccepted, encodeAnnounceFile, encodeAnnounceKeepAlive, encodeAnnounceScan, encodeAnnounceSubscribe, encodeCatalogCursor, encodeCatalogRequest,
+  CatalogPageBuilder, encodeAnnounceAccepted, encodeAnnounceFile, encodeOpenEntriesPage, encodeOpenEntriesRequest, encodeAnnounceKeepAlive, encodeAnnounceScan, encodeAnnounceSubscribe, encodeCatalogCursor, encodeCatalogRequest,
   type CatalogRow, ScanBatcher, encodeBlock, encodeError, encodeFrame, encodeRequest, encodeScanEnd, encodeScanMore, encodeScanRecord, encodeScanRequest, encodeStatus,
   type ScanEntry, type SkippedEntry
 } from '@ferry/exchange'
@@ -57,7 +57,8 @@ export const PUBLISHED_FILE = {
 
 export const GOLDEN_EXTRA: Array<[string, Uint8Array, string]> = [
   ['CATALOG_PAGE (last, empty)', encodeFrame(page([], new Uint8Array(0))), '03' + '21' + '00' + '00'],
-  ['ANNOUNCE_SUBSCRIBE (every collection)', encodeFrame(encodeAnnounceSubscribe(null)), '02' + '30' + '00']
+  ['ANNOUNCE_SUBSCRIBE (every collection)', encodeFrame(encodeAnnounceSubscribe(null)), '02' + '30' + '00'],
+  ['OPEN_ENTRIES_PAGE (unknown)', encodeFrame(encodeOpenEntriesPage('unknown', null, []).frame), '03' + '23' + '00' + '00']
 ]
 
 /** [name, frame bytes as produced by the encoder, expected hex]. */
@@ -85,6 +86,9 @@ export const GOLDEN: Array<[string, Uint8Array, string]> = [
   ['ANNOUNCE_ACCEPTED', encodeFrame(encodeAnnounceAccepted(15_000)), '03' + '31' + '9875'],
   ['ANNOUNCE_SCAN', encodeFrame(encodeAnnounceScan({ ...ROW, collection: null })), '3b' + '32' + '24' + NODE_HEX + '00' + '04' + '7363616e' + '01' + '50' + '02' + '01' + '00' + 'ac02' + '80d095ffbc31' + '01' + '00'],
   ['ANNOUNCE_KEEPALIVE', encodeFrame(encodeAnnounceKeepAlive()), '01' + '33'],
+  ['OPEN_ENTRIES_REQUEST', encodeFrame(encodeOpenEntriesRequest({ key: LEAF, fromSeq: 0, max: 100 })), '28' + '22' + '24' + LEAF_HEX + '00' + '64'],
+  ['OPEN_ENTRIES_PAGE', encodeFrame(encodeOpenEntriesPage('sealed', NODE, [PUBLISHED_FILE]).frame), '67' + '23' + '02' + '24' + NODE_HEX + '01' +
+    '00' + '01' + '61' + '24' + LEAF_HEX + '05' + 'a48302' + '3ff8000000000000' + '82d095ffbc31' + '00' + '03' + '736967'],
   ['ANNOUNCE_SUBSCRIBE_FILES', encodeFrame(encodeAnnounceSubscribe('c1', true)), '05' + '34' + '01' + '02' + '6331'],
   ['ANNOUNCE_FILE', encodeFrame(encodeAnnounceFile(PUBLISHED_FILE)), '76' + '35' + '24' + LEAF_HEX + '01' + '02' + '6331' + '04' + '7363616e' + '01' + '50' + '80d095ffbc31' + '00' +
     '01' + '61' + '24' + LEAF_HEX + '05' + 'a48302' + '3ff8000000000000' + '82d095ffbc31' + '00' + '03' + '736967']

@@ -121,6 +121,12 @@ export function homeCatalog (home: Pick<Home, 'catalog'>, trust: Pick<TrustGate,
       return { rows: page.scans.map((s) => ({ position: s.id, row: catalogRow(s) })), more: page.more }
     },
     mayRead: (peer, collection) => trust.mayRead(peer.toString(), collection),
+    openEntries (peer, key, fromSeq, max) {
+      const open = home.catalog.open.byKey(key)
+      if (open === undefined || !trust.mayRead(peer.toString(), open.collection)) return { state: 'unknown', sealedRoot: null, entries: [] }
+      const entries = home.catalog.open.entries(open.id, fromSeq - 1, max).map((e) => publishedFileRow(open, e))
+      return { state: open.state, sealedRoot: open.sealedRoot, entries }
+    },
     watch (listener) {
       listeners.add(listener)
       if (timer === undefined) {

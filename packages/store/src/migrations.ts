@@ -188,7 +188,7 @@ CREATE TABLE placed_files (
  *
  * - `watches`: a directory the daemon watches, the open scan (collection, name) it publishes into and its
  *   settle time; kept across restarts.
- * - `open_scans`: scans still being acquired. `scan_id` is the placeholder row in `scans` (state
+ * - `open_scans`: scans still being acquired; `key` is the open scan's identifier (openScanId). `scan_id` is the placeholder row in `scans` (state
  *   'importing', no writer) that owns the published files' sources and nodes; `state` turns 'sealed' with
  *   `sealed_root` when `ferry seal` commits the finished directory as an ordinary scan.
  * - `open_entries`: every file published, in publication order (`seq` 0, 1, ... per open scan), each with
@@ -215,7 +215,8 @@ CREATE TABLE open_scans (
   created     INTEGER NOT NULL,
   state       TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'sealed')),
   sealed_root TEXT,
-  scan_id     INTEGER REFERENCES scans (id) ON DELETE SET NULL
+  scan_id     INTEGER REFERENCES scans (id) ON DELETE SET NULL,
+  key         TEXT NOT NULL UNIQUE
 );
 CREATE INDEX open_scans_by_name ON open_scans (collection, name);
 

@@ -86,6 +86,8 @@ export interface OpenScans {
   find: (collection: string, name: string) => OpenScanRecord | undefined
   /** Every open scan. */
   listOpen: () => OpenScanRecord[]
+  /** The open (or sealed) scan with this key (openScanId), or undefined. */
+  byKey: (key: CID) => OpenScanRecord | undefined
   /** The latest version published of `path`, or undefined. */
   latest: (openId: number, path: string) => PublishedEntry | undefined
   /** Signs and records the next entry, its leaves and nodes, in one transaction. */
@@ -105,7 +107,8 @@ const SQL = {
   listWatches: 'SELECT id, dir, collection, name, settle_ms AS settleMs, created FROM watches ORDER BY id',
   removeWatch: 'DELETE FROM watches WHERE id = ?',
   placeholder: 'INSERT INTO scans (collection, name, source_path, origin, created, state) VALUES (?, ?, ?, ?, ?, \'importing\')',
-  addOpen: 'INSERT INTO open_scans (collection, name, origin, source_path, created, scan_id) VALUES (?, ?, ?, ?, ?, ?)',
+  addOpen: 'INSERT INTO open_scans (collection, name, origin, source_path, created, scan_id, key) VALUES (?, ?, ?, ?, ?, ?, ?)',
+  openByKey: 'SELECT id, collection, name, origin, source_path AS sourcePath, created, state, sealed_root AS sealedRoot, scan_id AS scanId FROM open_scans WHERE key = ?',
   openByName: `SELECT ${'id, collection, name, origin, source_path AS sourcePath, created, state, sealed_root AS sealedRoot, scan_id AS scanId'} FROM open_scans WHERE collection = ? AND name = ? ORDER BY state = 'open' DESC, id DESC LIMIT 1`,
   openById: 'SELECT id, collection, name, origin, source_path AS sourcePath, created, state, sealed_root AS sealedRoot, scan_id AS scanId FROM open_scans WHERE id = ?',
   listOpen: 'SELECT id, collection, name, origin, source_path AS sourcePath, created, state, sealed_root AS sealedRoot, scan_id AS scanId FROM open_scans WHERE state = \'open\' ORDER BY id',
@@ -193,13 +196,18 @@ export function openOpenScans (h: CatalogDb, leafIndex: LeafIndex, nodes: ScanNo
       if (row?.state === 'open') return toOpen(row)
       const created = Date.now()
       const scanId = Number(q.placeholder.run(init.collection, init.name, init.sourcePath, init.origin, created).lastInsertRowid)
-      return byId(Number(q.addOpen.run(init.collection, init.name, init.origin, init.sourcePath, created, scanId).lastInsertRowid))
+      const key = openScanId({ origin: init.origin, collection: init.collection, name: init.name, created }).toString()
+      return byId(Number(q.addOpen.run(init.collection, init.name, init.origin, init.sourcePath, created, scanId, key).lastInsertRowid))
     }).immediate()),
     find: (collection, name) => h.guard(() => {
       const row = q.openByName.get(collection, name) as OpenRow | undefined
       return row === undefined ? undefined : toOpen(row)
     }),
     listOpen: () => h.guard(() => (q.listOpen.all() as OpenRow[]).map(toOpen)),
+    byKey: (key) => h.guard(() => {
+      const row = q.openByKey.get(key.toString()) as OpenRow | undefined
+      return row === undefined ? undefined : toOpen(row)
+    }),
     latest: (openId, path) => h.guard(() => {
       const r = q.latest.get(openId, path) as EntryRow | undefined
       return r === undefined ? undefined : toEntry(r)
