@@ -17,7 +17,7 @@ import {
   ANNOUNCE_PROTOCOL, CATALOG_PROTOCOL, decodeAnnounceServerMessage, decodeCatalogServerMessage, encodeAnnounceSubscribe, encodeFrame, encodeOpenEntriesRequest,
   type CatalogServerMessage, type PeerClient, type PublishedFileRow
 } from '@ferry/exchange'
-import { openHome, verifyOpenEntry, type Home, type PublishedEntry } from '@ferry/store'
+import { openHome, verifyOpenEntry, verifyOpenSeal, type Home, type PublishedEntry } from '@ferry/store'
 import { ferry, initTestHome, json } from '../support/ferry.js'
 import { DaemonSet, type Daemon } from '../support/daemon.js'
 import { apiOf, until } from '../support/api.js'
@@ -234,8 +234,10 @@ describe('ferry watch, ferry seal', () => {
     // a follower learns the sealed root from the open scan's key
     const sealedPage = await openEntries(peerNode, dA.addr, CID.parse(json(watched).key), 0)
     expect(sealedPage.state).toBe('sealed')
-    expect(sealedPage.sealedRoot?.toString()).toBe(json(added).root)
+    expect(sealedPage.seal?.root.toString()).toBe(json(added).root)
     expect(sealedPage.entries).toHaveLength(3)
+    const identity = { origin: A.id, collection: 'live', name: 'scan3', created: (await openHome(A.dir).then(async (h) => { try { return h.catalog.open.find('live', 'scan3')!.created } finally { await h.close() } })) }
+    expect(await verifyOpenSeal(identity, sealedPage.seal!, sealedPage.seal!.signature)).toEqual({ ok: true })
     const listed = await ferry(['scans', '--json', '--home', A.dir])
     expect(listed.stdout).toContain(json(added).root)
   })

@@ -65,8 +65,8 @@ async function checkPeer (ctx: ServerContext, s: OpenedStream): Promise<void> {
 async function answerOpen (ctx: ServerContext, s: OpenedStream, req: OpenEntriesRequest): Promise<void> {
   await checkPeer(ctx, s)
   if (req.max > MAX_CATALOG_PAGE_ROWS) throw new StreamFailure('limit', `open scan page of ${req.max} entries exceeds the limit of ${MAX_CATALOG_PAGE_ROWS}`)
-  const got = ctx.options.catalog?.openEntries?.(s.peer, req.key, req.fromSeq, req.max) ?? { state: 'unknown' as const, sealedRoot: null, entries: [] }
-  await s.io.write(encodeOpenEntriesPage(got.state, got.sealedRoot, got.entries).frame)
+  const got = ctx.options.catalog?.openEntries?.(s.peer, req.key, req.fromSeq, req.max) ?? { state: 'unknown' as const, seal: null, entries: [] }
+  await s.io.write(encodeOpenEntriesPage(got.state, got.seal, got.entries).frame)
   s.served.progress()
 }
 

@@ -63,6 +63,15 @@ export type OpenEntryRow = Omit<PublishedFileRow, 'key' | 'collection' | 'name' 
 
 /** What a server knows of an open scan: unknown (or not readable by the asker), open, or sealed with a root. */
 export type OpenScanState = 'unknown' | 'open' | 'sealed'
+
+/** The origin's signed statement that it sealed an open scan: `entries` published, sealed into `root`. */
+export interface OpenSeal {
+  root: CID
+  entries: number
+  /** ms since the epoch. */
+  sealedAt: number
+  signature: Uint8Array
+}
 const OPEN_STATES: OpenScanState[] = ['unknown', 'open', 'sealed']
 
 export type CatalogClientMessage = CatalogRequest | OpenEntriesRequest | ErrorMessage
@@ -70,7 +79,7 @@ export type CatalogClientMessage = CatalogRequest | OpenEntriesRequest | ErrorMe
 /** Server → client on /ferry/catalog. `next` is empty on the last page. */
 export type CatalogServerMessage =
   | { type: 'catalog-page', next: Uint8Array, rows: CatalogRow[] }
-  | { type: 'open-entries-page', state: OpenScanState, sealedRoot: CID | null, entries: OpenEntryRow[] }
+  | { type: 'open-entries-page', state: OpenScanState, seal: OpenSeal | null, entries: OpenEntryRow[] }
   | ErrorMessage
 
 /**
@@ -205,17 +214,18 @@ export function encodeOpenEntriesRequest (req: Omit<OpenEntriesRequest, 'type'>)
 }
 
 /**
- * OPEN_ENTRIES_PAGE: 0x23 · u8 state (0 unknown, 1 open, 2 sealed) · [cid sealedRoot, if sealed] · varint n ·
- * n × entry. Entries are added while the page stays under `pageBytes` (at least one).
+ * OPEN_ENTRIES_PAGE: 0x23 · u8 state (0 unknown, 1 open, 2 sealed) · [seal, if sealed: cid root · varint
+ * entries · varint sealedAt · varint signature length · signature] · varint n · n × entry. Entries are added
+ * while the page stays under `pageBytes` (at least one).
  */
-export function encodeOpenEntriesPage (state: OpenScanState, sealedRoot: CID | null, entries: readonly OpenEntryRow[], pageBytes = CATALOG_PAGE_BYTES): { frame: Uint8Array, sent: number } {
+export function encodeOpenEntriesPage (state: OpenScanState, seal: OpenSeal | null, entries: readonly OpenEntryRow[], pageBytes = CATALOG_PAGE_BYTES): { frame: Uint8Array, sent: number } {
   const body = new ByteWriter(1024)
   let sent = 0
   while (sent < entries.length && (sent === 0 || body.length < pageBytes)) writeOpenEntry(body, entries[sent++]!)
   const w = new ByteWriter(64 + body.length).u8(MessageType.OPEN_ENTRIES_PAGE).u8(OPEN_STATES.indexOf(state))
   if (state === 'sealed') {
-    if (sealedRoot === null) throw new RangeError('A sealed open scan needs its root')
-    w.cid(sealedRoot)
+    if (seal === null || seal.signature.byteLength === 0 || seal.signature.byteLength > MAX_SIGNATURE_BYTES) throw new RangeError('A sealed open scan needs its signed seal')
+    w.cid(seal.root).varint(seal.entries).varint(seal.sealedAt).lengthPrefixed(seal.signature)
   }
   return { frame: w.varint(sent).bytes(body.finish()).finish(), sent }
 }
@@ -298,12 +308,21 @@ function readOpenEntriesPage (r: ByteReader): CatalogServerMessage {
   const code = r.u8('open scan state')
   const state = OPEN_STATES[code]
   if (state === undefined) throw protocolError('malformed', `${r.what} frame has unknown open scan state ${code}`)
-  const sealedRoot = state === 'sealed' ? r.cid('sealed root', MAX_CID_BYTES) : null
+  const seal = state === 'sealed' ? readSeal(r) : null
   const n = r.varint('entry count', MAX_CATALOG_FRAME_BYTES)
   const entries: OpenEntryRow[] = []
   for (let i = 0; i < n; i++) entries.push(readOpenEntry(r))
   r.end()
-  return { type: 'open-entries-page', state, sealedRoot, entries }
+  return { type: 'open-entries-page', state, seal, entries }
+}
+
+function readSeal (r: ByteReader): OpenSeal {
+  const root = r.cid('sealed root', MAX_CID_BYTES)
+  const entries = r.varint('sealed entries')
+  const sealedAt = r.varint('sealed at')
+  const len = r.varint('seal signature length', MAX_SIGNATURE_BYTES)
+  if (len === 0) throw protocolError('malformed', `${r.what} frame has an empty seal signature`)
+  return { root, entries, sealedAt, signature: new Uint8Array(r.bytes(len, 'seal signature')) }
 }
 
 /** Decodes and validates a frame a catalog server received. A page size of 0 is malformed; one above the server's limit is the handler's to refuse (ERROR LIMIT). */

@@ -26,7 +26,7 @@ export {
   CatalogPageBuilder, decodeAnnounceClientMessage, decodeAnnounceServerMessage, decodeCatalogClientMessage, decodeCatalogServerMessage,
   encodeOpenEntriesPage, encodeOpenEntriesRequest, encodeAnnounceAccepted, encodeAnnounceFile, encodeAnnounceKeepAlive, encodeAnnounceScan, encodeAnnounceSubscribe, encodeCatalogRequest,
   type AnnounceClientMessage, type AnnounceServerMessage, type CatalogClientMessage, type CatalogRequest, type CatalogRow, type CatalogServerMessage,
-  type CatalogState, type PublishedFileRow, type OpenEntriesRequest, type OpenEntryRow, type OpenScanState
+  type CatalogState, type PublishedFileRow, type OpenEntriesRequest, type OpenEntryRow, type OpenScanState, type OpenSeal
 } from './catalog-messages.js'
 export { encodeCatalogCursor, decodeCatalogCursor } from './catalog-handler.js'
 export type { CatalogPage, ListCatalogOptions, RemoteCatalogRow, WatchAnnouncementsOptions } from './catalog-client.js'

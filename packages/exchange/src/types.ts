@@ -2,7 +2,7 @@
  * What the exchange needs from its surroundings (narrow interfaces, so tests hand in small real pieces) and
  * what it gives back.
  */
-import type { CatalogRow, OpenEntryRow, OpenScanState, PublishedFileRow } from './catalog-messages.js'
+import type { CatalogRow, OpenEntryRow, OpenScanState, OpenSeal, PublishedFileRow } from './catalog-messages.js'
 import type { ScanEntry, SkippedEntry, WireScanRecord } from './messages.js'
 import type { ComponentLogger, Libp2p, Logger, PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
@@ -80,7 +80,7 @@ export interface CatalogSource {
    * Up to `max` entries of the open scan with this key from `fromSeq` on, in seq order, and its state:
    * 'unknown' (and no entries) for an open scan this node does not have or `peer` may not read.
    */
-  openEntries?: (peer: PeerId, key: CID, fromSeq: number, max: number) => { state: OpenScanState, sealedRoot: CID | null, entries: OpenEntryRow[] }
+  openEntries?: (peer: PeerId, key: CID, fromSeq: number, max: number) => { state: OpenScanState, seal: OpenSeal | null, entries: OpenEntryRow[] }
 }
 
 /** What a peer asks for, given to the access hook. */

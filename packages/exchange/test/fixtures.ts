@@ -55,6 +55,9 @@ export const PUBLISHED_FILE = {
   mtimeMs: 1.5, published: 1_700_000_000_002, version: 0, signature: new TextEncoder().encode('sig')
 }
 
+/** The seal of the OPEN_ENTRIES_PAGE example: 1 entry, sealed into NODE at 1700000000003, signature "sig". */
+export const SEAL = { root: NODE, entries: 1, sealedAt: 1_700_000_000_003, signature: new TextEncoder().encode('sig') }
+
 export const GOLDEN_EXTRA: Array<[string, Uint8Array, string]> = [
   ['CATALOG_PAGE (last, empty)', encodeFrame(page([], new Uint8Array(0))), '03' + '21' + '00' + '00'],
   ['ANNOUNCE_SUBSCRIBE (every collection)', encodeFrame(encodeAnnounceSubscribe(null)), '02' + '30' + '00'],
@@ -87,7 +90,7 @@ export const GOLDEN: Array<[string, Uint8Array, string]> = [
   ['ANNOUNCE_SCAN', encodeFrame(encodeAnnounceScan({ ...ROW, collection: null })), '3b' + '32' + '24' + NODE_HEX + '00' + '04' + '7363616e' + '01' + '50' + '02' + '01' + '00' + 'ac02' + '80d095ffbc31' + '01' + '00'],
   ['ANNOUNCE_KEEPALIVE', encodeFrame(encodeAnnounceKeepAlive()), '01' + '33'],
   ['OPEN_ENTRIES_REQUEST', encodeFrame(encodeOpenEntriesRequest({ key: LEAF, fromSeq: 0, max: 100 })), '28' + '22' + '24' + LEAF_HEX + '00' + '64'],
-  ['OPEN_ENTRIES_PAGE', encodeFrame(encodeOpenEntriesPage('sealed', NODE, [PUBLISHED_FILE]).frame), '67' + '23' + '02' + '24' + NODE_HEX + '01' +
+  ['OPEN_ENTRIES_PAGE', encodeFrame(encodeOpenEntriesPage('sealed', SEAL, [PUBLISHED_FILE]).frame), '72' + '23' + '02' + '24' + NODE_HEX + '01' + '83d095ffbc31' + '03' + '736967' + '01' +
     '00' + '01' + '61' + '24' + LEAF_HEX + '05' + 'a48302' + '3ff8000000000000' + '82d095ffbc31' + '00' + '03' + '736967'],
   ['ANNOUNCE_SUBSCRIBE_FILES', encodeFrame(encodeAnnounceSubscribe('c1', true)), '05' + '34' + '01' + '02' + '6331'],
   ['ANNOUNCE_FILE', encodeFrame(encodeAnnounceFile(PUBLISHED_FILE)), '76' + '35' + '24' + LEAF_HEX + '01' + '02' + '6331' + '04' + '7363616e' + '01' + '50' + '80d095ffbc31' + '00' +

@@ -123,9 +123,10 @@ export function homeCatalog (home: Pick<Home, 'catalog'>, trust: Pick<TrustGate,
     mayRead: (peer, collection) => trust.mayRead(peer.toString(), collection),
     openEntries (peer, key, fromSeq, max) {
       const open = home.catalog.open.byKey(key)
-      if (open === undefined || !trust.mayRead(peer.toString(), open.collection)) return { state: 'unknown', sealedRoot: null, entries: [] }
+      if (open === undefined || !trust.mayRead(peer.toString(), open.collection)) return { state: 'unknown', seal: null, entries: [] }
       const entries = home.catalog.open.entries(open.id, fromSeq - 1, max).map((e) => publishedFileRow(open, e))
-      return { state: open.state, sealedRoot: open.sealedRoot, entries }
+      const seal = open.seal === null || open.sealedRoot === null ? null : { root: open.sealedRoot, ...open.seal }
+      return { state: seal === null ? 'open' : 'sealed', seal, entries }
     },
     watch (listener) {
       listeners.add(listener)

@@ -190,7 +190,7 @@ CREATE TABLE placed_files (
  *   settle time; kept across restarts.
  * - `open_scans`: scans still being acquired; `key` is the open scan's identifier (openScanId). `scan_id` is the placeholder row in `scans` (state
  *   'importing', no writer) that owns the published files' sources and nodes; `state` turns 'sealed' with
- *   `sealed_root` when `ferry seal` commits the finished directory as an ordinary scan.
+ *   `sealed_root`, `sealed_at` and the origin's `seal_signature` (over the entry count and root) when `ferry seal` commits the finished directory as an ordinary scan.
  * - `open_entries`: every file published, in publication order (`seq` 0, 1, ... per open scan), each with
  *   the origin's signature over it (docs/format.md, "Signed open-scan entries"); a file rewritten after it
  *   was published gets a new row (`version` 1, 2, ...). The row id orders the change feed.
@@ -216,7 +216,9 @@ CREATE TABLE open_scans (
   state       TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'sealed')),
   sealed_root TEXT,
   scan_id     INTEGER REFERENCES scans (id) ON DELETE SET NULL,
-  key         TEXT NOT NULL UNIQUE
+  key         TEXT NOT NULL UNIQUE,
+  sealed_at   INTEGER,
+  seal_signature BLOB
 );
 CREATE INDEX open_scans_by_name ON open_scans (collection, name);
 

@@ -22,6 +22,9 @@ export const OPEN_ENTRY_SIGNATURE_FORMAT = 1
 /** Domain-separation prefix of an open-scan entry signature. */
 export const OPEN_ENTRY_DOMAIN = 'ferry-open-entry/v1\n'
 
+/** Domain-separation prefix of a seal statement. */
+export const OPEN_SEAL_DOMAIN = 'ferry-open-seal/v1\n'
+
 /** Domain-separation prefix of the bytes an open scan's identifier hashes. */
 export const OPEN_SCAN_ID_DOMAIN = 'ferry-open-scan/v1\n'
 
@@ -107,4 +110,36 @@ export async function verifyOpenEntry (id: OpenScanIdentity, e: OpenEntryFields,
     valid = false
   }
   return valid ? { ok: true } : { ok: false, reason: `the signature does not match entry ${e.seq} ("${e.path}"): it was changed after ${id.origin} signed it, or it did not sign it` }
+}
+
+/** What the origin signs when it seals an open scan: how many entries it published, and the root it sealed into. */
+export interface OpenSealFields {
+  /** Entries published (the seq after the last one). */
+  entries: number
+  root: CID
+  /** ms since the epoch when it sealed. */
+  sealedAt: number
+}
+
+/** The exact message an origin signs when it seals (format 1): domain, identity, entry count, root, time. */
+export function openSealSigningBytes (id: OpenScanIdentity, s: OpenSealFields): Uint8Array {
+  return identity(new Canonical().raw(utf8.encode(OPEN_SEAL_DOMAIN)), id)
+    .u64(s.entries, 'entries').bytes(cidBytes(s.root), 'root').u64(s.sealedAt, 'sealedAt').finish()
+}
+
+/** Signs a seal statement with the origin's node key. */
+export async function signOpenSeal (key: Signer, id: OpenScanIdentity, s: OpenSealFields): Promise<Uint8Array> {
+  return new Uint8Array(await key.sign(openSealSigningBytes(id, s)))
+}
+
+/** Checks a seal statement against the public key in `id.origin`; says why not instead of throwing. */
+export async function verifyOpenSeal (id: OpenScanIdentity, s: OpenSealFields, signature: Uint8Array): Promise<SignatureCheck> {
+  let valid = false
+  try {
+    const key = peerIdFromString(id.origin).publicKey
+    valid = key !== undefined && await key.verify(openSealSigningBytes(id, s), signature)
+  } catch {
+    valid = false
+  }
+  return valid ? { ok: true } : { ok: false, reason: `the seal statement (${s.entries} entries, root ${s.root.toString()}) was not signed by ${id.origin}` }
 }

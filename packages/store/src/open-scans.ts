@@ -10,7 +10,7 @@ import { FerryError } from '@ferry/errors'
 import { lazyStatements, type CatalogDb, type Statements } from './catalog-db.js'
 import { pendingSource, type LeafIndex, type LeafRecord } from './leaf-index.js'
 import type { ScanNodes } from './scan-nodes.js'
-import { openScanId, signOpenEntry, type OpenScanIdentity } from './open-entry-signature.js'
+import { openScanId, signOpenEntry, signOpenSeal, type OpenScanIdentity } from './open-entry-signature.js'
 import type { Signer } from './scan-signature.js'
 
 /** A watched directory: files completed in it are published into the open scan (collection, name). */
@@ -38,6 +38,8 @@ export interface OpenScanRecord extends OpenScanIdentity {
   sealedRoot: CID | null
   /** The placeholder row in `scans` (null once sealed). */
   scanId: number | null
+  /** Once sealed: the origin's signed statement of how many entries it published and the root. */
+  seal: { entries: number, sealedAt: number, signature: Uint8Array } | null
   /** Files published so far (the next seq). */
   published: number
   /** Sum of the latest version's sizes, per path. */
@@ -96,8 +98,11 @@ export interface OpenScans {
   entries: (openId: number, afterSeq: number, limit: number) => PublishedEntry[]
   /** A change feed of entries published from now on, by any process. */
   feed: () => { poll: () => PublishedEntry[] }
-  /** Marks the open scan sealed with the root of the complete scan `scanId`; drops its placeholder. */
-  seal: (openId: number, root: CID) => OpenScanRecord
+  /**
+   * Marks the open scan sealed with `root` (the complete scan it was sealed into), signing the statement
+   * (entries published, root) with the origin's key; drops its placeholder.
+   */
+  seal: (openId: number, root: CID, key: Signer, now?: number) => Promise<OpenScanRecord>
 }
 
 const SQL = {
@@ -108,10 +113,10 @@ const SQL = {
   removeWatch: 'DELETE FROM watches WHERE id = ?',
   placeholder: 'INSERT INTO scans (collection, name, source_path, origin, created, state) VALUES (?, ?, ?, ?, ?, \'importing\')',
   addOpen: 'INSERT INTO open_scans (collection, name, origin, source_path, created, scan_id, key) VALUES (?, ?, ?, ?, ?, ?, ?)',
-  openByKey: 'SELECT id, collection, name, origin, source_path AS sourcePath, created, state, sealed_root AS sealedRoot, scan_id AS scanId FROM open_scans WHERE key = ?',
-  openByName: `SELECT ${'id, collection, name, origin, source_path AS sourcePath, created, state, sealed_root AS sealedRoot, scan_id AS scanId'} FROM open_scans WHERE collection = ? AND name = ? ORDER BY state = 'open' DESC, id DESC LIMIT 1`,
-  openById: 'SELECT id, collection, name, origin, source_path AS sourcePath, created, state, sealed_root AS sealedRoot, scan_id AS scanId FROM open_scans WHERE id = ?',
-  listOpen: 'SELECT id, collection, name, origin, source_path AS sourcePath, created, state, sealed_root AS sealedRoot, scan_id AS scanId FROM open_scans WHERE state = \'open\' ORDER BY id',
+  openByKey: 'SELECT id, collection, name, origin, source_path AS sourcePath, created, state, sealed_root AS sealedRoot, scan_id AS scanId, sealed_at AS sealedAt, seal_signature AS sealSignature FROM open_scans WHERE key = ?',
+  openByName: `SELECT ${'id, collection, name, origin, source_path AS sourcePath, created, state, sealed_root AS sealedRoot, scan_id AS scanId, sealed_at AS sealedAt, seal_signature AS sealSignature'} FROM open_scans WHERE collection = ? AND name = ? ORDER BY state = 'open' DESC, id DESC LIMIT 1`,
+  openById: 'SELECT id, collection, name, origin, source_path AS sourcePath, created, state, sealed_root AS sealedRoot, scan_id AS scanId, sealed_at AS sealedAt, seal_signature AS sealSignature FROM open_scans WHERE id = ?',
+  listOpen: 'SELECT id, collection, name, origin, source_path AS sourcePath, created, state, sealed_root AS sealedRoot, scan_id AS scanId, sealed_at AS sealedAt, seal_signature AS sealSignature FROM open_scans WHERE state = \'open\' ORDER BY id',
   counts: 'SELECT count(*) AS n, coalesce(max(seq) + 1, 0) AS next FROM open_entries WHERE open_id = ?',
   bytes: 'SELECT coalesce(sum(size), 0) AS bytes FROM open_entries e WHERE open_id = ? AND seq = (SELECT max(seq) FROM open_entries WHERE open_id = e.open_id AND path = e.path)',
   latest: 'SELECT * FROM open_entries WHERE open_id = ? AND path = ? ORDER BY seq DESC LIMIT 1',
@@ -121,12 +126,15 @@ const SQL = {
   maxEntry: 'SELECT coalesce(max(id), 0) AS id FROM open_entries',
   entriesAfter: 'SELECT * FROM open_entries WHERE id > ? ORDER BY id LIMIT 1000',
   changes: 'SELECT total_changes() AS n',
-  seal: 'UPDATE open_scans SET state = \'sealed\', sealed_root = ?, scan_id = NULL WHERE id = ? AND state = \'open\'',
+  seal: 'UPDATE open_scans SET state = \'sealed\', sealed_root = ?, sealed_at = ?, seal_signature = ?, scan_id = NULL WHERE id = ? AND state = \'open\'',
   placeholderCounts: 'UPDATE scans SET files = (SELECT count(DISTINCT path) FROM open_entries WHERE open_id = ?), bytes = ? WHERE id = ?',
   dropPlaceholder: 'DELETE FROM scans WHERE id = ? AND state = \'importing\''
 } as const
 
-interface OpenRow { id: number, collection: string, name: string, origin: string, sourcePath: string, created: number, state: 'open' | 'sealed', sealedRoot: string | null, scanId: number | null }
+interface OpenRow {
+  id: number, collection: string, name: string, origin: string, sourcePath: string, created: number, state: 'open' | 'sealed', sealedRoot: string | null,
+  scanId: number | null, sealedAt: number | null, sealSignature: Uint8Array | null
+}
 interface EntryRow { id: number, open_id: number, seq: number, path: string, cid: Uint8Array, size: number, mode: number, mtime_ms: number, published: number, signature: Uint8Array, version: number }
 
 function toEntry (r: EntryRow): PublishedEntry {
@@ -159,9 +167,9 @@ export function openOpenScans (h: CatalogDb, leafIndex: LeafIndex, nodes: ScanNo
   const toOpen = (r: OpenRow): OpenScanRecord => {
     const c = q.counts.get(r.id) as { n: number, next: number }
     const { bytes } = q.bytes.get(r.id) as { bytes: number }
-    return {
-      ...r, key: openScanId(r), sealedRoot: r.sealedRoot === null ? null : CID.parse(r.sealedRoot), published: c.next, bytes
-    }
+    const { sealedAt, sealSignature, ...rest } = r
+    const seal = sealedAt === null || sealSignature === null ? null : { entries: c.next, sealedAt, signature: new Uint8Array(sealSignature) }
+    return { ...rest, key: openScanId(r), sealedRoot: r.sealedRoot === null ? null : CID.parse(r.sealedRoot), published: c.next, bytes, seal }
   }
   const byId = (id: number): OpenScanRecord => h.guard(() => {
     const row = q.openById.get(id) as OpenRow | undefined
@@ -222,11 +230,15 @@ export function openOpenScans (h: CatalogDb, leafIndex: LeafIndex, nodes: ScanNo
     },
     entries: (openId, afterSeq, limit) => h.guard(() => (q.entries.all(openId, afterSeq, limit) as EntryRow[]).map(toEntry)),
     feed: () => entryFeed(h, q),
-    seal: (openId, root) => h.guard(() => h.db.transaction(() => {
+    seal: async (openId, root, key, now = Date.now()) => {
       const o = byId(openId)
-      if (q.seal.run(root.toString(), openId).changes !== 1) throw new FerryError('ERR_CONFLICT', `${o.collection}/${o.name} is already sealed`)
-      if (o.scanId !== null) q.dropPlaceholder.run(o.scanId)
-      return byId(openId)
-    }).immediate())
+      if (o.state !== 'open') throw new FerryError('ERR_CONFLICT', `${o.collection}/${o.name} is already sealed`)
+      const signature = await signOpenSeal(key, o, { entries: o.published, root, sealedAt: now })
+      return h.guard(() => h.db.transaction(() => {
+        if (q.seal.run(root.toString(), now, Buffer.from(signature), openId).changes !== 1) throw new FerryError('ERR_CONFLICT', `${o.collection}/${o.name} is already sealed`)
+        if (o.scanId !== null) q.dropPlaceholder.run(o.scanId)
+        return byId(openId)
+      }).immediate())
+    }
   }
 }

@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { openCatalog, verifyOpenEntry } from '@ferry/store'
+import { openCatalog, verifyOpenEntry, verifyOpenSeal } from '@ferry/store'
 import { cidOf, tempDir } from './helpers.js'
 
 const key = await generateKeyPairFromSeed('Ed25519', new Uint8Array(32).fill(3))
@@ -44,8 +44,10 @@ describe('open scans', () => {
       expect(catalog.pageScans({ limit: 10 }).scans).toEqual([])
 
       const root = await cidOf(new TextEncoder().encode('root'))
-      const sealed = catalog.open.seal(open.id, root)
-      expect(sealed).toMatchObject({ state: 'sealed', scanId: null, published: 3 })
+      const sealed = await catalog.open.seal(open.id, root, key)
+      expect(sealed).toMatchObject({ state: 'sealed', scanId: null, published: 3, seal: { entries: 3 } })
+      expect(await verifyOpenSeal(open, { entries: 3, root, sealedAt: sealed.seal!.sealedAt }, sealed.seal!.signature)).toEqual({ ok: true })
+      expect((await verifyOpenSeal(open, { entries: 2, root, sealedAt: sealed.seal!.sealedAt }, sealed.seal!.signature)).ok).toBe(false)
       expect(sealed.sealedRoot?.toString()).toBe(root.toString())
       await expect(catalog.open.publish(open.id, file(leaf1, 3, 9), key)).rejects.toThrow(/sealed/)
       expect(catalog.pageScans({ limit: 10, includeOpen: true }).scans).toEqual([])

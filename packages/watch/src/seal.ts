@@ -46,7 +46,7 @@ export async function sealOpenScan (home: Home, pool: HashPool, open: OpenScanRe
     })
     const { root, files, directories, symlinks, bytes, skipped } = result
     await writer.commitSigned({ root, files, directories, symlinks, bytes, skipped }, home.privateKey)
-    home.catalog.open.seal(open.id, root)
+    await home.catalog.open.seal(open.id, root, home.privateKey)
     return { root: root.toString(), files, bytes, published: open.published, differs: differs.sort(), skipped }
   } catch (err) {
     writer.abort()
