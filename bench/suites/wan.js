@@ -32,7 +32,6 @@ import { iperf3 } from '../../test/support/wan/iperf.js'
 import { createWan, unsupportedReason } from '../../test/support/wan/link.js'
 import { DATASETS, QUICK_DATASETS, ferryBuild } from './pull.js'
 
-
 export const LINKS = [
   { rateBps: 1e9, rttMs: 20, loss: 0 },
   { rateBps: 1e9, rttMs: 20, loss: 0.001 },
@@ -275,8 +274,10 @@ function report (result) {
         `${fixed(c.ferry.clientCpuS, 1)} / ${fixed(c.ferry.serverCpuS, 1)}`, `${fixed(c.rsync.clientCpuS, 1)} / ${fixed(c.rsync.serverCpuS, 1)}`])
     }
   }
-  let out = result.links.length === 0 ? '' : table(`wan: full copy across an emulated ${result.links[0]?.link.rateBps / 1e6} Mbit/s link (MTU ${result.mtu}, ${result.cc}), ${result.rounds} rounds, medians (MB = 10^6 bytes)`,
-    ['RTT', 'loss', 'iperf3 MB/s', 'dataset', 'ferry MB/s', 'rsync MB/s', 'ferry / rsync', 'ferry CPU s client / server', 'rsync CPU s client / server'], rows, { right: [2, 4, 5, 6, 7, 8] })
+  let out = result.links.length === 0
+    ? ''
+    : table(`wan: full copy across an emulated ${result.links[0]?.link.rateBps / 1e6} Mbit/s link (MTU ${result.mtu}, ${result.cc}), ${result.rounds} rounds, medians (MB = 10^6 bytes)`,
+      ['RTT', 'loss', 'iperf3 MB/s', 'dataset', 'ferry MB/s', 'rsync MB/s', 'ferry / rsync', 'ferry CPU s client / server', 'rsync CPU s client / server'], rows, { right: [2, 4, 5, 6, 7, 8] })
   const t = result.twoSources
   if (t != null) {
     out += '\n' + table(`wan: two sources, each behind its own ${linkLabel(t.link)} link (iperf3 of one: ${fixed(t.iperf3?.mbps, 1)} MB/s)`,

@@ -259,6 +259,10 @@ describe('the OpenAPI document', () => {
     listPeers: () => ({ method: 'GET', path: '/v1/peers' }),
     addPeer: () => ({ method: 'POST', path: '/v1/peers', body: { name: 'conformance', addr: `/ip4/127.0.0.1/tcp/11/p2p/${e.id}` } }),
     removePeer: () => ({ method: 'DELETE', path: '/v1/peers/bee' }),
+    // a reachable peer's page is checked against this schema in web.test.ts; here, the documented 404
+    listPeerCatalog: () => ({ method: 'GET', path: '/v1/peers/nobody/catalog' }),
+    createLoginToken: () => ({ method: 'POST', path: '/v1/login-tokens' }),
+    getSpace: () => ({ method: 'GET', path: `/v1/space?path=${encodeURIComponent(join(dir, 'not', 'made', 'yet'))}` }),
     streamEvents: () => ({ method: 'GET', path: '/v1/events' }),
     getOpenApi: () => ({ method: 'GET', path: '/v1/openapi.json' }),
     listWatches: () => ({ method: 'GET', path: '/v1/watches' }),

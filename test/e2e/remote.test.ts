@@ -130,8 +130,17 @@ describe('remote catalogs and announcements', () => {
     expect(bobs).toHaveLength(1 + MANY)
     expect(bobs.some((r) => r.collection === 'secret' || r.root === secretRoot)).toBe(false)
     expect(bobs[0]).toEqual({
-      root: publicRoot, collection: 'public', name: 'p-scan', origin: A.id, files: 2, directories: 2, symlinks: 0, bytes: 3345,
-      created: expect.stringMatching(/^\d{4}-\d\d-\d\dT/), skipped: 0, state: 'sealed'
+      root: publicRoot,
+      collection: 'public',
+      name: 'p-scan',
+      origin: A.id,
+      files: 2,
+      directories: 2,
+      symlinks: 0,
+      bytes: 3345,
+      created: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      skipped: 0,
+      state: 'sealed'
     })
     // asking for the collection by name shows nothing either: invisible, not refused
     const named = await ferry(['remote', dA.addr, 'secret', '--json', '--home', bob.dir])

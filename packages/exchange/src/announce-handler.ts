@@ -63,6 +63,7 @@ async function sendLoop (ctx: ServerContext, s: AnnounceStream): Promise<void> {
   while (!s.signal.aborted && !s.clientDone) {
     const item = s.queue.shift()
     if (item === undefined) {
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- both change while pause() waits
       if (!await pause(s, keepAliveMs) || s.signal.aborted || s.clientDone) continue
       await checkPeer(ctx, s)
       await s.io.write(encodeAnnounceKeepAlive())

@@ -21,7 +21,11 @@ import type { Uint8ArrayList } from 'uint8arraylist'
 export type RemoteCatalogRow = Omit<CatalogRow, 'root'> & { root: string }
 
 /** One page of a remote catalog. */
-export interface CatalogPage { rows: RemoteCatalogRow[] }
+export interface CatalogPage {
+  rows: RemoteCatalogRow[]
+  /** Opaque cursor of the page after this one (pass it as `cursor` to resume there); empty on the last page. */
+  next: Uint8Array
+}
 
 /** Options of `PeerClient.listCatalog`. */
 export interface ListCatalogOptions {
@@ -31,6 +35,8 @@ export interface ListCatalogOptions {
   prefix?: string
   /** Rows per page, 1 .. MAX_CATALOG_PAGE_ROWS; default DEFAULT_CATALOG_PAGE_ROWS. */
   pageSize?: number
+  /** Start after this cursor (a page's `next`, e.g. kept by a paged HTTP listing); default from the start. */
+  cursor?: Uint8Array
   signal?: AbortSignal
 }
 
@@ -56,8 +62,9 @@ function toRemote (row: CatalogRow): RemoteCatalogRow {
 }
 
 /** Whether `signal` has fired (a function, so a check after an await is not narrowed away). */
-function fired (signal: AbortSignal | undefined): signal is AbortSignal {
-  return signal?.aborted === true
+/** ERR_ABORTED when `signal` has fired (not a type guard: a signal that has not fired is still a signal). */
+function throwIfFired (signal: AbortSignal | undefined): void {
+  if (signal?.aborted === true) throw aborted(signal)
 }
 
 function aborted (signal: AbortSignal): FerryError {
@@ -65,13 +72,13 @@ function aborted (signal: AbortSignal): FerryError {
 }
 
 async function open (d: CatalogDial, protocol: string, signal: AbortSignal | undefined): Promise<Framed> {
-  if (fired(signal)) throw aborted(signal)
+  throwIfFired(signal)
   let stream: Stream
   try {
     const dialSignal = AbortSignal.timeout(d.timeoutMs)
     stream = await d.components.dialProtocol(d.target, protocol, { signal: signal === undefined ? dialSignal : AbortSignal.any([signal, dialSignal]) })
   } catch (err) {
-    if (fired(signal)) throw aborted(signal)
+    throwIfFired(signal)
     throw dialError(err, d.peer, protocol)
   }
   return framed(stream, MAX_CATALOG_FRAME_BYTES, 2 * MAX_CATALOG_FRAME_BYTES, `${protocol} stream to peer ${d.peer}`)
@@ -84,7 +91,7 @@ async function readWithin (io: Framed, d: CatalogDial, ms: number, signal: Abort
   try {
     frame = await io.read({ signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]) })
   } catch (err) {
-    if (fired(signal)) throw aborted(signal)
+    throwIfFired(signal)
     if (timeout.aborted) throw new FerryError('ERR_TIMEOUT', `Peer ${d.peer} sent nothing for ${ms / 1000} s while sending ${what}`, { cause: err, details: { peer: d.peer } })
     throw err
   }
@@ -116,11 +123,11 @@ export async function * listCatalog (d: CatalogDial, options: ListCatalogOptions
   const { signal } = options
   const io = await open(d, CATALOG_PROTOCOL, signal)
   const request = { collection: options.collection ?? null, prefix: options.prefix ?? '', pageSize }
-  let cursor: Uint8Array = new Uint8Array(0)
+  let cursor: Uint8Array = options.cursor ?? new Uint8Array(0)
   let failure: unknown = new FerryError('ERR_ABORTED', 'catalog listing abandoned by the reader')
   try {
     while (true) {
-      if (fired(signal)) throw aborted(signal)
+      throwIfFired(signal)
       await io.write(encodeCatalogRequest({ ...request, cursor }), { signal })
       const msg = decodeCatalogServerMessage(await readWithin(io, d, d.timeoutMs, signal, 'its catalog'))
       if (msg.type === 'error') throw errorFromWire(msg, d.peer)
@@ -128,7 +135,7 @@ export async function * listCatalog (d: CatalogDial, options: ListCatalogOptions
       if (msg.rows.length > pageSize) throw protocolError('malformed', `Peer ${d.peer} sent ${msg.rows.length} catalog rows for a page of ${pageSize}`)
       const last = msg.next.byteLength === 0
       if (last) failure = undefined
-      yield { rows: msg.rows.map(toRemote) }
+      yield { rows: msg.rows.map(toRemote), next: msg.next }
       if (last) return
       cursor = msg.next
     }
@@ -159,7 +166,7 @@ export async function * watchAnnouncements (d: CatalogDial, options: WatchAnnoun
   try {
     const silenceMs = 3 * await subscribe(io, d, options)
     while (true) {
-      if (fired(signal)) throw aborted(signal)
+      throwIfFired(signal)
       const msg = decodeAnnounceServerMessage(await readWithin(io, d, silenceMs, signal, 'announcements'))
       if (msg.type === 'error') throw errorFromWire(msg, d.peer)
       if (msg.type === 'announce-accepted') throw protocolError('unexpected', `Peer ${d.peer} accepted the subscription twice`)

@@ -1,5 +1,5 @@
 /** How a client turns what goes wrong on a stream into the FerryError its caller sees. */
-import { FerryError } from '@ferry/errors'
+import { FerryError, errorMessage, errorName } from '@ferry/errors'
 import type { ErrorMessage } from './messages.js'
 
 /** Maps an ERROR frame from a peer to the FerryError a caller sees. */
@@ -16,8 +16,8 @@ export function errorFromWire (msg: ErrorMessage, peer: string): FerryError {
 
 export function dialError (err: unknown, peer: string, protocol: string): FerryError {
   if (err instanceof FerryError) return err
-  const name = (err as Error)?.name
-  const reason = (err as Error)?.message ?? String(err)
+  const name = errorName(err)
+  const reason = errorMessage(err)
   if (name === 'UnsupportedProtocolError') {
     return new FerryError('ERR_NETWORK', `Peer ${peer} does not serve ${protocol} (not a Ferry daemon, or another version)`, { cause: err, details: { peer } })
   }
@@ -26,4 +26,3 @@ export function dialError (err: unknown, peer: string, protocol: string): FerryE
   }
   return new FerryError('ERR_NETWORK', `Cannot reach peer ${peer}: ${reason}`, { cause: err, details: { peer } })
 }
-

@@ -22,7 +22,7 @@ import {
   SCAN_PROTOCOL
 } from './constants.js'
 import { framed, streamError, type Framed } from './framed.js'
-import { decodeBlocksServerFrame, decodeScanServerMessage, encodeError, encodeRequest, encodeScanMore, encodeScanRequest, type ErrorMessage, type ScanEntry } from './messages.js'
+import { decodeBlocksServerFrame, decodeScanServerMessage, encodeError, encodeRequest, encodeScanMore, encodeScanRequest, type ScanEntry } from './messages.js'
 import { scanReader, type AtEntries, type ScanFrames } from './scan-reader.js'
 import { protocolError } from './codec.js'
 import { dialError, errorFromWire } from './client-errors.js'
@@ -480,6 +480,7 @@ export class PeerClient {
     const io = s.io as Framed
     while (s.state === 'open') {
       const frame = await io.read()
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the state changes while the read waits
       if (s.state !== 'open') return
       if (frame === null) {
         if (s.pending.size > 0) throw new FerryError('ERR_NETWORK', `Peer ${this.id} closed the stream with ${s.pending.size} blocks outstanding`, { details: { peer: this.id } })

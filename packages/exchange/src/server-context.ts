@@ -9,6 +9,7 @@ import type { WireErrorCode } from './messages.js'
 import type { AccessDecision, Authorize, BlockSource, CatalogSource, ScanSource } from './types.js'
 import type { Connection, Logger, PeerId, Stream } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
+import { errorMessage } from '@ferry/errors'
 
 /** Counters since start. */
 export interface ExchangeServerStats {
@@ -113,7 +114,7 @@ export async function decide (authorize: Authorize, peer: PeerId, protocol: stri
   try {
     decision = await authorize(peer, { protocol, ...(root !== undefined ? { root } : {}), ...(cid !== undefined ? { cid } : {}) })
   } catch (err) {
-    throw new StreamFailure('internal', `access check failed: ${(err as Error)?.message ?? String(err)}`)
+    throw new StreamFailure('internal', `access check failed: ${errorMessage(err)}`)
   }
   if (!decision.allow) throw new StreamFailure('denied', decision.reason)
 }

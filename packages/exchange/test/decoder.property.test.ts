@@ -177,8 +177,17 @@ describe('frame decoders under arbitrary and mutated input (fast-check)', () => 
     const text = fc.string({ unit: 'grapheme', maxLength: 40 })
     const nat = fc.maxSafeNat()
     const row = fc.record({
-      root: fc.constantFrom(LEAF, NODE), collection: fc.option(text, { nil: null }), name: text, origin: text, files: nat, directories: nat,
-      symlinks: nat, bytes: nat, created: nat, skipped: nat, state: fc.constantFrom<CatalogRow['state']>('sealed', 'open')
+      root: fc.constantFrom(LEAF, NODE),
+      collection: fc.option(text, { nil: null }),
+      name: text,
+      origin: text,
+      files: nat,
+      directories: nat,
+      symlinks: nat,
+      bytes: nat,
+      created: nat,
+      skipped: nat,
+      state: fc.constantFrom<CatalogRow['state']>('sealed', 'open')
     })
     const cursor = fc.uint8Array({ maxLength: MAX_CATALOG_CURSOR_BYTES })
     fc.assert(fc.property(fc.array(row, { maxLength: 20 }), cursor, (rows, next) => {

@@ -51,8 +51,20 @@ function batch<T extends ScanEntry | SkippedEntry> (kind: 'entries' | 'skipped',
 /** Examples that docs/protocol.md gives in passing (not as a section's `→` example): [name, frame, expected hex]. */
 /** The published file of the ANNOUNCE_FILE example (key and CID: LEAF; signature "sig"). */
 export const PUBLISHED_FILE = {
-  key: LEAF, collection: 'c1', name: 'scan', origin: 'P', created: 1_700_000_000_000, seq: 0, path: 'a', cid: LEAF, size: 5, mode: 0o100644,
-  mtimeMs: 1.5, published: 1_700_000_000_002, version: 0, signature: new TextEncoder().encode('sig')
+  key: LEAF,
+  collection: 'c1',
+  name: 'scan',
+  origin: 'P',
+  created: 1_700_000_000_000,
+  seq: 0,
+  path: 'a',
+  cid: LEAF,
+  size: 5,
+  mode: 0o100644,
+  mtimeMs: 1.5,
+  published: 1_700_000_000_002,
+  version: 0,
+  signature: new TextEncoder().encode('sig')
 }
 
 /** The seal of the OPEN_ENTRIES_PAGE example: 1 entry, sealed into NODE at 1700000000003, signature "sig". */
@@ -96,4 +108,3 @@ export const GOLDEN: Array<[string, Uint8Array, string]> = [
   ['ANNOUNCE_FILE', encodeFrame(encodeAnnounceFile(PUBLISHED_FILE)), '76' + '35' + '24' + LEAF_HEX + '01' + '02' + '6331' + '04' + '7363616e' + '01' + '50' + '80d095ffbc31' + '00' +
     '01' + '61' + '24' + LEAF_HEX + '05' + 'a48302' + '3ff8000000000000' + '82d095ffbc31' + '00' + '03' + '736967']
 ]
-

@@ -31,16 +31,37 @@ export interface HomeCatalogOptions {
  */
 export function catalogRow (s: ScanListing): CatalogRow {
   return {
-    root: s.root, collection: s.collection, name: s.name, origin: s.origin, files: s.files, directories: s.directories,
-    symlinks: s.symlinks, bytes: s.bytes, created: s.created, skipped: s.skipped, state: s.open === true ? 'open' : 'sealed'
+    root: s.root,
+    collection: s.collection,
+    name: s.name,
+    origin: s.origin,
+    files: s.files,
+    directories: s.directories,
+    symlinks: s.symlinks,
+    bytes: s.bytes,
+    created: s.created,
+    skipped: s.skipped,
+    state: s.open === true ? 'open' : 'sealed'
   }
 }
 
 /** A published entry of `open` as ANNOUNCE_FILE carries it. */
 export function publishedFileRow (open: Pick<OpenScanRecord, 'origin' | 'collection' | 'name' | 'created'>, e: PublishedEntry): PublishedFileRow {
   return {
-    key: openScanId(open), collection: open.collection, name: open.name, origin: open.origin, created: open.created, seq: e.seq, path: e.path,
-    cid: e.cid, size: e.size, mode: e.mode, mtimeMs: e.mtimeMs, published: e.published, version: e.version, signature: e.signature
+    key: openScanId(open),
+    collection: open.collection,
+    name: open.name,
+    origin: open.origin,
+    created: open.created,
+    seq: e.seq,
+    path: e.path,
+    cid: e.cid,
+    size: e.size,
+    mode: e.mode,
+    mtimeMs: e.mtimeMs,
+    published: e.published,
+    version: e.version,
+    signature: e.signature
   }
 }
 

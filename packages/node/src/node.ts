@@ -12,7 +12,7 @@ import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2p } from 'libp2p'
-import { FerryError } from '@ferry/errors'
+import { FerryError, errorMessage, errorName } from '@ferry/errors'
 import { PeerClient, VerifyPool, startExchangeServer, type ExchangeServer, type ExchangeServerInit, type PeerClientInit } from '@ferry/exchange'
 import { DEFAULT_LISTEN, type Home } from '@ferry/store'
 import {
@@ -20,6 +20,8 @@ import {
   YAMUX_INITIAL_STREAM_WINDOW, YAMUX_MAX_INBOUND_STREAMS, YAMUX_MAX_READ_BUFFER, YAMUX_MAX_STREAM_WINDOW
 } from './constants.js'
 import { LeafReaderPool } from './leaf-pool.js'
+import { ferryNoiseCrypto } from './noise-crypto.js'
+import { slabReadOptions } from './tcp-reads.js'
 import { homeSources, readLeafHere, reportingChanges, type LeafReader } from './sources.js'
 import { readSwarmKey, type SwarmKey } from './pnet.js'
 import { TrustGate, type TrustGateOptions } from './trust.js'
@@ -105,7 +107,7 @@ function toMultiaddr (addr: string | Multiaddr): Multiaddr {
 
 /** libp2p's multi-line listen failure as one line per address ("Cannot listen on /ip4/...: EADDRINUSE ..."). */
 function listenError (err: unknown): unknown {
-  if ((err as Error)?.name !== 'UnsupportedListenAddressesError') return err
+  if (errorName(err) !== 'UnsupportedListenAddressesError') return err
   const problems = ((err as Error).message.match(/^ {2}\/\S+: .*$/gm) ?? []).map((l) => l.trim().replace(/: (\w*Error): /, ': '))
   return new FerryError('ERR_NETWORK', `Cannot listen on ${problems.length > 0 ? problems.join('; ') : 'the configured addresses'}`, { cause: err })
 }
@@ -138,8 +140,8 @@ async function startLibp2p (init: FerryNodeInit, listen: string[], swarmKey: Swa
     ...(swarmKey !== undefined ? { connectionProtector: preSharedKey({ psk: swarmKey.bytes, timeout: PNET_HANDSHAKE_TIMEOUT_MS }) } : {}),
     privateKey: home.privateKey,
     addresses: { listen, announce: home.config.announce },
-    transports: [tcp()],
-    connectionEncrypters: [noise({ crypto: defaultCrypto })],
+    transports: [tcp({ dialOpts: slabReadOptions() })],
+    connectionEncrypters: [noise({ crypto: ferryNoiseCrypto })],
     streamMuxers: [yamux({
       maxInboundStreams: YAMUX_MAX_INBOUND_STREAMS,
       streamOptions: {
@@ -182,9 +184,9 @@ async function startServing (libp2p: Libp2p, init: FerryNodeInit, trust: TrustGa
 
 /** What a connect attempt's failure means to the caller, with a hint for a failed secure handshake. */
 function dialFailure (err: unknown, ma: Multiaddr, signal: AbortSignal | undefined, privateNetwork: boolean): FerryError {
-  const reason = (err as Error)?.message ?? String(err)
+  const reason = errorMessage(err)
   if (signal?.aborted === true) return new FerryError('ERR_ABORTED', 'Operation aborted', { cause: signal.reason })
-  if ((err as Error)?.name === 'TimeoutError' || (err as Error)?.name === 'AbortError') {
+  if (errorName(err) === 'TimeoutError' || errorName(err) === 'AbortError') {
     return new FerryError('ERR_TIMEOUT', `Timed out connecting to ${ma.toString()}`, { cause: err, details: { addr: ma.toString() } })
   }
   const other = /identity key (\w+) does not match expected remote identity key (\w+)/.exec(reason)
@@ -192,12 +194,13 @@ function dialFailure (err: unknown, ma: Multiaddr, signal: AbortSignal | undefin
     // Not retried, and nothing to do with private networks: the address is right, the PeerId is not
     return new FerryError('ERR_PEER_REFUSED', `Cannot connect to ${ma.toString()}: the node there is ${other[1] ?? '?'}, not ${other[2] ?? '?'} as its /p2p/ part says; check the PeerId (\`ferry id\` on that node prints its addresses)`, { cause: err, details: { addr: ma.toString(), actual: other[1] } })
   }
-  if ((err as Error)?.name === 'EncryptionFailedError' && /ECONNRESET|EPIPE/.test(reason)) {
+  if (errorName(err) === 'EncryptionFailedError' && /ECONNRESET|EPIPE/.test(reason) && !privateNetwork) {
     // The other side dropped the connection mid-handshake, as libp2p does past its inbound rate per host
-    // (INBOUND_CONNECTIONS_PER_SECOND_PER_HOST) or its pending-connection bound: transient, so retried.
+    // (INBOUND_CONNECTIONS_PER_SECOND_PER_HOST) or its pending-connection bound: transient, so retried. In a
+    // private network a reset is what a key mismatch looks like, so there it stays final (below).
     return new FerryError('ERR_NETWORK', `Cannot connect to ${ma.toString()}: the connection was reset during the handshake (${reason})`, { cause: err, details: { addr: ma.toString() } })
   }
-  if ((err as Error)?.name === 'EncryptionFailedError') {
+  if (errorName(err) === 'EncryptionFailedError') {
     // Not retried: a handshake that fails this way (usually a private-network key mismatch) fails again.
     return new FerryError('ERR_PEER_REFUSED', `Cannot connect to ${ma.toString()}: the secure handshake failed (${reason})${handshakeHint(privateNetwork)}`, { cause: err, details: { addr: ma.toString() } })
   }

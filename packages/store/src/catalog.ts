@@ -9,6 +9,7 @@
  * - scan-nodes.ts: which scans each inner node belongs to (`scan_nodes`)
  * - signatures.ts: the origins' signatures and the provenance of replicas (`scans.signature`, `scan_provenance`)
  * - pull-journal.ts: durable progress of pulls (`pulls`, `pull_files`)
+ * - tasks.ts: the daemon's durable tasks (`tasks`, `task_files`, `task_events`)
  * - scan-writer.ts: the `ScanWriter` that streams one scan in, in batches, across the first four
  *
  * This file composes them into the `Catalog` the other packages use.
@@ -21,6 +22,7 @@ import { DAG_PB, openScanNodes } from './scan-nodes.js'
 import { openSignatures, type ProvenanceRecord } from './signatures.js'
 import { DEFAULT_FLUSH_ROWS, newScanWriter, type ScanWriter } from './scan-writer.js'
 import { createPullJournal, type PullJournal } from './pull-journal.js'
+import { openTaskStore, type TaskStore } from './tasks.js'
 import { createPlacedFiles, type PlacedFiles } from './placed-files.js'
 import type { SignatureCheck } from './scan-signature.js'
 import { openOpenScans, type OpenScans } from './open-scans.js'
@@ -99,6 +101,8 @@ export interface Catalog {
   removeStaleImports: () => number
   /** Durable progress of pulls (resume after a crash or a dropped link). */
   readonly pulls: PullJournal
+  /** The daemon's durable tasks (@ferry/tasks runs them). */
+  readonly tasks: TaskStore
   /** Files pulls placed, for the quick check (placed-files.ts). */
   readonly placed: PlacedFiles
   /** Watches and open scans with their signed entries (open-scans.ts). */
@@ -152,6 +156,7 @@ export function openCatalog (file: string, options: CatalogOptions = {}): Catalo
     getSource: leafIndex.get,
     removeStaleImports: scans.removeStaleImports,
     pulls: createPullJournal(h.db, h.guard),
+    tasks: openTaskStore(h),
     placed: createPlacedFiles(h.db, h.guard),
     open: openOpenScans(h, leafIndex, nodes),
     close: h.close

@@ -36,4 +36,9 @@ export { MIGRATIONS, type Migration } from './migrations.js'
 export { freeSpace, type FreeSpace } from './space.js'
 export { readLeaf, type LeafRead } from './leaf-reader.js'
 export type { PullJournal, PullRecord, PullState } from './pull-journal.js'
+export {
+  TASK_EVENTS_KEPT,
+  type TaskStore, type TaskRecord, type TaskCondition, type TaskCounters, type TaskEvent, type TaskFileFailure, type TaskInit, type TaskPatch,
+  type TaskReason, type TaskRunStats
+} from './tasks.js'
 export type { PlacedFiles, PlacedStat } from './placed-files.js'

@@ -1,5 +1,5 @@
 /**
- * Watches and open scans (schema step 6): the directories the daemon watches (`watches`), the scans still
+ * Watches and open scans (schema step 7): the directories the daemon watches (`watches`), the scans still
  * being acquired (`open_scans`) and the files published into them, each signed on its own
  * (`open_entries`, open-entry-signature.ts). An open scan owns a placeholder row in `scans` (state
  * 'importing', no writer: never removed as a stale import) so the leaf index and `scan_nodes` can point at
@@ -132,15 +132,33 @@ const SQL = {
 } as const
 
 interface OpenRow {
-  id: number, collection: string, name: string, origin: string, sourcePath: string, created: number, state: 'open' | 'sealed', sealedRoot: string | null,
-  scanId: number | null, sealedAt: number | null, sealSignature: Uint8Array | null
+  id: number,
+  collection: string,
+  name: string,
+  origin: string,
+  sourcePath: string,
+  created: number,
+  state: 'open' | 'sealed',
+  sealedRoot: string | null,
+  scanId: number | null,
+  sealedAt: number | null,
+  sealSignature: Uint8Array | null
 }
 interface EntryRow { id: number, open_id: number, seq: number, path: string, cid: Uint8Array, size: number, mode: number, mtime_ms: number, published: number, signature: Uint8Array, version: number }
 
 function toEntry (r: EntryRow): PublishedEntry {
   return {
-    id: r.id, openId: r.open_id, seq: r.seq, path: r.path, cid: CID.decode(r.cid), size: r.size, mode: r.mode, mtimeMs: r.mtime_ms,
-    published: r.published, signature: new Uint8Array(r.signature), version: r.version
+    id: r.id,
+    openId: r.open_id,
+    seq: r.seq,
+    path: r.path,
+    cid: CID.decode(r.cid),
+    size: r.size,
+    mode: r.mode,
+    mtimeMs: r.mtime_ms,
+    published: r.published,
+    signature: new Uint8Array(r.signature),
+    version: r.version
   }
 }
 

@@ -220,6 +220,7 @@ function checkPath (p: string): void {
 /** Checks an entry and makes its row for `insertEntries`. */
 export function entryRow (scanId: number, e: EntryRecord): unknown[] {
   checkPath(e.path)
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a JavaScript caller may pass any type
   if (e.type !== 'file' && e.type !== 'directory' && e.type !== 'symlink') {
     throw new FerryError('ERR_INVALID_ARGUMENT', `Entry "${e.path}" has unknown type "${String(e.type)}"`)
   }
@@ -263,8 +264,17 @@ function toListing (row: ListingRow): ScanListing {
   const root = row.root === null ? openScanId({ origin: row.origin, collection: row.collection, name: row.name, created: row.created }) : CID.parse(row.root)
   return {
     ...(open ? { open: true as const } : {}),
-    id: row.id, root, collection: row.collection, name: row.name, origin: row.origin, files: row.files,
-    directories: row.directories, symlinks: row.symlinks, bytes: row.bytes, created: row.created, skipped: row.skipped
+    id: row.id,
+    root,
+    collection: row.collection,
+    name: row.name,
+    origin: row.origin,
+    files: row.files,
+    directories: row.directories,
+    symlinks: row.symlinks,
+    bytes: row.bytes,
+    created: row.created,
+    skipped: row.skipped
   }
 }
 

@@ -1,5 +1,5 @@
 /**
- * Watches and open scans in the catalog (open-scans.ts, schema step 6): entries signed and numbered in
+ * Watches and open scans in the catalog (open-scans.ts, schema step 7): entries signed and numbered in
  * publication order, a rewritten file as a new version, leaves indexed under the open scan's collection,
  * the open scan kept when stale imports are removed, a change feed, and sealing.
  */

@@ -1,7 +1,7 @@
 import { constants as fsc, promises as fsp, type Stats } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { FerryError, fromSystemError, isFerryError } from '@ferry/errors'
-import { HashPool, fileLeaves, pathProblem, pathUnder, symlinkTargetProblem, walkDag, type DagEntry, type FileLeaf, type GetBlock, type SkippedEntry } from '@ferry/dag'
+import { HashPool, fileLeaves, pathProblem, pathUnder, symlinkTargetProblem, walkDag, type DagEntry, type FileLeaf, type GetBlock } from '@ferry/dag'
 import { EntriesDigest, readLeaf, verifyScanSignature, type Catalog, type InnerBlocks } from '@ferry/store'
 import type { CID } from 'multiformats/cid'
 import {
@@ -75,6 +75,7 @@ function describeType (st: Stats): string {
  * only when complete and durable, restores modes and mtimes, and records the scan in the local catalog so
  * this node serves it next. Interrupted pulls resume from the journal. Never overwrites a different file.
  */
+// eslint-disable-next-line max-lines-per-function -- 421 lines: being split into phases (issue 11 item 1)
 export async function pull (options: PullOptions): Promise<PullResult> {
   const started = performance.now()
   const root = options.root
@@ -160,7 +161,7 @@ export async function pull (options: PullOptions): Promise<PullResult> {
     const local = catalog.getScan(root)
     // an unsigned local record (imported before signing existed) is not used: a peer's signed one is asked for
     if (local?.state === 'complete' && local.signature !== undefined) {
-      record = { root: root.toString(), collection: local.collection, name: local.name, origin: local.origin, files: local.files, directories: local.directories, symlinks: local.symlinks, bytes: local.bytes, skipped: local.skipped, created: local.created, ...(local.signature !== undefined ? { signature: local.signature } : {}) }
+      record = { root: root.toString(), collection: local.collection, name: local.name, origin: local.origin, files: local.files, directories: local.directories, symlinks: local.symlinks, bytes: local.bytes, skipped: local.skipped, created: local.created, signature: local.signature }
       for (const e of catalog.entries(local.id)) {
         digest.add(e)
         meta.set(e.path, e)
@@ -434,6 +435,7 @@ export async function pull (options: PullOptions): Promise<PullResult> {
           } catch (err) {
             item.inflight--
             queue.requeue(item)
+            // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- another lane or a fatal error may abort it while peer.get waits
             if (!signal.aborted && state.peer === peer) state.fail(err)
             return
           }
@@ -462,9 +464,11 @@ export async function pull (options: PullOptions): Promise<PullResult> {
           const peer = await state.connect(signal)
           if (peer != null) {
             await Promise.all(Array.from({ length: window }, async () => { await lane(state, peer) }))
+            // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the lanes change both while awaited
             if (queue.outstanding === 0 || !state.usable) break
             if (state.status === 'up') continue
           }
+          // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the lanes change both while awaited
           if (!state.usable || queue.outstanding === 0) break
           await state.waitBackoff(signal).catch(() => {})
         }
@@ -641,4 +645,3 @@ async function registerScan (
     throw err
   }
 }
-

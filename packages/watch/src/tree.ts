@@ -89,10 +89,16 @@ export async function watchTree (options: WatchTreeOptions): Promise<TreeWatch> 
     if (st === undefined || !st.isFile()) { pending.delete(rel); return }
     offer(rel, st.size, st.mtimeMs)
   }
-  const check = settleCheck({ dir, settleMs, pending, options, run: (f) => {
-    publishing++
-    busy = busy.then(async () => { if (!await options.onSettled(f)) await touch(f.rel) }).catch(options.onError).finally(() => { publishing-- })
-  } })
+  const check = settleCheck({
+    dir,
+    settleMs,
+    pending,
+    options,
+    run: (f) => {
+      publishing++
+      busy = busy.then(async () => { if (!await options.onSettled(f)) await touch(f.rel) }).catch(options.onError).finally(() => { publishing-- })
+    }
+  })
   const rescan = resumableRescan(dir, signal, (rel, size, mtimeMs) => {
     if (options.isNew(rel, size, mtimeMs)) offer(rel, size, mtimeMs)
     return overflowed
