@@ -46,7 +46,7 @@ const result = await build({
   platform: 'node',
   format: 'esm',
   target: 'node22', // the oldest Node Ferry supports (engines); npm scripts run it on Node 24 (the root `node` devDependency)
-  external: ['better-sqlite3'],
+  external: ['better-sqlite3', '@parcel/watcher'],
   banner: { js: banner },
   sourcemap: 'linked',
   logLevel: 'warning',

@@ -267,7 +267,11 @@ describe('the OpenAPI document', () => {
     getOpenApi: () => ({ method: 'GET', path: '/v1/openapi.json' }),
     listSubscriptions: () => ({ method: 'GET', path: '/v1/subscriptions' }),
     createSubscription: () => ({ method: 'POST', path: '/v1/subscriptions', body: { collection: 'conformance', destination: join(dir, 'conformance'), from: [`/ip4/127.0.0.1/tcp/11/p2p/${e.id}`] } }),
-    deleteSubscription: () => ({ method: 'DELETE', path: `/v1/subscriptions/${subscriptionId}?cancelTasks=true` })
+    deleteSubscription: () => ({ method: 'DELETE', path: `/v1/subscriptions/${subscriptionId}?cancelTasks=true` }),
+    listWatches: () => ({ method: 'GET', path: '/v1/watches' }),
+    addWatch: () => ({ method: 'POST', path: '/v1/watches', body: { dir: '/nonexistent/conformance', collection: 'conformance' } }),
+    removeWatch: () => ({ method: 'DELETE', path: '/v1/watches/999' }),
+    sealScan: () => ({ method: 'POST', path: '/v1/seal', body: { collection: 'conformance' } })
   }
   let subscriptionId = '00000000' // set by the createSubscription case, which runs first (paths in registration order)
 

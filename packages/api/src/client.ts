@@ -11,7 +11,8 @@ export const CLIENT_TIMEOUT_MS = 10_000
 /** Talks to the API at `base` with the token of the home in `dir`. */
 export interface ApiClient {
   readonly base: string
-  request: <T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown) => Promise<T>
+  /** One request; `timeoutMs` (default CLIENT_TIMEOUT_MS) for the few that run long (a seal imports a scan). */
+  request: <T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, timeoutMs?: number) => Promise<T>
 }
 
 /** A client for the API at `base` (from daemon.json) of the home in `dir`. ERR_UNAUTHORIZED if the home has no token. */
@@ -20,14 +21,14 @@ export async function apiClient (dir: string, base: string): Promise<ApiClient> 
   if (token === undefined) throw new FerryError('ERR_UNAUTHORIZED', `${dir} has no api-token: is the daemon a Ferry without the API?`)
   return {
     base,
-    async request<T> (method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
+    async request<T> (method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, timeoutMs = CLIENT_TIMEOUT_MS): Promise<T> {
       let res: Response
       try {
         res = await fetch(new URL(path, base), {
           method,
           headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
           body: body === undefined ? undefined : JSON.stringify(body),
-          signal: AbortSignal.timeout(CLIENT_TIMEOUT_MS)
+          signal: AbortSignal.timeout(timeoutMs)
         })
       } catch (err) {
         throw new FerryError('ERR_NETWORK', `Cannot reach the daemon's API at ${base}: ${(err as Error).message}`, { cause: err })

@@ -4,6 +4,7 @@
  */
 import type { EventBus, NamedPeer, PeerState } from '@ferry/node'
 import type { SubscriptionService } from '@ferry/tasks'
+import type { WatchControl } from '@ferry/watch'
 
 /** What GET /v1/peers/:name/catalog asks a peer for. */
 export interface RemoteCatalogQuery {
@@ -48,4 +49,6 @@ export interface ApiContext {
   events: EventBus
   /** The daemon's subscriptions, once running (undefined: the routes answer 503). */
   subscriptions?: () => SubscriptionService | undefined
+  /** Watches and open scans (@ferry/watch); absent: the watch routes answer that none runs. */
+  watches?: WatchControl
 }

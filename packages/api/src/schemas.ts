@@ -121,3 +121,49 @@ export type NodeBodyT = Static<typeof NodeBody>
 export function errors (...statuses: number[]): Record<number, typeof ErrorBody> {
   return Object.fromEntries([401, ...statuses].map((s) => [s, ErrorBody]))
 }
+
+/** A collection or scan name in a watch or seal request. */
+const ScanLabel = Type.String({ minLength: 1, maxLength: 255, pattern: '^[^/\\u0000]+$', description: 'A collection or scan name: 1 to 255 characters, no / or NUL' })
+
+export const AddWatchBody = Type.Object({
+  dir: Type.String({ minLength: 1, maxLength: 4096, description: 'The directory to watch, absolute (as the daemon sees it)' }),
+  collection: ScanLabel,
+  name: Type.Optional(ScanLabel),
+  settleSeconds: Type.Optional(Type.Number({ minimum: 0.1, maximum: 3600, description: 'A file unchanged this long counts as complete; default 2' }))
+}, closed)
+
+export const WatchReportBody = Type.Object({
+  path: Type.String(),
+  reason: Type.String({ description: 'What happened, e.g. changed after it was published; republished' }),
+  at: Type.String({ format: 'date-time' })
+}, closed)
+
+export const Watch = Type.Object({
+  id: Type.Integer({ minimum: 1 }),
+  dir: Type.String(),
+  collection: Type.String(),
+  name: Type.String({ description: 'The open scan it publishes into' }),
+  settleMs: Type.Integer({ minimum: 0 }),
+  created: Type.Integer({ description: 'ms since the epoch' }),
+  key: Type.String({ description: 'The open scan\'s identifier (docs/format.md, "Signed open-scan entries")' }),
+  published: Type.Integer({ minimum: 0, description: 'Files published so far, every version counted' }),
+  pending: Type.Integer({ minimum: 0, description: 'Files waiting to settle' }),
+  reports: Type.Array(WatchReportBody, { description: 'The newest changes reported (files rewritten after they were published)' })
+}, { ...closed, description: 'A watch' })
+
+export const WatchList = Type.Object({ watches: Type.Array(Watch) }, { ...closed, description: 'The running watches' })
+
+export const WatchParams = Type.Object({ id: Type.String({ pattern: '^[1-9][0-9]{0,15}$', description: 'The watch\'s id' }) }, closed)
+
+export const SealBody = Type.Object({ collection: ScanLabel, name: Type.Optional(ScanLabel) }, closed)
+
+export const SealReply = Type.Object({
+  collection: Type.String(),
+  name: Type.String(),
+  root: Type.String({ description: 'The sealed scan\'s root CID: the one `ferry add` of the finished directory gives' }),
+  files: Type.Integer({ minimum: 0 }),
+  bytes: Type.Integer({ minimum: 0 }),
+  published: Type.Integer({ minimum: 0, description: 'Files published while open, every version counted' }),
+  differs: Type.Array(Type.String(), { description: 'Files whose sealed content is not their last published version' }),
+  skipped: Type.Array(Type.Object({ path: Type.String(), code: Type.String(), message: Type.String() }, closed))
+}, { ...closed, description: 'The sealed scan' })

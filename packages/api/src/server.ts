@@ -14,6 +14,7 @@ import { eventRoutes } from './routes/events.js'
 import { nodeRoutes } from './routes/node.js'
 import { peerRoutes } from './routes/peers.js'
 import { subscriptionRoutes } from './routes/subscriptions.js'
+import { watchRoutes } from './routes/watches.js'
 import type { EventStreamOptions } from './sse.js'
 import { tokenMatches } from './token.js'
 import type { WebAssets } from '@ferry/web'
@@ -102,6 +103,7 @@ export async function buildApi (ctx: ApiContext, options: BuildApiOptions): Prom
   subscriptionRoutes(app, ctx)
   catalogRoutes(app, ctx)
   webRoutes(app, ctx, sessions, options.assets ?? new Map())
+  watchRoutes(app, ctx)
   eventRoutes(app, ctx, options.events ?? {}, streams)
   app.get('/v1/openapi.json', {
     schema: { querystring: NoQuery, operationId: 'getOpenApi', tags: ['meta'], summary: 'This document (OpenAPI 3.1)', response: { 200: { type: 'object', additionalProperties: true, description: 'The OpenAPI document' }, ...errors() } }

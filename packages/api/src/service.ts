@@ -7,6 +7,7 @@ import { freeSpace, readConfig } from '@ferry/store'
 import { FerryError } from '@ferry/errors'
 import { addPeer, listPeers, removePeer, type DaemonContext, type DaemonServiceStarter, type NamedPeer } from '@ferry/node'
 import type { SubscriptionService } from '@ferry/tasks'
+import type { WatchControl } from '@ferry/watch'
 import type { ApiContext, RemoteCatalogPage, RemoteCatalogQuery } from './context.js'
 import { buildApi } from './server.js'
 import type { EventStreamOptions } from './sse.js'
@@ -25,6 +26,8 @@ export interface ApiServiceOptions {
   events?: EventStreamOptions
   /** The daemon's subscriptions (`subscriptionDaemonService({ onStarted })`), once running. */
   subscriptions?: () => SubscriptionService | undefined
+  /** The watch service's control (`watchService().control`), for /v1/watches. */
+  watches?: WatchControl
 }
 
 /** Longest a dial of a peer for its catalog, or one page from it, may take. */
@@ -54,7 +57,7 @@ async function remoteCatalog (d: DaemonContext, peer: NamedPeer, query: RemoteCa
 }
 
 /** The routes' view of a running daemon. */
-export function fromDaemon (d: DaemonContext, version: string, url: () => string, extra: Pick<ApiContext, 'subscriptions'> = {}): ApiContext {
+export function fromDaemon (d: DaemonContext, version: string, url: () => string, extra: Pick<ApiContext, 'subscriptions' | 'watches'> = {}): ApiContext {
   const dir = d.home.dir
   return {
     home: dir,
@@ -87,7 +90,8 @@ export function apiService (options: ApiServiceOptions): DaemonServiceStarter {
     const token = await ensureApiToken(d.home.dir)
     let url = ''
     const assets = await loadWebAssets()
-    const app = await buildApi(fromDaemon(d, options.version, () => url, options.subscriptions !== undefined ? { subscriptions: options.subscriptions } : {}), { token, events: options.events, assets })
+    const extra = { ...(options.subscriptions !== undefined ? { subscriptions: options.subscriptions } : {}), ...(options.watches !== undefined ? { watches: options.watches } : {}) }
+    const app = await buildApi(fromDaemon(d, options.version, () => url, extra), { token, events: options.events, assets })
     const port = options.port ?? d.home.config.api?.port ?? 0
     try {
       await app.listen({ host: API_HOST, port })

@@ -20,3 +20,8 @@ export async function apiServer (): Promise<typeof import('@ferry/api')> {
 export async function apiClientApi (): Promise<typeof import('@ferry/api/client')> {
   return await import('@ferry/api/client')
 }
+
+/** @ferry/watch (the native watcher): only the daemon loads it. */
+export async function watchApi (): Promise<typeof import('@ferry/watch')> {
+  return await import('@ferry/watch')
+}

@@ -22,7 +22,7 @@ export interface ShownState { state: string, since: string | null, reason: strin
 export interface ShownPeer { name: string, id: string, addrs: string[], trusted: boolean, state: ShownState }
 
 /** The running daemon's API client, or undefined when no daemon (with an API) runs on the home in `dir`. */
-async function daemonApi (dir: string): Promise<import('@ferry/api/client').ApiClient | undefined> {
+export async function daemonApi (dir: string): Promise<import('@ferry/api/client').ApiClient | undefined> {
   const info = await (await nodeApi()).readDaemonInfo(dir)
   if (info?.api === undefined) return undefined
   return await (await apiClientApi()).apiClient(dir, info.api)

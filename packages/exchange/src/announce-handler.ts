@@ -6,17 +6,22 @@
  * one; a scan it may not read is left out, not marked), and ANNOUNCE_KEEPALIVE after each keep-alive
  * interval without one. Trust is asked again before every frame: an untrusted peer's subscription ends with
  * ERROR DENIED within one interval. At most MAX_ANNOUNCE_QUEUE announcements wait for a slow subscriber;
- * beyond that it is ended with ERROR LIMIT and catches up with a catalog listing.
+ * beyond that it is ended with ERROR LIMIT and catches up with a catalog listing. A subscription made with
+ * ANNOUNCE_SUBSCRIBE_FILES also gets one ANNOUNCE_FILE per file published into an open scan (`watchFiles`),
+ * under the same checks.
  */
-import { decodeAnnounceClientMessage, encodeAnnounceAccepted, encodeAnnounceKeepAlive, encodeAnnounceScan, type CatalogRow } from './catalog-messages.js'
+import { decodeAnnounceClientMessage, encodeAnnounceAccepted, encodeAnnounceFile, encodeAnnounceKeepAlive, encodeAnnounceScan, type CatalogRow, type PublishedFileRow } from './catalog-messages.js'
 import { ANNOUNCE_PROTOCOL, MAX_ANNOUNCE_QUEUE, MAX_CATALOG_CLIENT_FRAME_BYTES } from './constants.js'
 import { decide, openServed, type OpenedStream, type ServerContext } from './server-context.js'
 import { StreamFailure } from './served-stream.js'
 import type { Connection, Stream } from '@libp2p/interface'
 
+/** What waits to be sent: a completed scan, or a file published into an open scan. */
+type Announcement = { row: CatalogRow, file?: undefined } | { row?: undefined, file: PublishedFileRow }
+
 /** One subscription: what it waits to send, and whether the client has closed its side. */
 interface AnnounceStream extends OpenedStream {
-  queue: CatalogRow[]
+  queue: Announcement[]
   clientDone: boolean
 }
 
@@ -56,8 +61,8 @@ async function pause (s: AnnounceStream, ms: number): Promise<boolean> {
 async function sendLoop (ctx: ServerContext, s: AnnounceStream): Promise<void> {
   const keepAliveMs = ctx.timeouts.keepAliveMs
   while (!s.signal.aborted && !s.clientDone) {
-    const row = s.queue.shift()
-    if (row === undefined) {
+    const item = s.queue.shift()
+    if (item === undefined) {
       // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- both change while pause() waits
       if (!await pause(s, keepAliveMs) || s.signal.aborted || s.clientDone) continue
       await checkPeer(ctx, s)
@@ -66,8 +71,8 @@ async function sendLoop (ctx: ServerContext, s: AnnounceStream): Promise<void> {
       continue
     }
     await checkPeer(ctx, s)
-    if (ctx.options.catalog?.mayRead(s.peer, row.collection) !== true) continue
-    await s.io.write(encodeAnnounceScan(row))
+    if (ctx.options.catalog?.mayRead(s.peer, (item.row ?? item.file).collection) !== true) continue
+    await s.io.write(item.row !== undefined ? encodeAnnounceScan(item.row) : encodeAnnounceFile(item.file))
     s.served.progress()
   }
 }
@@ -82,15 +87,17 @@ async function serve (ctx: ServerContext, s: AnnounceStream): Promise<void> {
   if (msg.type === 'error') return
   await checkPeer(ctx, s)
   const { collection } = msg
-  const unwatch = ctx.options.catalog?.watch?.((row) => {
-    if (collection !== null && row.collection !== collection) return
+  const enqueue = (item: Announcement): void => {
+    if (collection !== null && (item.row ?? item.file).collection !== collection) return
     if (s.queue.length >= MAX_ANNOUNCE_QUEUE) {
       void s.served.fail(new StreamFailure('limit', `${MAX_ANNOUNCE_QUEUE} announcements wait for this subscriber: catch up with a catalog listing`))
       return
     }
-    s.queue.push(row)
+    s.queue.push(item)
     s.poke()
-  })
+  }
+  const unwatch = ctx.options.catalog?.watch?.((row) => { enqueue({ row }) })
+  const unwatchFiles = msg.files ? ctx.options.catalog?.watchFiles?.((file) => { enqueue({ file }) }) : undefined
   try {
     await s.io.write(encodeAnnounceAccepted(ctx.timeouts.keepAliveMs))
     s.served.progress()
@@ -98,6 +105,7 @@ async function serve (ctx: ServerContext, s: AnnounceStream): Promise<void> {
     await sendLoop(ctx, s)
   } finally {
     unwatch?.()
+    unwatchFiles?.()
   }
 }
 

@@ -131,6 +131,7 @@ export async function * listCatalog (d: CatalogDial, options: ListCatalogOptions
       await io.write(encodeCatalogRequest({ ...request, cursor }), { signal })
       const msg = decodeCatalogServerMessage(await readWithin(io, d, d.timeoutMs, signal, 'its catalog'))
       if (msg.type === 'error') throw errorFromWire(msg, d.peer)
+      if (msg.type !== 'catalog-page') throw protocolError('malformed', `Peer ${d.peer} answered a catalog request with ${msg.type}`)
       if (msg.rows.length > pageSize) throw protocolError('malformed', `Peer ${d.peer} sent ${msg.rows.length} catalog rows for a page of ${pageSize}`)
       const last = msg.next.byteLength === 0
       if (last) failure = undefined

@@ -6,7 +6,7 @@
  * follows (empty on the last page). The client closes its side when it has what it wants.
  */
 import { ByteReader, ByteWriter } from './codec.js'
-import { CatalogPageBuilder, decodeCatalogClientMessage, type CatalogRequest } from './catalog-messages.js'
+import { CatalogPageBuilder, decodeCatalogClientMessage, encodeOpenEntriesPage, type CatalogRequest, type OpenEntriesRequest } from './catalog-messages.js'
 import { CATALOG_PROTOCOL, MAX_CATALOG_CLIENT_FRAME_BYTES, MAX_CATALOG_PAGE_ROWS } from './constants.js'
 import { decide, openServed, type OpenedStream, type ServerContext } from './server-context.js'
 import { StreamFailure } from './served-stream.js'
@@ -51,14 +51,28 @@ function pageFrame (slice: CatalogSlice, limit: number): Uint8Array {
   return page.take(more && last !== undefined ? encodeCatalogCursor(last.position) : new Uint8Array(0))
 }
 
-/** Checks and answers one CATALOG_REQUEST. */
-async function answer (ctx: ServerContext, s: OpenedStream, req: CatalogRequest): Promise<void> {
+/** Asks the access hook about the peer; a refusal is counted and ends the stream (ERROR DENIED). */
+async function checkPeer (ctx: ServerContext, s: OpenedStream): Promise<void> {
   try {
     await decide(ctx.options.authorize, s.peer, CATALOG_PROTOCOL)
   } catch (err) {
     ctx.stats.refused++
     throw err
   }
+}
+
+/** Checks and answers one OPEN_ENTRIES_REQUEST: one page of the open scan's entries, or its state 'unknown'. */
+async function answerOpen (ctx: ServerContext, s: OpenedStream, req: OpenEntriesRequest): Promise<void> {
+  await checkPeer(ctx, s)
+  if (req.max > MAX_CATALOG_PAGE_ROWS) throw new StreamFailure('limit', `open scan page of ${req.max} entries exceeds the limit of ${MAX_CATALOG_PAGE_ROWS}`)
+  const got = ctx.options.catalog?.openEntries?.(s.peer, req.key, req.fromSeq, req.max) ?? { state: 'unknown' as const, seal: null, entries: [] }
+  await s.io.write(encodeOpenEntriesPage(got.state, got.seal, got.entries).frame)
+  s.served.progress()
+}
+
+/** Checks and answers one CATALOG_REQUEST. */
+async function answer (ctx: ServerContext, s: OpenedStream, req: CatalogRequest): Promise<void> {
+  await checkPeer(ctx, s)
   if (req.pageSize > MAX_CATALOG_PAGE_ROWS) {
     throw new StreamFailure('limit', `catalog page size ${req.pageSize} exceeds the limit of ${MAX_CATALOG_PAGE_ROWS} rows`)
   }
@@ -78,7 +92,8 @@ async function serve (ctx: ServerContext, s: OpenedStream): Promise<void> {
     s.served.started()
     const msg = decodeCatalogClientMessage(frame)
     if (msg.type === 'error') return
-    await answer(ctx, s, msg)
+    if (msg.type === 'open-entries-request') await answerOpen(ctx, s, msg)
+    else await answer(ctx, s, msg)
   }
 }
 

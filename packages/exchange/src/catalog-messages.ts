@@ -6,7 +6,7 @@
  */
 import { ByteReader, ByteWriter, protocolError, varintLength } from './codec.js'
 import {
-  CATALOG_PAGE_BYTES, MAX_ANNOUNCE_KEEPALIVE_MS, MAX_CATALOG_CLIENT_FRAME_BYTES, MAX_CATALOG_CURSOR_BYTES, MAX_CATALOG_FRAME_BYTES, MAX_CID_BYTES,
+  CATALOG_PAGE_BYTES, MAX_ANNOUNCE_KEEPALIVE_MS, MAX_SIGNATURE_BYTES, MAX_CATALOG_CLIENT_FRAME_BYTES, MAX_CATALOG_CURSOR_BYTES, MAX_CATALOG_FRAME_BYTES, MAX_CID_BYTES,
   MAX_STRING_BYTES
 } from './constants.js'
 import { MessageType, frameReader, readError, unexpected, type ErrorMessage } from './messages.js'
@@ -48,22 +48,79 @@ export interface CatalogRequest {
   pageSize: number
 }
 
-export type CatalogClientMessage = CatalogRequest | ErrorMessage
+/** Client → server on /ferry/catalog: the entries of an open scan, from `fromSeq` on, at most `max`. */
+export interface OpenEntriesRequest {
+  type: 'open-entries-request'
+  /** The open scan's key (a catalog row's root when its state is open). */
+  key: CID
+  fromSeq: number
+  /** 1 .. MAX_CATALOG_PAGE_ROWS (more: ERROR LIMIT). */
+  max: number
+}
+
+/** One published file of an open scan without the open scan's identity (OPEN_ENTRIES_PAGE). */
+export type OpenEntryRow = Omit<PublishedFileRow, 'key' | 'collection' | 'name' | 'origin' | 'created'>
+
+/** What a server knows of an open scan: unknown (or not readable by the asker), open, or sealed with a root. */
+export type OpenScanState = 'unknown' | 'open' | 'sealed'
+
+/** The origin's signed statement that it sealed an open scan: `entries` published, sealed into `root`. */
+export interface OpenSeal {
+  root: CID
+  entries: number
+  /** ms since the epoch. */
+  sealedAt: number
+  signature: Uint8Array
+}
+const OPEN_STATES: OpenScanState[] = ['unknown', 'open', 'sealed']
+
+export type CatalogClientMessage = CatalogRequest | OpenEntriesRequest | ErrorMessage
 
 /** Server → client on /ferry/catalog. `next` is empty on the last page. */
 export type CatalogServerMessage =
   | { type: 'catalog-page', next: Uint8Array, rows: CatalogRow[] }
+  | { type: 'open-entries-page', state: OpenScanState, seal: OpenSeal | null, entries: OpenEntryRow[] }
   | ErrorMessage
 
-/** Client → server on /ferry/announce: the subscription, first and only frame. */
+/**
+ * One file published into an open scan (ANNOUNCE_FILE): the open scan's identity and key, the entry and the
+ * origin's signature over it (docs/format.md, "Signed open-scan entries"), passed on unchanged by relays.
+ */
+export interface PublishedFileRow {
+  /** The open scan's identifier (openScanId of origin, collection, name, created). */
+  key: CID
+  collection: string | null
+  name: string
+  /** PeerId string of the origin, the signer. */
+  origin: string
+  /** ms since the epoch when the open scan was started. */
+  created: number
+  seq: number
+  path: string
+  cid: CID
+  size: number
+  mode: number
+  mtimeMs: number
+  /** ms since the epoch when the origin published it. */
+  published: number
+  /** Earlier versions of this path (0: the first); not signed, a hint for people. */
+  version: number
+  signature: Uint8Array
+}
+
+/**
+ * Client → server on /ferry/announce: the subscription, first and only frame. `files`: also every file
+ * published into an open scan (ANNOUNCE_SUBSCRIBE_FILES).
+ */
 export type AnnounceClientMessage =
-  | { type: 'announce-subscribe', collection: string | null }
+  | { type: 'announce-subscribe', collection: string | null, files: boolean }
   | ErrorMessage
 
 /** Server → client on /ferry/announce. */
 export type AnnounceServerMessage =
   | { type: 'announce-accepted', keepAliveMs: number }
   | { type: 'announce-scan', row: CatalogRow }
+  | { type: 'announce-file', file: PublishedFileRow }
   | { type: 'announce-keepalive' }
   | ErrorMessage
 
@@ -122,9 +179,55 @@ export class CatalogPageBuilder {
   }
 }
 
-/** ANNOUNCE_SUBSCRIBE: 0x30 · u8 hasCollection · [string collection]. */
-export function encodeAnnounceSubscribe (collection: string | null): Uint8Array {
-  return optionalString(new ByteWriter(32).u8(MessageType.ANNOUNCE_SUBSCRIBE), collection).finish()
+/**
+ * ANNOUNCE_SUBSCRIBE: 0x30 · u8 hasCollection · [string collection]; with `files`, ANNOUNCE_SUBSCRIBE_FILES
+ * (0x34, same layout): scans and published files.
+ */
+export function encodeAnnounceSubscribe (collection: string | null, files = false): Uint8Array {
+  return optionalString(new ByteWriter(32).u8(files ? MessageType.ANNOUNCE_SUBSCRIBE_FILES : MessageType.ANNOUNCE_SUBSCRIBE), collection).finish()
+}
+
+/**
+ * ANNOUNCE_FILE: 0x35 · cid key · u8 hasCollection · [string collection] · string name · string origin ·
+ * varint created · varint seq · string path · cid · varint size · varint mode · f64 mtime · varint published ·
+ * varint version · varint signature length · signature.
+ */
+export function encodeAnnounceFile (f: PublishedFileRow): Uint8Array {
+  const w = optionalString(new ByteWriter(256).u8(MessageType.ANNOUNCE_FILE).cid(f.key), f.collection)
+  w.string(f.name, MAX_STRING_BYTES).string(f.origin, MAX_STRING_BYTES).varint(f.created)
+  return writeOpenEntry(w, f).finish()
+}
+
+/**
+ * One entry: varint seq · string path · cid · varint size · varint mode · f64 mtime · varint published ·
+ * varint version · varint signature length · signature.
+ */
+function writeOpenEntry (w: ByteWriter, f: OpenEntryRow): ByteWriter {
+  if (f.signature.byteLength === 0 || f.signature.byteLength > MAX_SIGNATURE_BYTES) throw new RangeError(`Invalid entry signature of ${f.signature.byteLength} bytes`)
+  return w.varint(f.seq).string(f.path, MAX_STRING_BYTES).cid(f.cid).varint(f.size).varint(f.mode).f64(f.mtimeMs).varint(f.published)
+    .varint(f.version).lengthPrefixed(f.signature)
+}
+
+/** OPEN_ENTRIES_REQUEST: 0x22 · cid key · varint fromSeq · varint max. */
+export function encodeOpenEntriesRequest (req: Omit<OpenEntriesRequest, 'type'>): Uint8Array {
+  return new ByteWriter(64).u8(MessageType.OPEN_ENTRIES_REQUEST).cid(req.key).varint(req.fromSeq).varint(req.max).finish()
+}
+
+/**
+ * OPEN_ENTRIES_PAGE: 0x23 · u8 state (0 unknown, 1 open, 2 sealed) · [seal, if sealed: cid root · varint
+ * entries · varint sealedAt · varint signature length · signature] · varint n · n × entry. Entries are added
+ * while the page stays under `pageBytes` (at least one).
+ */
+export function encodeOpenEntriesPage (state: OpenScanState, seal: OpenSeal | null, entries: readonly OpenEntryRow[], pageBytes = CATALOG_PAGE_BYTES): { frame: Uint8Array, sent: number } {
+  const body = new ByteWriter(1024)
+  let sent = 0
+  while (sent < entries.length && (sent === 0 || body.length < pageBytes)) writeOpenEntry(body, entries[sent++]!)
+  const w = new ByteWriter(64 + body.length).u8(MessageType.OPEN_ENTRIES_PAGE).u8(OPEN_STATES.indexOf(state))
+  if (state === 'sealed') {
+    if (seal === null || seal.signature.byteLength === 0 || seal.signature.byteLength > MAX_SIGNATURE_BYTES) throw new RangeError('A sealed open scan needs its signed seal')
+    w.cid(seal.root).varint(seal.entries).varint(seal.sealedAt).lengthPrefixed(seal.signature)
+  }
+  return { frame: w.varint(sent).bytes(body.finish()).finish(), sent }
 }
 
 /** ANNOUNCE_ACCEPTED: 0x31 · varint keepAliveMs. */
@@ -178,6 +281,50 @@ function readRow (r: ByteReader): CatalogRow {
   return { ...row, state }
 }
 
+function readPublishedFile (r: ByteReader): PublishedFileRow {
+  const key = r.cid('key', MAX_CID_BYTES)
+  const collection = readOptionalString(r, 'collection')
+  const head = { key, collection, name: r.string('name', MAX_STRING_BYTES), origin: r.string('origin', MAX_STRING_BYTES), created: r.varint('created') }
+  return { ...head, ...readOpenEntry(r) }
+}
+
+function readOpenEntry (r: ByteReader): OpenEntryRow {
+  const entry = {
+    seq: r.varint('seq'),
+    path: r.string('path', MAX_STRING_BYTES),
+    cid: r.cid('cid', MAX_CID_BYTES),
+    size: r.varint('size'),
+    mode: r.varint('mode', 0xffffffff),
+    mtimeMs: r.f64('mtime'),
+    published: r.varint('published'),
+    version: r.varint('version')
+  }
+  const len = r.varint('signature length', MAX_SIGNATURE_BYTES)
+  if (len === 0) throw protocolError('malformed', `${r.what} frame has an empty entry signature`)
+  return { ...entry, signature: new Uint8Array(r.bytes(len, 'signature')) }
+}
+
+function readOpenEntriesPage (r: ByteReader): CatalogServerMessage {
+  const code = r.u8('open scan state')
+  const state = OPEN_STATES[code]
+  if (state === undefined) throw protocolError('malformed', `${r.what} frame has unknown open scan state ${code}`)
+  const seal = state === 'sealed' ? readSeal(r) : null
+  const n = r.varint('entry count', MAX_CATALOG_FRAME_BYTES)
+  const entries: OpenEntryRow[] = []
+  for (let i = 0; i < n; i++) entries.push(readOpenEntry(r))
+  r.end()
+  return { type: 'open-entries-page', state, seal, entries }
+}
+
+function readSeal (r: ByteReader): OpenSeal {
+  const root = r.cid('sealed root', MAX_CID_BYTES)
+  const entries = r.varint('sealed entries')
+  const sealedAt = r.varint('sealed at')
+  const len = r.varint('seal signature length', MAX_SIGNATURE_BYTES)
+  if (len === 0) throw protocolError('malformed', `${r.what} frame has an empty seal signature`)
+  return { root, entries, sealedAt, signature: new Uint8Array(r.bytes(len, 'seal signature')) }
+}
+
 /** Decodes and validates a frame a catalog server received. A page size of 0 is malformed; one above the server's limit is the handler's to refuse (ERROR LIMIT). */
 export function decodeCatalogClientMessage (frame: Uint8Array | Uint8ArrayList): CatalogClientMessage {
   const r = frameReader(frame, MAX_CATALOG_CLIENT_FRAME_BYTES, 'catalog')
@@ -191,6 +338,14 @@ export function decodeCatalogClientMessage (frame: Uint8Array | Uint8ArrayList):
       if (pageSize === 0) throw protocolError('malformed', 'catalog CATALOG_REQUEST frame asks for no rows')
       r.end()
       return { type: 'catalog-request', collection, prefix, cursor, pageSize }
+    }
+    case MessageType.OPEN_ENTRIES_REQUEST: {
+      const key = r.cid('key', MAX_CID_BYTES)
+      const fromSeq = r.varint('from seq')
+      const max = r.varint('max')
+      if (max === 0) throw protocolError('malformed', 'catalog OPEN_ENTRIES_REQUEST frame asks for no entries')
+      r.end()
+      return { type: 'open-entries-request', key, fromSeq, max }
     }
     case MessageType.ERROR:
       return readError(r)
@@ -212,6 +367,8 @@ export function decodeCatalogServerMessage (frame: Uint8Array | Uint8ArrayList):
       r.end()
       return { type: 'catalog-page', next, rows }
     }
+    case MessageType.OPEN_ENTRIES_PAGE:
+      return readOpenEntriesPage(r)
     case MessageType.ERROR:
       return readError(r)
     default:
@@ -224,10 +381,11 @@ export function decodeAnnounceClientMessage (frame: Uint8Array | Uint8ArrayList)
   const r = frameReader(frame, MAX_CATALOG_CLIENT_FRAME_BYTES, 'announce')
   const type = r.u8('type')
   switch (type) {
-    case MessageType.ANNOUNCE_SUBSCRIBE: {
+    case MessageType.ANNOUNCE_SUBSCRIBE:
+    case MessageType.ANNOUNCE_SUBSCRIBE_FILES: {
       const collection = readOptionalString(r, 'collection')
       r.end()
-      return { type: 'announce-subscribe', collection }
+      return { type: 'announce-subscribe', collection, files: type === MessageType.ANNOUNCE_SUBSCRIBE_FILES }
     }
     case MessageType.ERROR:
       return readError(r)
@@ -251,6 +409,11 @@ export function decodeAnnounceServerMessage (frame: Uint8Array | Uint8ArrayList)
       const row = readRow(r)
       r.end()
       return { type: 'announce-scan', row }
+    }
+    case MessageType.ANNOUNCE_FILE: {
+      const file = readPublishedFile(r)
+      r.end()
+      return { type: 'announce-file', file }
     }
     case MessageType.ANNOUNCE_KEEPALIVE:
       r.end()

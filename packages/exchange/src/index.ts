@@ -24,9 +24,9 @@ export {
 export type { FrameProblem } from './codec.js'
 export {
   CatalogPageBuilder, decodeAnnounceClientMessage, decodeAnnounceServerMessage, decodeCatalogClientMessage, decodeCatalogServerMessage,
-  encodeAnnounceAccepted, encodeAnnounceKeepAlive, encodeAnnounceScan, encodeAnnounceSubscribe, encodeCatalogRequest,
+  encodeOpenEntriesPage, encodeOpenEntriesRequest, encodeAnnounceAccepted, encodeAnnounceFile, encodeAnnounceKeepAlive, encodeAnnounceScan, encodeAnnounceSubscribe, encodeCatalogRequest,
   type AnnounceClientMessage, type AnnounceServerMessage, type CatalogClientMessage, type CatalogRequest, type CatalogRow, type CatalogServerMessage,
-  type CatalogState
+  type CatalogState, type PublishedFileRow, type OpenEntriesRequest, type OpenEntryRow, type OpenScanState, type OpenSeal
 } from './catalog-messages.js'
 export { encodeCatalogCursor, decodeCatalogCursor } from './catalog-handler.js'
 export type { CatalogPage, ListCatalogOptions, RemoteCatalogRow, WatchAnnouncementsOptions } from './catalog-client.js'

@@ -2,7 +2,7 @@
  * What the exchange needs from its surroundings (narrow interfaces, so tests hand in small real pieces) and
  * what it gives back.
  */
-import type { CatalogRow } from './catalog-messages.js'
+import type { CatalogRow, OpenEntryRow, OpenScanState, OpenSeal, PublishedFileRow } from './catalog-messages.js'
 import type { ScanEntry, SkippedEntry, WireScanRecord } from './messages.js'
 import type { ComponentLogger, Libp2p, Logger, PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
@@ -71,6 +71,16 @@ export interface CatalogSource {
    * the returned function is called. Without it the node announces nothing.
    */
   watch?: (listener: (row: CatalogRow) => void) => () => void
+  /**
+   * Calls `listener` once for every file published into an open scan from now on (any collection: the
+   * server filters), until the returned function is called. Without it no file is announced.
+   */
+  watchFiles?: (listener: (file: PublishedFileRow) => void) => () => void
+  /**
+   * Up to `max` entries of the open scan with this key from `fromSeq` on, in seq order, and its state:
+   * 'unknown' (and no entries) for an open scan this node does not have or `peer` may not read.
+   */
+  openEntries?: (peer: PeerId, key: CID, fromSeq: number, max: number) => { state: OpenScanState, seal: OpenSeal | null, entries: OpenEntryRow[] }
 }
 
 /** What a peer asks for, given to the access hook. */

@@ -198,7 +198,7 @@ describe('frame decoders under arbitrary and mutated input (fast-check)', () => 
     }), { numRuns: 500 })
     fc.assert(fc.property(fc.option(text, { nil: null }), text, cursor, fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }), (collection, prefix, c, pageSize) => {
       expect(decodeCatalogClientMessage(encodeCatalogRequest({ collection, prefix, cursor: c, pageSize }))).toEqual({ type: 'catalog-request', collection, prefix, cursor: c, pageSize })
-      expect(decodeAnnounceClientMessage(encodeAnnounceSubscribe(collection))).toEqual({ type: 'announce-subscribe', collection })
+      expect(decodeAnnounceClientMessage(encodeAnnounceSubscribe(collection))).toEqual({ type: 'announce-subscribe', collection, files: false })
     }), { numRuns: 500 })
     fc.assert(fc.property(fc.integer({ min: 1, max: MAX_ANNOUNCE_KEEPALIVE_MS }), (ms) => {
       expect(decodeAnnounceServerMessage(encodeAnnounceAccepted(ms))).toEqual({ type: 'announce-accepted', keepAliveMs: ms })

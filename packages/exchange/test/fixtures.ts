@@ -5,7 +5,7 @@
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import {
-  CatalogPageBuilder, encodeAnnounceAccepted, encodeAnnounceKeepAlive, encodeAnnounceScan, encodeAnnounceSubscribe, encodeCatalogCursor, encodeCatalogRequest,
+  CatalogPageBuilder, encodeAnnounceAccepted, encodeAnnounceFile, encodeOpenEntriesPage, encodeOpenEntriesRequest, encodeAnnounceKeepAlive, encodeAnnounceScan, encodeAnnounceSubscribe, encodeCatalogCursor, encodeCatalogRequest,
   type CatalogRow, ScanBatcher, encodeBlock, encodeError, encodeFrame, encodeRequest, encodeScanEnd, encodeScanMore, encodeScanRecord, encodeScanRequest, encodeStatus,
   type ScanEntry, type SkippedEntry
 } from '@ferry/exchange'
@@ -49,9 +49,31 @@ function batch<T extends ScanEntry | SkippedEntry> (kind: 'entries' | 'skipped',
 }
 
 /** Examples that docs/protocol.md gives in passing (not as a section's `→` example): [name, frame, expected hex]. */
+/** The published file of the ANNOUNCE_FILE example (key and CID: LEAF; signature "sig"). */
+export const PUBLISHED_FILE = {
+  key: LEAF,
+  collection: 'c1',
+  name: 'scan',
+  origin: 'P',
+  created: 1_700_000_000_000,
+  seq: 0,
+  path: 'a',
+  cid: LEAF,
+  size: 5,
+  mode: 0o100644,
+  mtimeMs: 1.5,
+  published: 1_700_000_000_002,
+  version: 0,
+  signature: new TextEncoder().encode('sig')
+}
+
+/** The seal of the OPEN_ENTRIES_PAGE example: 1 entry, sealed into NODE at 1700000000003, signature "sig". */
+export const SEAL = { root: NODE, entries: 1, sealedAt: 1_700_000_000_003, signature: new TextEncoder().encode('sig') }
+
 export const GOLDEN_EXTRA: Array<[string, Uint8Array, string]> = [
   ['CATALOG_PAGE (last, empty)', encodeFrame(page([], new Uint8Array(0))), '03' + '21' + '00' + '00'],
-  ['ANNOUNCE_SUBSCRIBE (every collection)', encodeFrame(encodeAnnounceSubscribe(null)), '02' + '30' + '00']
+  ['ANNOUNCE_SUBSCRIBE (every collection)', encodeFrame(encodeAnnounceSubscribe(null)), '02' + '30' + '00'],
+  ['OPEN_ENTRIES_PAGE (unknown)', encodeFrame(encodeOpenEntriesPage('unknown', null, []).frame), '03' + '23' + '00' + '00']
 ]
 
 /** [name, frame bytes as produced by the encoder, expected hex]. */
@@ -78,5 +100,11 @@ export const GOLDEN: Array<[string, Uint8Array, string]> = [
   ['ANNOUNCE_SUBSCRIBE', encodeFrame(encodeAnnounceSubscribe('c1')), '05' + '30' + '01' + '02' + '6331'],
   ['ANNOUNCE_ACCEPTED', encodeFrame(encodeAnnounceAccepted(15_000)), '03' + '31' + '9875'],
   ['ANNOUNCE_SCAN', encodeFrame(encodeAnnounceScan({ ...ROW, collection: null })), '3b' + '32' + '24' + NODE_HEX + '00' + '04' + '7363616e' + '01' + '50' + '02' + '01' + '00' + 'ac02' + '80d095ffbc31' + '01' + '00'],
-  ['ANNOUNCE_KEEPALIVE', encodeFrame(encodeAnnounceKeepAlive()), '01' + '33']
+  ['ANNOUNCE_KEEPALIVE', encodeFrame(encodeAnnounceKeepAlive()), '01' + '33'],
+  ['OPEN_ENTRIES_REQUEST', encodeFrame(encodeOpenEntriesRequest({ key: LEAF, fromSeq: 0, max: 100 })), '28' + '22' + '24' + LEAF_HEX + '00' + '64'],
+  ['OPEN_ENTRIES_PAGE', encodeFrame(encodeOpenEntriesPage('sealed', SEAL, [PUBLISHED_FILE]).frame), '72' + '23' + '02' + '24' + NODE_HEX + '01' + '83d095ffbc31' + '03' + '736967' + '01' +
+    '00' + '01' + '61' + '24' + LEAF_HEX + '05' + 'a48302' + '3ff8000000000000' + '82d095ffbc31' + '00' + '03' + '736967'],
+  ['ANNOUNCE_SUBSCRIBE_FILES', encodeFrame(encodeAnnounceSubscribe('c1', true)), '05' + '34' + '01' + '02' + '6331'],
+  ['ANNOUNCE_FILE', encodeFrame(encodeAnnounceFile(PUBLISHED_FILE)), '76' + '35' + '24' + LEAF_HEX + '01' + '02' + '6331' + '04' + '7363616e' + '01' + '50' + '80d095ffbc31' + '00' +
+    '01' + '61' + '24' + LEAF_HEX + '05' + 'a48302' + '3ff8000000000000' + '82d095ffbc31' + '00' + '03' + '736967']
 ]

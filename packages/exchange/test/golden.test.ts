@@ -9,7 +9,7 @@ import {
   decodeAnnounceClientMessage, decodeAnnounceServerMessage, decodeBlocksClientMessage, decodeBlocksServerMessage, decodeCatalogClientMessage,
   decodeCatalogCursor, decodeCatalogServerMessage, decodeScanClientMessage, decodeScanServerMessage
 } from '@ferry/exchange'
-import { ENTRIES, GOLDEN, GOLDEN_EXTRA, LEAF, NODE, ROW, SIGNATURE, SKIPPED, hex, unframe } from './fixtures.js'
+import { ENTRIES, GOLDEN, GOLDEN_EXTRA, LEAF, NODE, PUBLISHED_FILE, ROW, SEAL, SIGNATURE, SKIPPED, hex, unframe } from './fixtures.js'
 
 const PROTOCOL_MD = new URL('../../../docs/protocol.md', import.meta.url)
 
@@ -78,11 +78,17 @@ describe('golden wire fixtures', () => {
     expect(page.type === 'catalog-page' && decodeCatalogCursor(page.next)).toBe(7)
     const x = Object.fromEntries(GOLDEN_EXTRA.map(([n, , h]) => [n, unframe(h)]))
     expect(decodeCatalogServerMessage(x['CATALOG_PAGE (last, empty)']!)).toEqual({ type: 'catalog-page', next: new Uint8Array(0), rows: [] })
-    expect(decodeAnnounceClientMessage(g.ANNOUNCE_SUBSCRIBE!)).toEqual({ type: 'announce-subscribe', collection: 'c1' })
-    expect(decodeAnnounceClientMessage(x['ANNOUNCE_SUBSCRIBE (every collection)']!)).toEqual({ type: 'announce-subscribe', collection: null })
+    expect(decodeAnnounceClientMessage(g.ANNOUNCE_SUBSCRIBE!)).toEqual({ type: 'announce-subscribe', collection: 'c1', files: false })
+    expect(decodeAnnounceClientMessage(x['ANNOUNCE_SUBSCRIBE (every collection)']!)).toEqual({ type: 'announce-subscribe', collection: null, files: false })
     expect(decodeAnnounceServerMessage(g.ANNOUNCE_ACCEPTED!)).toEqual({ type: 'announce-accepted', keepAliveMs: 15_000 })
     expect(decodeAnnounceServerMessage(g.ANNOUNCE_SCAN!)).toEqual({ type: 'announce-scan', row: { ...ROW, collection: null } })
     expect(decodeAnnounceServerMessage(g.ANNOUNCE_KEEPALIVE!)).toEqual({ type: 'announce-keepalive' })
+    expect(decodeCatalogClientMessage(g.OPEN_ENTRIES_REQUEST!)).toEqual({ type: 'open-entries-request', key: LEAF, fromSeq: 0, max: 100 })
+    const { key: _k, collection: _c, name: _n, origin: _o, created: _cr, ...entry } = PUBLISHED_FILE
+    expect(decodeCatalogServerMessage(g.OPEN_ENTRIES_PAGE!)).toEqual({ type: 'open-entries-page', state: 'sealed', seal: SEAL, entries: [entry] })
+    expect(decodeCatalogServerMessage(x['OPEN_ENTRIES_PAGE (unknown)']!)).toEqual({ type: 'open-entries-page', state: 'unknown', seal: null, entries: [] })
+    expect(decodeAnnounceClientMessage(g.ANNOUNCE_SUBSCRIBE_FILES!)).toEqual({ type: 'announce-subscribe', collection: 'c1', files: true })
+    expect(decodeAnnounceServerMessage(g.ANNOUNCE_FILE!)).toEqual({ type: 'announce-file', file: PUBLISHED_FILE })
     expect(decodeCatalogServerMessage(g.ERROR!)).toEqual({ type: 'error', code: 'denied', message: 'no' }) // the same ERROR as every protocol
   })
 })

@@ -11,8 +11,14 @@ export type PeerEvent =
   | { type: 'peer:unreachable', peer: string, reason: string }
   | { type: 'peer:refused', peer: string, reason: string }
 
+/** A watched directory published a file into its open scan (docs/cli.md, `ferry watch`). */
+export type WatchEvent =
+  | { type: 'watch:published', collection: string, name: string, path: string, cid: string, size: number, seq: number, version: number }
+  | { type: 'watch:changed', collection: string, name: string, path: string, reason: string }
+  | { type: 'watch:sealed', collection: string, name: string, root: string }
+
 /** Every event the daemon publishes. */
-export type DaemonEventBody = PeerEvent
+export type DaemonEventBody = PeerEvent | WatchEvent
 
 /** An event as delivered: with a sequence number (increasing from 1) and its time (ISO 8601). */
 export type DaemonEvent = DaemonEventBody & { id: number, at: string }

@@ -72,6 +72,11 @@ export interface FerryNode {
   /** Listening addresses, each ending in /p2p/<PeerId>. */
   addrs: () => string[]
   /**
+   * Checks the catalog for completed scans and published files now, instead of at the next poll: for a
+   * daemon service that has just committed one (the watch service), so subscribers hear of it at once.
+   */
+  announceNow: () => void
+  /**
    * Connects to a peer at `addr` (a multiaddr string or object ending in /p2p/<PeerId>) and returns a client
    * for it. ERR_INVALID_ARGUMENT for an address without /p2p/, ERR_NETWORK / ERR_TIMEOUT if it cannot be
    * reached.
@@ -252,6 +257,7 @@ export async function createFerryNode (init: FerryNodeInit): Promise<FerryNode> 
     trust,
     privateNetwork: swarmKey !== undefined,
     addrs: () => libp2p.getMultiaddrs().map((a) => a.toString()),
+    announceNow: () => { catalog.pollNow() },
     dialPeer: dialer.dialPeer,
     async stop () {
       await server.stop()

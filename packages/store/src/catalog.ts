@@ -27,6 +27,7 @@ import { openTaskStore, type TaskStore } from './tasks.js'
 import { openSubscriptionStore, type SubscriptionStore } from './subscriptions.js'
 import { createPlacedFiles, type PlacedFiles } from './placed-files.js'
 import type { SignatureCheck } from './scan-signature.js'
+import { openOpenScans, type OpenScans } from './open-scans.js'
 import type { CID } from 'multiformats/cid'
 
 export { fromSqliteError, DEFAULT_BUSY_TIMEOUT_MS, DEFAULT_CACHE_MIB } from './catalog-db.js'
@@ -37,6 +38,7 @@ export {
 export { RAW_CODE, type LeafLocation, type LeafRecord, type SourceRecord } from './leaf-index.js'
 export { DEFAULT_FLUSH_ROWS, type ScanSummary, type ScanWriter } from './scan-writer.js'
 export type { ProvenanceRecord } from './signatures.js'
+export type { OpenScans, OpenScanRecord, PublishedEntry, PublishFile, WatchRecord } from './open-scans.js'
 
 /** File name of the catalog inside a home. */
 export const CATALOG_FILE = 'catalog.db'
@@ -107,6 +109,8 @@ export interface Catalog {
   readonly subscriptions: SubscriptionStore
   /** Files pulls placed, for the quick check (placed-files.ts). */
   readonly placed: PlacedFiles
+  /** Watches and open scans with their signed entries (open-scans.ts). */
+  readonly open: OpenScans
   close: () => void
 }
 
@@ -159,6 +163,7 @@ export function openCatalog (file: string, options: CatalogOptions = {}): Catalo
     tasks: openTaskStore(h),
     subscriptions: openSubscriptionStore(h),
     placed: createPlacedFiles(h.db, h.guard),
+    open: openOpenScans(h, leafIndex, nodes),
     close: h.close
   }
 }

@@ -27,6 +27,11 @@ export {
   signScanRecord, verifyScanSignature, parseSigner,
   type ScanSignature, type SignedRecordFields, type SignedEntry, type SignatureCheck, type Signer
 } from './scan-signature.js'
+export {
+  OPEN_ENTRY_SIGNATURE_FORMAT, OPEN_ENTRY_DOMAIN, OPEN_SCAN_ID_DOMAIN, OPEN_SEAL_DOMAIN, openScanId, openEntrySigningBytes, signOpenEntry, verifyOpenEntry,
+  openSealSigningBytes, signOpenSeal, verifyOpenSeal, type OpenScanIdentity, type OpenEntryFields, type OpenSealFields
+} from './open-entry-signature.js'
+export type { OpenScans, OpenScanRecord, PublishedEntry, PublishFile, WatchRecord } from './open-scans.js'
 export { MIGRATIONS, type Migration } from './migrations.js'
 export { freeSpace, type FreeSpace } from './space.js'
 export { readLeaf, type LeafRead } from './leaf-reader.js'

@@ -283,6 +283,63 @@ CREATE TABLE subscription_scans (
 CREATE UNIQUE INDEX subscription_scans_dir ON subscription_scans (sub_id, dir);
 `
 
+/**
+ * Schema version 8:
+ * watches and open scans (open-scans.ts).
+ *
+ * - `watches`: a directory the daemon watches, the open scan (collection, name) it publishes into and its
+ *   settle time; kept across restarts.
+ * - `open_scans`: scans still being acquired; `key` is the open scan's identifier (openScanId). `scan_id` is the placeholder row in `scans` (state
+ *   'importing', no writer) that owns the published files' sources and nodes; `state` turns 'sealed' with
+ *   `sealed_root`, `sealed_at` and the origin's `seal_signature` (over the entry count and root) when `ferry seal` commits the finished directory as an ordinary scan.
+ * - `open_entries`: every file published, in publication order (`seq` 0, 1, ... per open scan), each with
+ *   the origin's signature over it (docs/format.md, "Signed open-scan entries"); a file rewritten after it
+ *   was published gets a new row (`version` 1, 2, ...). The row id orders the change feed.
+ */
+const SCHEMA_V8 = `
+CREATE TABLE watches (
+  id        INTEGER PRIMARY KEY,
+  dir       TEXT NOT NULL,
+  collection TEXT NOT NULL,
+  name      TEXT NOT NULL,
+  settle_ms INTEGER NOT NULL,
+  created   INTEGER NOT NULL,
+  UNIQUE (collection, name)
+);
+
+CREATE TABLE open_scans (
+  id          INTEGER PRIMARY KEY,
+  collection  TEXT NOT NULL,
+  name        TEXT NOT NULL,
+  origin      TEXT NOT NULL,
+  source_path TEXT NOT NULL,
+  created     INTEGER NOT NULL,
+  state       TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'sealed')),
+  sealed_root TEXT,
+  scan_id     INTEGER REFERENCES scans (id) ON DELETE SET NULL,
+  key         TEXT NOT NULL UNIQUE,
+  sealed_at   INTEGER,
+  seal_signature BLOB
+);
+CREATE INDEX open_scans_by_name ON open_scans (collection, name);
+
+CREATE TABLE open_entries (
+  id        INTEGER PRIMARY KEY,
+  open_id   INTEGER NOT NULL REFERENCES open_scans (id) ON DELETE CASCADE,
+  seq       INTEGER NOT NULL,
+  path      TEXT NOT NULL,
+  cid       BLOB NOT NULL,
+  size      INTEGER NOT NULL,
+  mode      INTEGER NOT NULL,
+  mtime_ms  REAL NOT NULL,
+  published INTEGER NOT NULL,
+  signature BLOB NOT NULL,
+  version   INTEGER NOT NULL,
+  UNIQUE (open_id, seq)
+);
+CREATE INDEX open_entries_by_path ON open_entries (open_id, path, seq);
+`
+
 /** Every schema step, in order. The catalog's current version is the last one's. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, description: 'scans, entries, sources, leaves', up: db => { db.exec(SCHEMA_V1) } },
@@ -291,5 +348,6 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 4, description: 'signed scan records: scans.signature, scan_provenance', up: db => { db.exec(SCHEMA_V4) } },
   { version: 5, description: 'placed_files (what pulls wrote, for the quick check)', up: db => { db.exec(SCHEMA_V5) } },
   { version: 6, description: 'durable tasks: tasks, task_files, task_events', up: db => { db.exec(SCHEMA_V6) } },
-  { version: 7, description: 'subscriptions: subscriptions, subscription_scans', up: db => { db.exec(SCHEMA_V7) } }
+  { version: 7, description: 'subscriptions: subscriptions, subscription_scans', up: db => { db.exec(SCHEMA_V7) } },
+  { version: 8, description: 'watches, open scans and their signed entries', up: db => { db.exec(SCHEMA_V8) } }
 ]

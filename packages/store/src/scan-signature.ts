@@ -92,8 +92,8 @@ export type SignatureCheck = { ok: true } | { ok: false, reason: string }
 const ENTRY_TYPES = { file: 0, directory: 1, symlink: 2 } as const
 const utf8 = new TextEncoder()
 
-/** Appends fixed-width big-endian integers and length-prefixed byte strings. */
-class Canonical {
+/** Appends fixed-width big-endian integers and length-prefixed byte strings (the signed encodings). */
+export class Canonical {
   private readonly parts: Uint8Array[] = []
 
   raw (b: Uint8Array): this {

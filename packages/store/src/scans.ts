@@ -8,6 +8,7 @@ import { CID } from 'multiformats/cid'
 import { FerryError } from '@ferry/errors'
 import { lazyStatements, type CatalogDb, type Statements } from './catalog-db.js'
 import type { ScanSignature } from './scan-signature.js'
+import { openScanId } from './open-entry-signature.js'
 import type BetterSqlite3 from 'better-sqlite3'
 
 /** Entries read per query by `entries()`. */
@@ -90,6 +91,11 @@ export interface ScanListing {
   created: number
   /** How many entries were skipped. */
   skipped: number
+  /**
+   * True for an open scan (still being acquired, `ferry watch`): `root` is then its key (`openScanId`),
+   * `files` and `bytes` count its files published so far (the latest version of each path).
+   */
+  open?: true
 }
 
 /** Query of `pageScans`: complete scans in row id order, after a cursor. */
@@ -104,6 +110,8 @@ export interface ScanPageQuery {
   prefix?: string
   /** Leave out the scans of these collections (the ones the asker may not read). */
   hidden?: readonly string[]
+  /** Also list open scans (`open: true`), in the same row id order. */
+  includeOpen?: boolean
 }
 
 /** One page of `pageScans`; `more` if scans follow the last one. */
@@ -189,7 +197,7 @@ interface ScanRow {
   signed_at: number | null
 }
 
-interface ListingRow { id: number, root: string, collection: string | null, name: string, origin: string, files: number, directories: number, symlinks: number, bytes: number, skipped: number, created: number }
+interface ListingRow { id: number, root: string | null, collection: string | null, name: string, origin: string, files: number, directories: number, symlinks: number, bytes: number, skipped: number, created: number }
 
 interface EntryRow { path: string, type: EntryType, size: number, mode: number, mtime_ms: number, cid: Buffer, target: string | null }
 
@@ -252,9 +260,12 @@ function toScan (row: ScanRow): ScanRecord {
 }
 
 function toListing (row: ListingRow): ScanListing {
+  const open = row.root === null
+  const root = row.root === null ? openScanId({ origin: row.origin, collection: row.collection, name: row.name, created: row.created }) : CID.parse(row.root)
   return {
+    ...(open ? { open: true as const } : {}),
     id: row.id,
-    root: CID.parse(row.root),
+    root,
     collection: row.collection,
     name: row.name,
     origin: row.origin,
@@ -311,6 +322,9 @@ function scanLister (h: CatalogDb): Scans['list'] {
   })
 }
 
+/** Complete scans, and the placeholder rows of open scans (open-scans.ts). */
+const OPEN_OR_COMPLETE = '(state = \'complete\' OR id IN (SELECT scan_id FROM open_scans WHERE state = \'open\' AND scan_id IS NOT NULL))'
+
 /**
  * `pageScans`: its statement per filter combination (eight at most), prepared on first use. The collection
  * test is written `+collection` so SQLite walks the primary key from the cursor instead of sorting a whole
@@ -319,7 +333,7 @@ function scanLister (h: CatalogDb): Scans['list'] {
 function scanPager (h: CatalogDb): Scans['page'] {
   const byFilter = new Map<string, BetterSqlite3.Statement>()
   return (query) => h.guard(() => {
-    const where = ['state = \'complete\'', 'id > ?']
+    const where = [query.includeOpen === true ? OPEN_OR_COMPLETE : 'state = \'complete\'', 'id > ?']
     const params: unknown[] = [query.after ?? 0]
     if (query.collection !== undefined) {
       where.push('+collection = ?')

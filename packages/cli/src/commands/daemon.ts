@@ -1,5 +1,5 @@
 import { ExitCode } from '@ferry/errors'
-import { apiServer, nodeApi, tasksApi } from '../lazy.js'
+import { apiServer, nodeApi, tasksApi, watchApi } from '../lazy.js'
 import { VERSION } from '../version.js'
 import type { Command } from '../command.js'
 import { homeDir, usageError } from '../context.js'
@@ -40,13 +40,15 @@ export const daemon: Command = {
     let subscriptions: import('@ferry/tasks').SubscriptionService | undefined
     // Status lines go to stderr with --json so stdout carries only the JSON line.
     const print = (line: string): void => { (ctx.json ? ctx.stderr : ctx.stdout).write(line + '\n') }
+    const w = (await watchApi()).watchService({ print })
     await (await nodeApi()).runDaemon(homeDir(ctx), {
       listen,
-      // the task service first: it stops after the subscriptions and the API that call it
+      // the task and watch services first: they stop after the subscriptions and the API that call them
       services: [
         taskDaemonService({ print, onStarted: (t) => { tasks = t } }),
+        w.service,
         subscriptionDaemonService({ print, tasks: () => tasks, onStarted: (s) => { subscriptions = s } }),
-        apiService({ version: VERSION, subscriptions: () => subscriptions })
+        apiService({ version: VERSION, subscriptions: () => subscriptions, watches: w.control })
       ],
       open: flags.open === true,
       signal: ctx.signal,

@@ -15,6 +15,7 @@ import { peer, peers } from './peer.js'
 import { remote } from './remote.js'
 import { web } from './web.js'
 import { subscribe, subscriptions, unsubscribe } from './subscribe.js'
+import { seal, watch, watches } from './watch.js'
 
 /** Every `ferry` subcommand, in the order `ferry --help` lists them. */
-export const commands: Command[] = [init, id, add, scans, ls, verify, provenance, daemon, trust, untrust, grant, revoke, peer, peers, remote, web, pnet, pull, subscribe, subscriptions, unsubscribe]
+export const commands: Command[] = [init, id, add, scans, ls, verify, provenance, daemon, trust, untrust, grant, revoke, peer, peers, remote, web, pnet, pull, subscribe, subscriptions, unsubscribe, watch, watches, seal]

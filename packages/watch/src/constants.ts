@@ -1,0 +1,25 @@
+/** Defaults of @ferry/watch, documented once. */
+
+/** A file unchanged (size and mtime) this long counts as complete (`--settle`, seconds on the CLI). */
+export const DEFAULT_SETTLE_MS = 2000
+
+/** How often files waiting to settle are stat'ed. */
+export const SETTLE_CHECK_MS = 100
+
+/**
+ * The safety net: the whole tree is walked this often and every file compared with the catalog's latest
+ * published version by (path, size, mtime), so nothing is missed when events overflow or are lost.
+ */
+export const DEFAULT_RESCAN_MS = 30_000
+
+/**
+ * Most files waiting to settle per watch. Beyond it events are dropped and a rescan is asked for: the
+ * queue's memory is bounded whatever the writer does (10^5 files arriving at once are found by rescans).
+ */
+export const MAX_PENDING_FILES = 10_000
+
+/** Changes reported per watch kept for GET /v1/watches (the newest). */
+export const MAX_REPORTS = 100
+
+/** Names never published: hidden files and the usual temporary names of writers that rename when done. */
+export const IGNORED_NAME = /^\.|\.(tmp|part|partial|swp)$|~$/

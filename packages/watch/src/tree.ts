@@ -1,0 +1,177 @@
+/**
+ * Finding complete files in a watched tree: one recursive native subscription (`@parcel/watcher`, inotify
+ * on Linux: one watch per directory, none per file) feeds a bounded map of files waiting to settle; a file
+ * is complete when its size and mtime have not moved for the settle time. A periodic rescan walks the tree
+ * (one directory at a time, never the whole listing in memory) and offers every file whose (size, mtime)
+ * differs from what was last published, so events lost to an overflow, or written while the daemon was
+ * down, are found too.
+ */
+import { opendir, stat } from 'node:fs/promises'
+import path from 'node:path'
+import watcher from '@parcel/watcher'
+import { DEFAULT_RESCAN_MS, IGNORED_NAME, MAX_PENDING_FILES, SETTLE_CHECK_MS } from './constants.js'
+
+/** A file seen complete: its path inside the tree and the stat that settled. */
+export interface SettledFile {
+  abs: string
+  rel: string
+  size: number
+  mtimeMs: number
+}
+
+/** Options of `watchTree`. */
+export interface WatchTreeOptions {
+  dir: string
+  settleMs: number
+  rescanMs?: number
+  maxPending?: number
+  /** True if `rel` at (size, mtime) still needs publishing (differs from the latest published version). */
+  isNew: (rel: string, size: number, mtimeMs: number) => boolean
+  /** Called once per settled file, one at a time (awaited before the next); false: not published, watch it again. */
+  onSettled: (file: SettledFile) => Promise<boolean>
+  onError: (err: unknown) => void
+  signal: AbortSignal
+}
+
+/** A running watch of one tree. */
+export interface TreeWatch {
+  /** Walks the tree now; resolves when the walk is done (files found still settle). */
+  rescan: () => Promise<void>
+  /** Files waiting to settle. */
+  readonly pending: number
+  /** Resolves once no file waits and none is being published. */
+  idle: () => Promise<void>
+  close: () => Promise<void>
+}
+
+interface Candidate { size: number, mtimeMs: number, since: number }
+
+function ignored (rel: string): boolean {
+  return rel.split('/').some((part) => IGNORED_NAME.test(part))
+}
+
+/** Every regular file under `dir`, one directory listing at a time. */
+async function * walk (dir: string, rel = ''): AsyncGenerator<{ abs: string, rel: string }> {
+  let handle
+  try {
+    handle = await opendir(path.join(dir, rel))
+  } catch {
+    return // vanished or unreadable: the next rescan tries again
+  }
+  for await (const d of handle) {
+    const r = rel === '' ? d.name : `${rel}/${d.name}`
+    if (ignored(r)) continue
+    if (d.isDirectory()) yield * walk(dir, r)
+    else if (d.isFile()) yield { abs: path.join(dir, r), rel: r }
+  }
+}
+
+/** Starts watching `options.dir`: a subscription, the settle timer and the periodic rescan. */
+export async function watchTree (options: WatchTreeOptions): Promise<TreeWatch> {
+  const { dir, settleMs, signal } = options
+  const maxPending = options.maxPending ?? MAX_PENDING_FILES
+  const pending = new Map<string, Candidate>()
+  let overflowed = false
+  let busy: Promise<void> = Promise.resolve()
+  let publishing = 0
+
+  const offer = (rel: string, size: number, mtimeMs: number): void => {
+    const c = pending.get(rel)
+    if (c !== undefined) {
+      if (c.size !== size || c.mtimeMs !== mtimeMs) pending.set(rel, { size, mtimeMs, since: Date.now() })
+      return
+    }
+    if (pending.size >= maxPending) { overflowed = true; return }
+    pending.set(rel, { size, mtimeMs, since: Date.now() })
+  }
+  const touch = async (rel: string): Promise<void> => {
+    const st = await stat(path.join(dir, rel)).catch(() => undefined)
+    if (st === undefined || !st.isFile()) { pending.delete(rel); return }
+    offer(rel, st.size, st.mtimeMs)
+  }
+  const check = settleCheck({
+    dir,
+    settleMs,
+    pending,
+    options,
+    run: (f) => {
+      publishing++
+      busy = busy.then(async () => { if (!await options.onSettled(f)) await touch(f.rel) }).catch(options.onError).finally(() => { publishing-- })
+    }
+  })
+  const rescan = resumableRescan(dir, signal, (rel, size, mtimeMs) => {
+    if (options.isNew(rel, size, mtimeMs)) offer(rel, size, mtimeMs)
+    return overflowed
+  }, () => { overflowed = false })
+  const sub = await watcher.subscribe(dir, (err, events) => {
+    if (err !== null) { overflowed = true; options.onError(err); return }
+    for (const e of events) {
+      const rel = path.relative(dir, e.path).split(path.sep).join('/')
+      if (rel === '' || rel.startsWith('..') || ignored(rel)) continue
+      if (e.type === 'delete') pending.delete(rel)
+      else void touch(rel).catch(options.onError)
+    }
+  })
+  const settleTimer = setInterval(check, Math.min(SETTLE_CHECK_MS, settleMs))
+  const rescanTimer = setInterval(() => { void rescan().catch(options.onError) }, options.rescanMs ?? DEFAULT_RESCAN_MS)
+  const idle = async (): Promise<void> => {
+    while (!signal.aborted && (pending.size > 0 || publishing > 0)) await new Promise((resolve) => setTimeout(resolve, SETTLE_CHECK_MS))
+    await busy
+  }
+  return {
+    rescan,
+    get pending () { return pending.size },
+    idle,
+    close: async () => {
+      clearInterval(settleTimer)
+      clearInterval(rescanTimer)
+      await sub.unsubscribe()
+      await busy
+    }
+  }
+}
+
+/**
+ * The rescan: walks the tree, offering each file, and stops where the queue filled up (`offer` returns
+ * true); the next call goes on from there, so a tree far larger than the queue is covered in one pass of
+ * stats, not one per queue-full. Concurrent calls share the walk in progress.
+ */
+function resumableRescan (dir: string, signal: AbortSignal, offer: (rel: string, size: number, mtimeMs: number) => boolean, reset: () => void): () => Promise<void> {
+  let walker: AsyncGenerator<{ abs: string, rel: string }> | undefined
+  let running: Promise<void> | undefined
+  const pass = async (): Promise<void> => {
+    reset()
+    walker ??= walk(dir)
+    for (;;) {
+      if (signal.aborted) return
+      const next = await walker.next()
+      if (next.done === true) { walker = undefined; return }
+      const st = await stat(next.value.abs).catch(() => undefined)
+      if (st !== undefined && offer(next.value.rel, st.size, st.mtimeMs)) return // full: go on next time
+    }
+  }
+  return async () => {
+    running ??= pass().finally(() => { running = undefined })
+    await running
+  }
+}
+
+/** The settle check: files unchanged for `settleMs` leave the map and are run, in path order. */
+function settleCheck (s: { dir: string, settleMs: number, pending: Map<string, Candidate>, options: WatchTreeOptions, run: (f: SettledFile) => void }): () => void {
+  let checking = false
+  return () => {
+    if (checking) return
+    checking = true
+    void (async () => {
+      const now = Date.now()
+      for (const [rel, c] of [...s.pending]) {
+        if (now - c.since < s.settleMs) continue
+        const st = await stat(path.join(s.dir, rel)).catch(() => undefined)
+        if (st === undefined || !st.isFile()) { s.pending.delete(rel); continue }
+        if (st.size !== c.size || st.mtimeMs !== c.mtimeMs) { s.pending.set(rel, { size: st.size, mtimeMs: st.mtimeMs, since: Date.now() }); continue }
+        s.pending.delete(rel)
+        if (s.options.isNew(rel, st.size, st.mtimeMs)) s.run({ abs: path.join(s.dir, rel), rel, size: st.size, mtimeMs: st.mtimeMs })
+      }
+    })().catch(s.options.onError).finally(() => { checking = false })
+  }
+}

@@ -1,0 +1,244 @@
+/**
+ * During the experiment (issue 13, source side), with a real daemon in its own process and real files:
+ * `ferry watch` publishes each complete file into the collection's open scan (its CID the importer's),
+ * announces it to a subscribed peer at once, never publishes a file still growing, republishes a file
+ * rewritten after it was published (and reports it), keeps the watch across a restart and catches up, and
+ * `ferry seal` gives the root `ferry add` of the same directory gives in another home.
+ */
+import { appendFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { multiaddr } from '@multiformats/multiaddr'
+import { CID } from 'multiformats/cid'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { importFile } from '@ferry/dag'
+import { createFerryNode, type FerryNode } from '@ferry/node'
+import {
+  ANNOUNCE_PROTOCOL, CATALOG_PROTOCOL, decodeAnnounceServerMessage, decodeCatalogServerMessage, encodeAnnounceSubscribe, encodeFrame, encodeOpenEntriesRequest,
+  type CatalogServerMessage, type PeerClient, type PublishedFileRow
+} from '@ferry/exchange'
+import { openHome, verifyOpenEntry, verifyOpenSeal, type Home, type PublishedEntry } from '@ferry/store'
+import { ferry, initTestHome, json } from '../support/ferry.js'
+import { DaemonSet, type Daemon } from '../support/daemon.js'
+import { apiOf, until } from '../support/api.js'
+import { bytes, cleanup, tempDir } from '../support/tree.js'
+
+const daemons = new DaemonSet()
+
+/** The CID the importer gives the file at `abs`. */
+async function importerCid (abs: string): Promise<string> {
+  const r = await importFile(abs, 'f')
+  return r.entry!.cid.toString()
+}
+
+/** Entries of the open scan (collection, name) as the daemon's catalog holds them (read from this process). */
+async function published (homeDir: string, collection: string, name: string): Promise<PublishedEntry[]> {
+  const home = await openHome(homeDir)
+  try {
+    const open = home.catalog.open.find(collection, name)
+    return open === undefined ? [] : home.catalog.open.entries(open.id, -1, 100_000)
+  } finally {
+    await home.close()
+  }
+}
+
+/** A raw /ferry/announce subscription asking for published files: every ANNOUNCE_FILE, with its arrival time. */
+async function subscribeFiles (node: FerryNode, addr: string, collection: string): Promise<{ files: Array<{ file: PublishedFileRow, at: number }>, accepted: Promise<void>, close: () => Promise<void> }> {
+  const stream = await node.libp2p.dialProtocol(multiaddr(addr), ANNOUNCE_PROTOCOL)
+  const files: Array<{ file: PublishedFileRow, at: number }> = []
+  let buf = new Uint8Array(0)
+  let ready: () => void = () => {}
+  const accepted = new Promise<void>((resolve) => { ready = resolve })
+  stream.addEventListener('message', (evt) => {
+    const parts = evt.data instanceof Uint8Array ? [evt.data] : [...evt.data]
+    buf = Buffer.concat([buf, ...parts.map((p) => p.slice())])
+    for (;;) {
+      let len = 0; let shift = 0; let i = 0
+      for (;;) {
+        if (i >= buf.length) return
+        const b = buf[i++] as number
+        len += (b & 0x7f) * 2 ** shift
+        shift += 7
+        if ((b & 0x80) === 0) break
+      }
+      if (buf.length < i + len) return
+      const msg = decodeAnnounceServerMessage(buf.subarray(i, i + len))
+      buf = buf.subarray(i + len)
+      if (msg.type === 'announce-accepted') ready()
+      if (msg.type === 'announce-file') files.push({ file: msg.file, at: performance.now() })
+    }
+  })
+  stream.send(encodeFrame(encodeAnnounceSubscribe(collection, true)))
+  return { files, accepted, close: async () => { await stream.close().catch(() => {}) } }
+}
+
+/** One OPEN_ENTRIES_REQUEST on a raw catalog stream, and its answer. */
+async function openEntries (node: FerryNode, addr: string, key: CID, fromSeq: number): Promise<Extract<CatalogServerMessage, { type: 'open-entries-page' }>> {
+  const stream = await node.libp2p.dialProtocol(multiaddr(addr), CATALOG_PROTOCOL)
+  const chunks: Uint8Array[] = []
+  stream.addEventListener('message', (evt) => {
+    for (const c of evt.data instanceof Uint8Array ? [evt.data] : [...evt.data]) chunks.push(c.slice())
+  })
+  const closed = new Promise<void>((resolve) => { stream.addEventListener('close', () => { resolve() }, { once: true }) })
+  stream.send(encodeFrame(encodeOpenEntriesRequest({ key, fromSeq, max: 1000 })))
+  await stream.close().catch(() => {})
+  await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 15_000))])
+  const all = Buffer.concat(chunks)
+  let len = 0; let shift = 0; let i = 0
+  for (;;) {
+    const b = all[i++] as number
+    len += (b & 0x7f) * 2 ** shift
+    shift += 7
+    if ((b & 0x80) === 0) break
+  }
+  const msg = decodeCatalogServerMessage(all.subarray(i, i + len))
+  if (msg.type !== 'open-entries-page') throw new Error(`expected an OPEN_ENTRIES_PAGE, got ${msg.type}`)
+  return msg
+}
+
+describe('ferry watch, ferry seal', () => {
+  let tmp: string
+  let A: { dir: string, id: string }
+  let B: { dir: string, id: string }
+  let dA: Daemon
+  let peerHome: Home
+  let peerNode: FerryNode
+  let client: PeerClient
+
+  beforeAll(async () => {
+    tmp = tempDir('ferry-watch-')
+    A = await initTestHome(tmp, 'source')
+    B = await initTestHome(tmp, 'peer')
+    expect((await ferry(['trust', B.id, '--home', A.dir])).code).toBe(0)
+    dA = await daemons.start(A.dir)
+    peerHome = await openHome(B.dir)
+    peerNode = await createFerryNode({ home: peerHome, listen: [] })
+    client = await peerNode.dialPeer(dA.addr)
+  })
+  afterAll(async () => {
+    await peerNode?.stop()
+    await peerHome?.close()
+    await daemons.stopAll()
+    cleanup(tmp)
+  })
+
+  it('publishes each file as the writer closes it, with the importer\'s CID, announced to a subscriber and servable by CID', async () => {
+    const dir = join(tmp, 'scan1')
+    const { mkdirSync } = await import('node:fs')
+    mkdirSync(join(dir, 'raw'), { recursive: true })
+    const sub = await subscribeFiles(peerNode, dA.addr, 'live')
+    await sub.accepted
+    const w = await ferry(['watch', dir, '--collection', 'live', '--name', 'scan1', '--settle', '0.5', '--json', '--home', A.dir])
+    expect(w.code, w.stderr).toBe(0)
+    const sizes = [1000, 1024 * 1024 + 1, 3 * 1024 * 1024 + 5]
+    const latencies: number[] = []
+    for (let i = 0; i < sizes.length; i++) {
+      const rel = `raw/p${i}.tif`
+      writeFileSync(join(dir, rel), bytes(sizes[i]!, `p${i}`))
+      const closedAt = performance.now()
+      const got = await until(async () => sub.files.find((f) => f.file.path === rel), 20_000, `announcement of ${rel}`)
+      latencies.push(got.at - closedAt)
+      expect(got.file.cid.toString()).toBe(await importerCid(join(dir, rel)))
+      expect(got.file).toMatchObject({ collection: 'live', name: 'scan1', origin: A.id, seq: i, size: sizes[i], version: 0 })
+      expect(await verifyOpenEntry(got.file, got.file, got.file.signature, i)).toEqual({ ok: true })
+      const block = await client.get(got.file.cid)
+      expect(block.status).toBe('ok')
+    }
+    // a writer producing files while the daemon publishes them: 20 files, one every 100 ms, no waiting
+    const burst = Array.from({ length: 20 }, (_, i) => ({ rel: `raw/b${String(i).padStart(2, '0')}.tif`, size: 50_000 + i * 70_001 }))
+    for (const b of burst) {
+      writeFileSync(join(dir, b.rel), bytes(b.size, b.rel))
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    await until(async () => burst.every((b) => sub.files.some((f) => f.file.path === b.rel)) ? true : undefined, 30_000, 'the burst announced')
+    for (const b of burst) {
+      const f = sub.files.find((x) => x.file.path === b.rel)!.file
+      expect(f.size).toBe(b.size)
+      expect(f.cid.toString()).toBe(await importerCid(join(dir, b.rel)))
+    }
+    expect(sub.files.map((f) => f.file.seq)).toEqual(Array.from({ length: 23 }, (_, i) => i)) // every seq, in order, once
+
+    // listed in the remote catalog as open, its key for a root, the files published so far
+    const rows = []
+    for await (const page of client.listCatalog({ collection: 'live' })) rows.push(...page.rows)
+    const openRow = rows.find((r) => r.name === 'scan1')
+    expect(openRow).toMatchObject({ state: 'open', files: 23, bytes: [...sizes, ...burst.map((b) => b.size)].reduce((a, b) => a + b, 0), origin: A.id })
+    expect(openRow!.root.toString()).toBe(json(w).key)
+    // a follower catching up: the entries from any seq on, each verifying against the row's identity
+    const page = await openEntries(peerNode, dA.addr, CID.parse(json(w).key), 0)
+    expect(page.state).toBe('open')
+    expect(page.entries.map((e) => e.seq)).toEqual(Array.from({ length: 23 }, (_, i) => i))
+    for (const e of page.entries) expect(await verifyOpenEntry(openRow!, e, e.signature, e.seq)).toEqual({ ok: true })
+    expect((await openEntries(peerNode, dA.addr, CID.parse(json(w).key), 20)).entries).toEqual(page.entries.slice(20))
+    console.log(`published-file announcement after the writer closed it (settle 0.5 s): ${latencies.map((l) => l.toFixed(0)).join(', ')} ms`)
+    for (const l of latencies) expect(l).toBeLessThan(10_000)
+    await sub.close()
+  })
+
+  it('never publishes a file still being written in pieces, and republishes (and reports) one rewritten after it was published', async () => {
+    const dir = join(tmp, 'scan2')
+    const { mkdirSync } = await import('node:fs')
+    mkdirSync(dir, { recursive: true })
+    expect((await ferry(['watch', dir, '--collection', 'live', '--name', 'scan2', '--home', A.dir])).code).toBe(0)
+    const slow = join(dir, 'slow.bin')
+    const piece = bytes(256 * 1024, 'slow')
+    writeFileSync(slow, piece)
+    for (let i = 1; i < 8; i++) { // 2 MiB in 8 pieces over ~4 s, never 2 s (the settle time) apart
+      await new Promise((resolve) => setTimeout(resolve, 500))
+      expect((await published(A.dir, 'live', 'scan2')).filter((e) => e.path === 'slow.bin')).toEqual([])
+      appendFileSync(slow, piece)
+    }
+    const first = await until(async () => (await published(A.dir, 'live', 'scan2')).find((e) => e.path === 'slow.bin'), 20_000, 'slow.bin published')
+    expect(first.size).toBe(8 * piece.length)
+    expect(first.cid.toString()).toBe(await importerCid(slow))
+
+    writeFileSync(slow, bytes(5000, 'rewritten'))
+    const second = await until(async () => (await published(A.dir, 'live', 'scan2')).find((e) => e.path === 'slow.bin' && e.version === 1), 20_000, 'slow.bin republished')
+    expect(second.size).toBe(5000)
+    expect(second.cid.toString()).toBe(await importerCid(slow))
+    expect((await published(A.dir, 'live', 'scan2')).every((e) => e.size === 8 * piece.length || e.size === 5000)).toBe(true)
+    const { body } = await apiOf(A.dir).call('GET', '/v1/watches')
+    const watch = body.watches.find((x: any) => x.name === 'scan2')
+    expect(watch.reports.map((r: any) => r.path)).toEqual(['slow.bin'])
+    expect(dA.output()).toMatch(/slow\.bin changed after it was published/)
+    // the old version's first leaf (its bytes no longer exist at the source) is never served
+    const oldLeaf = CID.createV1(0x55, await sha256.digest(Buffer.concat([piece, piece, piece, piece])))
+    expect(await client.get(oldLeaf)).toMatchObject({ status: expect.stringMatching(/^(missing|changed)$/) })
+  })
+
+  it('keeps the watch across a restart and publishes what was written while the daemon was down; seal equals ferry add', async () => {
+    const dir = join(tmp, 'scan3')
+    const { mkdirSync } = await import('node:fs')
+    mkdirSync(join(dir, 'sub'), { recursive: true })
+    const watched = await ferry(['watch', dir, '--collection', 'live', '--name', 'scan3', '--settle', '0.5', '--json', '--home', A.dir])
+    expect(watched.code).toBe(0)
+    writeFileSync(join(dir, 'a.bin'), bytes(4000, 'a'))
+    await until(async () => (await published(A.dir, 'live', 'scan3')).find((e) => e.path === 'a.bin'), 20_000, 'a.bin published')
+    await dA.stop()
+    writeFileSync(join(dir, 'sub', 'b.bin'), bytes(2 * 1024 * 1024, 'b'))
+    writeFileSync(join(dir, 'c.bin'), bytes(10, 'c'))
+    dA = await daemons.start(A.dir)
+    const entries = await until(async () => {
+      const e = await published(A.dir, 'live', 'scan3')
+      return e.length === 3 ? e : undefined
+    }, 30_000, 'files written while down published')
+    expect(entries.map((e) => e.path).sort()).toEqual(['a.bin', 'c.bin', 'sub/b.bin'])
+    expect(entries.map((e) => e.seq)).toEqual([0, 1, 2])
+
+    const sealed = await ferry(['seal', '--collection', 'live', '--name', 'scan3', '--json', '--home', A.dir])
+    expect(sealed.code, sealed.stderr).toBe(0)
+    const added = await ferry(['add', dir, '--collection', 'live', '--name', 'scan3', '--json', '--home', B.dir])
+    expect(added.code, added.stderr).toBe(0)
+    expect(json(sealed).root).toBe(json(added).root)
+    expect(json(sealed).differs).toEqual([])
+    // a follower learns the sealed root from the open scan's key
+    const sealedPage = await openEntries(peerNode, dA.addr, CID.parse(json(watched).key), 0)
+    expect(sealedPage.state).toBe('sealed')
+    expect(sealedPage.seal?.root.toString()).toBe(json(added).root)
+    expect(sealedPage.entries).toHaveLength(3)
+    const identity = { origin: A.id, collection: 'live', name: 'scan3', created: (await openHome(A.dir).then(async (h) => { try { return h.catalog.open.find('live', 'scan3')!.created } finally { await h.close() } })) }
+    expect(await verifyOpenSeal(identity, sealedPage.seal!, sealedPage.seal!.signature)).toEqual({ ok: true })
+    const listed = await ferry(['scans', '--json', '--home', A.dir])
+    expect(listed.stdout).toContain(json(added).root)
+  })
+})
