@@ -3,6 +3,7 @@
  * (`fromDaemon`), the OpenAPI script and unit tests give small stand-ins.
  */
 import type { EventBus, NamedPeer, PeerState } from '@ferry/node'
+import type { TaskService } from '@ferry/tasks'
 
 /** The daemon, as the routes see it. */
 export interface ApiContext {
@@ -24,4 +25,11 @@ export interface ApiContext {
   /** Asks for a check of a peer (added just now); not awaited by the route. */
   checkPeer: (peer: NamedPeer) => void
   events: EventBus
+  /** The daemon's durable tasks. ERR_ABORTED (503) when its task service is not running. */
+  tasks: () => TaskService
+  /**
+   * A task's sources as multiaddrs: multiaddrs checked and kept, names of the address book (fresh from
+   * config.json) as their addresses. ERR_INVALID_ARGUMENT naming `body.sources.N` for a bad one.
+   */
+  resolveSources: (sources: string[]) => Promise<string[]>
 }

@@ -21,7 +21,9 @@ function standIn (version: string): ApiContext {
     removePeer: none,
     peerState: () => ({ state: 'unknown', since: null, reason: null }),
     checkPeer: () => {},
-    events: createEventBus()
+    events: createEventBus(),
+    tasks: () => { throw new FerryError('ERR_INTERNAL', 'not a daemon') },
+    resolveSources: none
   }
 }
 

@@ -4,10 +4,12 @@
  */
 import { readConfig } from '@ferry/store'
 import { FerryError } from '@ferry/errors'
-import { addPeer, listPeers, removePeer, type DaemonContext, type DaemonServiceStarter } from '@ferry/node'
+import { addPeer, listPeers, parsePeerAddr, removePeer, resolvePeerAddrs, type DaemonContext, type DaemonServiceStarter } from '@ferry/node'
+import type { TaskService } from '@ferry/tasks'
 import type { ApiContext } from './context.js'
 import { buildApi } from './server.js'
 import type { EventStreamOptions } from './sse.js'
+import { forwardTasks } from './task-events.js'
 import { ensureApiToken } from './token.js'
 
 /** The API listens on this address only. */
@@ -20,10 +22,36 @@ export interface ApiServiceOptions {
   /** Port instead of the config's `api.port`. */
   port?: number
   events?: EventStreamOptions
+  /** The daemon's task service, once started (`taskDaemonService({ onStarted })`); undefined: none runs. */
+  tasks?: () => TaskService | undefined
+}
+
+/** Multiaddrs checked, address-book names resolved (see ApiContext.resolveSources). */
+async function resolveSources (dir: string, sources: string[]): Promise<string[]> {
+  const cfg = await readConfig(dir)
+  return sources.flatMap((source, i) => {
+    try {
+      if (!source.startsWith('/')) return resolvePeerAddrs(cfg, source)
+      parsePeerAddr(source)
+      return [source]
+    } catch (err) {
+      const message = source.startsWith('/') ? (err as Error).message : `"${source}" is no peer of the address book (GET /v1/peers lists them; POST /v1/peers adds one)`
+      throw new FerryError('ERR_INVALID_ARGUMENT', `body.sources.${i}: ${message}`, { cause: err })
+    }
+  })
+}
+
+/** The task service, or ERR_ABORTED when it does not run (the daemon is starting or stopping). */
+function tasksOf (get: (() => TaskService | undefined) | undefined): () => TaskService {
+  return () => {
+    const tasks = get?.()
+    if (tasks === undefined) throw new FerryError('ERR_ABORTED', 'The daemon\'s task service is not running (the daemon is starting or stopping): try again in a moment')
+    return tasks
+  }
 }
 
 /** The routes' view of a running daemon. */
-export function fromDaemon (d: DaemonContext, version: string, url: () => string): ApiContext {
+export function fromDaemon (d: DaemonContext, version: string, url: () => string, tasks?: () => TaskService | undefined): ApiContext {
   const dir = d.home.dir
   return {
     home: dir,
@@ -36,7 +64,9 @@ export function fromDaemon (d: DaemonContext, version: string, url: () => string
     removePeer: async (name) => await removePeer(dir, name),
     peerState: (id) => d.peers.state(id),
     checkPeer: (peer) => { void d.peers.check(peer).catch(() => {}) },
-    events: d.events
+    events: d.events,
+    tasks: tasksOf(tasks),
+    resolveSources: async (sources) => await resolveSources(dir, sources)
   }
 }
 
@@ -45,7 +75,7 @@ export function apiService (options: ApiServiceOptions): DaemonServiceStarter {
   return async (d) => {
     const token = await ensureApiToken(d.home.dir)
     let url = ''
-    const app = await buildApi(fromDaemon(d, options.version, () => url), { token, events: options.events })
+    const app = await buildApi(fromDaemon(d, options.version, () => url, options.tasks), { token, events: options.events })
     const port = options.port ?? d.home.config.api?.port ?? 0
     try {
       await app.listen({ host: API_HOST, port })
@@ -55,6 +85,14 @@ export function apiService (options: ApiServiceOptions): DaemonServiceStarter {
     }
     const address = app.server.address()
     url = `http://${API_HOST}:${typeof address === 'object' && address !== null ? address.port : port}`
-    return { info: { api: url }, stop: async () => { await app.close() } }
+    const running = options.tasks?.()
+    const unforward = running !== undefined ? forwardTasks(running, d.events) : () => {}
+    return {
+      info: { api: url },
+      stop: async () => {
+        unforward()
+        await app.close()
+      }
+    }
   }
 }

@@ -1,8 +1,9 @@
 /**
- * The daemon's event bus: what happens in the daemon (peers connecting and leaving now; tasks' progress
- * later), published once and delivered to every subscriber (the HTTP API's server-sent events). Delivery is
+ * The daemon's event bus: what happens in the daemon (peers connecting and leaving, tasks' progress),
+ * published once and delivered to every subscriber (the HTTP API's server-sent events). Delivery is
  * synchronous and never throws into the publisher; a subscriber that is slow must buffer (and bound) itself.
  */
+import type { TaskEvent, TaskRecord } from '@ferry/store'
 
 /** A peer's connection changed, or a check of it failed. `peer` is its PeerId. */
 export type PeerEvent =
@@ -11,8 +12,13 @@ export type PeerEvent =
   | { type: 'peer:unreachable', peer: string, reason: string }
   | { type: 'peer:refused', peer: string, reason: string }
 
+/** A durable task's record changed (at most about once a second per task), or its log got an event. */
+export type TaskBusEvent =
+  | { type: 'task:updated', task: TaskRecord }
+  | { type: 'task:event', event: TaskEvent }
+
 /** Every event the daemon publishes. */
-export type DaemonEventBody = PeerEvent
+export type DaemonEventBody = PeerEvent | TaskBusEvent
 
 /** An event as delivered: with a sequence number (increasing from 1) and its time (ISO 8601). */
 export type DaemonEvent = DaemonEventBody & { id: number, at: string }

@@ -37,10 +37,11 @@ export const daemon: Command = {
     const { taskDaemonService } = await tasksApi()
     // Status lines go to stderr with --json so stdout carries only the JSON line.
     const print = (line: string): void => { (ctx.json ? ctx.stderr : ctx.stdout).write(line + '\n') }
+    // the task service first: it stops after the API that calls it; the API gets it once it runs
+    let tasks: import('@ferry/tasks').TaskService | undefined
     await (await nodeApi()).runDaemon(homeDir(ctx), {
       listen,
-      // the task service first: it stops after the API that calls it
-      services: [taskDaemonService({ print }), apiService({ version: VERSION })],
+      services: [taskDaemonService({ print, onStarted: (t) => { tasks = t } }), apiService({ version: VERSION, tasks: () => tasks })],
       open: flags.open === true,
       signal: ctx.signal,
       print,

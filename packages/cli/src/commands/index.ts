@@ -13,6 +13,7 @@ import { grant, revoke } from './grant.js'
 import { pnet } from './pnet.js'
 import { peer, peers } from './peer.js'
 import { remote } from './remote.js'
+import { tasks, task, cancel, retry } from './tasks.js'
 
 /** Every `ferry` subcommand, in the order `ferry --help` lists them. */
-export const commands: Command[] = [init, id, add, scans, ls, verify, provenance, daemon, trust, untrust, grant, revoke, peer, peers, remote, pnet, pull]
+export const commands: Command[] = [init, id, add, scans, ls, verify, provenance, daemon, trust, untrust, grant, revoke, peer, peers, remote, pnet, pull, tasks, task, cancel, retry]
