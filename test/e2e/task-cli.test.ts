@@ -60,7 +60,8 @@ describe('tasks from the CLI, through the daemon\'s API', () => {
       const watch = await ferry(['task', taskId, '--watch', '--home', puller.dir])
       expect(watch.code, watch.stderr).toBe(0)
       expect(watch.stdout).toContain(`Task ${taskId} (visit 42): SUCCEEDED`)
-      expect(watch.stderr).toMatch(/ferry: (QUEUED|ACTIVE|SUCCEEDED) /)
+      expect(watch.stderr).toMatch(/^ferry: (QUEUED|ACTIVE)\b/)
+      expect(watch.stderr).toContain('ferry: SUCCEEDED 100%: 21/21 files, 52.5 MB transferred of 52.5 MB')
       expect(hashTree(dest)).toEqual(hashTree(scan))
 
       const active = await events.waitFor((e) => e.event === 'task:updated' && e.data.task.taskId === taskId && e.data.task.condition === 'ACTIVE')

@@ -70,6 +70,7 @@ async function watchTask (ctx: Context, client: import('@ferry/api/client').ApiC
       clearTimeout(timer)
       if (got === 'recheck') {
         task = await get()
+        say(task)
         continue
       }
       if (got.done === true) throw new FerryError('ERR_ABORTED', `Stopped watching task ${id}`)
