@@ -20,3 +20,8 @@ export async function apiServer (): Promise<typeof import('@ferry/api')> {
 export async function apiClientApi (): Promise<typeof import('@ferry/api/client')> {
   return await import('@ferry/api/client')
 }
+
+/** daemon.json without libp2p: commands that only look for the running daemon (its API) start fast. */
+export async function daemonInfoApi (): Promise<typeof import('@ferry/node/daemon-info')> {
+  return await import('@ferry/node/daemon-info')
+}
