@@ -76,7 +76,7 @@ describe('tasks from the CLI, through the daemon\'s API', () => {
       const listed = json(await ferry(['tasks', '--condition', 'SUCCEEDED', '--json', '--home', puller.dir]))
       expect(listed.tasks.map((t: any) => t.taskId)).toContain(taskId)
       expect(json(await ferry(['tasks', '--condition', 'FAILED', '--json', '--home', puller.dir])).tasks).toEqual([])
-      const shown = json(await ferry(['task', taskId, '--json', '--home', puller.dir])).task
+      const shown = json(await ferry(['task', taskId, '--json', '--home', puller.dir]))
       expect(shown).toMatchObject({ taskId, condition: 'SUCCEEDED', files: 21, succeeded: 21, failed: 0, bytesTotal: TOTAL, fileErrors: [] })
     } finally {
       events.close()
@@ -97,7 +97,7 @@ describe('tasks from the CLI, through the daemon\'s API', () => {
     expect(shown.stdout).toContain(`Task ${taskId}: FAILED`)
     expect(shown.stdout).toMatch(/raw\/proj_0003\.tif: .*\(ERR_CONFLICT\)/)
     expect(shown.stdout).toContain(`what to do: a different file is already at this path in the destination, and Ferry never overwrites one: move or delete it, then \`ferry retry ${taskId}\``)
-    const failed = json(await ferry(['task', taskId, '--json', '--home', puller.dir])).task
+    const failed = json(await ferry(['task', taskId, '--json', '--home', puller.dir]))
     expect(failed).toMatchObject({ condition: 'FAILED', failed: 1, succeeded: 20, reason: { code: 'ERR_CONFLICT' } })
     expect(failed.fileErrors).toEqual([expect.objectContaining({ path: 'raw/proj_0003.tif', code: 'ERR_CONFLICT', attempts: 1 })])
 
@@ -107,7 +107,7 @@ describe('tasks from the CLI, through the daemon\'s API', () => {
     expect(again.stdout).toContain(`Task ${taskId}: QUEUED`)
     expect((await ferry(['task', taskId, '--watch', '--home', puller.dir])).code).toBe(0)
     expect(hashTree(dest)).toEqual(hashTree(scan))
-    const done = (await api.call('GET', `/v1/tasks/${taskId}`)).body.task
+    const done = (await api.call('GET', `/v1/tasks/${taskId}`)).body
     expect(done).toMatchObject({ condition: 'SUCCEEDED', failed: 0, attempts: 2, fileErrors: [] })
     // only the file that was in the way moved: fetched (or copied from the first replica on this node)
     expect(done.lastRun.bytesFetched + done.lastRun.bytesLocal).toBe(PROJ)
@@ -123,14 +123,14 @@ describe('tasks from the CLI, through the daemon\'s API', () => {
     const r = await ferry(['pull', root, join(tmp, 'replica-cancel'), '--from', down, '--detach', '--json', '--home', puller.dir])
     expect(r.code, r.stderr).toBe(0)
     const { taskId } = json(r)
-    await until(async () => ((await api.call('GET', `/v1/tasks/${taskId}`)).body.task.condition === 'ACTIVE' ? true : undefined), 30_000, 'ACTIVE')
+    await until(async () => ((await api.call('GET', `/v1/tasks/${taskId}`)).body.condition === 'ACTIVE' ? true : undefined), 30_000, 'ACTIVE')
     const watching = ferry(['task', taskId, '--watch', '--home', puller.dir])
     const c = await ferry(['cancel', taskId, '--home', puller.dir])
     expect(c.code, c.stderr).toBe(0)
     expect(c.stdout).toContain(`Task ${taskId}: CANCELLED`)
     expect((await watching).code).toBe(130)
     expect((await ferry(['task', taskId, '--watch', '--home', puller.dir])).code).toBe(130)
-    expect((await api.call('GET', `/v1/tasks/${taskId}/events`)).body.events.map((e: any) => e.kind)).toEqual(expect.arrayContaining(['created', 'attempt', 'cancel', 'ended']))
+    expect((await api.call('GET', `/v1/tasks/${taskId}/events`)).body.events.map((e: any) => e.kind)).toEqual(expect.arrayContaining(['created', 'cancel', 'ended']))
   })
 
   it('the API refuses a malformed task (400 naming the field), a request without the token (401), an unknown task (404)', async () => {

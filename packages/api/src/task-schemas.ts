@@ -115,7 +115,6 @@ export const TaskReply = Type.Object({
 }, { ...closed, description: 'The task' })
 
 export const TaskOnly = Type.Object({ task: Task }, { ...closed, description: 'The task as it is now' })
-export const TaskDetailReply = Type.Object({ task: TaskDetail }, { ...closed, description: 'The task with every field and its failed entries' })
 export const TaskList = Type.Object({ tasks: Type.Array(Task) }, { ...closed, description: 'Tasks, newest request first' })
 export const TaskEventList = Type.Object({ events: Type.Array(TaskLogEvent) }, { ...closed, description: 'The task\'s log, oldest first' })
 

@@ -8,7 +8,7 @@ import type { TaskCondition, TaskRequest } from '@ferry/tasks'
 import type { ApiContext } from '../context.js'
 import { NoQuery, errors } from '../schemas.js'
 import {
-  CreateTaskBody, ListTasksQuery, TaskDetailReply, TaskEventList, TaskEventsQuery, TaskList, TaskOnly, TaskParams, TaskReply,
+  CreateTaskBody, ListTasksQuery, TaskDetail, TaskEventList, TaskEventsQuery, TaskList, TaskOnly, TaskParams, TaskReply,
   type CreateTaskBodyT, type ListTasksQueryT, type TaskEventsQueryT, type TaskParamsT
 } from '../task-schemas.js'
 
@@ -102,12 +102,12 @@ function readRoutes (app: FastifyInstance, ctx: ApiContext): void {
       tags: ['tasks'],
       summary: 'One task: every field, and each entry that did not succeed with its last error (fileErrors)',
       params: TaskParams,
-      response: { 200: TaskDetailReply, ...errors(400, 404, 503) }
+      response: { 200: TaskDetail, ...errors(400, 404, 503) }
     }
   }, async (req) => {
     const task = ctx.tasks().get(req.params.id)
     if (task === undefined) throw new FerryError('ERR_NOT_FOUND', `No task ${req.params.id} on this node (GET /v1/tasks lists them)`)
-    return { task }
+    return task
   })
 
   app.get<{ Params: TaskParamsT, Querystring: TaskEventsQueryT }>('/v1/tasks/:id/events', {

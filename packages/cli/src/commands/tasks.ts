@@ -56,7 +56,7 @@ async function watchTask (ctx: Context, client: import('@ferry/api/client').ApiC
   const controller = new AbortController()
   const stop = (): void => { controller.abort() }
   ctx.signal.addEventListener('abort', stop, { once: true })
-  const get = async (): Promise<ShownTask> => (await client.request<{ task: ShownTask }>('GET', `/v1/tasks/${id}`)).task
+  const get = async (): Promise<ShownTask> => await client.request<ShownTask>('GET', `/v1/tasks/${id}`)
   const say = (t: ShownTask): void => { if (!ctx.json) ctx.stderr.write(`ferry: ${progressLine(t)}\n`) }
   try {
     const stream = client.events(controller.signal)[Symbol.asyncIterator]()
@@ -100,7 +100,7 @@ export const task: Command = {
     '  --watch   follow the task live (a progress line on stderr at each update, about once a second) until it',
     '            ends, then print it and exit with its outcome: 0 SUCCEEDED, 3 FAILED with files not placed,',
     '            130 CANCELLED, or the code of a whole-task failure (6 network or deadline, 7 root not found, ...)',
-    '  --json    { "task": <task> } as GET /v1/tasks/<id> answers it (with fileErrors)',
+    '  --json    the task as GET /v1/tasks/<id> answers it (every field and fileErrors)',
     '',
     'Without --watch: exit 0 once shown; 7 for an unknown task; 8 when no daemon runs on the home.'
   ].join('\n'),
@@ -109,8 +109,8 @@ export const task: Command = {
   async run (ctx, [idArg], flags) {
     const id = taskIdArg(idArg, `Usage: ferry task ${task.usage}`)
     const client = await requireDaemon(homeDir(ctx))
-    const shown = flags.watch === true ? await watchTask(ctx, client, id) : (await client.request<{ task: ShownTask }>('GET', `/v1/tasks/${id}`)).task
-    if (ctx.json) printJson(ctx, { task: shown })
+    const shown = flags.watch === true ? await watchTask(ctx, client, id) : await client.request<ShownTask>('GET', `/v1/tasks/${id}`)
+    if (ctx.json) printJson(ctx, shown)
     else for (const line of taskDetails(shown)) println(ctx, line)
     return flags.watch === true ? taskExitCode(shown) : ExitCode.OK
   }
