@@ -25,8 +25,8 @@ export interface ApiContext {
   /** Asks for a check of a peer (added just now); not awaited by the route. */
   checkPeer: (peer: NamedPeer) => void
   events: EventBus
-  /** The daemon's durable tasks. ERR_ABORTED (503) when its task service is not running. */
-  tasks: () => TaskService
+  /** The daemon's durable tasks, once running (undefined: the task routes answer 503 ERR_ABORTED). */
+  tasks?: () => TaskService | undefined
   /**
    * A task's sources as multiaddrs: multiaddrs checked and kept, names of the address book (fresh from
    * config.json) as their addresses. ERR_INVALID_ARGUMENT naming `body.sources.N` for a bad one.

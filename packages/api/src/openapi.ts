@@ -22,7 +22,6 @@ function standIn (version: string): ApiContext {
     peerState: () => ({ state: 'unknown', since: null, reason: null }),
     checkPeer: () => {},
     events: createEventBus(),
-    tasks: () => { throw new FerryError('ERR_INTERNAL', 'not a daemon') },
     resolveSources: none
   }
 }

@@ -41,17 +41,8 @@ async function resolveSources (dir: string, sources: string[]): Promise<string[]
   })
 }
 
-/** The task service, or ERR_ABORTED when it does not run (the daemon is starting or stopping). */
-function tasksOf (get: (() => TaskService | undefined) | undefined): () => TaskService {
-  return () => {
-    const tasks = get?.()
-    if (tasks === undefined) throw new FerryError('ERR_ABORTED', 'The daemon\'s task service is not running (the daemon is starting or stopping): try again in a moment')
-    return tasks
-  }
-}
-
 /** The routes' view of a running daemon. */
-export function fromDaemon (d: DaemonContext, version: string, url: () => string, tasks?: () => TaskService | undefined): ApiContext {
+export function fromDaemon (d: DaemonContext, version: string, url: () => string, extra: Pick<ApiContext, 'tasks'> = {}): ApiContext {
   const dir = d.home.dir
   return {
     home: dir,
@@ -65,7 +56,7 @@ export function fromDaemon (d: DaemonContext, version: string, url: () => string
     peerState: (id) => d.peers.state(id),
     checkPeer: (peer) => { void d.peers.check(peer).catch(() => {}) },
     events: d.events,
-    tasks: tasksOf(tasks),
+    ...extra,
     resolveSources: async (sources) => await resolveSources(dir, sources)
   }
 }
@@ -75,7 +66,7 @@ export function apiService (options: ApiServiceOptions): DaemonServiceStarter {
   return async (d) => {
     const token = await ensureApiToken(d.home.dir)
     let url = ''
-    const app = await buildApi(fromDaemon(d, options.version, () => url, options.tasks), { token, events: options.events })
+    const app = await buildApi(fromDaemon(d, options.version, () => url, options.tasks !== undefined ? { tasks: options.tasks } : {}), { token, events: options.events })
     const port = options.port ?? d.home.config.api?.port ?? 0
     try {
       await app.listen({ host: API_HOST, port })

@@ -27,7 +27,6 @@ function context (events: EventBus, overrides: Partial<ApiContext> = {}): ApiCon
     peerState: () => ({ state: 'unknown', since: null, reason: null }),
     checkPeer: () => {},
     events,
-    tasks: () => { throw new FerryError('ERR_ABORTED', 'no task service') },
     resolveSources: async (sources) => sources,
     ...overrides
   }
@@ -169,5 +168,17 @@ describe('task updates on the event bus', () => {
     expect(updates().map((e) => e.task.condition)).toEqual(['ACTIVE', 'ACTIVE', 'SUCCEEDED'])
     stop()
     expect(listener).toBeUndefined()
+  })
+})
+
+describe('task routes without a task service', () => {
+  it('answer 503 ERR_ABORTED, and still check the request first', async () => {
+    const a = await app(createEventBus())
+    const r = await a.inject({ method: 'GET', url: '/v1/tasks', headers: auth })
+    expect(r.statusCode).toBe(503)
+    expect(r.json().error).toEqual({ code: 'ERR_ABORTED', message: expect.stringContaining('no task service') })
+    const bad = await a.inject({ method: 'GET', url: '/v1/tasks/not-a-uuid', headers: auth })
+    expect(bad.statusCode).toBe(400)
+    expect(bad.json().error.message).toContain('params.id: must match')
   })
 })

@@ -4,13 +4,20 @@
  */
 import type { FastifyInstance } from 'fastify'
 import { FerryError } from '@ferry/errors'
-import type { TaskCondition, TaskRequest } from '@ferry/tasks'
+import type { TaskCondition, TaskRequest, TaskService } from '@ferry/tasks'
 import type { ApiContext } from '../context.js'
 import { NoQuery, errors } from '../schemas.js'
 import {
   CreateTaskBody, ListTasksQuery, TaskDetail, TaskEventList, TaskEventsQuery, TaskList, TaskOnly, TaskParams, TaskReply,
   type CreateTaskBodyT, type ListTasksQueryT, type TaskEventsQueryT, type TaskParamsT
 } from '../task-schemas.js'
+
+/** The running task service; ERR_ABORTED (503) while there is none (the daemon is starting or stopping). */
+function service (ctx: ApiContext): TaskService {
+  const tasks = ctx.tasks?.()
+  if (tasks === undefined) throw new FerryError('ERR_ABORTED', 'This daemon runs no task service (starting or stopping): try again in a moment')
+  return tasks
+}
 
 /** The task service's request for a checked body: sources resolved, the deadline as seconds or a time. */
 async function toRequest (ctx: ApiContext, body: CreateTaskBodyT): Promise<TaskRequest> {
@@ -50,7 +57,7 @@ function writeRoutes (app: FastifyInstance, ctx: ApiContext): void {
     const request = await toRequest(ctx, req.body)
     let out
     try {
-      out = ctx.tasks().create(request)
+      out = service(ctx).create(request)
     } catch (err) {
       throw inBody(err)
     }
@@ -66,7 +73,7 @@ function writeRoutes (app: FastifyInstance, ctx: ApiContext): void {
       params: TaskParams,
       response: { 200: TaskOnly, ...errors(400, 404, 503) }
     }
-  }, async (req) => ({ task: ctx.tasks().cancel(req.params.id) }))
+  }, async (req) => ({ task: service(ctx).cancel(req.params.id) }))
 
   app.post<{ Params: TaskParamsT }>('/v1/tasks/:id/retry', {
     schema: {
@@ -77,7 +84,7 @@ function writeRoutes (app: FastifyInstance, ctx: ApiContext): void {
       params: TaskParams,
       response: { 200: TaskOnly, ...errors(400, 404, 503) }
     }
-  }, async (req) => ({ task: ctx.tasks().retry(req.params.id) }))
+  }, async (req) => ({ task: service(ctx).retry(req.params.id) }))
 }
 
 function readRoutes (app: FastifyInstance, ctx: ApiContext): void {
@@ -92,7 +99,7 @@ function readRoutes (app: FastifyInstance, ctx: ApiContext): void {
   }, async (req) => {
     const conditions = req.query.condition?.split(',') as TaskCondition[] | undefined
     const limit = req.query.limit !== undefined ? Number(req.query.limit) : undefined
-    return { tasks: ctx.tasks().list({ ...(conditions !== undefined ? { conditions } : {}), ...(limit !== undefined ? { limit } : {}) }) }
+    return { tasks: service(ctx).list({ ...(conditions !== undefined ? { conditions } : {}), ...(limit !== undefined ? { limit } : {}) }) }
   })
 
   app.get<{ Params: TaskParamsT }>('/v1/tasks/:id', {
@@ -105,7 +112,7 @@ function readRoutes (app: FastifyInstance, ctx: ApiContext): void {
       response: { 200: TaskDetail, ...errors(400, 404, 503) }
     }
   }, async (req) => {
-    const task = ctx.tasks().get(req.params.id)
+    const task = service(ctx).get(req.params.id)
     if (task === undefined) throw new FerryError('ERR_NOT_FOUND', `No task ${req.params.id} on this node (GET /v1/tasks lists them)`)
     return task
   })
@@ -121,7 +128,7 @@ function readRoutes (app: FastifyInstance, ctx: ApiContext): void {
     }
   }, async (req) => {
     const { after, limit } = req.query
-    return { events: ctx.tasks().events(req.params.id, { ...(after !== undefined ? { after: Number(after) } : {}), ...(limit !== undefined ? { limit: Number(limit) } : {}) }) }
+    return { events: service(ctx).events(req.params.id, { ...(after !== undefined ? { after: Number(after) } : {}), ...(limit !== undefined ? { limit: Number(limit) } : {}) }) }
   })
 }
 
