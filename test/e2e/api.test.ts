@@ -252,7 +252,16 @@ describe('peer:disconnected', () => {
 
 describe('the OpenAPI document', () => {
   let e: { dir: string, id: string }
-  beforeAll(async () => { e = await initTestHome(dir, 'e') })
+  let taskId: string
+  // a CID no source holds, and a source that is down: the tasks stay live, retrying, until cancelled
+  const nowhere = 'bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku'
+  const taskBody = (name: string): Record<string, unknown> => ({ root: nowhere, destination: join(dir, name), sources: [`/ip4/127.0.0.1/tcp/1/p2p/${e.id}`], label: name })
+  beforeAll(async () => {
+    e = await initTestHome(dir, 'e')
+    const created = await api.call('POST', '/v1/tasks', taskBody('conformance-1'))
+    expect(created.status).toBe(201)
+    taskId = created.body.task.taskId
+  })
   /** How to call each documented operation: a request that succeeds, on the state left by the tests above. */
   const cases: Record<string, () => { method: string, path: string, body?: unknown }> = {
     getNode: () => ({ method: 'GET', path: '/v1/node' }),
@@ -264,18 +273,25 @@ describe('the OpenAPI document', () => {
     createLoginToken: () => ({ method: 'POST', path: '/v1/login-tokens' }),
     getSpace: () => ({ method: 'GET', path: `/v1/space?path=${encodeURIComponent(join(dir, 'not', 'made', 'yet'))}` }),
     streamEvents: () => ({ method: 'GET', path: '/v1/events' }),
-    getOpenApi: () => ({ method: 'GET', path: '/v1/openapi.json' }),
     listSubscriptions: () => ({ method: 'GET', path: '/v1/subscriptions' }),
     createSubscription: () => ({ method: 'POST', path: '/v1/subscriptions', body: { collection: 'conformance', destination: join(dir, 'conformance'), from: [`/ip4/127.0.0.1/tcp/11/p2p/${e.id}`] } }),
     deleteSubscription: () => ({ method: 'DELETE', path: `/v1/subscriptions/${subscriptionId}?cancelTasks=true` }),
     listWatches: () => ({ method: 'GET', path: '/v1/watches' }),
     addWatch: () => ({ method: 'POST', path: '/v1/watches', body: { dir: '/nonexistent/conformance', collection: 'conformance' } }),
     removeWatch: () => ({ method: 'DELETE', path: '/v1/watches/999' }),
-    sealScan: () => ({ method: 'POST', path: '/v1/seal', body: { collection: 'conformance' } })
+    sealScan: () => ({ method: 'POST', path: '/v1/seal', body: { collection: 'conformance' } }),
+    createTask: () => ({ method: 'POST', path: '/v1/tasks', body: taskBody('conformance-2') }),
+    listTasks: () => ({ method: 'GET', path: '/v1/tasks?condition=QUEUED,ACTIVE&limit=10' }),
+    getTask: () => ({ method: 'GET', path: `/v1/tasks/${taskId}` }),
+    listTaskEvents: () => ({ method: 'GET', path: `/v1/tasks/${taskId}/events?after=0&limit=5` }),
+    cancelTask: () => ({ method: 'POST', path: `/v1/tasks/${taskId}/cancel` }),
+    retryTask: () => ({ method: 'POST', path: `/v1/tasks/${taskId}/retry` }),
+    getOpenApi: () => ({ method: 'GET', path: '/v1/openapi.json' })
   }
   let subscriptionId = '00000000' // set by the createSubscription case, which runs first (paths in registration order)
 
   it('is served, equals docs/api.openapi.json, and every route answers as documented', async () => {
+    const events = await openEvents(api)
     const served = await api.call('GET', '/v1/openapi.json')
     expect(served.status).toBe(200)
     const doc = served.body
@@ -297,7 +313,7 @@ describe('the OpenAPI document', () => {
     for (const { path, method, op } of operations) {
       const label = `${method} ${path}`
       // without a token: the documented 401
-      const anon = await fetch(new URL(path.replace('{name}', 'bee').replace('{id}', '00000000'), api.url), { method })
+      const anon = await fetch(new URL(path.replace('{name}', 'bee').replace('{id}', taskId), api.url), { method })
       await check(anon.status, anon.headers.get('content-type'), await anon.json(), op, label)
       expect(anon.status).toBe(401)
       const c = cases[op.operationId as string]!()
@@ -319,6 +335,16 @@ describe('the OpenAPI document', () => {
         expect(bad.status).toBe(400)
         await check(bad.status, bad.headers.get('content-type'), bad.body, op, `${label} (bad body)`)
       }
+    }
+    // the task events on the stream, against their schemas in components
+    try {
+      for (const [type, schema] of [['task:updated', 'TaskUpdatedEvent'], ['task:event', 'TaskEventEvent']]) {
+        const seen = await events.waitFor((ev) => ev.event === type)
+        const validate = ajv.compile(doc.components.schemas[schema as string])
+        expect(validate(seen.data), `${type}: ${JSON.stringify(validate.errors)}`).toBe(true)
+      }
+    } finally {
+      events.close()
     }
   })
 })

@@ -3,7 +3,7 @@
  * (`fromDaemon`), the OpenAPI script and unit tests give small stand-ins.
  */
 import type { EventBus, NamedPeer, PeerState } from '@ferry/node'
-import type { SubscriptionService } from '@ferry/tasks'
+import type { SubscriptionService, TaskService } from '@ferry/tasks'
 import type { WatchControl } from '@ferry/watch'
 
 /** What GET /v1/peers/:name/catalog asks a peer for. */
@@ -51,4 +51,11 @@ export interface ApiContext {
   subscriptions?: () => SubscriptionService | undefined
   /** Watches and open scans (@ferry/watch); absent: the watch routes answer that none runs. */
   watches?: WatchControl
+  /** The daemon's durable tasks, once running (undefined: the task routes answer 503 ERR_ABORTED). */
+  tasks?: () => TaskService | undefined
+  /**
+   * A task's sources as multiaddrs: multiaddrs checked and kept, names of the address book (fresh from
+   * config.json) as their addresses. ERR_INVALID_ARGUMENT naming `body.sources.N` for a bad one.
+   */
+  resolveSources: (sources: string[]) => Promise<string[]>
 }

@@ -35,6 +35,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   ERR_NETWORK: 502,
   ERR_PROTOCOL: 502,
   ERR_ABORTED: 503,
+  ERR_NO_DAEMON: 503,
   ERR_TIMEOUT: 504,
   ERR_NO_SPACE: 507
 }

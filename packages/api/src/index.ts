@@ -11,3 +11,4 @@ export { API_TOKEN_FILE, readApiToken, ensureApiToken, tokenMatches } from './to
 export { apiClient, CLIENT_TIMEOUT_MS, type ApiClient } from './client.js'
 export { openapiDocument } from './openapi.js'
 export { createSessions, cookieValue, LOGIN_TOKEN_TTL_MS, SESSION_IDLE_MS, MAX_LOGIN_TOKENS, MAX_SESSIONS, type Sessions } from './session.js'
+export { forwardTasks, TASK_UPDATE_MIN_MS } from './task-events.js'

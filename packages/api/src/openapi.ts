@@ -24,7 +24,8 @@ function standIn (version: string): ApiContext {
     removePeer: none,
     peerState: () => ({ state: 'unknown', since: null, reason: null }),
     checkPeer: () => {},
-    events: createEventBus()
+    events: createEventBus(),
+    resolveSources: none
   }
 }
 

@@ -15,6 +15,8 @@ import { nodeRoutes } from './routes/node.js'
 import { peerRoutes } from './routes/peers.js'
 import { subscriptionRoutes } from './routes/subscriptions.js'
 import { watchRoutes } from './routes/watches.js'
+import { taskRoutes } from './routes/tasks.js'
+import { TaskEventEvent, TaskUpdatedEvent } from './task-schemas.js'
 import type { EventStreamOptions } from './sse.js'
 import { tokenMatches } from './token.js'
 import type { WebAssets } from '@ferry/web'
@@ -40,7 +42,11 @@ function openapiInfo (version: string): Parameters<typeof swagger>[1] {
     openapi: {
       openapi: '3.1.0',
       info: { title: 'Ferry daemon API', version, description: 'The HTTP API of a running `ferry daemon` (docs/api.md). Listens on 127.0.0.1; the base URL is in daemon.json (`api`) and `ferry id --json`.' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'The token in the home\'s api-token file' } } },
+      components: {
+        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'The token in the home\'s api-token file' } },
+        // the `data` of GET /v1/events' task events (an event stream has no per-event schema of its own)
+        schemas: { TaskUpdatedEvent, TaskEventEvent }
+      },
       security: [{ bearer: [] }]
     }
   }
@@ -104,6 +110,7 @@ export async function buildApi (ctx: ApiContext, options: BuildApiOptions): Prom
   catalogRoutes(app, ctx)
   webRoutes(app, ctx, sessions, options.assets ?? new Map())
   watchRoutes(app, ctx)
+  taskRoutes(app, ctx)
   eventRoutes(app, ctx, options.events ?? {}, streams)
   app.get('/v1/openapi.json', {
     schema: { querystring: NoQuery, operationId: 'getOpenApi', tags: ['meta'], summary: 'This document (OpenAPI 3.1)', response: { 200: { type: 'object', additionalProperties: true, description: 'The OpenAPI document' }, ...errors() } }

@@ -5,12 +5,13 @@
 import os from 'node:os'
 import { freeSpace, readConfig } from '@ferry/store'
 import { FerryError } from '@ferry/errors'
-import { addPeer, listPeers, removePeer, type DaemonContext, type DaemonServiceStarter, type NamedPeer } from '@ferry/node'
-import type { SubscriptionService } from '@ferry/tasks'
+import { addPeer, listPeers, parsePeerAddr, removePeer, resolvePeerAddrs, type DaemonContext, type DaemonServiceStarter, type NamedPeer } from '@ferry/node'
+import type { SubscriptionService, TaskService } from '@ferry/tasks'
 import type { WatchControl } from '@ferry/watch'
 import type { ApiContext, RemoteCatalogPage, RemoteCatalogQuery } from './context.js'
 import { buildApi } from './server.js'
 import type { EventStreamOptions } from './sse.js'
+import { forwardTasks } from './task-events.js'
 import { ensureApiToken } from './token.js'
 import { loadWebAssets } from '@ferry/web'
 
@@ -28,6 +29,8 @@ export interface ApiServiceOptions {
   subscriptions?: () => SubscriptionService | undefined
   /** The watch service's control (`watchService().control`), for /v1/watches. */
   watches?: WatchControl
+  /** The daemon's task service, once started (`taskDaemonService({ onStarted })`); undefined: none runs. */
+  tasks?: () => TaskService | undefined
 }
 
 /** Longest a dial of a peer for its catalog, or one page from it, may take. */
@@ -56,8 +59,23 @@ async function remoteCatalog (d: DaemonContext, peer: NamedPeer, query: RemoteCa
   throw failure
 }
 
+/** Multiaddrs checked, address-book names resolved (see ApiContext.resolveSources). */
+async function resolveSources (dir: string, sources: string[]): Promise<string[]> {
+  const cfg = await readConfig(dir)
+  return sources.flatMap((source, i) => {
+    try {
+      if (!source.startsWith('/')) return resolvePeerAddrs(cfg, source)
+      parsePeerAddr(source)
+      return [source]
+    } catch (err) {
+      const message = source.startsWith('/') ? (err as Error).message : `"${source}" is no peer of the address book (GET /v1/peers lists them; POST /v1/peers adds one)`
+      throw new FerryError('ERR_INVALID_ARGUMENT', `body.sources.${i}: ${message}`, { cause: err })
+    }
+  })
+}
+
 /** The routes' view of a running daemon. */
-export function fromDaemon (d: DaemonContext, version: string, url: () => string, extra: Pick<ApiContext, 'subscriptions' | 'watches'> = {}): ApiContext {
+export function fromDaemon (d: DaemonContext, version: string, url: () => string, extra: Pick<ApiContext, 'subscriptions' | 'watches' | 'tasks'> = {}): ApiContext {
   const dir = d.home.dir
   return {
     home: dir,
@@ -80,7 +98,8 @@ export function fromDaemon (d: DaemonContext, version: string, url: () => string
     peerState: (id) => d.peers.state(id),
     checkPeer: (peer) => { void d.peers.check(peer).catch(() => {}) },
     events: d.events,
-    ...extra
+    ...extra,
+    resolveSources: async (sources) => await resolveSources(dir, sources)
   }
 }
 
@@ -90,7 +109,7 @@ export function apiService (options: ApiServiceOptions): DaemonServiceStarter {
     const token = await ensureApiToken(d.home.dir)
     let url = ''
     const assets = await loadWebAssets()
-    const extra = { ...(options.subscriptions !== undefined ? { subscriptions: options.subscriptions } : {}), ...(options.watches !== undefined ? { watches: options.watches } : {}) }
+    const extra = { ...(options.subscriptions !== undefined ? { subscriptions: options.subscriptions } : {}), ...(options.watches !== undefined ? { watches: options.watches } : {}), ...(options.tasks !== undefined ? { tasks: options.tasks } : {}) }
     const app = await buildApi(fromDaemon(d, options.version, () => url, extra), { token, events: options.events, assets })
     const port = options.port ?? d.home.config.api?.port ?? 0
     try {
@@ -101,6 +120,14 @@ export function apiService (options: ApiServiceOptions): DaemonServiceStarter {
     }
     const address = app.server.address()
     url = `http://${API_HOST}:${typeof address === 'object' && address !== null ? address.port : port}`
-    return { info: { api: url }, stop: async () => { await app.close() } }
+    const running = options.tasks?.()
+    const unforward = running !== undefined ? forwardTasks(running, d.events) : () => {}
+    return {
+      info: { api: url },
+      stop: async () => {
+        unforward()
+        await app.close()
+      }
+    }
   }
 }

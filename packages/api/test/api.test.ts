@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs'
 import { afterEach, describe, expect, it } from 'vitest'
 import { FerryError, type ErrorCode } from '@ferry/errors'
 import { createEventBus, type EventBus } from '@ferry/node'
-import { HTTP_STATUS, buildApi, createSessions, openapiDocument, tokenMatches, type ApiContext } from '@ferry/api'
+import { HTTP_STATUS, buildApi, createSessions, forwardTasks, openapiDocument, tokenMatches, type ApiContext } from '@ferry/api'
+import type { TaskRecord, TaskUpdate } from '@ferry/tasks'
 import type { FastifyInstance } from 'fastify'
 
 const TOKEN = 'test-token'
@@ -29,6 +30,7 @@ function context (events: EventBus, overrides: Partial<ApiContext> = {}): ApiCon
     peerState: () => ({ state: 'unknown', since: null, reason: null }),
     checkPeer: () => {},
     events,
+    resolveSources: async (sources) => sources,
     ...overrides
   }
 }
@@ -194,5 +196,41 @@ describe('the web page\'s login', () => {
     expect(id).toMatch(/^[A-Za-z0-9_-]{43}$/)
     expect(s.valid(id as string)).toBe(true)
     expect(s.valid('forged')).toBe(false)
+  })
+})
+
+describe('task updates on the event bus', () => {
+  it('forwards every task event, and a task\'s record at most once per interval (the latest), a new condition at once', async () => {
+    const events = createEventBus()
+    const seen: any[] = []
+    events.subscribe((e) => { seen.push(e) })
+    let listener: ((u: TaskUpdate) => void) | undefined
+    const stop = forwardTasks({ subscribe: (l) => { listener = l; return () => { listener = undefined } } }, events, 200)
+    const task = (condition: string, succeeded: number): TaskRecord => ({ taskId: 't1', condition, succeeded } as unknown as TaskRecord)
+    listener!({ type: 'task', task: task('ACTIVE', 0) })
+    for (let i = 1; i <= 50; i++) listener!({ type: 'task', task: task('ACTIVE', i) })
+    listener!({ type: 'event', event: { id: 1, taskId: 't1', time: '', kind: 'peer', message: 'm', data: null } })
+    const updates = (): any[] => seen.filter((e) => e.type === 'task:updated')
+    expect(updates().map((e) => e.task.succeeded)).toEqual([0])
+    expect(seen.filter((e) => e.type === 'task:event')).toHaveLength(1)
+    const deadline = Date.now() + 5000
+    while (updates().length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(updates().map((e) => e.task.succeeded)).toEqual([0, 50]) // the trailing one carries the latest
+    listener!({ type: 'task', task: task('SUCCEEDED', 51) }) // within the interval, but a new condition
+    expect(updates().map((e) => e.task.condition)).toEqual(['ACTIVE', 'ACTIVE', 'SUCCEEDED'])
+    stop()
+    expect(listener).toBeUndefined()
+  })
+})
+
+describe('task routes without a task service', () => {
+  it('answer 503 ERR_ABORTED, and still check the request first', async () => {
+    const a = await app(createEventBus())
+    const r = await a.inject({ method: 'GET', url: '/v1/tasks', headers: auth })
+    expect(r.statusCode).toBe(503)
+    expect(r.json().error).toEqual({ code: 'ERR_ABORTED', message: expect.stringContaining('no task service') })
+    const bad = await a.inject({ method: 'GET', url: '/v1/tasks/not-a-uuid', headers: auth })
+    expect(bad.statusCode).toBe(400)
+    expect(bad.json().error.message).toContain('params.id: must match')
   })
 })

@@ -25,3 +25,8 @@ export async function apiClientApi (): Promise<typeof import('@ferry/api/client'
 export async function watchApi (): Promise<typeof import('@ferry/watch')> {
   return await import('@ferry/watch')
 }
+
+/** daemon.json without libp2p: commands that only look for the running daemon (its API) start fast. */
+export async function daemonInfoApi (): Promise<typeof import('@ferry/node/daemon-info')> {
+  return await import('@ferry/node/daemon-info')
+}

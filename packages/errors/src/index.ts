@@ -67,6 +67,8 @@ export const ErrorCodes = {
   ERR_DAEMON_RUNNING: ExitCode.IO,
   /** A request to the daemon's HTTP API without the home's token, or with another. */
   ERR_UNAUTHORIZED: ExitCode.IO,
+  /** A command that hands its work to the home's daemon (`ferry pull --detach`, `ferry tasks`) found none running. */
+  ERR_NO_DAEMON: ExitCode.IO,
   ERR_IO: ExitCode.IO,
   ERR_PERMISSION: ExitCode.IO,
   ERR_ABORTED: ExitCode.ABORTED,

@@ -17,24 +17,13 @@ import path from 'node:path'
 import { FerryError, fromSystemError } from '@ferry/errors'
 import { openHome, type Home } from '@ferry/store'
 import { DAEMON_FILE } from './constants.js'
+export { readDaemonInfo, type DaemonInfo } from './daemon-info.js'
 import { createFerryNode, type FerryNode, type FerryNodeInit } from './node.js'
 import type { RefusalKind } from './access-policy.js'
-import { readTextIfExists } from './files.js'
+import { isAlive, readInfo, type DaemonInfo } from './daemon-info.js'
 import { createEventBus, type EventBus } from './events.js'
 import { createPeerBook, type PeerBook } from './peer-book.js'
 import { listPeers } from './peers.js'
-
-/** The contents of `daemon.json`. */
-export interface DaemonInfo {
-  pid: number
-  peerId: string
-  /** Full multiaddrs, each ending in /p2p/<PeerId>; [] while starting. */
-  addrs: string[]
-  /** ISO 8601 start time. */
-  started: string
-  /** The HTTP API's base URL (http://127.0.0.1:PORT), once it listens; absent without one. */
-  api?: string
-}
 
 /** What a daemon service gets: the daemon's home, node, event bus and peer states. */
 export interface DaemonContext {
@@ -74,36 +63,6 @@ export interface RunDaemonOptions {
   services?: DaemonServiceStarter[]
   /** Between checks of the named peers not connected; default PEER_CHECK_INTERVAL_MS, 0 = only at start. */
   peerCheckIntervalMs?: number
-}
-
-function isAlive (pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
-
-async function readInfo (file: string): Promise<DaemonInfo | undefined> {
-  const text = await readTextIfExists(file)
-  if (text === undefined) return undefined
-  try {
-    const v = JSON.parse(text) as Partial<DaemonInfo>
-    if (typeof v.pid !== 'number' || typeof v.peerId !== 'string' || !Array.isArray(v.addrs)) return undefined
-    const info: DaemonInfo = { pid: v.pid, peerId: v.peerId, addrs: v.addrs.filter((a): a is string => typeof a === 'string'), started: String(v.started ?? '') }
-    if (typeof v.api === 'string') info.api = v.api
-    return info
-  } catch {
-    return undefined // torn or foreign: treat as stale
-  }
-}
-
-/** The running daemon of the home in `homeDir`, or undefined if none runs (a stale file is ignored). */
-export async function readDaemonInfo (homeDir: string): Promise<DaemonInfo | undefined> {
-  const info = await readInfo(path.join(homeDir, DAEMON_FILE))
-  return info !== undefined && isAlive(info.pid) ? info : undefined
 }
 
 async function writeTemp (file: string, info: DaemonInfo): Promise<string> {

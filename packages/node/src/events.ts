@@ -1,8 +1,9 @@
 /**
- * The daemon's event bus: what happens in the daemon (peers connecting and leaving now; tasks' progress
- * later), published once and delivered to every subscriber (the HTTP API's server-sent events). Delivery is
+ * The daemon's event bus: what happens in the daemon (peers connecting and leaving, tasks' progress),
+ * published once and delivered to every subscriber (the HTTP API's server-sent events). Delivery is
  * synchronous and never throws into the publisher; a subscriber that is slow must buffer (and bound) itself.
  */
+import type { TaskEvent, TaskRecord } from '@ferry/store'
 
 /** A peer's connection changed, or a check of it failed. `peer` is its PeerId. */
 export type PeerEvent =
@@ -11,6 +12,11 @@ export type PeerEvent =
   | { type: 'peer:unreachable', peer: string, reason: string }
   | { type: 'peer:refused', peer: string, reason: string }
 
+/** A durable task's record changed (at most about once a second per task), or its log got an event. */
+export type TaskBusEvent =
+  | { type: 'task:updated', task: TaskRecord }
+  | { type: 'task:event', event: TaskEvent }
+
 /** A watched directory published a file into its open scan (docs/cli.md, `ferry watch`). */
 export type WatchEvent =
   | { type: 'watch:published', collection: string, name: string, path: string, cid: string, size: number, seq: number, version: number }
@@ -18,7 +24,7 @@ export type WatchEvent =
   | { type: 'watch:sealed', collection: string, name: string, root: string }
 
 /** Every event the daemon publishes. */
-export type DaemonEventBody = PeerEvent | WatchEvent
+export type DaemonEventBody = PeerEvent | WatchEvent | TaskBusEvent
 
 /** An event as delivered: with a sequence number (increasing from 1) and its time (ISO 8601). */
 export type DaemonEvent = DaemonEventBody & { id: number, at: string }

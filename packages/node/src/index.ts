@@ -7,7 +7,7 @@ export { createFerryNode, usesNativeCipher, type FerryNode, type FerryNodeInit }
 export {
   runDaemon, readDaemonInfo, type DaemonInfo, type RunDaemonOptions, type DaemonContext, type DaemonService, type DaemonServiceStarter
 } from './daemon.js'
-export { createEventBus, type EventBus, type DaemonEvent, type DaemonEventBody, type PeerEvent, type WatchEvent } from './events.js'
+export { createEventBus, type EventBus, type DaemonEvent, type DaemonEventBody, type PeerEvent, type WatchEvent, type TaskBusEvent } from './events.js'
 export { createPeerBook, type PeerBook, type PeerBookInit, type PeerState, type PeerStateName } from './peer-book.js'
 export {
   PEER_NAME_PATTERN, checkPeerName, parsePeerAddr, namedPeers, listPeers, addPeer, removePeer, resolvePeerAddrs, type NamedPeer

@@ -10,7 +10,7 @@ export function eventRoutes (app: FastifyInstance, ctx: ApiContext, options: Eve
       querystring: NoQuery,
       operationId: 'streamEvents',
       tags: ['events'],
-      summary: 'Server-sent events: peer:connected, peer:disconnected, peer:unreachable, peer:refused; a comment line every 15 s',
+      summary: 'Server-sent events: peer:connected, peer:disconnected, peer:unreachable, peer:refused, task:updated, task:event (components TaskUpdatedEvent, TaskEventEvent); a comment line every 15 s',
       response: {
         200: { description: 'text/event-stream: `id`, `event` (the type) and `data` (the event as JSON) per event', content: { 'text/event-stream': { schema: { type: 'string' } } } },
         ...errors()

@@ -48,7 +48,7 @@ export const daemon: Command = {
         taskDaemonService({ print, onStarted: (t) => { tasks = t } }),
         w.service,
         subscriptionDaemonService({ print, tasks: () => tasks, onStarted: (s) => { subscriptions = s } }),
-        apiService({ version: VERSION, subscriptions: () => subscriptions, watches: w.control })
+        apiService({ version: VERSION, subscriptions: () => subscriptions, watches: w.control, tasks: () => tasks })
       ],
       open: flags.open === true,
       signal: ctx.signal,

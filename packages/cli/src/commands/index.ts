@@ -14,8 +14,9 @@ import { pnet } from './pnet.js'
 import { peer, peers } from './peer.js'
 import { remote } from './remote.js'
 import { web } from './web.js'
+import { tasks, task, cancel, retry } from './tasks.js'
 import { subscribe, subscriptions, unsubscribe } from './subscribe.js'
 import { seal, watch, watches } from './watch.js'
 
 /** Every `ferry` subcommand, in the order `ferry --help` lists them. */
-export const commands: Command[] = [init, id, add, scans, ls, verify, provenance, daemon, trust, untrust, grant, revoke, peer, peers, remote, web, pnet, pull, subscribe, subscriptions, unsubscribe, watch, watches, seal]
+export const commands: Command[] = [init, id, add, scans, ls, verify, provenance, daemon, trust, untrust, grant, revoke, peer, peers, remote, web, pnet, pull, tasks, task, cancel, retry, subscribe, subscriptions, unsubscribe, watch, watches, seal]

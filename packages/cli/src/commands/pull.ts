@@ -12,6 +12,7 @@ import { checkPeerAddr } from '../peer-addr.js'
 import { fromAddrs } from '../peers.js'
 import { formatBytes, formatRate, parseSize, plural } from '../format.js'
 import { ProgressLine, type ProgressState } from '../progress.js'
+import { detachPull } from './pull-detach.js'
 
 /** Shortest time between two lines saying that the same peer is still down. */
 const PEER_NOTE_INTERVAL_MS = 15_000
@@ -171,7 +172,7 @@ function printSummary (ctx: Context, result: PullResult, notes: string[]): void 
 export const pull: Command = {
   name: 'pull',
   summary: 'Replicate a scan from other nodes into a directory, verified and resumable',
-  usage: '<root> <dest> --from PEER [--from PEER]... [--checksum] [--fsync] [--allow-escaping-symlinks] [--deadline SECONDS] [--space-margin SIZE] [--json]',
+  usage: '<root> <dest> --from PEER [--from PEER]... [--checksum] [--fsync] [--allow-escaping-symlinks] [--deadline SECONDS] [--space-margin SIZE] [--detach [--label TEXT] [--on-done CMD]] [--json]',
   help: [
     'Fetches the scan <root> into <dest> from every --from peer at once (each ends in /p2p/<PeerId>; the peer',
     'must trust this node: `ferry trust <our id>` there). Only what <dest> and this node lack is fetched;',
@@ -187,15 +188,23 @@ export const pull: Command = {
     '  --fsync            make each file durable on disk before its name appears (slower; default off, as rsync)',
     '  --allow-escaping-symlinks',
     '                     also create symlinks whose target is absolute or leaves <dest> (default: report them)',
+    '  --detach           hand the pull to this home\'s running daemon as a durable task and return at once,',
+    '                     printing its id (`{"taskId"}` with --json); `ferry task <id> --watch` follows it. There',
+    '                     --deadline is when the task gives up (3600, 90m, 12h, 2d or an ISO time; default 1 day)',
+    '  --label TEXT       with --detach: the task\'s label (`ferry tasks` shows it)',
+    '  --on-done CMD      with --detach: a shell command run when the task ends (FERRY_TASK_ID, FERRY_CONDITION, ...)',
     '',
     'Exit 0 only when every file of the scan is at <dest> byte for byte; 2 for a bad argument (checked before',
     'any work); 3 when files are missing at the source or conflict at <dest>; 5 when <dest> lacks the space;',
     '6 when no peer could deliver; 7 when every peer answered and none holds <root>; 8 when <dest> cannot be',
-    'written (read-only, not permitted) or another pull is writing there.'
+    'written (read-only, not permitted) or another pull is writing there. With --detach: 0 once the task is',
+    'queued, 2 for a bad argument, 8 when no daemon runs on the home (start `ferry daemon`).'
   ].join('\n'),
-  options: { from: { type: 'string', multiple: true }, checksum: { type: 'boolean' }, fsync: { type: 'boolean' }, 'allow-escaping-symlinks': { type: 'boolean' }, deadline: { type: 'string' }, 'space-margin': { type: 'string' } },
+  options: { from: { type: 'string', multiple: true }, checksum: { type: 'boolean' }, fsync: { type: 'boolean' }, 'allow-escaping-symlinks': { type: 'boolean' }, deadline: { type: 'string' }, 'space-margin': { type: 'string' }, detach: { type: 'boolean' }, label: { type: 'string' }, 'on-done': { type: 'string' } },
   positionals: [2, 2],
   async run (ctx, [rootArg, destArg], flags) {
+    if (flags.detach === true) return await detachPull(ctx, rootArg, destArg, flags)
+    if (flags.label !== undefined || flags['on-done'] !== undefined) throw new FerryError('ERR_USAGE', '--label and --on-done go with --detach (a task of the daemon)')
     const args = parsePullArgs(rootArg, destArg, flags)
     return await withHome(ctx, async (home) => {
       args.from = await fromAddrs(home.config, args.from)
