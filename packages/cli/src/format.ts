@@ -34,3 +34,15 @@ export function formatDuration (seconds: number): string {
 export function plural (n: number, one: string, many = `${one}s`): string {
   return `${formatCount(n)} ${n === 1 ? one : many}`
 }
+
+const SIZE_UNITS: Record<string, number> = {
+  '': 1, b: 1, k: 1e3, kb: 1e3, kib: 1024, m: 1e6, mb: 1e6, mib: 1024 ** 2, g: 1e9, gb: 1e9, gib: 1024 ** 3, t: 1e12, tb: 1e12, tib: 1024 ** 4
+}
+
+/** A size given on the command line ("0", "500M", "1.5GB", "64MiB") in bytes; undefined if it is not one. */
+export function parseSize (text: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text.trim())
+  const unit = SIZE_UNITS[(m?.[2] ?? '').toLowerCase()]
+  if (m == null || unit === undefined) return undefined
+  return Math.round(Number(m[1]) * unit)
+}

@@ -5,3 +5,13 @@
 export async function nodeApi (): Promise<typeof import('@ferry/node')> {
   return await import('@ferry/node')
 }
+
+/** @ferry/api (Fastify and the routes): only the daemon loads it. */
+export async function apiServer (): Promise<typeof import('@ferry/api')> {
+  return await import('@ferry/api')
+}
+
+/** The API client (fetch and the token, no server code): commands that ask the running daemon. */
+export async function apiClientApi (): Promise<typeof import('@ferry/api/client')> {
+  return await import('@ferry/api/client')
+}

@@ -3,8 +3,9 @@ import { ExitCode, FerryError, exitCodeFor, isAbortError } from '@ferry/errors'
 import type { Command, OptionSpec } from './command.js'
 import { printJson, usageError, type Context } from './context.js'
 import { commands } from './commands/index.js'
+import { VERSION } from './version.js'
 
-export const VERSION = '0.1.0'
+export { VERSION }
 
 const GLOBAL_OPTIONS: OptionSpec = {
   home: { type: 'string' },

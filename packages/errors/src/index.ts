@@ -37,6 +37,8 @@ export const ErrorCodes = {
   ERR_INVALID_CID: ExitCode.USAGE,
   ERR_NOT_A_DIRECTORY: ExitCode.USAGE,
   ERR_HOME_EXISTS: ExitCode.USAGE,
+  /** The thing to create exists already (a peer name taken by another peer, ...). */
+  ERR_CONFLICT: ExitCode.USAGE,
   ERR_HOME_NOT_FOUND: ExitCode.NOT_FOUND,
   ERR_HOME_CORRUPT: ExitCode.IO,
   ERR_HOME_TOO_NEW: ExitCode.IO,
@@ -63,6 +65,8 @@ export const ErrorCodes = {
   ERR_NOT_TRUSTED: ExitCode.NETWORK,
   /** Another live daemon already serves this home. */
   ERR_DAEMON_RUNNING: ExitCode.IO,
+  /** A request to the daemon's HTTP API without the home's token, or with another. */
+  ERR_UNAUTHORIZED: ExitCode.IO,
   ERR_IO: ExitCode.IO,
   ERR_PERMISSION: ExitCode.IO,
   ERR_ABORTED: ExitCode.ABORTED,
@@ -129,6 +133,8 @@ export function fromSystemError (err: unknown, what: string): FerryError {
     case 'EACCES':
     case 'EPERM':
       return new FerryError('ERR_PERMISSION', `Permission denied: ${what}`, { cause: err })
+    case 'EROFS':
+      return new FerryError('ERR_IO', `Read-only file system: cannot write ${what}`, { cause: err })
     case 'ENOENT':
       return new FerryError('ERR_NOT_FOUND', `No such file or directory: ${what}`, { cause: err })
     case 'ENOTDIR':

@@ -52,3 +52,9 @@ export const INBOUND_CONNECTIONS_PER_SECOND_PER_HOST = 5
  * accepts 16 blocks + 4 scan per connection; the rest is headroom for the negotiation itself).
  */
 export const YAMUX_MAX_INBOUND_STREAMS = 64
+
+/** How often the daemon re-checks the named peers it is not connected to (docs/api.md, peer states). */
+export const PEER_CHECK_INTERVAL_MS = 30_000
+
+/** Longest a peer check waits for a connection, and then for the peer's answer. */
+export const PEER_CHECK_TIMEOUT_MS = 10_000

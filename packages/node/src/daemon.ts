@@ -1,21 +1,28 @@
 /**
  * `runDaemon`: the long-running node of a home.
  *
- * One daemon per home: `daemon.json` ({ pid, peerId, addrs, started }) is created exclusively (hard link of
+ * One daemon per home: `daemon.json` ({ pid, peerId, addrs, started, api }) is created exclusively (hard link of
  * a complete temporary file, so no reader ever sees it half-written); a file left by a process that no
  * longer runs is stale and replaced. The file is rewritten with the listening addresses once the node is up
  * (`ferry id` shows them) and removed when the daemon stops.
+ *
+ * Services (the HTTP API, in @ferry/api, which depends on this package) are passed in by the caller as
+ * `services`: runDaemon starts them once the node listens, writes what they report (the API's URL) into
+ * daemon.json, and stops them before the node, so their lifetime is the daemon's whoever starts it.
  */
 import { randomBytes } from 'node:crypto'
 import { unlinkSync } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { FerryError, fromSystemError } from '@ferry/errors'
-import { openHome } from '@ferry/store'
+import { openHome, type Home } from '@ferry/store'
 import { DAEMON_FILE } from './constants.js'
 import { createFerryNode, type FerryNode, type FerryNodeInit } from './node.js'
 import type { RefusalKind } from './access-policy.js'
 import { readTextIfExists } from './files.js'
+import { createEventBus, type EventBus } from './events.js'
+import { createPeerBook, type PeerBook } from './peer-book.js'
+import { listPeers } from './peers.js'
 
 /** The contents of `daemon.json`. */
 export interface DaemonInfo {
@@ -25,7 +32,29 @@ export interface DaemonInfo {
   addrs: string[]
   /** ISO 8601 start time. */
   started: string
+  /** The HTTP API's base URL (http://127.0.0.1:PORT), once it listens; absent without one. */
+  api?: string
 }
+
+/** What a daemon service gets: the daemon's home, node, event bus and peer states. */
+export interface DaemonContext {
+  home: Home
+  node: FerryNode
+  info: Readonly<DaemonInfo>
+  events: EventBus
+  peers: PeerBook
+}
+
+/** A service running beside the daemon's node (the HTTP API). */
+export interface DaemonService {
+  /** Fields for daemon.json (the API's URL). */
+  info?: Pick<DaemonInfo, 'api'>
+  /** Stops it; called before the node stops. */
+  stop: () => Promise<void>
+}
+
+/** Starts a service once the node listens. A failure stops the daemon. */
+export type DaemonServiceStarter = (ctx: DaemonContext) => Promise<DaemonService>
 
 /** Options of `runDaemon`. */
 export interface RunDaemonOptions {
@@ -40,7 +69,11 @@ export interface RunDaemonOptions {
   /** Called once the node listens. */
   onReady?: (info: DaemonInfo, node: FerryNode) => void
   /** Passed to createFerryNode (measurements, tests). */
-  node?: Omit<FerryNodeInit, 'home' | 'listen' | 'open' | 'onRefused'>
+  node?: Omit<FerryNodeInit, 'home' | 'listen' | 'open' | 'onRefused' | 'onSourceChanged'>
+  /** Started in order once the node listens, stopped in reverse before it (the HTTP API). */
+  services?: DaemonServiceStarter[]
+  /** Between checks of the named peers not connected; default PEER_CHECK_INTERVAL_MS, 0 = only at start. */
+  peerCheckIntervalMs?: number
 }
 
 function isAlive (pid: number): boolean {
@@ -59,7 +92,9 @@ async function readInfo (file: string): Promise<DaemonInfo | undefined> {
   try {
     const v = JSON.parse(text) as Partial<DaemonInfo>
     if (typeof v.pid !== 'number' || typeof v.peerId !== 'string' || !Array.isArray(v.addrs)) return undefined
-    return { pid: v.pid, peerId: v.peerId, addrs: v.addrs.filter((a): a is string => typeof a === 'string'), started: String(v.started ?? '') }
+    const info: DaemonInfo = { pid: v.pid, peerId: v.peerId, addrs: v.addrs.filter((a): a is string => typeof a === 'string'), started: String(v.started ?? '') }
+    if (typeof v.api === 'string') info.api = v.api
+    return info
   } catch {
     return undefined // torn or foreign: treat as stale
   }
@@ -139,26 +174,77 @@ function refusalPrinter (print: (line: string) => void): (peer: string, kind: Re
   }
 }
 
+/** Prints what the daemon serves and to whom, once it listens. */
+function printStatus (print: (line: string) => void, home: Home, node: FerryNode, info: DaemonInfo, open: boolean): void {
+  print(`Ferry daemon ${info.peerId} (pid ${info.pid}) serving ${home.dir}`)
+  if (info.addrs.length === 0) print('Not listening on any address: other peers cannot reach this node')
+  else print('Listening on:')
+  for (const a of info.addrs) print(`  ${a}`)
+  if (info.api !== undefined) print(`API: ${info.api} (token in ${path.join(home.dir, 'api-token')})`)
+  if (node.privateNetwork) print('Private network: only nodes with the same swarm.key can connect.')
+  const restricted = Object.keys(home.config.grants ?? {}).length
+  if (restricted > 0) print(`${restricted} collection${restricted === 1 ? '' : 's'} readable by granted peers only (\`ferry grant --list\`).`)
+  if (open) {
+    print(`WARNING: --open: every peer that can reach this node may fetch every scan in it, trusted or not${restricted > 0 ? ', except collections restricted by grants' : ''}.`)
+  } else if (node.trust.list.length === 0) {
+    print('No trusted peers yet: nobody can fetch from this node until you run `ferry trust <PeerId>`.')
+  }
+}
+
+/** SIGINT/SIGTERM as an abort signal, unless the caller gave one; `remove` drops the handlers. */
+function stopSignal (given: AbortSignal | undefined): { signal: AbortSignal, remove: () => void } {
+  if (given !== undefined) return { signal: given, remove: () => {} }
+  const controller = new AbortController()
+  const onSignal = (sig: NodeJS.Signals): void => { controller.abort(new FerryError('ERR_ABORTED', `Interrupted by ${sig}`)) }
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+  return {
+    signal: controller.signal,
+    remove: () => {
+      process.off('SIGINT', onSignal)
+      process.off('SIGTERM', onSignal)
+    }
+  }
+}
+
+/** Starts `starters` in order; if one fails, stops those already started and rethrows. */
+async function startServices (starters: DaemonServiceStarter[], ctx: DaemonContext, info: DaemonInfo): Promise<DaemonService[]> {
+  const started: DaemonService[] = []
+  try {
+    for (const start of starters) {
+      const service = await start(ctx)
+      started.push(service)
+      Object.assign(info, service.info)
+    }
+  } catch (err) {
+    await stopServices(started)
+    throw err
+  }
+  return started
+}
+
+async function stopServices (services: DaemonService[]): Promise<void> {
+  for (const s of services.splice(0).reverse()) await s.stop().catch(() => {})
+}
+
+/** Says once per source file (and reason) that it changed since import and is no longer served. */
+function changePrinter (print: (line: string) => void): (reason: string) => void {
+  const said = new Set<string>()
+  return (reason) => {
+    if (said.has(reason)) return
+    if (said.size > 10_000) said.clear() // bounded
+    said.add(reason)
+    print(`Not serving: ${reason} (\`ferry verify <dir> <root>\` lists what differs; \`ferry add\` it again to serve the new content)`)
+  }
+}
+
 /**
  * Runs the daemon of the home in `homeDir` until `options.signal` aborts (or SIGINT/SIGTERM without one).
  * Resolves after a graceful stop. ERR_DAEMON_RUNNING if another live daemon holds the home.
  */
 export async function runDaemon (homeDir: string, options: RunDaemonOptions = {}): Promise<void> {
   const print = options.print ?? ((line: string) => { process.stdout.write(line + '\n') })
-  let signal = options.signal
-  let removeHandlers = (): void => {}
-  if (signal === undefined) {
-    const controller = new AbortController()
-    const onSignal = (sig: NodeJS.Signals): void => { controller.abort(new FerryError('ERR_ABORTED', `Interrupted by ${sig}`)) }
-    process.once('SIGINT', onSignal)
-    process.once('SIGTERM', onSignal)
-    removeHandlers = () => {
-      process.off('SIGINT', onSignal)
-      process.off('SIGTERM', onSignal)
-    }
-    signal = controller.signal
-  }
-
+  const { signal, remove: removeHandlers } = stopSignal(options.signal)
   const home = await openHome(homeDir)
   const file = path.join(home.dir, DAEMON_FILE)
   const info: DaemonInfo = { pid: process.pid, peerId: home.peerId.toString(), addrs: [], started: new Date().toISOString() }
@@ -170,32 +256,29 @@ export async function runDaemon (homeDir: string, options: RunDaemonOptions = {}
     }
   }
   let node: FerryNode | undefined
+  let peers: PeerBook | undefined
+  const services: DaemonService[] = []
   try {
     await claim(file, info)
     process.once('exit', onExit) // a crash still leaves a stale file; this covers process.exit()
-    node = await createFerryNode({ ...options.node, home, listen: options.listen, open: options.open, onRefused: refusalPrinter(print) })
+    node = await createFerryNode({ ...options.node, home, listen: options.listen, open: options.open, onRefused: refusalPrinter(print), onSourceChanged: changePrinter(print) })
     info.addrs = node.addrs()
+    const events = createEventBus()
+    peers = createPeerBook({ node, events, peers: async () => await listPeers(home.dir), intervalMs: options.peerCheckIntervalMs })
+    services.push(...await startServices(options.services ?? [], { home, node, info, events, peers }, info))
     await update(file, info)
-    print(`Ferry daemon ${info.peerId} (pid ${info.pid}) serving ${home.dir}`)
-    if (info.addrs.length === 0) print('Not listening on any address: other peers cannot reach this node')
-    else print('Listening on:')
-    for (const a of info.addrs) print(`  ${a}`)
-    if (node.privateNetwork) print('Private network: only nodes with the same swarm.key can connect.')
-    const restricted = Object.keys(home.config.grants ?? {}).length
-    if (restricted > 0) print(`${restricted} collection${restricted === 1 ? '' : 's'} readable by granted peers only (\`ferry grant --list\`).`)
-    if (options.open === true) {
-      print(`WARNING: --open: every peer that can reach this node may fetch every scan in it, trusted or not${restricted > 0 ? ', except collections restricted by grants' : ''}.`)
-    } else if (node.trust.list.length === 0) {
-      print('No trusted peers yet: nobody can fetch from this node until you run `ferry trust <PeerId>`.')
-    }
+    printStatus(print, home, node, info, options.open === true)
     options.onReady?.(info, node)
+    void peers.checkAll()
     if (!signal.aborted) {
-      await new Promise<void>((resolve) => { signal!.addEventListener('abort', () => { resolve() }, { once: true }) })
+      await new Promise<void>((resolve) => { signal.addEventListener('abort', () => { resolve() }, { once: true }) })
     }
     print('Stopping...')
   } finally {
     removeHandlers()
     try {
+      await stopServices(services)
+      peers?.stop()
       await node?.stop()
     } finally {
       await home.close()

@@ -4,7 +4,14 @@
  */
 export * from './constants.js'
 export { createFerryNode, usesNativeCipher, type FerryNode, type FerryNodeInit } from './node.js'
-export { runDaemon, readDaemonInfo, type DaemonInfo, type RunDaemonOptions } from './daemon.js'
+export {
+  runDaemon, readDaemonInfo, type DaemonInfo, type RunDaemonOptions, type DaemonContext, type DaemonService, type DaemonServiceStarter
+} from './daemon.js'
+export { createEventBus, type EventBus, type DaemonEvent, type DaemonEventBody, type PeerEvent } from './events.js'
+export { createPeerBook, type PeerBook, type PeerBookInit, type PeerState, type PeerStateName } from './peer-book.js'
+export {
+  PEER_NAME_PATTERN, checkPeerName, parsePeerAddr, namedPeers, listPeers, addPeer, removePeer, resolvePeerAddrs, type NamedPeer
+} from './peers.js'
 export {
   TrustGate, parsePeerId, listTrusted, trustPeer, untrustPeer, listGrants, grantPeer, revokePeer, openCollection, type TrustedPeer,
   type TrustGateOptions

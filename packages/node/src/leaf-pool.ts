@@ -42,7 +42,7 @@ export class LeafReaderPool {
     // whole underlying buffer
     const reply = await this.pool.run({ locations, digest: cid.multihash.digest.slice() })
     if (reply.buffer !== undefined) return { status: 'ok', bytes: new Uint8Array(reply.buffer) }
-    return { status: 'changed', message: `the source changed since it was imported (${reply.reason ?? 'unknown'})` }
+    return { status: 'changed', message: `source file changed since import: ${reply.reason ?? 'unknown'}` }
   }
 
   /** Stops the workers; reads in progress reject. */

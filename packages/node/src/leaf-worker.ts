@@ -7,6 +7,13 @@ import { createHash } from 'node:crypto'
 import { serveRequests } from '@ferry/workers'
 import type { LeafReply, LeafRequest } from './leaf-pool.js'
 
+/** As sourceUnreadable in @ferry/store (not imported here: it would load SQLite into every worker). */
+function sourceUnreadable (path: string, err: unknown): string {
+  const code = (err as NodeJS.ErrnoException)?.code
+  if (code === 'ENOENT' || code === 'ENOTDIR') return `${path} was deleted or moved since it was imported`
+  return `${path} cannot be read any more (${code ?? (err as Error)?.message ?? String(err)})`
+}
+
 function read (req: LeafRequest): LeafReply {
   const reasons: string[] = []
   for (const loc of req.locations) {
@@ -21,16 +28,16 @@ function read (req: LeafRequest): LeafReply {
         got += n
       }
       if (got !== loc.length) {
-        reasons.push(`${loc.path}: file is shorter than when it was imported`)
+        reasons.push(`${loc.path} is shorter than when it was imported`)
         continue
       }
       if (!createHash('sha256').update(bytes).digest().equals(req.digest)) {
-        reasons.push(`${loc.path}: bytes at offset ${loc.offset} changed since import`)
+        reasons.push(`${loc.path} changed since it was imported`)
         continue
       }
       return { buffer: bytes.buffer as ArrayBuffer }
     } catch (err) {
-      reasons.push(`${loc.path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+      reasons.push(sourceUnreadable(loc.path, err))
     } finally {
       if (fd !== undefined) closeSync(fd)
     }

@@ -20,7 +20,7 @@ import {
   YAMUX_INITIAL_STREAM_WINDOW, YAMUX_MAX_INBOUND_STREAMS, YAMUX_MAX_READ_BUFFER, YAMUX_MAX_STREAM_WINDOW
 } from './constants.js'
 import { LeafReaderPool } from './leaf-pool.js'
-import { homeSources, readLeafHere, type LeafReader } from './sources.js'
+import { homeSources, readLeafHere, reportingChanges, type LeafReader } from './sources.js'
 import { readSwarmKey, type SwarmKey } from './pnet.js'
 import { TrustGate, type TrustGateOptions } from './trust.js'
 import type { PeerId } from '@libp2p/interface'
@@ -52,6 +52,8 @@ export interface FerryNodeInit {
   server?: Pick<ExchangeServerInit, 'idleTimeoutMs' | 'readAhead' | 'limits' | 'firstFrameTimeoutMs'>
   /** Called on every refused request (the daemon prints it). */
   onRefused?: TrustGateOptions['onRefused']
+  /** Called for every leaf not served because its source file changed, with why (the daemon logs it). */
+  onSourceChanged?: (reason: string) => void
 }
 
 /** A started Ferry node. */
@@ -158,7 +160,7 @@ async function startServing (libp2p: Libp2p, init: FerryNodeInit, trust: TrustGa
   const leafReaders = Math.min(init.leafReaders ?? DEFAULT_LEAF_READERS, cores - 1)
   const leafPool = leafReaders > 0 && init.readLeaf == null ? new LeafReaderPool({ workers: leafReaders }) : undefined
   try {
-    const sources = homeSources(init.home, init.readLeaf ?? leafPool?.reader ?? readLeafHere)
+    const sources = homeSources(init.home, reportingChanges(init.readLeaf ?? leafPool?.reader ?? readLeafHere, init.onSourceChanged))
     const server = await startExchangeServer(libp2p, { ...sources, authorize: trust.authorize, ...init.server })
     return { server, ...(leafPool !== undefined ? { leafPool } : {}) }
   } catch (err) {
@@ -174,6 +176,16 @@ function dialFailure (err: unknown, ma: Multiaddr, signal: AbortSignal | undefin
   if (signal?.aborted === true) return new FerryError('ERR_ABORTED', 'Operation aborted', { cause: signal.reason })
   if ((err as Error)?.name === 'TimeoutError' || (err as Error)?.name === 'AbortError') {
     return new FerryError('ERR_TIMEOUT', `Timed out connecting to ${ma.toString()}`, { cause: err, details: { addr: ma.toString() } })
+  }
+  const other = /identity key (\w+) does not match expected remote identity key (\w+)/.exec(reason)
+  if (other != null) {
+    // Not retried, and nothing to do with private networks: the address is right, the PeerId is not
+    return new FerryError('ERR_PEER_REFUSED', `Cannot connect to ${ma.toString()}: the node there is ${other[1] ?? '?'}, not ${other[2] ?? '?'} as its /p2p/ part says; check the PeerId (\`ferry id\` on that node prints its addresses)`, { cause: err, details: { addr: ma.toString(), actual: other[1] } })
+  }
+  if ((err as Error)?.name === 'EncryptionFailedError' && /ECONNRESET|EPIPE/.test(reason)) {
+    // The other side dropped the connection mid-handshake, as libp2p does past its inbound rate per host
+    // (INBOUND_CONNECTIONS_PER_SECOND_PER_HOST) or its pending-connection bound: transient, so retried.
+    return new FerryError('ERR_NETWORK', `Cannot connect to ${ma.toString()}: the connection was reset during the handshake (${reason})`, { cause: err, details: { addr: ma.toString() } })
   }
   if ((err as Error)?.name === 'EncryptionFailedError') {
     // Not retried: a handshake that fails this way (usually a private-network key mismatch) fails again.

@@ -20,8 +20,21 @@ export type LeafReader = (home: Pick<Home, 'catalog'>, cid: CID, signal: AbortSi
 export const readLeafHere: LeafReader = async (home, cid, signal) => {
   const r = await readLeaf(home.catalog, cid, { signal })
   if (r.status === 'ok') return { status: 'ok', bytes: r.bytes }
-  if (r.status === 'changed') return { status: 'changed', message: `the source changed since it was imported (${r.reason})` }
+  if (r.status === 'changed') return { status: 'changed', message: `source file changed since import: ${r.reason}` }
   return { status: 'missing' }
+}
+
+/**
+ * `reader`, calling `onChanged` with each reason (one per source file: "PATH changed since it was imported",
+ * "PATH was deleted or moved ...") of every leaf it could not serve because its source file changed.
+ */
+export function reportingChanges (reader: LeafReader, onChanged?: (reason: string) => void): LeafReader {
+  if (onChanged === undefined) return reader
+  return async (home, cid, signal) => {
+    const r = await reader(home, cid, signal)
+    if (r.status === 'changed') for (const reason of r.message.replace(/^source file changed since import: /, '').split('; ')) onChanged(reason)
+    return r
+  }
 }
 
 /** The BlockSource and ScanSource of `home`. */

@@ -102,7 +102,7 @@ describe('createFerryNode', () => {
     await fs.rm(path.join(dir, 'volume.raw'))
     const gone = await peer.get(scan.files.get('volume.raw')![0]!)
     expect(gone.status).toBe('changed')
-    expect(gone.status !== 'ok' && gone.message).toContain('ENOENT')
+    expect(gone.status !== 'ok' && gone.message).toContain('volume.raw was deleted or moved since it was imported')
   })
 
   it('gives one-line errors for bad and unreachable addresses', async () => {

@@ -21,6 +21,7 @@ import { DAG_PB, openScanNodes } from './scan-nodes.js'
 import { openSignatures, type ProvenanceRecord } from './signatures.js'
 import { DEFAULT_FLUSH_ROWS, newScanWriter, type ScanWriter } from './scan-writer.js'
 import { createPullJournal, type PullJournal } from './pull-journal.js'
+import { createPlacedFiles, type PlacedFiles } from './placed-files.js'
 import type { SignatureCheck } from './scan-signature.js'
 import type { CID } from 'multiformats/cid'
 
@@ -86,6 +87,8 @@ export interface Catalog {
   removeStaleImports: () => number
   /** Durable progress of pulls (resume after a crash or a dropped link). */
   readonly pulls: PullJournal
+  /** Files pulls placed, for the quick check (placed-files.ts). */
+  readonly placed: PlacedFiles
   close: () => void
 }
 
@@ -133,6 +136,7 @@ export function openCatalog (file: string, options: CatalogOptions = {}): Catalo
     getSource: leafIndex.get,
     removeStaleImports: scans.removeStaleImports,
     pulls: createPullJournal(h.db, h.guard),
+    placed: createPlacedFiles(h.db, h.guard),
     close: h.close
   }
 }

@@ -8,7 +8,8 @@
  *   "announce": [],                        // multiaddrs to advertise instead of `listen` (NAT, DNS names); [] = listen
  *   "trusted": [],                         // PeerIds (12D3...) allowed to fetch from and push to this node
  *   "peers": [],                           // address book: [{ "name": "esrf", "id": "12D3...", "addrs": ["/dns4/..."] }]
- *   "grants": {}                           // optional: { "<collection>": ["12D3...", ...] } who may read which collection
+ *   "grants": {},                          // optional: { "<collection>": ["12D3...", ...] } who may read which collection
+ *   "api": { "port": 0 }                   // optional: the daemon's HTTP API port on 127.0.0.1 (0 = a free port)
  * }
  * ```
  *
@@ -54,7 +55,15 @@ export interface FerryConfig {
    * Absent = no collection restricted.
    */
   grants?: Record<string, string[]>
+  /** The daemon's HTTP API (always on 127.0.0.1). Absent = defaults (port 0: a free port, written to daemon.json). */
+  api?: ApiConfig
   [key: string]: unknown
+}
+
+/** The `api` section of config.json. */
+export interface ApiConfig {
+  /** TCP port on 127.0.0.1; 0 (default) = a free port chosen at start. */
+  port?: number
 }
 
 /** A fresh config with every default filled in, optionally overridden by `overrides`. */
@@ -97,6 +106,16 @@ function peerId (key: string) {
   }
 }
 
+function apiSection (value: unknown): ApiConfig {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigProblem('"api" must be an object: { "port": 0 }')
+  const api = value as Record<string, unknown>
+  const port = api.port
+  if (port !== undefined && (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535)) {
+    throw new ConfigProblem(`"api.port" must be a TCP port number from 0 to 65535 (0 = a free port), not ${JSON.stringify(port)}`)
+  }
+  return { ...api, ...(port !== undefined ? { port } : {}) }
+}
+
 /**
  * Checks a parsed config and fills in missing optional keys. Throws ERR_HOME_TOO_NEW for a newer format and
  * `invalid(reason)` for anything else wrong.
@@ -133,9 +152,11 @@ export function validateConfig (value: unknown, where: string, invalid: (reason:
         grants[collection] = stringList(ids, `grants.${collection}`, peerId(`grants.${collection}`))
       }
     }
+    const api = raw.api === undefined ? undefined : apiSection(raw.api)
     return {
       ...raw,
       ...(grants !== undefined ? { grants } : {}),
+      ...(api !== undefined ? { api } : {}),
       version: CONFIG_VERSION,
       listen: raw.listen === undefined ? [...DEFAULT_LISTEN] : stringList(raw.listen, 'listen', multiaddr('listen')),
       announce: stringList(raw.announce, 'announce', multiaddr('announce')),

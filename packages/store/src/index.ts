@@ -8,8 +8,8 @@ export {
   type Home, type InitHomeOptions, type OpenHomeOptions
 } from './home.js'
 export {
-  CONFIG_VERSION, CONFIG_FILE, DEFAULT_LISTEN, defaultConfig, writeFileAtomic,
-  type FerryConfig, type PeerEntry
+  CONFIG_VERSION, CONFIG_FILE, DEFAULT_LISTEN, defaultConfig, writeFileAtomic, readConfig, writeConfig, validateConfig,
+  type FerryConfig, type PeerEntry, type ApiConfig
 } from './config.js'
 export { IDENTITY_FILE, IDENTITY_FILE_MODE } from './identity.js'
 export {
@@ -31,3 +31,4 @@ export { MIGRATIONS, type Migration } from './migrations.js'
 export { freeSpace, type FreeSpace } from './space.js'
 export { readLeaf, type LeafRead } from './leaf-reader.js'
 export type { PullJournal, PullRecord, PullState } from './pull-journal.js'
+export type { PlacedFiles, PlacedStat } from './placed-files.js'

@@ -14,6 +14,13 @@ export type LeafRead =
 
 const SHA2_256 = 0x12
 
+/** Why an imported source file cannot be read any more, in the words the server sends and logs. */
+export function sourceUnreadable (path: string, err: unknown): string {
+  const code = (err as NodeJS.ErrnoException)?.code
+  if (code === 'ENOENT' || code === 'ENOTDIR') return `${path} was deleted or moved since it was imported`
+  return `${path} cannot be read any more (${code ?? (err as Error)?.message ?? String(err)})`
+}
+
 /**
  * Reads the bytes of a raw leaf from a source file named in the leaf index and re-hashes them: bytes are
  * returned only if they still hash to `cid`. A changed source file is reported, never served. Tries every
@@ -37,17 +44,17 @@ export async function readLeaf (catalog: Pick<Catalog, 'findLeaf'>, cid: CID, op
         got += bytesRead
       }
       if (got !== loc.length) {
-        reasons.push(`${loc.path}: file is shorter than when it was imported`)
+        reasons.push(`${loc.path} is shorter than when it was imported`)
         continue
       }
       const digest = createHash('sha256').update(bytes).digest()
       if (!digest.equals(cid.multihash.digest)) {
-        reasons.push(`${loc.path}: bytes at offset ${loc.offset} changed since import`)
+        reasons.push(`${loc.path} changed since it was imported`)
         continue
       }
       return { status: 'ok', bytes, path: loc.path }
     } catch (err) {
-      reasons.push(`${loc.path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+      reasons.push(sourceUnreadable(loc.path, err))
     } finally {
       await fh?.close()
     }

@@ -167,10 +167,26 @@ CREATE TABLE scan_provenance (
 ) WITHOUT ROWID;
 `
 
+/**
+ * Schema version 5: `placed_files`, the files Ferry wrote at pull destinations (absolute path; size, mtime,
+ * ctime and inode right after placing them), so a pull trusts the size-and-mtime quick check only for files
+ * it placed itself and hashes every other file it finds (placed-files.ts).
+ */
+const SCHEMA_V5 = `
+CREATE TABLE placed_files (
+  path     TEXT PRIMARY KEY,
+  size     INTEGER NOT NULL,
+  mtime_ms REAL NOT NULL,
+  ctime_ms REAL NOT NULL,
+  ino      INTEGER NOT NULL
+) WITHOUT ROWID;
+`
+
 /** Every schema step, in order. The catalog's current version is the last one's. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, description: 'scans, entries, sources, leaves', up: db => { db.exec(SCHEMA_V1) } },
   { version: 2, description: 'pull journal: pulls, pull_files', up: db => { db.exec(SCHEMA_V2) } },
   { version: 3, description: 'access: scan_nodes (inner node -> scan)', up: db => { db.exec(SCHEMA_V3) } },
-  { version: 4, description: 'signed scan records: scans.signature, scan_provenance', up: db => { db.exec(SCHEMA_V4) } }
+  { version: 4, description: 'signed scan records: scans.signature, scan_provenance', up: db => { db.exec(SCHEMA_V4) } },
+  { version: 5, description: 'placed_files (what pulls wrote, for the quick check)', up: db => { db.exec(SCHEMA_V5) } }
 ]

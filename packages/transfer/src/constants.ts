@@ -18,8 +18,10 @@ export const MAX_BACKOFF_MS = 15_000
 export const STAGING_DIR = '.ferry-partial'
 /** Open staged files kept at once. */
 export const MAX_OPEN_FILES = 128
-/** Free space kept in reserve on the destination. */
-export const SPACE_MARGIN_BYTES = 64 * 1024 * 1024
+/** Free space kept in reserve on the destination by default: this share of the filesystem's size... */
+export const SPACE_MARGIN_FRACTION = 0.01
+/** ...but never more than this (--space-margin sets any other value). */
+export const SPACE_MARGIN_MAX_BYTES = 64 * 1024 * 1024
 /** At the end of a pull, a leaf in flight at one peer for this long is also asked of another. */
 export const ENDGAME_AFTER_MS = 2000
 /** Files whose inner nodes are resolved at once while planning (each may need a round trip). */

@@ -35,7 +35,7 @@ export class PeerState {
         this.peer = peer
         this.status = 'up'
         this.backoff = INITIAL_BACKOFF_MS
-        this.emit({ type: 'pull:peer', peer: peer.id, state: 'connected' })
+        this.emit({ type: 'pull:peer', peer: peer.id, label: this.spec.label, state: 'connected' })
         return peer
       } catch (err) {
         if (signal.aborted) throw err
@@ -56,10 +56,10 @@ export class PeerState {
     peer?.close().catch(() => {})
     if (isFerryError(err, 'ERR_PEER_REFUSED')) {
       this.status = 'refused'
-      this.emit({ type: 'pull:peer', peer: this.name, state: 'refused', message: this.lastError })
+      this.emit({ type: 'pull:peer', peer: this.name, label: this.spec.label, state: 'refused', message: this.lastError })
     } else if (this.status !== 'banned') {
       this.status = 'down'
-      this.emit({ type: 'pull:peer', peer: this.name, state: 'down', message: this.lastError })
+      this.emit({ type: 'pull:peer', peer: this.name, label: this.spec.label, state: 'down', message: this.lastError })
     }
   }
 
@@ -70,12 +70,12 @@ export class PeerState {
     const peer = this.peer
     this.peer = undefined
     peer?.close().catch(() => {})
-    this.emit({ type: 'pull:peer', peer: this.name, state: 'banned', message })
+    this.emit({ type: 'pull:peer', peer: this.name, label: this.spec.label, state: 'banned', message })
   }
 
   /** Waits before the next reconnect attempt (doubling up to a maximum). */
   async waitBackoff (signal: AbortSignal): Promise<void> {
-    this.emit({ type: 'pull:peer', peer: this.name, state: 'retrying', message: `retrying in ${(this.backoff / 1000).toFixed(1)} s` })
+    this.emit({ type: 'pull:peer', peer: this.name, label: this.spec.label, state: 'retrying', message: `retrying in ${(this.backoff / 1000).toFixed(1)} s` })
     await sleep(this.backoff, signal)
     this.backoff = Math.min(this.backoff * 2, MAX_BACKOFF_MS)
   }

@@ -1,14 +1,15 @@
-import { promises as fsp, type Stats } from 'node:fs'
-import { join, resolve } from 'node:path'
-import { FerryError, isFerryError } from '@ferry/errors'
+import { constants as fsc, promises as fsp, type Stats } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import { FerryError, fromSystemError, isFerryError } from '@ferry/errors'
 import { HashPool, fileLeaves, pathProblem, pathUnder, symlinkTargetProblem, walkDag, type DagEntry, type FileLeaf, type GetBlock, type SkippedEntry } from '@ferry/dag'
-import { EntriesDigest, freeSpace, readLeaf, verifyScanSignature, type Catalog, type InnerBlocks } from '@ferry/store'
+import { EntriesDigest, readLeaf, verifyScanSignature, type Catalog, type InnerBlocks } from '@ferry/store'
 import type { CID } from 'multiformats/cid'
 import {
-  DEFAULT_CHECKPOINT_BYTES, DEFAULT_CHECKPOINT_MS, DEFAULT_DEADLINE_MS, DEFAULT_WINDOW, ENDGAME_AFTER_MS, LOCAL_COPY_CONCURRENCY, PLAN_CONCURRENCY, SPACE_MARGIN_BYTES, STAGING_DIR
+  DEFAULT_CHECKPOINT_BYTES, DEFAULT_CHECKPOINT_MS, DEFAULT_DEADLINE_MS, DEFAULT_WINDOW, ENDGAME_AFTER_MS, LOCAL_COPY_CONCURRENCY, PLAN_CONCURRENCY, STAGING_DIR
 } from './constants.js'
 import { PeerState, sleep } from './peers.js'
 import { WorkQueue, type WorkItem } from './queue.js'
+import { checkSpace, pruneEmptyDirs } from './space.js'
 import { Staging, bitmapFor, hasBit, stagingName, type StagedFile } from './staging.js'
 import type { BlockPeer, PeerSpec, PullProblem, PullProgressEvent, PullResult, ScanEntryInfo, ScanInfo } from './types.js'
 
@@ -37,6 +38,8 @@ export interface PullOptions {
    * such links are not created and are reported as ERR_UNSAFE_SYMLINK problems.
    */
   allowEscapingSymlinks?: boolean
+  /** Free space to leave on the destination, in bytes (default: 1% of its filesystem, at most 64 MiB). */
+  spaceMarginBytes?: number
 }
 
 interface PlannedDir { path: string, cid: CID, mode: number, mtimeMs: number }
@@ -96,6 +99,8 @@ export async function pull (options: PullOptions): Promise<PullResult> {
   let lastProgress = Date.now()
   const ownPool = options.pool == null
   let pool = options.pool
+  let freshDest = false
+  let opened: Staging | undefined // closed on every way out: no file handle is left to the garbage collector
 
   const noPeers = (what: string): FerryError => {
     const why = peers.map((p) => `${p.spec.label}: ${p.lastError ?? p.status}`).join('; ')
@@ -107,6 +112,7 @@ export async function pull (options: PullOptions): Promise<PullResult> {
     const until = Date.now() + deadlineMs
     for (;;) {
       let anyUsable = false
+      const lacking = new Set<PeerState>() // peers that answered and do not hold it
       for (const state of peers) {
         if (!state.usable) continue
         anyUsable = true
@@ -117,11 +123,12 @@ export async function pull (options: PullOptions): Promise<PullResult> {
           if (out !== undefined) return out
         } catch (err) {
           if (signal.aborted) throw err
-          if (isFerryError(err, 'ERR_ROOT_NOT_FOUND') || isFerryError(err, 'ERR_BLOCK_NOT_FOUND')) continue
+          if (isFerryError(err, 'ERR_ROOT_NOT_FOUND') || isFerryError(err, 'ERR_BLOCK_NOT_FOUND')) { lacking.add(state); continue }
           state.fail(err)
         }
       }
       const down = peers.filter((p) => p.status === 'down')
+      if (anyUsable && lacking.size > 0 && lacking.size === peers.filter((p) => p.usable).length) throw notHeld(what, root, [...lacking])
       if (!anyUsable || down.length === 0 || Date.now() > until) throw noPeers(what)
       await down[0]?.waitBackoff(signal)
     }
@@ -136,6 +143,7 @@ export async function pull (options: PullOptions): Promise<PullResult> {
       if (r.status === 'ok') return r.bytes
       if (r.status === 'bad') state.ban(r.message ?? `sent a block that does not match ${cid.toString()}`)
       if (r.status === 'denied') state.fail(new FerryError('ERR_PEER_REFUSED', r.message ?? `${peer.id} refused the request`))
+      if (r.status === 'missing') throw new FerryError('ERR_BLOCK_NOT_FOUND', `${peer.id} does not have block ${cid.toString()}`)
       return undefined
     })
     await blocks.put({ cid, bytes })
@@ -192,20 +200,16 @@ export async function pull (options: PullOptions): Promise<PullResult> {
       else files.push({ entry, leaves: [] })
     }
     // each multi-chunk file has its own inner nodes: resolve them PLAN_CONCURRENCY files at a time
-    let nextFile = 0
-    await Promise.all(Array.from({ length: PLAN_CONCURRENCY }, async () => {
-      while (nextFile < files.length) {
-        const f = files[nextFile++]
-        if (f == null) continue
-        for await (const leaf of fileLeaves(f.entry.cid, getBlock, { signal, size: f.entry.size })) f.leaves.push(leaf)
-      }
-    }))
+    await eachConcurrently(files, PLAN_CONCURRENCY, async (f) => {
+      for await (const leaf of fileLeaves(f.entry.cid, getBlock, { signal, size: f.entry.size })) f.leaves.push(leaf)
+    })
     if (dirs[0]?.path !== '') throw new FerryError('ERR_INVALID_ARGUMENT', `Root ${root.toString()} is not a directory: pull takes a scan root`)
     if (walked !== meta.size) {
       throw new FerryError('ERR_BAD_SIGNATURE', `The signed entry list of ${root.toString()} has ${meta.size} entries, its DAG ${walked}: refusing the record`, { details: { root: root.toString(), origin: record.origin } })
     }
 
     // 3. Reconcile with the destination and the journal of an earlier, interrupted run.
+    freshDest = await fsp.lstat(dest).then(() => false, () => true)
     await mkdirSafe(dest, '')
     // the staging directory's name is Ferry's own: an entry of that name at the top is never placed
     for (const e of [...dirs, ...links, ...files.map((f) => f.entry)]) {
@@ -238,6 +242,7 @@ export async function pull (options: PullOptions): Promise<PullResult> {
       return map
     }
     const staged: StagedFile[] = []
+    const placedNow: string[] = [] // files this run placed or hashed (recorded for the next run's quick check)
     const completeAlready: StagedFile[] = []
     /** A file at the destination holds exactly these leaves (hashed on the pool, as a resume checks). */
     const matches = async (abs: string, size: number, leaves: FileLeaf[]): Promise<boolean> => {
@@ -247,15 +252,10 @@ export async function pull (options: PullOptions): Promise<PullResult> {
     // What already sits at each file's place: lstat'ed PLAN_CONCURRENCY at a time (one after the other,
     // a no-op pull of 2,000 files spent most of its plan waiting on them)
     const present = new Map<string, Stats>()
-    const toStat = files.filter(({ entry }) => !underBlocked(entry.path)).map(({ entry }) => entry.path)
-    let nextStat = 0
-    await Promise.all(Array.from({ length: PLAN_CONCURRENCY }, async () => {
-      while (nextStat < toStat.length) {
-        const path = toStat[nextStat++] as string
-        const st = await fsp.lstat(joinPath(dest, path)).catch(() => undefined)
-        if (st != null) present.set(path, st)
-      }
-    }))
+    await eachConcurrently(files.filter(({ entry }) => !underBlocked(entry.path)), PLAN_CONCURRENCY, async ({ entry }) => {
+      const st = await fsp.lstat(joinPath(dest, entry.path)).catch(() => undefined)
+      if (st != null) present.set(entry.path, st)
+    })
     for (const { entry, leaves } of files) {
       if (underBlocked(entry.path)) continue
       const m = meta.get(entry.path) ?? DEFAULT_META
@@ -264,12 +264,13 @@ export async function pull (options: PullOptions): Promise<PullResult> {
       if (st != null) {
         if (!st.isFile()) {
           problems.push({ path: entry.path, code: 'ERR_CONFLICT', message: `exists at the destination as ${describeType(st)}; not replaced` })
-        } else if (options.checksum !== true && st.size === entry.size && sameMtime(st.mtimeMs, m.mtimeMs)) {
-          bytesPresent += entry.size
+        } else if (options.checksum !== true && st.size === entry.size && sameMtime(st.mtimeMs, m.mtimeMs) && catalog.placed.trusted(final, st)) {
+          bytesPresent += entry.size // the quick check, for a file Ferry placed and nothing touched since
         } else if (st.size === entry.size && await matches(final, st.size, leaves)) {
           bytesPresent += entry.size
           await fsp.chmod(final, safeMode(m.mode, false))
           await fsp.utimes(final, m.mtimeMs / 1000, m.mtimeMs / 1000)
+          placedNow.push(entry.path) // hashed: from now on it is known as Ferry's
         } else {
           problems.push({ path: entry.path, code: 'ERR_CONFLICT', message: 'exists at the destination with other content; not overwritten' })
         }
@@ -300,34 +301,32 @@ export async function pull (options: PullOptions): Promise<PullResult> {
         missingBytes += leaf.length
       })
     }
-    const space = await freeSpace(dest)
-    if (missingBytes + SPACE_MARGIN_BYTES > space.available && missingBytes > 0) {
-      throw new FerryError('ERR_NO_SPACE', `Not enough space on ${dest}: ${missingBytes} bytes still needed (plus a ${SPACE_MARGIN_BYTES / 1048576} MiB margin), ${space.available} available`, {
-        details: { dest, needed: missingBytes, available: space.available, margin: SPACE_MARGIN_BYTES }
-      })
-    }
+    await checkSpace(dest, missingBytes, options.spaceMarginBytes)
     emit({ type: 'pull:plan', files: files.length, bytes: record.bytes, missingBytes, presentBytes: bytesPresent, missingFiles: staged.length })
     const planSeconds = (performance.now() - started) / 1000
 
     // 5. Fetch: local copies first, then every peer at once.
-    const staging = new Staging(dest, journal, pullRecord.id, options.fsync === true)
+    const staging = opened = new Staging(dest, journal, pullRecord.id, options.fsync === true)
     const checkpointBytes = options.checkpointBytes ?? DEFAULT_CHECKPOINT_BYTES
     let checkpointing: Promise<void> = Promise.resolve()
     let checkpointError: unknown
     const runCheckpoint = (): Promise<void> => {
       checkpointing = checkpointing.then(async () => {
         const { bytes, placed, conflicts } = await staging.checkpoint()
-        for (const f of placed) emit({ type: 'pull:file', path: f.path, size: f.size })
-        for (const f of conflicts) problems.push(conflictAppeared(f.path))
+        for (const f of placed) placedFile(f)
+        for (const f of conflicts) await appeared(f)
         if (bytes > 0) emit({ type: 'pull:checkpoint', bytes })
       }).catch((err) => { checkpointError ??= err; controller.abort(err) })
       return checkpointing
     }
+    const placedFile = (f: StagedFile): void => { placedNow.push(f.path); emit({ type: 'pull:file', path: f.path, size: f.size }) }
+    // a file that appeared at its place during the pull is fine if it holds exactly our bytes, else a conflict
+    const appeared = async (f: StagedFile): Promise<void> => { if (await holds(joinPath(dest, f.path), f, matches)) placedFile(f); else problems.push(conflictAppeared(f.path)) }
     const queue = new WorkQueue(items)
     const completed = async (file: StagedFile): Promise<void> => {
       const outcome = await staging.complete(file)
-      if (outcome === 'placed') emit({ type: 'pull:file', path: file.path, size: file.size })
-      else if (outcome === 'conflict') problems.push(conflictAppeared(file.path))
+      if (outcome === 'placed') placedFile(file)
+      else if (outcome === 'conflict') await appeared(file)
     }
     const written = async (item: WorkItem, bytes: Uint8Array | Uint8Array[], fetched: boolean): Promise<void> => {
       const finished = await staging.write(item.file, item.index, bytes, fetched)
@@ -367,7 +366,7 @@ export async function pull (options: PullOptions): Promise<PullResult> {
     const refusals = peers.filter((p) => p.status === 'refused').map((p) => `${p.name} refused: ${p.lastError ?? 'no reason given'}`).join('; ')
     for (const item of queue.failedItems()) {
       if (problems.some((p) => p.path === item.file.path)) continue
-      problems.push({ path: item.file.path, code: 'ERR_UNAVAILABLE', message: `no peer could provide leaf ${item.index} (${item.leaf.cid.toString()})${refusals !== '' ? `: ${refusals}` : ''}` })
+      problems.push(unavailable(item, refusals))
     }
 
     // 6. Symlinks, then directory modes and mtimes, deepest first (placing files changed them).
@@ -384,6 +383,7 @@ export async function pull (options: PullOptions): Promise<PullResult> {
     }
 
     // 7. Record the outcome; a complete replica joins the catalog and is served like any other source.
+    await recordPlaced(catalog, dest, placedNow)
     const placedAll = problems.length === 0
     for (const s of record.skipped) problems.push({ path: s.path, code: 'ERR_MISSING_AT_SOURCE', message: `not in the scan: the origin could not read it (${s.message})` })
     if (placedAll) {
@@ -449,6 +449,7 @@ export async function pull (options: PullOptions): Promise<PullResult> {
             continue
           }
           ;(item.tried ??= new Set()).add(peer.id)
+          if (r.status === 'changed') (item.changedAt ??= []).push(`${peer.id}: ${r.message}`)
           if (r.status === 'bad') state.ban(r.message ?? `sent bytes that do not match ${item.leaf.cid.toString()}`)
           if (r.status === 'denied') state.fail(new FerryError('ERR_PEER_REFUSED', r.message ?? `${peer.id} refused the request`))
           const others = peers.some((p) => p.usable && p.peer?.id !== peer.id && item.tried?.has(p.peer?.id ?? p.spec.label) !== true)
@@ -482,11 +483,65 @@ export async function pull (options: PullOptions): Promise<PullResult> {
       await Promise.all([...peers.map(supervise), watchdog()])
       if (signal.aborted && isFerryError(signal.reason)) throw signal.reason
     }
+  } catch (err) {
+    controller.abort(err) // a fatal error stops every lane, the watchdog and every backoff at once
+    throw await abandon(err, opened, freshDest ? dest : undefined)
   } finally {
     outer?.removeEventListener('abort', onAbort)
+    await opened?.close(false)
     await Promise.all(peers.map(async (p) => { await p.close() }))
     if (ownPool) await pool?.close()
   }
+}
+
+/** Runs `fn` on every item, `limit` at a time. */
+async function eachConcurrently<T> (items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0
+  await Promise.all(Array.from({ length: limit }, async () => {
+    while (next < items.length) await fn(items[next++] as T)
+  }))
+}
+
+/** True if the regular file at `abs` holds exactly the bytes of `f` (size, then every leaf hashed). */
+async function holds (abs: string, f: StagedFile, matches: (abs: string, size: number, leaves: FileLeaf[]) => Promise<boolean>): Promise<boolean> {
+  const st = await fsp.lstat(abs).catch(() => undefined)
+  return st?.isFile() === true && st.size === f.size && await matches(abs, f.size, f.leaves)
+}
+
+/**
+ * After a fatal error: closes the staging (no handle left to the garbage collector) and, if the pull was
+ * refused for space before staging anything in a destination it created (`freshDest`), removes that empty
+ * tree. Returns `err`, to throw.
+ */
+async function abandon (err: unknown, staging: Staging | undefined, freshDest: string | undefined): Promise<unknown> {
+  await staging?.close(false)
+  if (freshDest !== undefined && staging === undefined && isFerryError(err, 'ERR_NO_SPACE')) await pruneEmptyDirs(freshDest)
+  return err
+}
+
+/** Every peer answered and none holds `what`: not a network failure (ERR_ROOT_NOT_FOUND, exit 7). */
+function notHeld (what: string, root: CID, lacking: PeerState[]): FerryError {
+  const who = lacking.map((p) => p.name).join(', ')
+  const hint = what.startsWith('the scan') ? ' (is it the root of a scan? A file\'s CID is not: `ferry ls` at the source lists its scans\' roots)' : ''
+  return new FerryError('ERR_ROOT_NOT_FOUND', `No peer holds ${what}: ${who} answered that ${lacking.length === 1 ? 'it does' : 'they do'} not have it${hint}`, { details: { root: root.toString(), peers: lacking.map((p) => p.name) } })
+}
+
+/** Records the files a pull placed (or hashed) as they are now on disk, for the quick check of later pulls. */
+async function recordPlaced (catalog: Catalog, dest: string, paths: string[]): Promise<void> {
+  const stats = await Promise.all(paths.map(async (path) => {
+    const abs = joinPath(dest, path)
+    const st = await fsp.lstat(abs).catch(() => undefined)
+    return st?.isFile() === true ? { path: abs, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino } : undefined
+  }))
+  catalog.placed.record(stats.filter((s) => s !== undefined))
+}
+
+/** Why a leaf could not be had: its source file changed at the peers that had it, or no peer could send it. */
+function unavailable (item: WorkItem, refusals: string): PullProblem {
+  if (item.changedAt !== undefined) {
+    return { path: item.file.path, code: 'ERR_CHANGED_AT_SOURCE', message: `changed or removed at the source since it was imported; not served by ${item.changedAt.join('; ')}` }
+  }
+  return { path: item.file.path, code: 'ERR_UNAVAILABLE', message: `no peer could provide leaf ${item.index} (${item.leaf.cid.toString()})${refusals !== '' ? `: ${refusals}` : ''}` }
 }
 
 function conflictAppeared (path: string): PullProblem {
@@ -501,7 +556,7 @@ async function mkdirSafe (dest: string, rel: string): Promise<PullProblem | unde
     try {
       await fsp.mkdir(abs, { recursive: rel === '', mode: 0o700 })
     } catch (err) {
-      throw new FerryError('ERR_IO', `Cannot create ${abs}: ${(err as Error).message}`, { cause: err })
+      throw await mkdirError(abs, err)
     }
     return undefined
   }
@@ -511,6 +566,21 @@ async function mkdirSafe (dest: string, rel: string): Promise<PullProblem | unde
   }
   if (rel === '') throw new FerryError('ERR_NOT_A_DIRECTORY', `Destination ${dest} exists and is not a directory`)
   return { path: rel, code: 'ERR_CONFLICT', message: `exists at the destination as ${describeType(st)}, where the scan has a directory; nothing written below it` }
+}
+
+/**
+ * Why `abs` could not be made. A recursive mkdir says ENOENT where the real cause is the nearest existing
+ * ancestor (read-only, not writable): that one is asked.
+ */
+async function mkdirError (abs: string, err: unknown): Promise<FerryError> {
+  let cause = err
+  if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+    let dir = dirname(abs)
+    while (dir !== dirname(dir) && !(await fsp.lstat(dir).then(() => true, () => false))) dir = dirname(dir)
+    await fsp.access(dir, fsc.W_OK).catch((e: unknown) => { cause = e })
+  }
+  const system = fromSystemError(cause, abs)
+  return new FerryError(system.code === 'ERR_NOT_FOUND' ? 'ERR_IO' : system.code, `Cannot create ${abs}: ${system.message}`, { cause })
 }
 
 /**

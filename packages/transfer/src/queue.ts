@@ -8,6 +8,8 @@ export interface WorkItem {
   leaf: FileLeaf
   /** Peers that answered they do not have it (or sent it wrong). */
   tried?: Set<string>
+  /** What peers said when they answered that the source file of this leaf changed: "PEER: why". */
+  changedAt?: string[]
   inflight: number
   /** Peer asked first, and when: a duplicate goes only to another peer, and only if this one is slow. */
   askedOf?: string

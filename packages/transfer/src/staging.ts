@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import { promises as fsp, constants as fsc } from 'node:fs'
+import { hostname } from 'node:os'
 import { dirname, join } from 'node:path'
 import { FerryError, fromSystemError } from '@ferry/errors'
 import { FileBuilder, leafRef, pathUnder, type FileLeaf } from '@ferry/dag'
@@ -53,6 +54,7 @@ export class Staging {
   private placedSince: string[] = []
   private unsyncedBytes = 0
   private fetchedSinceCheckpoint = 0
+  private claimed = false
 
   /**
    * With `fsync`, completed files are fsynced and placed in batches at each checkpoint, so a name is visible
@@ -77,6 +79,8 @@ export class Staging {
     if (!st.isDirectory()) {
       throw new FerryError('ERR_NOT_A_DIRECTORY', `${dir} exists and is not a directory (a symlink?): move it away; Ferry stages files there`)
     }
+    await claimStaging(dir, this.dest)
+    this.claimed = true
   }
 
   private async handle (file: StagedFile): Promise<fsp.FileHandle> {
@@ -244,12 +248,55 @@ export class Staging {
     return 'placed'
   }
 
-  /** Closes every handle; with `clean`, removes the staging directory (only when nothing is left in it). */
+  /**
+   * Closes every handle; with `clean`, removes the staging directory and what is in it; without, removes it
+   * only if it is empty (nothing to resume).
+   */
   async close (clean: boolean): Promise<void> {
     for (const fh of this.handles.values()) await fh.close().catch(() => {})
     this.handles.clear()
-    if (clean) await fsp.rm(join(this.dest, STAGING_DIR), { recursive: true, force: true })
+    const dir = join(this.dest, STAGING_DIR)
+    if (this.claimed) await fsp.rm(join(dir, OWNER_FILE), { force: true })
+    this.claimed = false
+    if (clean) await fsp.rm(dir, { recursive: true, force: true })
+    else await fsp.rmdir(dir).catch(() => {})
   }
+}
+
+/** In the staging directory: which process stages there now ("HOST PID"). */
+const OWNER_FILE = 'owner'
+
+function alive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/**
+ * Makes this process the one pull staging into `dir` (two pulls into one destination would place and remove
+ * each other's staged files). ERR_IO naming the other pull if a live one holds it; a dead one's claim is taken over.
+ */
+async function claimStaging (dir: string, dest: string): Promise<void> {
+  const file = join(dir, OWNER_FILE)
+  const me = `${hostname()} ${process.pid}`
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      await fsp.writeFile(file, me, { flag: 'wx', mode: 0o600 })
+      return
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw fromSystemError(err, file)
+    }
+    const [host, pidText] = (await fsp.readFile(file, 'utf8').catch(() => '')).split(' ')
+    const pid = Number(pidText)
+    if (host !== hostname() || (Number.isInteger(pid) && pid > 0 && alive(pid))) {
+      throw new FerryError('ERR_IO', `Another pull (pid ${pidText ?? '?'} on ${host ?? '?'}) is writing into ${dest}: let it finish, then run this pull again (it finds what is in place); remove ${file} if that pull is gone`, { details: { dest, owner: `${host ?? ''} ${pidText ?? ''}` } })
+    }
+    await fsp.rm(file, { force: true }) // left by a pull that died: take over
+  }
+  throw new FerryError('ERR_IO', `Cannot claim ${dir}: another process keeps claiming it`)
 }
 
 async function exists (path: string): Promise<boolean> {

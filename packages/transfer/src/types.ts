@@ -43,13 +43,14 @@ export type PullProgressEvent =
   | { type: 'pull:bytes', peer: string, bytes: number }
   | { type: 'pull:local', bytes: number }
   | { type: 'pull:file', path: string, size: number }
-  | { type: 'pull:peer', peer: string, state: 'connected' | 'down' | 'retrying' | 'banned' | 'refused' | 'gone', message?: string }
+  /** `peer`: its PeerId once known, else its label; `label`: the PeerSpec's label, the same in every event. */
+  | { type: 'pull:peer', peer: string, label?: string, state: 'connected' | 'down' | 'retrying' | 'banned' | 'refused' | 'gone', message?: string }
   | { type: 'pull:checkpoint', bytes: number }
 
 /** A file not placed at the destination, and why. */
 export interface PullProblem {
   path: string
-  code: 'ERR_CONFLICT' | 'ERR_UNAVAILABLE' | 'ERR_MISSING_AT_SOURCE' | 'ERR_UNSAFE_SYMLINK'
+  code: 'ERR_CONFLICT' | 'ERR_UNAVAILABLE' | 'ERR_CHANGED_AT_SOURCE' | 'ERR_MISSING_AT_SOURCE' | 'ERR_UNSAFE_SYMLINK'
   message: string
 }
 

@@ -1,5 +1,6 @@
 import { ExitCode } from '@ferry/errors'
-import { nodeApi } from '../lazy.js'
+import { apiServer, nodeApi } from '../lazy.js'
+import { VERSION } from '../version.js'
 import type { Command } from '../command.js'
 import { homeDir, usageError } from '../context.js'
 
@@ -16,10 +17,12 @@ export const daemon: Command = {
     'scans added with `ferry add` while it runs are served at once. One daemon per home.',
     'Prints its addresses (each ending in /p2p/<PeerId>: give one to the peers that pull from here) and',
     'writes them to daemon.json in the home, where `ferry id` finds them. Stops on Ctrl-C or SIGTERM.',
+    'Serves the HTTP API (docs/api.md) on 127.0.0.1 (port: config.json "api": { "port" }, default a free one),',
+    'its URL in daemon.json and `ferry id --json`, every request authenticated with the token in <home>/api-token.',
     '',
     '  --listen MULTIADDR   listen here instead of the config (repeatable), e.g. /ip4/127.0.0.1/tcp/0',
     '  --open               serve every peer, trusted or not (for closed networks only; grants still apply)',
-    '  --json               print one JSON line { peerId, pid, addrs } once listening'
+    '  --json               print one JSON line { peerId, pid, addrs, api } once listening'
   ].join('\n'),
   options: { listen: { type: 'string', multiple: true }, open: { type: 'boolean' } },
   positionals: [0, 0],
@@ -28,14 +31,16 @@ export const daemon: Command = {
     for (const a of listen ?? []) {
       if (!a.startsWith('/')) throw usageError(`--listen ${a}: not a multiaddr (like /ip4/0.0.0.0/tcp/4001)`, `Usage: ferry daemon ${USAGE}`)
     }
+    const { apiService } = await apiServer()
     await (await nodeApi()).runDaemon(homeDir(ctx), {
       listen,
+      services: [apiService({ version: VERSION })],
       open: flags.open === true,
       signal: ctx.signal,
       // Status lines go to stderr with --json so stdout carries only the JSON line.
       print: (line) => { (ctx.json ? ctx.stderr : ctx.stdout).write(line + '\n') },
       onReady: (info) => {
-        if (ctx.json) ctx.stdout.write(JSON.stringify({ peerId: info.peerId, pid: info.pid, addrs: info.addrs }) + '\n')
+        if (ctx.json) ctx.stdout.write(JSON.stringify({ peerId: info.peerId, pid: info.pid, addrs: info.addrs, api: info.api ?? null }) + '\n')
       }
     })
     return ExitCode.OK

@@ -32,6 +32,7 @@ export const ls: Command = {
         return ExitCode.OK
       }
       for await (const e of walkDag(root, get, { signal: ctx.signal })) {
+        if (e.path === '' && e.type === 'file') println(ctx, `${root.toString()} is a file of ${formatBytes(e.size)}, not a scan: \`ferry scans\` lists the roots of scans`)
         if (e.path === '') continue
         const size = e.type === 'file' ? formatBytes(e.size) : '-'
         const shown = e.type === 'directory' ? `${e.path}/` : e.type === 'symlink' ? `${e.path} -> ${e.target ?? ''}` : e.path

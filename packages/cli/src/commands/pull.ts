@@ -1,21 +1,164 @@
 import { resolve } from 'node:path'
 import { ExitCode, FerryError } from '@ferry/errors'
 import type { FerryNode } from '@ferry/node'
+import type { Home } from '@ferry/store'
 import { nodeApi } from '../lazy.js'
-import { DEFAULT_DEADLINE_MS, pull as pullScan, type BlockPeer, type PeerSpec, type PullResult } from '@ferry/transfer'
+import { DEFAULT_DEADLINE_MS, pull as pullScan, type BlockPeer, type PeerSpec, type PullProgressEvent, type PullResult } from '@ferry/transfer'
+import type { CID } from 'multiformats/cid'
 import type { Command } from '../command.js'
-import { printJson, println, withHome } from '../context.js'
+import { printJson, println, withHome, type Context } from '../context.js'
 import { parseRoot } from '../cid.js'
-import { formatBytes, formatRate, plural } from '../format.js'
+import { checkPeerAddr } from '../peer-addr.js'
+import { fromAddrs } from '../peers.js'
+import { formatBytes, formatRate, parseSize, plural } from '../format.js'
 import { ProgressLine, type ProgressState } from '../progress.js'
 
 /** Shortest time between two lines saying that the same peer is still down. */
 const PEER_NOTE_INTERVAL_MS = 15_000
 
+/** What the command line asks for, checked before any work. */
+interface PullArgs {
+  root: CID
+  dest: string
+  from: string[]
+  deadlineMs?: number
+  spaceMarginBytes?: number
+}
+
+/** Parses and checks every argument: a bad one is a usage error (exit 2) before anything is opened. */
+/** A --from value that is a name of the address book (`ferry peer add`), not an address. */
+const PEER_NAME = /^[a-z][a-z0-9_-]{0,31}$/
+
+function parsePullArgs (rootArg: string | undefined, destArg: string | undefined, flags: Record<string, unknown>): PullArgs {
+  const root = parseRoot(rootArg ?? '')
+  const from = (flags.from as string[] | undefined) ?? []
+  // even when the scan is held here and no peer will be asked; a name of the address book is resolved (and an
+  // unknown one refused) as soon as the home is open
+  for (const addr of from) if (!PEER_NAME.test(addr)) checkPeerAddr(addr)
+  const args: PullArgs = { root, dest: resolve(destArg ?? '.'), from }
+  if (flags.deadline !== undefined) {
+    const secs = Number(flags.deadline)
+    if (!Number.isFinite(secs) || secs <= 0) throw new FerryError('ERR_USAGE', `--deadline takes a number of seconds, not '${String(flags.deadline)}'`)
+    args.deadlineMs = secs * 1000
+  }
+  if (flags['space-margin'] !== undefined) {
+    args.spaceMarginBytes = parseSize(String(flags['space-margin']))
+    if (args.spaceMarginBytes === undefined) throw new FerryError('ERR_USAGE', `--space-margin takes a size (0, 500M, 2GB, 64MiB), not '${String(flags['space-margin'])}'`)
+  }
+  return args
+}
+
+/**
+ * What the pull says about its peers: a peer that is down is said at once, on stderr, then at most every
+ * PEER_NOTE_INTERVAL_MS while it stays down (a pull waiting for a peer never sits silent until its deadline);
+ * its return is said too. `notes` are kept for the summary, minus those of peers that came back.
+ */
+function peerReporter (say: (text: string) => void, deadlineText: string): { onPeer: (e: Extract<PullProgressEvent, { type: 'pull:peer' }>) => void, notes: () => string[] } {
+  const lastSaid = new Map<string, number>() // peer -> when we last said it is down
+  const whyDown = new Map<string, string>() // peer -> its last failure
+  const notes = new Map<string, string>() // peer -> what the summary says about it
+  const onPeer = (e: Extract<PullProgressEvent, { type: 'pull:peer' }>): void => {
+    const key = e.label ?? e.peer
+    if (e.state === 'connected') {
+      notes.delete(key)
+      whyDown.delete(key)
+      if (lastSaid.delete(key)) say(`${key}: connected again`)
+    } else if (e.state === 'retrying') {
+      const last = lastSaid.get(key)
+      if (last !== undefined && Date.now() - last < PEER_NOTE_INTERVAL_MS) return
+      lastSaid.set(key, Date.now())
+      const why = whyDown.get(key)
+      say(`${key} is unreachable${why !== undefined ? ` (${why.length > 200 ? `${why.slice(0, 200)}...` : why})` : ''}; ${e.message ?? 'retrying'} (gives up after ${deadlineText} without progress; --deadline to change, Ctrl-C to stop)`)
+    } else {
+      notes.set(key, `${e.peer}: ${e.state}${e.message != null ? ` (${e.message})` : ''}`)
+      if (e.state === 'down' && e.message != null) whyDown.set(key, e.message)
+      if (e.state === 'refused' || e.state === 'banned') say(`${e.peer} ${e.state}${e.message != null ? `: ${e.message}` : ''}`)
+    }
+  }
+  return { onPeer, notes: () => [...notes.values()] }
+}
+
+/** Runs the pull with a progress line and peer notes on stderr; the result and the notes for the summary. */
+async function runPull (ctx: Context, home: Home, args: PullArgs, flags: Record<string, unknown>): Promise<{ result: PullResult, notes: string[] }> {
+  // libp2p is loaded and started only when a peer must be asked: a pull that finds everything in place
+  // (or on this node) never touches the network
+  let node: Promise<FerryNode> | undefined
+  const startNode = async (): Promise<FerryNode> => {
+    node ??= nodeApi().then(async ({ createFerryNode }) => await createFerryNode({ home, listen: [] }))
+    return await node
+  }
+  const peers: PeerSpec[] = args.from.map((addr) => ({
+    label: addr,
+    connect: async (signal) => (await (await startNode()).dialPeer(addr, { signal })) as BlockPeer
+  }))
+  const state: ProgressState = { files: 0, bytes: 0 }
+  const bar = ctx.json ? undefined : new ProgressLine('pulling', state, ctx.stderr)
+  const say = (text: string): void => {
+    if (bar !== undefined) bar.note(`ferry: ${text}`)
+    else ctx.stderr.write(`ferry: ${text}\n`)
+  }
+  const reporter = peerReporter(say, `${Math.round((args.deadlineMs ?? DEFAULT_DEADLINE_MS) / 1000)} s`)
+  const onProgress = (e: PullProgressEvent): void => {
+    if (e.type === 'pull:plan') {
+      state.totalBytes = e.missingBytes
+      state.totalFiles = e.missingFiles
+    } else if (e.type === 'pull:bytes' || e.type === 'pull:local') state.bytes += e.bytes
+    else if (e.type === 'pull:file') state.files++
+    else if (e.type === 'pull:peer') reporter.onPeer(e)
+  }
+  try {
+    const result = await pullScan({
+      root: args.root,
+      dest: args.dest,
+      peers,
+      home,
+      signal: ctx.signal,
+      checksum: flags.checksum === true,
+      fsync: flags.fsync === true,
+      allowEscapingSymlinks: flags['allow-escaping-symlinks'] === true,
+      deadlineMs: args.deadlineMs,
+      spaceMarginBytes: args.spaceMarginBytes,
+      onProgress
+    })
+    return { result, notes: reporter.notes() }
+  } finally {
+    bar?.stop()
+    if (node != null) await (await node.catch(() => undefined))?.stop()
+  }
+}
+
+function printJsonResult (ctx: Context, result: PullResult): void {
+  const { root, dest, complete, files, directories, symlinks, bytes, bytesFetched, bytesLocal, bytesPresent, bytesResumed, fromPeers, skipped, problems } = result
+  printJson(ctx, {
+    root, dest, complete, files, directories, symlinks, bytes, bytesFetched, bytesLocal, bytesPresent, bytesResumed, fromPeers, skipped, problems,
+    planSeconds: Number(result.planSeconds.toFixed(3)),
+    seconds: Number(result.seconds.toFixed(3))
+  })
+}
+
+function printSummary (ctx: Context, result: PullResult, notes: string[]): void {
+  for (const n of notes) ctx.stderr.write(`note: ${n}\n`)
+  const rate = formatRate(result.bytesFetched / Math.max(result.seconds, 1e-3))
+  const sources = Object.entries(result.fromPeers).map(([p, b]) => `${p.slice(-8)} ${formatBytes(b)}`).join(', ')
+  println(ctx, `${result.complete ? 'Complete' : 'INCOMPLETE'}: ${result.dest} holds ${result.root}`)
+  println(ctx, `  ${plural(result.files, 'file')}, ${formatBytes(result.bytes)}; fetched ${formatBytes(result.bytesFetched)} in ${result.seconds.toFixed(1)} s (${rate})${sources !== '' ? ` from ${sources}` : ''}`)
+  if (result.bytesPresent > 0 || result.bytesLocal > 0 || result.bytesResumed > 0) {
+    println(ctx, `  already in place ${formatBytes(result.bytesPresent)}, resumed ${formatBytes(result.bytesResumed)}, copied from this node ${formatBytes(result.bytesLocal)}`)
+  }
+  if (result.skipped.length > 0) {
+    println(ctx, `MISSING AT SOURCE: ${plural(result.skipped.length, 'entry', 'entries')} could not be read at the origin and are not in the scan:`)
+    for (const s of result.skipped) println(ctx, `  ${s.path}: ${s.message} (${s.code})`)
+  }
+  if (result.problems.some((p) => p.code !== 'ERR_MISSING_AT_SOURCE')) {
+    println(ctx, 'NOT PLACED:')
+    for (const p of result.problems) if (p.code !== 'ERR_MISSING_AT_SOURCE') println(ctx, `  ${p.path}: ${p.message} (${p.code})`)
+  }
+}
+
 export const pull: Command = {
   name: 'pull',
   summary: 'Replicate a scan from other nodes into a directory, verified and resumable',
-  usage: '<root> <dest> --from MULTIADDR [--from MULTIADDR]... [--checksum] [--fsync] [--allow-escaping-symlinks] [--deadline SECONDS] [--json]',
+  usage: '<root> <dest> --from PEER [--from PEER]... [--checksum] [--fsync] [--allow-escaping-symlinks] [--deadline SECONDS] [--space-margin SIZE] [--json]',
   help: [
     'Fetches the scan <root> into <dest> from every --from peer at once (each ends in /p2p/<PeerId>; the peer',
     'must trust this node: `ferry trust <our id>` there). Only what <dest> and this node lack is fetched;',
@@ -23,139 +166,29 @@ export const pull: Command = {
     'when complete and verified. Existing different files are never overwritten: they are reported.',
     'Interrupted? Run the same command again: it resumes.',
     '',
-    '  --from MULTIADDR   a node to fetch from (repeat for several)',
-    '  --checksum         re-hash files already in <dest> instead of trusting size and mtime',
+    '  --from PEER        a node to fetch from: its multiaddr, or its name from `ferry peer add` (repeat for several)',
+    '  --checksum         re-hash every file already in <dest>, even those Ferry placed itself',
+    '                     (files Ferry did not place are always hashed)',
     '  --deadline SECS    give up when no data has arrived for this long (default 300)',
+    '  --space-margin SIZE  free space to leave on <dest> (default 1% of its filesystem, at most 64 MiB)',
     '  --fsync            make each file durable on disk before its name appears (slower; default off, as rsync)',
     '  --allow-escaping-symlinks',
     '                     also create symlinks whose target is absolute or leaves <dest> (default: report them)',
     '',
-    'Exit 0 when the scan is complete, 3 when files are missing at the source or conflict at <dest>,',
-    '5 when <dest> lacks the space, 6 when no peer could deliver.'
+    'Exit 0 only when every file of the scan is at <dest> byte for byte; 2 for a bad argument (checked before',
+    'any work); 3 when files are missing at the source or conflict at <dest>; 5 when <dest> lacks the space;',
+    '6 when no peer could deliver; 7 when every peer answered and none holds <root>; 8 when <dest> cannot be',
+    'written (read-only, not permitted) or another pull is writing there.'
   ].join('\n'),
-  options: { from: { type: 'string', multiple: true }, checksum: { type: 'boolean' }, fsync: { type: 'boolean' }, 'allow-escaping-symlinks': { type: 'boolean' }, deadline: { type: 'string' } },
+  options: { from: { type: 'string', multiple: true }, checksum: { type: 'boolean' }, fsync: { type: 'boolean' }, 'allow-escaping-symlinks': { type: 'boolean' }, deadline: { type: 'string' }, 'space-margin': { type: 'string' } },
   positionals: [2, 2],
   async run (ctx, [rootArg, destArg], flags) {
-    const root = parseRoot(rootArg ?? '')
-    const dest = resolve(destArg ?? '.')
-    const from = (flags.from as string[] | undefined) ?? []
-    let deadlineMs: number | undefined
-    if (flags.deadline !== undefined) {
-      const secs = Number(flags.deadline)
-      if (!Number.isFinite(secs) || secs <= 0) throw new FerryError('ERR_USAGE', `--deadline takes a number of seconds, not '${String(flags.deadline)}'`)
-      deadlineMs = secs * 1000
-    }
+    const args = parsePullArgs(rootArg, destArg, flags)
     return await withHome(ctx, async (home) => {
-      // libp2p is loaded and started only when a peer must be asked: a pull that finds everything in place
-      // (or on this node) never touches the network
-      let node: Promise<FerryNode> | undefined
-      const startNode = async (): Promise<FerryNode> => {
-        node ??= nodeApi().then(async ({ createFerryNode }) => await createFerryNode({ home, listen: [] }))
-        return await node
-      }
-      const peers: PeerSpec[] = from.map((addr) => ({
-        label: addr,
-        connect: async (signal) => (await (await startNode()).dialPeer(addr, { signal })) as BlockPeer
-      }))
-      const state: ProgressState = { files: 0, bytes: 0 }
-      const bar = ctx.json ? undefined : new ProgressLine('pulling', state, ctx.stderr)
-      const notes: string[] = []
-      // A peer that is down is said at once, on stderr, then at most every PEER_NOTE_INTERVAL_MS while it
-      // stays down: a pull waiting for a peer never sits silent until its deadline.
-      const say = (text: string): void => {
-        if (bar !== undefined) bar.note(`ferry: ${text}`)
-        else ctx.stderr.write(`ferry: ${text}\n`)
-      }
-      const lastSaid = new Map<string, number>() // peer -> when we last said it is down
-      const whyDown = new Map<string, string>() // peer -> its last failure
-      const sayDown = (peer: string, text: string): void => {
-        const last = lastSaid.get(peer)
-        if (last !== undefined && Date.now() - last < PEER_NOTE_INTERVAL_MS) return
-        lastSaid.set(peer, Date.now())
-        say(text)
-      }
-      const deadlineText = `${Math.round((deadlineMs ?? DEFAULT_DEADLINE_MS) / 1000)} s`
-      let result: PullResult
-      try {
-        result = await pullScan({
-          root,
-          dest,
-          peers,
-          home,
-          signal: ctx.signal,
-          checksum: flags.checksum === true,
-          fsync: flags.fsync === true,
-          allowEscapingSymlinks: flags['allow-escaping-symlinks'] === true,
-          deadlineMs,
-          onProgress: (e) => {
-            switch (e.type) {
-              case 'pull:plan':
-                state.totalBytes = e.missingBytes
-                state.totalFiles = e.missingFiles
-                break
-              case 'pull:bytes':
-              case 'pull:local':
-                state.bytes += e.bytes
-                break
-              case 'pull:file':
-                state.files++
-                break
-              case 'pull:peer':
-                if (e.state === 'connected') {
-                  if (lastSaid.delete(e.peer)) say(`${e.peer}: connected again`)
-                } else if (e.state === 'retrying') {
-                  const why = whyDown.get(e.peer)
-                  sayDown(e.peer, `${e.peer} is unreachable${why !== undefined ? ` (${why.length > 200 ? `${why.slice(0, 200)}...` : why})` : ''}; ${e.message ?? 'retrying'} (gives up after ${deadlineText} without progress; --deadline to change, Ctrl-C to stop)`)
-                } else {
-                  notes.push(`${e.peer}: ${e.state}${e.message != null ? ` (${e.message})` : ''}`)
-                  if (e.state === 'down' && e.message != null) whyDown.set(e.peer, e.message)
-                  if (e.state === 'refused' || e.state === 'banned') say(`${e.peer} ${e.state}${e.message != null ? `: ${e.message}` : ''}`)
-                }
-                break
-            }
-          }
-        })
-      } finally {
-        bar?.stop()
-        if (node != null) await (await node.catch(() => undefined))?.stop()
-      }
-      if (ctx.json) {
-        printJson(ctx, {
-          root: result.root,
-          dest: result.dest,
-          complete: result.complete,
-          files: result.files,
-          directories: result.directories,
-          symlinks: result.symlinks,
-          bytes: result.bytes,
-          bytesFetched: result.bytesFetched,
-          bytesLocal: result.bytesLocal,
-          bytesPresent: result.bytesPresent,
-          bytesResumed: result.bytesResumed,
-          fromPeers: result.fromPeers,
-          skipped: result.skipped,
-          problems: result.problems,
-          planSeconds: Number(result.planSeconds.toFixed(3)),
-          seconds: Number(result.seconds.toFixed(3))
-        })
-      } else {
-        for (const n of notes) ctx.stderr.write(`note: ${n}\n`)
-        const rate = formatRate(result.bytesFetched / Math.max(result.seconds, 1e-3))
-        const sources = Object.entries(result.fromPeers).map(([p, b]) => `${p.slice(-8)} ${formatBytes(b)}`).join(', ')
-        println(ctx, `${result.complete ? 'Complete' : 'INCOMPLETE'}: ${result.dest} holds ${result.root}`)
-        println(ctx, `  ${plural(result.files, 'file')}, ${formatBytes(result.bytes)}; fetched ${formatBytes(result.bytesFetched)} in ${result.seconds.toFixed(1)} s (${rate})${sources !== '' ? ` from ${sources}` : ''}`)
-        if (result.bytesPresent > 0 || result.bytesLocal > 0 || result.bytesResumed > 0) {
-          println(ctx, `  already in place ${formatBytes(result.bytesPresent)}, resumed ${formatBytes(result.bytesResumed)}, copied from this node ${formatBytes(result.bytesLocal)}`)
-        }
-        if (result.skipped.length > 0) {
-          println(ctx, `MISSING AT SOURCE: ${plural(result.skipped.length, 'entry', 'entries')} could not be read at the origin and are not in the scan:`)
-          for (const s of result.skipped) println(ctx, `  ${s.path}: ${s.message} (${s.code})`)
-        }
-        if (result.problems.some((p) => p.code !== 'ERR_MISSING_AT_SOURCE')) {
-          println(ctx, 'NOT PLACED:')
-          for (const p of result.problems) if (p.code !== 'ERR_MISSING_AT_SOURCE') println(ctx, `  ${p.path}: ${p.message} (${p.code})`)
-        }
-      }
+      args.from = await fromAddrs(home.config, args.from)
+      const { result, notes } = await runPull(ctx, home, args, flags)
+      if (ctx.json) printJsonResult(ctx, result)
+      else printSummary(ctx, result, notes)
       if (result.complete) return ExitCode.OK
       if (result.problems.some((p) => p.code === 'ERR_UNAVAILABLE')) return ExitCode.NETWORK
       return ExitCode.PARTIAL

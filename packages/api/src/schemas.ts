@@ -1,0 +1,73 @@
+/**
+ * The API's JSON schemas (TypeBox), one place for validation, response serialization, the TypeScript types
+ * of handlers and the OpenAPI document. Every object is closed (`additionalProperties: false`): extra
+ * fields in a request are a 400, not silently dropped.
+ */
+import { Type, type Static } from 'typebox'
+import { PEER_NAME_PATTERN } from '@ferry/node'
+
+const closed = { additionalProperties: false } as const
+
+/** `{ error: { code, message } }`: every error answer. */
+export const ErrorBody = Type.Object({
+  error: Type.Object({
+    code: Type.String({ description: 'A stable Ferry error code (ERR_USAGE, ERR_NOT_FOUND, ...): docs/api.md, "Errors"' }),
+    message: Type.String({ description: 'One line saying what went wrong and what to do' })
+  }, closed)
+}, { ...closed, description: 'An error' })
+
+/** The query of a route that takes none: any parameter is a 400, not silently ignored. */
+export const NoQuery = Type.Object({}, closed)
+
+/** A peer name in a path or body. */
+export const PeerName = Type.String({ pattern: PEER_NAME_PATTERN, description: 'A short slug: a lowercase letter, then up to 31 lowercase letters, digits, - or _' })
+
+/** A multiaddr ending in /p2p/<PeerId> (checked in full by the handler). */
+export const PeerAddr = Type.String({ pattern: '^/.+/p2p/[1-9A-HJ-NP-Za-km-z]+$', maxLength: 1024, description: 'A multiaddr ending in /p2p/<PeerId>, e.g. /ip4/192.0.2.1/tcp/4001/p2p/12D3KooW...' })
+
+export const PeerStateBody = Type.Object({
+  state: Type.Union([Type.Literal('connected'), Type.Literal('disconnected'), Type.Literal('unreachable'), Type.Literal('refused'), Type.Literal('unknown')], {
+    description: 'connected; disconnected (was connected); unreachable (the last dial failed); refused (it answers but does not trust us); unknown (not checked yet)'
+  }),
+  since: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'When this state began' }),
+  reason: Type.Union([Type.String(), Type.Null()], { description: 'Why unreachable, or the refusal\'s message' })
+}, closed)
+
+export const Peer = Type.Object({
+  name: PeerName,
+  id: Type.String({ description: 'PeerId' }),
+  addrs: Type.Array(Type.String(), { description: 'Multiaddrs, each ending in /p2p/<id>' }),
+  trusted: Type.Boolean({ description: 'Whether this node serves it (`ferry trust`); adding a peer does not trust it' }),
+  state: PeerStateBody
+}, closed)
+
+export const PeerList = Type.Object({ peers: Type.Array(Peer) }, { ...closed, description: 'The named peers, in the order of config.json' })
+
+export const AddPeerBody = Type.Object({ name: PeerName, addr: PeerAddr }, closed)
+
+export const AddPeerReply = Type.Object({
+  peer: Peer,
+  created: Type.Boolean({ description: 'false if the peer was already there under this name with this address' })
+}, { ...closed, description: 'The peer as stored, with its state' })
+
+export const PeerParams = Type.Object({ name: PeerName }, closed)
+
+export const RemovePeerReply = Type.Object({ removed: Type.Object({ name: PeerName, id: Type.String(), addrs: Type.Array(Type.String()) }, closed) }, { ...closed, description: 'The peer removed' })
+
+export const NodeBody = Type.Object({
+  peerId: Type.String(),
+  addresses: Type.Array(Type.String(), { description: 'Listening multiaddrs, each ending in /p2p/<peerId>' }),
+  version: Type.String({ description: 'Ferry version' }),
+  home: Type.String({ description: 'The home directory' }),
+  started: Type.String({ format: 'date-time' }),
+  api: Type.String({ description: 'This API\'s base URL' })
+}, { ...closed, description: 'This node' })
+
+export type AddPeerBodyT = Static<typeof AddPeerBody>
+export type PeerT = Static<typeof Peer>
+export type NodeBodyT = Static<typeof NodeBody>
+
+/** The standard error answers, for `response` in route schemas. */
+export function errors (...statuses: number[]): Record<number, typeof ErrorBody> {
+  return Object.fromEntries([401, ...statuses].map((s) => [s, ErrorBody]))
+}

@@ -1,0 +1,83 @@
+/**
+ * The daemon's HTTP API (docs/api.md): Fastify on 127.0.0.1, every request authenticated with the home's
+ * bearer token, every body, parameter and query checked against its JSON schema, errors as
+ * `{ error: { code, message } }` with the status from one table (errors.ts), the OpenAPI document built
+ * from the same schemas.
+ */
+import Fastify, { type FastifyInstance } from 'fastify'
+import swagger from '@fastify/swagger'
+import { FerryError } from '@ferry/errors'
+import type { ApiContext } from './context.js'
+import { errorReply } from './errors.js'
+import { NoQuery, errors } from './schemas.js'
+import { eventRoutes } from './routes/events.js'
+import { nodeRoutes } from './routes/node.js'
+import { peerRoutes } from './routes/peers.js'
+import type { EventStreamOptions } from './sse.js'
+import { tokenMatches } from './token.js'
+
+/** Largest request body accepted. */
+export const MAX_BODY_BYTES = 64 * 1024
+
+/** Options of `buildApi`. */
+export interface BuildApiOptions {
+  /** The bearer token every request must carry. */
+  token: string
+  /** Heartbeat and per-client buffer of GET /v1/events. */
+  events?: EventStreamOptions
+}
+
+function openapiInfo (version: string): Parameters<typeof swagger>[1] {
+  return {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Ferry daemon API', version, description: 'The HTTP API of a running `ferry daemon` (docs/api.md). Listens on 127.0.0.1; the base URL is in daemon.json (`api`) and `ferry id --json`.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'The token in the home\'s api-token file' } } },
+      security: [{ bearer: [] }]
+    }
+  }
+}
+
+function authenticate (app: FastifyInstance, ctx: ApiContext, token: string): void {
+  app.addHook('onRequest', async (req) => {
+    const header = req.headers.authorization
+    if (header === undefined) {
+      throw new FerryError('ERR_UNAUTHORIZED', `Missing bearer token: send "Authorization: Bearer <token>" with the token in ${ctx.home}/api-token`)
+    }
+    if (!tokenMatches(header, token)) {
+      throw new FerryError('ERR_UNAUTHORIZED', `Wrong bearer token: use the one in ${ctx.home}/api-token`)
+    }
+  })
+}
+
+/** The API's Fastify app for `ctx`, routes registered and ready, not listening. */
+export async function buildApi (ctx: ApiContext, options: BuildApiOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: MAX_BODY_BYTES,
+    forceCloseConnections: true,
+    return503OnClosing: true,
+    // Fastify's default drops unknown fields silently and coerces types; a request with junk is refused instead
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } }
+  })
+  const streams = new Set<() => void>()
+  app.setErrorHandler(async (err, _req, reply) => {
+    const { status, body } = errorReply(err)
+    if (status === 401) void reply.header('www-authenticate', 'Bearer realm="ferry"')
+    return await reply.code(status).send(body)
+  })
+  app.setNotFoundHandler(async (req, reply) => await reply.code(404).send({
+    error: { code: 'ERR_NOT_FOUND', message: `No route ${req.method} ${req.url.split('?')[0] ?? ''}: GET /v1/openapi.json lists them` }
+  }))
+  authenticate(app, ctx, options.token)
+  await app.register(swagger, openapiInfo(ctx.version))
+  nodeRoutes(app, ctx)
+  peerRoutes(app, ctx)
+  eventRoutes(app, ctx, options.events ?? {}, streams)
+  app.get('/v1/openapi.json', {
+    schema: { querystring: NoQuery, operationId: 'getOpenApi', tags: ['meta'], summary: 'This document (OpenAPI 3.1)', response: { 200: { type: 'object', additionalProperties: true, description: 'The OpenAPI document' }, ...errors() } }
+  }, async () => app.swagger())
+  app.addHook('onClose', async () => { for (const end of [...streams]) end() })
+  await app.ready()
+  return app
+}
