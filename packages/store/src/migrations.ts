@@ -182,11 +182,21 @@ CREATE TABLE placed_files (
 ) WITHOUT ROWID;
 `
 
+/**
+ * Schema version 6: `pulls.phase`, the last phase of the pull engine done for that pull (record, dag,
+ * reconcile, space, fetch, place, finish; NULL before the first), so a task can stop after a phase and
+ * resume there.
+ */
+const SCHEMA_V6 = `
+ALTER TABLE pulls ADD COLUMN phase TEXT;
+`
+
 /** Every schema step, in order. The catalog's current version is the last one's. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, description: 'scans, entries, sources, leaves', up: db => { db.exec(SCHEMA_V1) } },
   { version: 2, description: 'pull journal: pulls, pull_files', up: db => { db.exec(SCHEMA_V2) } },
   { version: 3, description: 'access: scan_nodes (inner node -> scan)', up: db => { db.exec(SCHEMA_V3) } },
   { version: 4, description: 'signed scan records: scans.signature, scan_provenance', up: db => { db.exec(SCHEMA_V4) } },
-  { version: 5, description: 'placed_files (what pulls wrote, for the quick check)', up: db => { db.exec(SCHEMA_V5) } }
+  { version: 5, description: 'placed_files (what pulls wrote, for the quick check)', up: db => { db.exec(SCHEMA_V5) } },
+  { version: 6, description: 'pulls.phase (the pull engine\'s last phase done)', up: db => { db.exec(SCHEMA_V6) } }
 ]

@@ -4,4 +4,5 @@
  */
 export { pull, type PullOptions } from './pull.js'
 export * from './constants.js'
-export type { BlockPeer, BlockResult, PeerSpec, PullProblem, PullProgressEvent, PullResult, ScanEntryInfo, ScanInfo } from './types.js'
+export { PULL_PHASES } from './types.js'
+export type { BlockPeer, BlockResult, PeerSpec, PullPhase, PullProblem, PullProgressEvent, PullResult, ScanEntryInfo, ScanInfo } from './types.js'
