@@ -52,6 +52,16 @@ export function leafSink (ctx: PullContext, staging: Staging, queue: WorkQueue, 
     else if (outcome === 'conflict') await appeared(file)
   }
   const written = async (item: WorkItem, bytes: Uint8Array | Uint8Array[], fetched: boolean): Promise<void> => {
+    if (staging.wholeFile(item.file)) {
+      // a file of one leaf: written and placed at once, synchronously (no await until it is done)
+      const placed = staging.placeWhole(item.file, bytes, fetched)
+      queue.complete(item)
+      ctx.counters.lastProgress = Date.now()
+      if (placed === 'conflict') return await appeared(item.file)
+      rc.placedStats.set(item.file.path, placed)
+      placedFile(item.file)
+      return
+    }
     const finished = await staging.write(item.file, item.index, bytes, fetched)
     queue.complete(item)
     ctx.counters.lastProgress = Date.now()
