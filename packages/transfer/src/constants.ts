@@ -26,3 +26,5 @@ export const SPACE_MARGIN_MAX_BYTES = 64 * 1024 * 1024
 export const ENDGAME_AFTER_MS = 2000
 /** Files whose inner nodes are resolved at once while planning (each may need a round trip). */
 export const PLAN_CONCURRENCY = 16
+/** Entries a no-op pull stats at once (the fast no-op pages a complete replica's entries from the catalog). */
+export const NOOP_WINDOW = 256

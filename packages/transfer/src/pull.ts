@@ -3,6 +3,7 @@ import { closeContext, createContext, type PullContext } from './context.js'
 import type { PullOptions } from './options.js'
 import { dagPhase, type DagOutput } from './phases/dag.js'
 import { fetchPhase } from './phases/fetch.js'
+import { quickNoop } from './phases/noop.js'
 import { finishPhase, resultOf } from './phases/finish.js'
 import { placePhase } from './phases/place.js'
 import { reconcilePhase } from './phases/reconcile.js'
@@ -15,7 +16,8 @@ export type { PullOptions } from './options.js'
 
 /**
  * Replicates the scan `root` into `dest`, as a sequence of phases (docs/architecture.md, "Pull"):
- * record → DAG → reconcile → space → fetch → place → finish. Each takes the outputs of the ones before and
+ * record → DAG → reconcile → space → fetch → place → finish, after a fast no-op check (a complete replica
+ * this node placed at `dest`, untouched, answers from the catalog and a stat of each file). Each takes the outputs of the ones before and
  * is journaled in the catalog when done (`PullRecord.phase`), so a pull interrupted after any phase (or
  * stopped with `stopAfter`) goes on from the journal and what is on disk: staged leaves re-verify, placed
  * files pass the quick check, DAG blocks are local. Never overwrites a different file. The foreground
@@ -39,6 +41,8 @@ function stopsAfter (ctx: PullContext, phase: PullPhase): boolean {
 }
 
 async function runPhases (ctx: PullContext): Promise<PullResult> {
+  const noop = await quickNoop(ctx)
+  if (noop !== undefined) return noop
   const rec = await recordPhase(ctx)
   // the journal row exists once the record verified: nothing before it is worth resuming
   const pullId = ctx.catalog.pulls.open(ctx.root, ctx.dest).id

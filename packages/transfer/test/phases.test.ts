@@ -3,10 +3,10 @@
  * and the next run of the same pull goes on to a complete, byte-for-byte replica.
  */
 import { join } from 'node:path'
-import { existsSync, symlinkSync } from 'node:fs'
+import { existsSync, symlinkSync, utimesSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { importDirectory, HashPool } from '@ferry/dag'
-import { initHome, type Home } from '@ferry/store'
+import { initHome, type Home, type InnerBlocks } from '@ferry/store'
 import { PULL_PHASES, pull, type PeerSpec } from '@ferry/transfer'
 import type { CID } from 'multiformats/cid'
 import { localPeer } from './local-peer.js'
@@ -83,4 +83,31 @@ describe('pull phases', () => {
       }
     })
   }
+
+  it('a re-pull of a complete, untouched replica answers from the catalog: no DAG block read, no peer asked', async () => {
+    const home = await initHome(join(tmp, `home${n++}`))
+    const dest = join(tmp, 'dest-noop')
+    try {
+      expect((await pull({ root, dest, peers: peers(), home, pool })).complete).toBe(true)
+      let reads = 0
+      let dials = 0
+      const blocks: InnerBlocks = { ...home.blocks, get: async (cid, o) => { reads++; return await home.blocks.get(cid, o) } }
+      const counted: PeerSpec[] = [{ label: 'A', connect: async () => { dials++; return localPeer(source, { id: 'A' }) } }]
+      const again = await pull({ root, dest, peers: counted, home: { catalog: home.catalog, blocks }, pool })
+      expect(again.complete).toBe(true)
+      expect(again.bytesPresent).toBe(again.bytes)
+      expect(again.phase).toBe('finish')
+      expect([reads, dials]).toEqual([0, 0])
+      // a file touched since (its ctime moves even if its mtime is put back) sends the pull through the phases
+      const p = join(dest, 'proj', 'p003.tif')
+      utimesSync(p, new Date(), new Date())
+      const touched = await pull({ root, dest, peers: counted, home: { catalog: home.catalog, blocks }, pool })
+      expect(reads).toBeGreaterThan(0)
+      expect(touched.complete).toBe(true)
+      expect(touched.bytesFetched).toBe(0) // hashed, found to hold the scan's bytes, its mtime restored
+      expect(hashTree(dest)).toEqual(hashTree(scanDir))
+    } finally {
+      await home.close()
+    }
+  })
 })
