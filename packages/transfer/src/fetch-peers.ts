@@ -1,5 +1,5 @@
 import { FerryError, isFerryError } from '@ferry/errors'
-import { DEFAULT_WINDOW, ENDGAME_AFTER_MS } from './constants.js'
+import { DEFAULT_WINDOW, ENDGAME_AFTER_MS, EXTRA_LANES_BYTES, SMALL_LEAF_WINDOW } from './constants.js'
 import type { PullContext } from './context.js'
 import type { LeafSink } from './phases/sink.js'
 import { sleep, type PeerState } from './peers.js'
@@ -14,12 +14,16 @@ import type { BlockPeer, BlockResult } from './types.js'
  */
 export async function fetchFromPeers (ctx: PullContext, queue: WorkQueue, items: WorkItem[], sink: LeafSink): Promise<void> {
   const window = ctx.options.window ?? DEFAULT_WINDOW
+  // `window` lanes per peer, and up to SMALL_LEAF_WINDOW with the extra ones sharing EXTRA_LANES_BYTES:
+  // small leaves get more requests in flight (they batch on the wire), 1 MiB ones hardly any more
+  const lanes = Math.max(window, SMALL_LEAF_WINDOW)
   const { signal } = ctx
   const supervise = async (state: PeerState): Promise<void> => {
     while (queue.outstanding > 0 && state.usable && !signal.aborted) {
       const peer = await state.connect(signal)
       if (peer != null) {
-        await Promise.all(Array.from({ length: window }, async () => { await lane(ctx, queue, sink, state, peer) }))
+        const budget: Budget = { bytes: EXTRA_LANES_BYTES, inflight: 0 }
+        await Promise.all(Array.from({ length: lanes }, async (_, i) => { await lane(ctx, queue, sink, state, peer, i < window ? undefined : budget) }))
         if (queue.outstanding === 0 || !state.usable) break
         if (state.status === 'up') continue
       }
@@ -45,42 +49,64 @@ async function watchdog (ctx: PullContext, queue: WorkQueue, items: WorkItem[]):
   }
 }
 
-/** One request at a time to `peer`, while it stays up and work remains. */
-async function lane (ctx: PullContext, queue: WorkQueue, sink: LeafSink, state: PeerState, peer: BlockPeer): Promise<void> {
+/** Bytes of leaves the extra lanes of one peer may have in flight (beyond the first `window` lanes). */
+interface Budget { bytes: number, inflight: number }
+
+/**
+ * One request at a time to `peer`, while it stays up and work remains. A lane with a `budget` (one beyond
+ * the first `window`) takes a leaf only while the leaves in flight on such lanes are under its bytes.
+ */
+async function lane (ctx: PullContext, queue: WorkQueue, sink: LeafSink, state: PeerState, peer: BlockPeer, budget?: Budget): Promise<void> {
   const { signal } = ctx
   while (queue.outstanding > 0 && !signal.aborted && state.status === 'up' && state.peer === peer) {
+    if (budget !== undefined && budget.inflight >= budget.bytes) {
+      await queue.changed()
+      continue
+    }
     const item = queue.take(peer.id) ?? queue.duplicate(peer.id, ENDGAME_AFTER_MS)
     if (item == null) {
       await queue.changed()
       continue
     }
-    if (item.inflight++ === 0) {
-      item.askedOf = peer.id
-      item.askedAt = Date.now()
-    }
-    let r: BlockResult
+    if (budget !== undefined) budget.inflight += item.leaf.length
     try {
-      r = await peer.get(item.leaf.cid, { signal })
-    } catch (err) {
-      item.inflight--
-      queue.requeue(item)
-      if (!signal.aborted && state.peer === peer) state.fail(err)
-      return
+      await request(ctx, queue, sink, state, peer, item)
+    } finally {
+      if (budget !== undefined) budget.inflight -= item.leaf.length
     }
-    item.inflight--
-    if (item.done || item.failed) continue
-    if (r.status === 'ok') {
-      const length = item.leaf.length
-      const c = ctx.counters
-      c.bytesFetched += length
-      state.bytes += length
-      c.fromPeers[peer.id] = (c.fromPeers[peer.id] ?? 0) + length
-      ctx.emit({ type: 'pull:bytes', peer: peer.id, bytes: length })
-      await sink.written(item, r.chunks ?? r.bytes, true)
-      continue
-    }
-    refused(ctx, queue, state, peer, item, r)
+    if (state.status !== 'up' || state.peer !== peer) return
   }
+}
+
+/** Asks `peer` for one leaf and handles the answer. */
+async function request (ctx: PullContext, queue: WorkQueue, sink: LeafSink, state: PeerState, peer: BlockPeer, item: WorkItem): Promise<void> {
+  const { signal } = ctx
+  if (item.inflight++ === 0) {
+    item.askedOf = peer.id
+    item.askedAt = Date.now()
+  }
+  let r: BlockResult
+  try {
+    r = await peer.get(item.leaf.cid, { signal })
+  } catch (err) {
+    item.inflight--
+    queue.requeue(item)
+    if (!signal.aborted && state.peer === peer) state.fail(err)
+    return
+  }
+  item.inflight--
+  if (item.done || item.failed) return
+  if (r.status === 'ok') {
+    const length = item.leaf.length
+    const c = ctx.counters
+    c.bytesFetched += length
+    state.bytes += length
+    c.fromPeers[peer.id] = (c.fromPeers[peer.id] ?? 0) + length
+    ctx.emit({ type: 'pull:bytes', peer: peer.id, bytes: length })
+    await sink.written(item, r.chunks ?? r.bytes, true)
+    return
+  }
+  refused(ctx, queue, state, peer, item, r)
 }
 
 /** A peer did not send the leaf: note why, penalise it if it lied or refused, and requeue or fail the leaf. */
