@@ -17,6 +17,7 @@ Options:
   --settle S        before each timed run, wait up to S seconds for the machine to be nearly idle
                     (< 0.25 cores busy; default 20, 0 to not wait)
   --rss gnu-time|python   force how peak RSS is taken (default: GNU time if present, else python3)
+  --datasets A,B    pull: only these datasets (default: the suite's set; M1m, 10^6 files, only when named)
   --pin             pull: servers (ferry daemon, sshd) on CPU 0, clients on CPU 1 (taskset), like two
                     one-core machines; needs 2 or more cores
   -h, --help`
@@ -34,6 +35,7 @@ export function parseCli (argv, suiteNames) {
       rss: { type: 'string' },
       settle: { type: 'string', default: '20' },
       pin: { type: 'boolean', default: false },
+      datasets: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false }
     }
   })
@@ -47,7 +49,7 @@ export function parseCli (argv, suiteNames) {
   if (!(settle >= 0)) throw new Error(`--settle must be a number of seconds\n\n${usage}`)
   const suites = positionals.length > 0 ? positionals : suiteNames
   for (const s of suites) if (!suiteNames.includes(s)) throw new Error(`unknown suite '${s}'\n\n${usage}`)
-  return { suites, rounds, quick: values.quick, work: values.work, out: values.out, driver: values.driver, rss: values.rss, settle, pin: values.pin }
+  return { suites, rounds, quick: values.quick, work: values.work, out: values.out, driver: values.driver, rss: values.rss, settle, pin: values.pin, datasets: values.datasets?.split(',').filter((d) => d !== '') }
 }
 
 /** Whether option `--name` was given on the command line `argv` (as `--name V` or `--name=V`), to tell a default from a choice. */
