@@ -34,6 +34,7 @@ rmSync(OUT, { recursive: true, force: true })
 mkdirSync(OUT, { recursive: true })
 // ESM output: some dependencies are CommonJS and call require() for Node built-ins. The version check runs
 // before any SQLite database is opened (better-sqlite3 13 loads on Node 20 but crashes there when it opens one).
+// eslint-disable-next-line no-template-curly-in-string -- this is code for the bundle's banner, not a template here
 const nodeCheck = "if (Number(process.versions.node.split('.')[0]) < 22) { process.stderr.write(`ferry: needs Node.js 22 or later, this is ${process.version}; in the Ferry checkout, npm ci brings Node 24 (node_modules/.bin/node), which the ferry launcher uses\\n`); process.exit(1) }"
 const banner = "import { createRequire as __ferryCreateRequire } from 'node:module'; const require = __ferryCreateRequire(import.meta.url); " + nodeCheck
 const result = await build({

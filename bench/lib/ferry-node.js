@@ -39,12 +39,13 @@ export function trust (home, id) { ferry(['trust', id, '--home', home]) }
 export function untrust (home, id) { ferry(['untrust', id, '--home', home]) }
 
 /**
- * Starts `ferry daemon --home <home> --listen /ip4/127.0.0.1/tcp/0 --json` and waits for its JSON line.
+ * Starts `ferry daemon --home <home> --listen /ip4/<listen>/tcp/0 --json` (listen: 127.0.0.1 unless given) and
+ * waits for its JSON line; `wrap` ((cmd, args) -> [cmd, args], e.g. `ip netns exec <ns>`) runs it elsewhere.
  * Returns { pid, peerId, addr (the loopback multiaddr ending in /p2p/<id>), cpuSeconds(), stop() }. With `cpu`,
  * the daemon and all its threads run on that CPU only (taskset).
  */
-export async function startDaemon (home, { log = () => {}, timeoutS = 60, cpu } = {}) {
-  const [cmd, args] = onCpu(cpu, FERRY, ['daemon', '--home', home, '--listen', '/ip4/127.0.0.1/tcp/0', '--json'])
+export async function startDaemon (home, { log = () => {}, timeoutS = 60, cpu, listen = '127.0.0.1', wrap = (c, a) => [c, a] } = {}) {
+  const [cmd, args] = wrap(...onCpu(cpu, FERRY, ['daemon', '--home', home, '--listen', `/ip4/${listen}/tcp/0`, '--json']))
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] })
   let stderr = ''
   child.stderr.on('data', (b) => { stderr = (stderr + b.toString()).slice(-4000) })
@@ -60,8 +61,8 @@ export async function startDaemon (home, { log = () => {}, timeoutS = 60, cpu } 
     })
     exit.then((e) => { clearTimeout(timer); reject(new Error(`ferry daemon exited (${e.code ?? e.signal}): ${stderr}`)) })
   })
-  const addr = info.addrs.find((a) => a.startsWith('/ip4/127.0.0.1/tcp/'))
-  if (addr == null) throw new Error(`ferry daemon lists no loopback address: ${info.addrs.join(' ')}`)
+  const addr = info.addrs.find((a) => a.startsWith(`/ip4/${listen}/tcp/`))
+  if (addr == null) throw new Error(`ferry daemon lists no address on ${listen}: ${info.addrs.join(' ')}`)
   log(`[ferry] daemon pid ${child.pid} at ${addr}`)
   return {
     pid: child.pid,

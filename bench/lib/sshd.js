@@ -12,6 +12,9 @@
  * again at stop if it was made here) and ~/.bashrc is left alone: `connectS` shows what a session costs.
  *
  * Stopped by the PID in its PID file; the directory is removed then.
+ *
+ * For the WAN suite, `listen` (an address), `serverWrap` and `clientWrap` ((cmd, args) -> [cmd, args], e.g.
+ * `ip netns exec <ns>`) put sshd in one network namespace and the test sessions in another.
  */
 import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -37,6 +40,8 @@ export async function freePort () {
   })
 }
 
+const same = (cmd, args) => [cmd, args]
+
 /** Running (a zombie waiting for its parent counts as gone). */
 function isAlive (pid) {
   try {
@@ -52,7 +57,7 @@ function isAlive (pid) {
  * cpuSeconds() }: `host` is an alias to use as `host:path` with `rsync -e <rsh>`; `cpuSeconds()` is the CPU
  * time of sshd and of every finished session (their rsync servers included), for the server's share.
  */
-export async function startSshd (dir, { log = () => {}, cpu } = {}) {
+export async function startSshd (dir, { log = () => {}, cpu, listen = '127.0.0.1', serverWrap = same, clientWrap = same } = {}) {
   if (!existsSync(SSHD)) throw new Error(`${SSHD} not found: install openssh-server (apt-get install openssh-server)`)
   if (/\s/.test(dir)) throw new Error(`the sshd directory must not contain spaces: ${dir}`)
   const f = (name) => join(dir, name)
@@ -70,7 +75,7 @@ export async function startSshd (dir, { log = () => {}, cpu } = {}) {
   const port = await freePort()
   writeFileSync(f('sshd_config'), [
     `Port ${port}`,
-    'ListenAddress 127.0.0.1',
+    `ListenAddress ${listen}`,
     `HostKey ${f('host_key')}`,
     `PidFile ${f('sshd.pid')}`,
     `AuthorizedKeysFile ${f('authorized_keys')}`,
@@ -85,10 +90,10 @@ export async function startSshd (dir, { log = () => {}, cpu } = {}) {
     ''
   ].join('\n'))
   const hostPub = readFileSync(f('host_key.pub'), 'utf8').trim().split(/\s+/).slice(0, 2).join(' ')
-  writeFileSync(f('known_hosts'), `[127.0.0.1]:${port} ${hostPub}\n`)
+  writeFileSync(f('known_hosts'), `[${listen}]:${port} ${hostPub}\n`)
   writeFileSync(f('ssh_config'), [
     `Host ${HOST_ALIAS}`,
-    '  HostName 127.0.0.1',
+    `  HostName ${listen}`,
     `  Port ${port}`,
     `  User ${userInfo().username}`,
     `  IdentityFile ${f('client_key')}`,
@@ -108,12 +113,12 @@ export async function startSshd (dir, { log = () => {}, cpu } = {}) {
   let mode = 'unshare'
   let madeRunSshd = false
   // with `cpu`, sshd and every session it forks (rsync's server side) run on that CPU only
-  let r = spawnSync(...onCpu(cpu, 'unshare', ['-m', '--propagation', 'private', 'sh', '-c', inNamespace]), { encoding: 'utf8' })
+  let r = spawnSync(...serverWrap(...onCpu(cpu, 'unshare', ['-m', '--propagation', 'private', 'sh', '-c', inNamespace])), { encoding: 'utf8' })
   if (r.status !== 0) {
     log(`[sshd] unshare failed (${(r.stderr || r.error?.message || '').trim()}); using /run/sshd instead`)
     mode = 'run-sshd'
     if (!existsSync('/run/sshd')) { mkdirSync('/run/sshd', { mode: 0o755 }); madeRunSshd = true }
-    r = spawnSync(...onCpu(cpu, 'sh', ['-c', `${sshdArgs} -t && exec ${sshdArgs}`]), { encoding: 'utf8' })
+    r = spawnSync(...serverWrap(...onCpu(cpu, 'sh', ['-c', `${sshdArgs} -t && exec ${sshdArgs}`])), { encoding: 'utf8' })
   }
   let pid = null
   for (let i = 0; i < 100 && pid == null; i++) {
@@ -132,7 +137,7 @@ export async function startSshd (dir, { log = () => {}, cpu } = {}) {
   let cipher = null
   for (let i = 0; i < 3; i++) {
     const t = performance.now()
-    const s = spawnSync('ssh', ['-F', f('ssh_config'), ...(i === 0 ? ['-v'] : []), HOST_ALIAS, 'true'], { encoding: 'utf8' })
+    const s = spawnSync(...clientWrap('ssh', ['-F', f('ssh_config'), ...(i === 0 ? ['-v'] : []), HOST_ALIAS, 'true']), { encoding: 'utf8' })
     times.push((performance.now() - t) / 1000)
     if (s.status !== 0) {
       await stopPid(pid)
@@ -141,7 +146,7 @@ export async function startSshd (dir, { log = () => {}, cpu } = {}) {
     }
     if (i === 0) cipher = s.stderr.match(/server->client cipher: (\S+)/)?.[1] ?? null
   }
-  log(`[sshd] pid ${pid} on 127.0.0.1:${port} (${mode}), cipher ${cipher}, a session takes ${median(times).toFixed(2)} s`)
+  log(`[sshd] pid ${pid} on ${listen}:${port} (${mode}), cipher ${cipher}, a session takes ${median(times).toFixed(2)} s`)
 
   return {
     host: HOST_ALIAS,

@@ -6,5 +6,6 @@
  */
 import importSuite from './import.js'
 import pullSuite from './pull.js'
+import wanSuite from './wan.js'
 
-export const SUITES = [importSuite, pullSuite]
+export const SUITES = [importSuite, pullSuite, wanSuite]

@@ -113,7 +113,9 @@ async function serve (args) {
   const { createFerryNode } = await import('@ferry/node')
   const home = await openHome(homeDir)
   const node = await createFerryNode({
-    home, listen: ['/ip4/127.0.0.1/tcp/0'], open: true,
+    home,
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    open: true,
     yamux: { initialStreamWindowSize: Number(initial), maxStreamWindowSize: Number(max) },
     leafReaders: readers === 'default' ? undefined : Number(readers)
   })

@@ -61,7 +61,7 @@ export function validationMessage (issues: ValidationIssue[], context: string): 
 /** The status and body for anything a handler threw. */
 export function errorReply (err: unknown): { status: number, body: ErrorReply } {
   if (err instanceof FerryError) return { status: HTTP_STATUS[err.code], body: { error: { code: err.code, message: err.message } } }
-  const e = err as { validation?: ValidationIssue[], validationContext?: string, statusCode?: number, code?: string, message?: string }
+  const e = err as { validation?: ValidationIssue[], validationContext?: string, statusCode?: number, code?: string, message?: string } | null | undefined
   if (Array.isArray(e?.validation)) {
     return { status: 400, body: { error: { code: 'ERR_INVALID_ARGUMENT', message: validationMessage(e.validation, e.validationContext ?? 'request') } } }
   }

@@ -79,5 +79,5 @@ export async function buildApi (ctx: ApiContext, options: BuildApiOptions): Prom
   }, async () => app.swagger())
   app.addHook('onClose', async () => { for (const end of [...streams]) end() })
   await app.ready()
-  return app
+  return await app
 }

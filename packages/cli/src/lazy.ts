@@ -6,6 +6,11 @@ export async function nodeApi (): Promise<typeof import('@ferry/node')> {
   return await import('@ferry/node')
 }
 
+/** @ferry/tasks (the daemon's task runner), loaded only by `ferry daemon`. */
+export async function tasksApi (): Promise<typeof import('@ferry/tasks')> {
+  return await import('@ferry/tasks')
+}
+
 /** @ferry/api (Fastify and the routes): only the daemon loads it. */
 export async function apiServer (): Promise<typeof import('@ferry/api')> {
   return await import('@ferry/api')

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util'
-import { ExitCode, FerryError, exitCodeFor, isAbortError } from '@ferry/errors'
+import { ExitCode, FerryError, exitCodeFor, isAbortError, errorMessage } from '@ferry/errors'
 import type { Command, OptionSpec } from './command.js'
 import { printJson, usageError, type Context } from './context.js'
 import { commands } from './commands/index.js'
@@ -93,7 +93,7 @@ export async function main (argv: string[], io: { stdout?: NodeJS.WriteStream, s
 function reportError (ctx: Context, err: unknown): number {
   const code = exitCodeFor(err)
   if (ctx.json) {
-    const body = err instanceof FerryError ? err.toJSON() : { code: isAbortError(err) ? 'ERR_ABORTED' : 'ERR_INTERNAL', message: String((err as Error)?.message ?? err), details: {} }
+    const body = err instanceof FerryError ? err.toJSON() : { code: isAbortError(err) ? 'ERR_ABORTED' : 'ERR_INTERNAL', message: errorMessage(err), details: {} }
     printJson(ctx, { error: body })
   }
   if (err instanceof FerryError) {
@@ -102,12 +102,12 @@ function reportError (ctx: Context, err: unknown): number {
   } else if (isAbortError(err)) {
     ctx.stderr.write('ferry: interrupted\n')
   } else {
-    ctx.stderr.write(`ferry: internal error: ${(err as Error)?.message ?? String(err)}\n`)
+    ctx.stderr.write(`ferry: internal error: ${errorMessage(err)}\n`)
     if (!ctx.debug) ctx.stderr.write('(this is a bug: run again with --debug and report the output)\n')
   }
   if (ctx.debug && err instanceof Error) {
     ctx.stderr.write(`${err.stack ?? ''}\n`)
-    if (err.cause != null) ctx.stderr.write(`caused by: ${(err.cause as Error)?.stack ?? String(err.cause)}\n`)
+    if (err.cause != null) ctx.stderr.write(`caused by: ${(err.cause as Error).stack ?? String(err.cause)}\n`)
   }
   return code
 }

@@ -67,7 +67,7 @@ describe('directories match ipfs-unixfs-importer 17 (profile unixfs-v1-2025)', (
         }),
         hollow: dir(),
         'link-to-readme': new Link('readme.txt'),
-        'dangling': new Link('../../elsewhere/ünïcode')
+        dangling: new Link('../../elsewhere/ünïcode')
       })
       await expectSameAsImporter(tree(), { chunkSize: 16, shardSplitStrategy })
       // threshold 0: every non-empty directory shards, even one holding only subdirectories; empty ones never

@@ -118,14 +118,26 @@ export function throwIfAborted (signal?: AbortSignal): void {
   }
 }
 
+/** What `err` says: the message of an Error (or of anything with a string `message`), else `err` as a string. */
+export function errorMessage (err: unknown): string {
+  const message = (err as { message?: unknown } | null | undefined)?.message
+  return typeof message === 'string' ? message : String(err)
+}
+
+/** The `name` of an Error (or of anything with a string `name`), else undefined. */
+export function errorName (err: unknown): string | undefined {
+  const name = (err as { name?: unknown } | null | undefined)?.name
+  return typeof name === 'string' ? name : undefined
+}
+
 /**
  * Turns a Node.js system error (errno code) into a one-line FerryError naming the path involved.
  * Unknown errors pass through as ERR_IO with the cause kept.
  */
 export function fromSystemError (err: unknown, what: string): FerryError {
   if (err instanceof FerryError) return err
-  const code = (err as NodeJS.ErrnoException)?.code
-  const reason = (err as Error)?.message ?? String(err)
+  const code = (err as NodeJS.ErrnoException | null | undefined)?.code
+  const reason = errorMessage(err)
   switch (code) {
     case 'ENOSPC':
     case 'EDQUOT':

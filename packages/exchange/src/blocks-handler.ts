@@ -4,7 +4,7 @@
  * `readAhead` blocks up ahead in the source and writes answers in request order, waiting for the stream to
  * drain after each frame (so a slow reader holds back the sender instead of filling memory).
  */
-import { FerryError } from '@ferry/errors'
+import { FerryError, errorMessage } from '@ferry/errors'
 import { ANSWER_BATCH_BYTES, BLOCKS_PROTOCOL, MAX_BLOCKS_CLIENT_FRAME_BYTES, MAX_PENDING_PER_STREAM, SMALL_BLOCK_BYTES, SMALL_READ_AHEAD } from './constants.js'
 import { decodeBlocksClientMessage, encodeBlock, encodeStatus } from './messages.js'
 import { decide, openServed, type OpenedStream, type ServerContext } from './server-context.js'
@@ -29,7 +29,7 @@ async function lookup (ctx: ServerContext, cid: CID, signal: AbortSignal): Promi
   } catch (err) {
     if (signal.aborted) return { status: 'missing', message: 'stream ended' } // never sent; must not reject unawaited
     ctx.log.error('reading block %s failed: %e', cid, err)
-    return { status: 'missing', message: `could not read block: ${(err as Error)?.message ?? String(err)}` }
+    return { status: 'missing', message: `could not read block: ${errorMessage(err)}` }
   }
 }
 
@@ -109,6 +109,7 @@ async function sendAnswers (s: BlocksStream): Promise<void> {
       continue
     }
     const first = await head.result
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the stream may end while the result is awaited
     if (signal.aborted) return
     const batch: Array<{ cid: CID, result: BlockLookup | StreamFailure }> = [{ cid: head.cid, result: first }]
     let bytes = first instanceof StreamFailure || first.status !== 'ok' ? 0 : first.bytes.byteLength

@@ -22,9 +22,11 @@ import {
   SCAN_PROTOCOL
 } from './constants.js'
 import { framed, streamError, type Framed } from './framed.js'
-import { decodeBlocksServerFrame, decodeScanServerMessage, encodeError, encodeRequest, encodeScanMore, encodeScanRequest, type ErrorMessage, type ScanEntry } from './messages.js'
+import { decodeBlocksServerFrame, decodeScanServerMessage, encodeError, encodeRequest, encodeScanMore, encodeScanRequest, type ScanEntry } from './messages.js'
 import { scanReader, type AtEntries, type ScanFrames } from './scan-reader.js'
 import { protocolError } from './codec.js'
+import { dialError, errorFromWire } from './client-errors.js'
+import { listCatalog, watchAnnouncements, type CatalogDial, type CatalogPage, type ListCatalogOptions, type RemoteCatalogRow, type WatchAnnouncementsOptions } from './catalog-client.js'
 import type { BlockVerifier } from './verify-pool.js'
 import { componentLogger, type BlockResult, type ClientComponents, type RemoteScan } from './types.js'
 import type { Logger, PeerId, Stream } from '@libp2p/interface'
@@ -135,31 +137,6 @@ function peerIdOf (peer: PeerId | Multiaddr): string {
   if (p2p === undefined) throw new FerryError('ERR_INVALID_ARGUMENT', `Multiaddr ${peer.toString()} does not end in /p2p/<PeerId>: the peer's identity must be known to dial it`)
   peerIdFromString(p2p)
   return p2p
-}
-
-/** Maps an ERROR frame from a peer to the FerryError a caller sees. */
-function errorFromWire (msg: ErrorMessage, peer: string): FerryError {
-  const details = { peer, wireCode: msg.code }
-  switch (msg.code) {
-    case 'denied': return new FerryError('ERR_PEER_REFUSED', msg.message, { details })
-    case 'timeout': return new FerryError('ERR_TIMEOUT', `Peer ${peer} ended the stream: ${msg.message}`, { details })
-    case 'protocol':
-    case 'limit': return new FerryError('ERR_PROTOCOL', `Peer ${peer} rejected our request: ${msg.message}`, { details })
-    default: return new FerryError('ERR_NETWORK', `Peer ${peer} failed: ${msg.message}`, { details })
-  }
-}
-
-function dialError (err: unknown, peer: string, protocol: string): FerryError {
-  if (err instanceof FerryError) return err
-  const name = (err as Error)?.name
-  const reason = (err as Error)?.message ?? String(err)
-  if (name === 'UnsupportedProtocolError') {
-    return new FerryError('ERR_NETWORK', `Peer ${peer} does not serve ${protocol} (not a Ferry daemon, or another version)`, { cause: err, details: { peer } })
-  }
-  if (name === 'TimeoutError' || name === 'AbortError') {
-    return new FerryError('ERR_TIMEOUT', `Timed out connecting to peer ${peer}`, { cause: err, details: { peer } })
-  }
-  return new FerryError('ERR_NETWORK', `Cannot reach peer ${peer}: ${reason}`, { cause: err, details: { peer } })
 }
 
 /** A scan stream as the client holds it: the reader's frames, plus how to end the stream. */
@@ -341,6 +318,32 @@ export class PeerClient {
     return { record: at.record, entries: readEntries(at, wire.end) }
   }
 
+  /**
+   * The scans the peer offers that it lets us read, page by page (one stream, one request per page, sent
+   * when the previous page has been taken; breaking out early closes the stream). ERR_PEER_REFUSED if it
+   * does not trust us, ERR_PROTOCOL if it refuses the request (e.g. a page size over its limit),
+   * ERR_TIMEOUT / ERR_NETWORK if it fails, ERR_INVALID_ARGUMENT for a page size outside 1 ..
+   * MAX_CATALOG_PAGE_ROWS.
+   */
+  listCatalog (options: ListCatalogOptions = {}): AsyncIterable<CatalogPage> {
+    return listCatalog(this.catalogDial(), options)
+  }
+
+  /**
+   * Every scan the peer completes from the subscription on, in `collection` (default: all it lets us
+   * read), as it commits it, until `signal` aborts or the stream fails (ERR_TIMEOUT after three silent
+   * keep-alive intervals, ERR_NETWORK, ERR_PEER_REFUSED). Reconnecting is the caller's job: scans completed
+   * while it was not subscribed are in `listCatalog` (docs/protocol.md, "Announcements").
+   */
+  watchAnnouncements (options: WatchAnnouncementsOptions = {}): AsyncIterable<RemoteCatalogRow> {
+    return watchAnnouncements(this.catalogDial(), options)
+  }
+
+  private catalogDial (): CatalogDial {
+    if (this.closed) throw new FerryError('ERR_ABORTED', `Client for peer ${this.id} is closed`)
+    return { components: this.components, target: this.target, peer: this.id, timeoutMs: this.timeoutMs }
+  }
+
   /** Fails every outstanding get with ERR_ABORTED and closes the streams. */
   async close (): Promise<void> {
     if (this.closed) return
@@ -477,6 +480,7 @@ export class PeerClient {
     const io = s.io as Framed
     while (s.state === 'open') {
       const frame = await io.read()
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the state changes while the read waits
       if (s.state !== 'open') return
       if (frame === null) {
         if (s.pending.size > 0) throw new FerryError('ERR_NETWORK', `Peer ${this.id} closed the stream with ${s.pending.size} blocks outstanding`, { details: { peer: this.id } })

@@ -153,3 +153,59 @@ export const ANSWER_BATCH_BYTES = 256 * 1024
 export const SMALL_BLOCK_BYTES = 64 * 1024
 /** Read-ahead after a small block (at most SMALL_READ_AHEAD x SMALL_BLOCK_BYTES = 2 MiB held per stream). */
 export const SMALL_READ_AHEAD = 32
+/** Remote catalogs: one page of the scans a peer offers (and the asker may read) per request, by cursor. */
+export const CATALOG_PROTOCOL = '/ferry/catalog/1.0.0'
+
+/** Announcements: a long-lived stream on which a source names every scan it completes (that the subscriber may read). */
+export const ANNOUNCE_PROTOCOL = '/ferry/announce/1.0.0'
+
+/** Most rows one CATALOG_REQUEST may ask for (wire); a larger page size ends the stream with ERROR LIMIT. */
+export const MAX_CATALOG_PAGE_ROWS = 1000
+
+/** Longest catalog cursor (wire). The cursor is opaque to clients: they send back what the server gave. */
+export const MAX_CATALOG_CURSOR_BYTES = 64
+
+/** Largest /ferry/catalog and /ferry/announce frame payload from a server (wire): a page, or one row. */
+export const MAX_CATALOG_FRAME_BYTES = 256 * 1024
+
+/**
+ * Largest frame a catalog or announce server accepts from a client (wire): a CATALOG_REQUEST with a
+ * collection and a prefix of MAX_STRING_BYTES each and the longest cursor.
+ */
+export const MAX_CATALOG_CLIENT_FRAME_BYTES = 2 * (MAX_STRING_BYTES + 3) + MAX_CATALOG_CURSOR_BYTES + 16
+
+/** Longest keep-alive interval a server may announce in ANNOUNCE_ACCEPTED (wire). */
+export const MAX_ANNOUNCE_KEEPALIVE_MS = 600_000
+
+/** The server packs catalog rows into a page until it holds about this many bytes, whatever the page size (a local choice, below the wire limit). */
+export const CATALOG_PAGE_BYTES = 128 * 1024
+
+/** Rows a client asks for per catalog page. */
+export const DEFAULT_CATALOG_PAGE_ROWS = 100
+
+/** The server sends ANNOUNCE_KEEPALIVE after this long without an announcement; a client gives up after three silent intervals. */
+export const DEFAULT_ANNOUNCE_KEEPALIVE_MS = 15_000
+
+/** How often a node checks its catalog for scans completed by another process (one `PRAGMA data_version`, only while someone subscribes). */
+export const DEFAULT_ANNOUNCE_POLL_MS = 250
+
+/** Most concurrent inbound /ferry/catalog streams per connection the server accepts. */
+export const MAX_INBOUND_CATALOG_STREAMS = 2
+
+/** Most concurrent inbound /ferry/announce streams per connection the server accepts. */
+export const MAX_INBOUND_ANNOUNCE_STREAMS = 4
+
+/** Most concurrent /ferry/catalog streams one peer may have open at the server, across its connections. */
+export const MAX_CATALOG_STREAMS_PER_PEER = 2
+
+/** Most concurrent /ferry/announce streams (subscriptions) one peer may have open at the server, across its connections. */
+export const MAX_ANNOUNCE_STREAMS_PER_PEER = 4
+
+/** Most /ferry/catalog streams the server serves at once, from all peers. */
+export const MAX_SERVED_CATALOG_STREAMS = 32
+
+/** Most /ferry/announce streams the server holds at once, from all peers (each costs a listener and a timer). */
+export const MAX_SERVED_ANNOUNCE_STREAMS = 256
+
+/** Announcements queued for one subscriber that is not reading; beyond it the stream ends with ERROR LIMIT (it catches up with a catalog listing). */
+export const MAX_ANNOUNCE_QUEUE = 1024

@@ -4,7 +4,7 @@
  * ERR_NETWORK, and the end of the stream (between frames, or inside a frame the peer never finished) is
  * `null`.
  */
-import { FerryError } from '@ferry/errors'
+import { FerryError, errorMessage, errorName } from '@ferry/errors'
 import { lpStream } from '@libp2p/utils'
 import { protocolError } from './codec.js'
 import type { Stream } from '@libp2p/interface'
@@ -23,7 +23,7 @@ export interface Framed {
 /** `err` as a FerryError, or undefined if it means a clean or truncated end of stream. */
 export function streamError (err: unknown, what: string): FerryError | undefined {
   if (err instanceof FerryError) return err
-  const name = (err as Error)?.name
+  const name = errorName(err)
   switch (name) {
     case 'UnexpectedEOFError':
       return undefined
@@ -35,7 +35,7 @@ export function streamError (err: unknown, what: string): FerryError | undefined
     case 'AbortError':
       return new FerryError('ERR_ABORTED', `${what}: aborted`, { cause: err })
     default:
-      return new FerryError('ERR_NETWORK', `${what}: ${(err as Error)?.message ?? String(err)}`, { cause: err })
+      return new FerryError('ERR_NETWORK', `${what}: ${errorMessage(err)}`, { cause: err })
   }
 }
 

@@ -1,6 +1,7 @@
 /**
- * @ferry/exchange: Ferry's wire protocols, /ferry/blocks/1.0.0 (pipelined, verified block requests) and
- * /ferry/scan/2.0.0 (a scan's record and entries by root), with their server and client. It creates no
+ * @ferry/exchange: Ferry's wire protocols, /ferry/blocks/1.0.0 (pipelined, verified block requests),
+ * /ferry/scan/2.0.0 (a scan's record and entries by root), /ferry/catalog/1.0.0 (the scans a peer offers,
+ * paged) and /ferry/announce/1.0.0 (scans as a peer completes them), with their server and client. It creates no
  * libp2p node: it takes the few node methods it uses. docs/protocol.md is the specification.
  */
 export * from './constants.js'
@@ -10,7 +11,7 @@ export { scanReader, type AtEnd, type AtEntries, type AtRecord, type AtSkipped, 
 export { PeerLimits, type PeerLimitsInit, type StreamSlot } from './limits.js'
 export { VerifyPool, verifyHere, type BlockVerifier, type VerifyPoolOptions } from './verify-pool.js'
 export type {
-  AccessDecision, AccessRequest, Authorize, BlockLookup, BlockResult, BlockSource, ClientComponents, LocalScan,
+  AccessDecision, AccessRequest, Authorize, BlockLookup, BlockResult, BlockSource, CatalogQuery, CatalogSlice, CatalogSource, ClientComponents, LocalScan, PositionedRow,
   RemoteScan, RemoteScanRecord, ScanSource, ServerComponents
 } from './types.js'
 export {
@@ -21,3 +22,11 @@ export {
   type ScanEntry, type ScanServerMessage, type SkippedEntry, type WireErrorCode, type WireScanRecord, type WireSignature
 } from './messages.js'
 export type { FrameProblem } from './codec.js'
+export {
+  CatalogPageBuilder, decodeAnnounceClientMessage, decodeAnnounceServerMessage, decodeCatalogClientMessage, decodeCatalogServerMessage,
+  encodeAnnounceAccepted, encodeAnnounceKeepAlive, encodeAnnounceScan, encodeAnnounceSubscribe, encodeCatalogRequest,
+  type AnnounceClientMessage, type AnnounceServerMessage, type CatalogClientMessage, type CatalogRequest, type CatalogRow, type CatalogServerMessage,
+  type CatalogState
+} from './catalog-messages.js'
+export { encodeCatalogCursor, decodeCatalogCursor } from './catalog-handler.js'
+export type { CatalogPage, ListCatalogOptions, RemoteCatalogRow, WatchAnnouncementsOptions } from './catalog-client.js'

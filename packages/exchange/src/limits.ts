@@ -6,8 +6,8 @@
  */
 import { FerryError } from '@ferry/errors'
 import {
-  MAX_BLOCK_STREAMS_PER_PEER, MAX_SCAN_STREAMS_PER_PEER, MAX_SERVED_BLOCK_STREAMS, MAX_SERVED_SCAN_STREAMS, REQUEST_BURST_PER_PEER,
-  REQUEST_RATE_PER_PEER
+  MAX_ANNOUNCE_STREAMS_PER_PEER, MAX_BLOCK_STREAMS_PER_PEER, MAX_CATALOG_STREAMS_PER_PEER, MAX_SCAN_STREAMS_PER_PEER, MAX_SERVED_ANNOUNCE_STREAMS,
+  MAX_SERVED_BLOCK_STREAMS, MAX_SERVED_CATALOG_STREAMS, MAX_SERVED_SCAN_STREAMS, REQUEST_BURST_PER_PEER, REQUEST_RATE_PER_PEER
 } from './constants.js'
 
 /** Options of `PeerLimits`; every field defaults to the constant of the same meaning. */
@@ -16,13 +16,19 @@ export interface PeerLimitsInit {
   scanStreamsPerPeer?: number
   blockStreamsTotal?: number
   scanStreamsTotal?: number
+  catalogStreamsPerPeer?: number
+  catalogStreamsTotal?: number
+  announceStreamsPerPeer?: number
+  announceStreamsTotal?: number
   /** CIDs per second a peer may request, sustained. */
   requestRate?: number
   /** CIDs a peer may request at once after a quiet spell. */
   requestBurst?: number
 }
 
-export type LimitedProtocol = 'blocks' | 'scan'
+export type LimitedProtocol = 'blocks' | 'scan' | 'catalog' | 'announce'
+
+const NO_STREAMS = (): Record<LimitedProtocol, number> => ({ blocks: 0, scan: 0, catalog: 0, announce: 0 })
 
 /** Peers remembered before idle ones are swept (each costs ~100 bytes). */
 const SWEEP_AT = 1024
@@ -40,15 +46,25 @@ export interface StreamSlot { release: () => void }
 /** Stream counts and request budgets of every peer the server sees. */
 export class PeerLimits {
   private readonly peers = new Map<string, PeerState>()
-  private readonly totals: Record<LimitedProtocol, number> = { blocks: 0, scan: 0 }
+  private readonly totals: Record<LimitedProtocol, number> = NO_STREAMS()
   private readonly perPeer: Record<LimitedProtocol, number>
   private readonly total: Record<LimitedProtocol, number>
   private readonly rate: number
   private readonly burst: number
 
   constructor (init: PeerLimitsInit = {}) {
-    this.perPeer = { blocks: init.blockStreamsPerPeer ?? MAX_BLOCK_STREAMS_PER_PEER, scan: init.scanStreamsPerPeer ?? MAX_SCAN_STREAMS_PER_PEER }
-    this.total = { blocks: init.blockStreamsTotal ?? MAX_SERVED_BLOCK_STREAMS, scan: init.scanStreamsTotal ?? MAX_SERVED_SCAN_STREAMS }
+    this.perPeer = {
+      blocks: init.blockStreamsPerPeer ?? MAX_BLOCK_STREAMS_PER_PEER,
+      scan: init.scanStreamsPerPeer ?? MAX_SCAN_STREAMS_PER_PEER,
+      catalog: init.catalogStreamsPerPeer ?? MAX_CATALOG_STREAMS_PER_PEER,
+      announce: init.announceStreamsPerPeer ?? MAX_ANNOUNCE_STREAMS_PER_PEER
+    }
+    this.total = {
+      blocks: init.blockStreamsTotal ?? MAX_SERVED_BLOCK_STREAMS,
+      scan: init.scanStreamsTotal ?? MAX_SERVED_SCAN_STREAMS,
+      catalog: init.catalogStreamsTotal ?? MAX_SERVED_CATALOG_STREAMS,
+      announce: init.announceStreamsTotal ?? MAX_SERVED_ANNOUNCE_STREAMS
+    }
     this.rate = init.requestRate ?? REQUEST_RATE_PER_PEER
     this.burst = init.requestBurst ?? REQUEST_BURST_PER_PEER
   }
@@ -58,7 +74,7 @@ export class PeerLimits {
     if (s === undefined) {
       // peers that left in debt are only forgotten here: sweep now and then, so many PeerIds cannot grow the map
       if (this.peers.size >= SWEEP_AT) for (const [p, st] of this.peers) this.forget(p, st)
-      s = { streams: { blocks: 0, scan: 0 }, tokens: this.burst, refilled: performance.now() }
+      s = { streams: NO_STREAMS(), tokens: this.burst, refilled: performance.now() }
       this.peers.set(peer, s)
     }
     return s
@@ -67,7 +83,7 @@ export class PeerLimits {
   /** Forgets a peer with no stream open and a full bucket (nothing left to remember). */
   private forget (peer: string, s: PeerState): void {
     this.refill(s)
-    if (s.streams.blocks === 0 && s.streams.scan === 0 && s.tokens >= this.burst) this.peers.delete(peer)
+    if (Object.values(s.streams).every((n) => n === 0) && s.tokens >= this.burst) this.peers.delete(peer)
   }
 
   /** Streams `peer` has open on `protocol` now. */

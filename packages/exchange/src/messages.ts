@@ -1,6 +1,6 @@
 /**
- * The messages of /ferry/blocks/1.0.0 and /ferry/scan/1.0.0 and their byte layout (docs/protocol.md is the
- * spec; test/golden.test.ts pins the bytes). A frame payload starts with a one-byte message type. Decoders
+ * The messages of /ferry/blocks/1.0.0 and /ferry/scan/2.0.0 and their byte layout (docs/protocol.md is the
+ * spec; test/golden.test.ts pins the bytes; /ferry/catalog and /ferry/announce are in catalog-messages.ts). A frame payload starts with a one-byte message type. Decoders
  * are per direction, so a message the other end must never send is rejected before dispatch.
  */
 import { Uint8ArrayList } from 'uint8arraylist'
@@ -22,6 +22,12 @@ export const MessageType = {
   SCAN_SKIPPED: 0x13,
   SCAN_ENTRIES: 0x14,
   SCAN_END: 0x15,
+  CATALOG_REQUEST: 0x20,
+  CATALOG_PAGE: 0x21,
+  ANNOUNCE_SUBSCRIBE: 0x30,
+  ANNOUNCE_ACCEPTED: 0x31,
+  ANNOUNCE_SCAN: 0x32,
+  ANNOUNCE_KEEPALIVE: 0x33,
   ERROR: 0x7f
 } as const
 
@@ -243,7 +249,7 @@ function checkSize (payload: Uint8Array, max: number, what: string): void {
   if (payload.byteLength === 0) throw protocolError('truncated', `${what} frame is empty`)
 }
 
-function readError (r: ByteReader): ErrorMessage {
+export function readError (r: ByteReader): ErrorMessage {
   const code = ERROR_BY_CODE.get(r.u8('error code')) ?? 'internal'
   const message = r.string('message', MAX_MESSAGE_BYTES)
   r.end()
@@ -261,13 +267,13 @@ function readStatus (r: ByteReader): { type: 'status', cid: CID, status: BlockSt
 }
 
 /** A reader over one whole frame of a `what` stream, after checking it against that stream's size limit. */
-function frameReader (frame: Uint8Array | Uint8ArrayList, maxBytes: number, what: string): ByteReader {
+export function frameReader (frame: Uint8Array | Uint8ArrayList, maxBytes: number, what: string): ByteReader {
   const payload = contiguous(frame)
   checkSize(payload, maxBytes, what)
   return new ByteReader(payload, what)
 }
 
-function unexpected (what: string, type: number): never {
+export function unexpected (what: string, type: number): never {
   throw protocolError('unexpected', `${what}: message type 0x${type.toString(16).padStart(2, '0')} is not allowed in this direction`)
 }
 

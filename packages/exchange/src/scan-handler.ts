@@ -57,8 +57,17 @@ async function sendCounted (s: ScanStream, frame: Uint8Array): Promise<void> {
 async function sendScan (s: ScanStream, scan: LocalScan): Promise<void> {
   const r = scan.record
   await s.io.write(encodeScanRecord({
-    root: r.root, collection: r.collection, name: r.name, origin: r.origin, files: r.files, directories: r.directories,
-    symlinks: r.symlinks, bytes: r.bytes, created: r.created, skipped: r.skipped.length, signature: r.signature
+    root: r.root,
+    collection: r.collection,
+    name: r.name,
+    origin: r.origin,
+    files: r.files,
+    directories: r.directories,
+    symlinks: r.symlinks,
+    bytes: r.bytes,
+    created: r.created,
+    skipped: r.skipped.length,
+    signature: r.signature
   }))
   const credits = readCredit(s).catch(async (err) => { await s.served.fail(err) })
 

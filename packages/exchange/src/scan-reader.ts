@@ -117,8 +117,16 @@ async function readSkipped (frames: ScanFrames, { peer, what }: ScanReaderInit, 
   }
   if (skipped.length !== r.skipped) throw protocolError('malformed', `Peer ${peer} sent ${skipped.length} skipped entries for ${what}, announced ${r.skipped}`)
   return {
-    root: r.root.toString(), collection: r.collection, name: r.name, origin: r.origin, files: r.files,
-    directories: r.directories, symlinks: r.symlinks, bytes: r.bytes, skipped, created: r.created,
+    root: r.root.toString(),
+    collection: r.collection,
+    name: r.name,
+    origin: r.origin,
+    files: r.files,
+    directories: r.directories,
+    symlinks: r.symlinks,
+    bytes: r.bytes,
+    skipped,
+    created: r.created,
     ...(r.signature !== undefined ? { signature: r.signature } : {})
   }
 }

@@ -2,7 +2,7 @@
  * One served stream's lifecycle, shared by the blocks and scan handlers: the idle and first-frame timers,
  * failure with an ERROR frame naming the problem, and a graceful close.
  */
-import { FerryError, isFerryError } from '@ferry/errors'
+import { FerryError, isFerryError, errorMessage } from '@ferry/errors'
 import { truncateUtf8 } from './codec.js'
 import { MAX_MESSAGE_BYTES } from './constants.js'
 import { encodeError, type WireErrorCode } from './messages.js'
@@ -69,7 +69,7 @@ export class ServedStream {
     this.done.abort(err)
     const code = wireCodeFor(err)
     this.onEnd(code)
-    const message = (err as Error)?.message ?? String(err)
+    const message = errorMessage(err)
     if (code === 'internal') this.log.error('internal error: %e', err)
     else this.log('ending stream: %s', message)
     if (code === undefined) {

@@ -4,11 +4,12 @@
  */
 import { framed, type Framed } from './framed.js'
 import { ServedStream, StreamFailure } from './served-stream.js'
-import type { PeerLimits } from './limits.js'
+import type { LimitedProtocol, PeerLimits } from './limits.js'
 import type { WireErrorCode } from './messages.js'
-import type { AccessDecision, Authorize, BlockSource, ScanSource } from './types.js'
+import type { AccessDecision, Authorize, BlockSource, CatalogSource, ScanSource } from './types.js'
 import type { Connection, Logger, PeerId, Stream } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
+import { errorMessage } from '@ferry/errors'
 
 /** Counters since start. */
 export interface ExchangeServerStats {
@@ -34,6 +35,8 @@ export interface ServerContext {
   readonly options: {
     readonly blocks: BlockSource
     readonly scans?: ScanSource
+    /** The catalog listed on /ferry/catalog and announced on /ferry/announce; without it pages are empty and nothing is announced. */
+    readonly catalog?: CatalogSource
     readonly authorize: Authorize
     /** Blocks looked up ahead per blocks stream (at least 1). */
     readonly readAhead: number
@@ -41,7 +44,8 @@ export interface ServerContext {
   readonly limits: PeerLimits
   readonly stats: ExchangeServerStats
   readonly log: Logger
-  readonly timeouts: { readonly idleMs: number, readonly firstFrameMs: number }
+  /** `keepAliveMs`: an announce stream sends ANNOUNCE_KEEPALIVE after this long without an announcement (below `idleMs`). */
+  readonly timeouts: { readonly idleMs: number, readonly firstFrameMs: number, readonly keepAliveMs: number }
   /** The streams being served, ended by `stop`. */
   readonly active: Set<ServedStream>
 }
@@ -76,11 +80,11 @@ function countEnd (stats: ExchangeServerStats, code: WireErrorCode | undefined):
 }
 
 /**
- * What both stream handlers start with: a scoped log, the framed stream with its inbound limit, the
+ * What every stream handler starts with: a scoped log, the framed stream with its inbound limit, the
  * served-stream lifecycle (idle and first-frame timers, failure, tracking) and a wake-up for the loop
  * that waits on the other.
  */
-export function openServed (ctx: ServerContext, kind: 'blocks' | 'scan', stream: Stream, connection: Connection, maxFrameBytes: number, idleWhat: string): OpenedStream {
+export function openServed (ctx: ServerContext, kind: LimitedProtocol, stream: Stream, connection: Connection, maxFrameBytes: number, idleWhat: string): OpenedStream {
   const { idleMs, firstFrameMs } = ctx.timeouts
   const peer = connection.remotePeer
   const slog = ctx.log.newScope(`${kind}:${peer.toString().slice(-8)}:${stream.id}`)
@@ -110,7 +114,7 @@ export async function decide (authorize: Authorize, peer: PeerId, protocol: stri
   try {
     decision = await authorize(peer, { protocol, ...(root !== undefined ? { root } : {}), ...(cid !== undefined ? { cid } : {}) })
   } catch (err) {
-    throw new StreamFailure('internal', `access check failed: ${(err as Error)?.message ?? String(err)}`)
+    throw new StreamFailure('internal', `access check failed: ${errorMessage(err)}`)
   }
   if (!decision.allow) throw new StreamFailure('denied', decision.reason)
 }

@@ -1,22 +1,25 @@
 /**
- * The serving side of /ferry/blocks/1.0.0 and /ferry/scan/2.0.0: `startExchangeServer` registers both
- * protocols, each stream going through the per-peer limits first, then to its handler (blocks-handler.ts,
- * scan-handler.ts). The handlers share a `ServerContext` (server-context.ts): the options, the limits, the
+ * The serving side of /ferry/blocks/1.0.0, /ferry/scan/2.0.0, /ferry/catalog/1.0.0 and /ferry/announce/1.0.0:
+ * `startExchangeServer` registers the protocols, each stream going through the per-peer limits first, then
+ * to its handler (blocks-handler.ts, scan-handler.ts, catalog-handler.ts, announce-handler.ts). The handlers share a `ServerContext` (server-context.ts): the options, the limits, the
  * counters, the log and the timeouts. Anything wrong ends a stream with an ERROR frame naming the problem
  * (served-stream.ts).
  */
 import { truncateUtf8 } from './codec.js'
+import { announceHandler } from './announce-handler.js'
 import { blocksHandler } from './blocks-handler.js'
+import { catalogHandler } from './catalog-handler.js'
 import {
-  BLOCKS_PROTOCOL, DEFAULT_SERVER_FIRST_FRAME_TIMEOUT_MS, DEFAULT_SERVER_IDLE_TIMEOUT_MS, DEFAULT_SERVER_READ_AHEAD, MAX_INBOUND_BLOCK_STREAMS,
-  MAX_INBOUND_SCAN_STREAMS, MAX_MESSAGE_BYTES, SCAN_PROTOCOL
+  ANNOUNCE_PROTOCOL, BLOCKS_PROTOCOL, CATALOG_PROTOCOL, DEFAULT_ANNOUNCE_KEEPALIVE_MS, DEFAULT_SERVER_FIRST_FRAME_TIMEOUT_MS, DEFAULT_SERVER_IDLE_TIMEOUT_MS,
+  DEFAULT_SERVER_READ_AHEAD, MAX_INBOUND_ANNOUNCE_STREAMS, MAX_INBOUND_BLOCK_STREAMS, MAX_INBOUND_CATALOG_STREAMS, MAX_INBOUND_SCAN_STREAMS, MAX_MESSAGE_BYTES,
+  SCAN_PROTOCOL
 } from './constants.js'
 import { framed } from './framed.js'
 import { PeerLimits, type LimitedProtocol, type PeerLimitsInit } from './limits.js'
 import { encodeError } from './messages.js'
 import { scanHandler } from './scan-handler.js'
 import { CLOSE_GRACE_MS, StreamFailure } from './served-stream.js'
-import { componentLogger, type Authorize, type BlockSource, type ScanSource, type ServerComponents } from './types.js'
+import { componentLogger, type Authorize, type BlockSource, type CatalogSource, type ScanSource, type ServerComponents } from './types.js'
 import type { ExchangeServerStats, ServerContext } from './server-context.js'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 
@@ -28,6 +31,10 @@ export interface ExchangeServerInit {
   blocks: BlockSource
   /** Where scans come from; without it scan requests are answered NOT_FOUND. */
   scans?: ScanSource
+  /** The catalog listed on /ferry/catalog and announced on /ferry/announce; without it pages are empty and nothing is announced. */
+  catalog?: CatalogSource
+  /** Announce streams send a keep-alive after this long without an announcement; default DEFAULT_ANNOUNCE_KEEPALIVE_MS (kept below half the idle timeout). */
+  keepAliveMs?: number
   /** Called for every REQUEST frame, every requested block (`cid`) and every scan request (`root`); a refusal ends the stream with ERROR DENIED and the reason. */
   authorize: Authorize
   /** Default DEFAULT_SERVER_IDLE_TIMEOUT_MS. */
@@ -91,18 +98,19 @@ function guard (ctx: ServerContext, stopped: () => boolean, protocol: LimitedPro
 }
 
 function serverContext (components: ServerComponents, init: ExchangeServerInit): ServerContext {
+  const idleMs = init.idleTimeoutMs ?? DEFAULT_SERVER_IDLE_TIMEOUT_MS
   return {
-    options: { blocks: init.blocks, scans: init.scans, authorize: init.authorize, readAhead: Math.max(1, init.readAhead ?? DEFAULT_SERVER_READ_AHEAD) },
+    options: { blocks: init.blocks, scans: init.scans, catalog: init.catalog, authorize: init.authorize, readAhead: Math.max(1, init.readAhead ?? DEFAULT_SERVER_READ_AHEAD) },
     limits: new PeerLimits(init.limits),
     stats: { streams: 0, blocksSent: 0, bytesSent: 0, refused: 0, limited: 0, throttled: 0, malformed: 0, timedOut: 0 },
     log: componentLogger(components.logger, 'ferry:exchange:server'),
-    timeouts: { idleMs: init.idleTimeoutMs ?? DEFAULT_SERVER_IDLE_TIMEOUT_MS, firstFrameMs: init.firstFrameTimeoutMs ?? DEFAULT_SERVER_FIRST_FRAME_TIMEOUT_MS },
+    timeouts: { idleMs, firstFrameMs: init.firstFrameTimeoutMs ?? DEFAULT_SERVER_FIRST_FRAME_TIMEOUT_MS, keepAliveMs: Math.max(1, Math.min(init.keepAliveMs ?? DEFAULT_ANNOUNCE_KEEPALIVE_MS, Math.floor(idleMs / 2))) },
     active: new Set()
   }
 }
 
 /**
- * Registers the handlers of both protocols on `components` and returns the running server. Requests from
+ * Registers the handlers of the four protocols on `components` and returns the running server. Requests from
  * every peer go through `init.authorize` first.
  */
 export async function startExchangeServer (components: ServerComponents, init: ExchangeServerInit): Promise<ExchangeServer> {
@@ -110,21 +118,30 @@ export async function startExchangeServer (components: ServerComponents, init: E
   let stopped = false
   const isStopped = (): boolean => stopped
 
-  await components.handle(BLOCKS_PROTOCOL, guard(ctx, isStopped, 'blocks', blocksHandler(ctx)), { maxInboundStreams: init.maxInboundBlockStreams ?? MAX_INBOUND_BLOCK_STREAMS })
+  const protocols: Array<[string, LimitedProtocol, Handler, number]> = [
+    [BLOCKS_PROTOCOL, 'blocks', blocksHandler(ctx), init.maxInboundBlockStreams ?? MAX_INBOUND_BLOCK_STREAMS],
+    [SCAN_PROTOCOL, 'scan', scanHandler(ctx), init.maxInboundScanStreams ?? MAX_INBOUND_SCAN_STREAMS],
+    [CATALOG_PROTOCOL, 'catalog', catalogHandler(ctx), MAX_INBOUND_CATALOG_STREAMS],
+    [ANNOUNCE_PROTOCOL, 'announce', announceHandler(ctx), MAX_INBOUND_ANNOUNCE_STREAMS]
+  ]
+  const handled: string[] = []
   try {
-    await components.handle(SCAN_PROTOCOL, guard(ctx, isStopped, 'scan', scanHandler(ctx)), { maxInboundStreams: init.maxInboundScanStreams ?? MAX_INBOUND_SCAN_STREAMS })
+    for (const [protocol, kind, handler, maxInboundStreams] of protocols) {
+      await components.handle(protocol, guard(ctx, isStopped, kind, handler), { maxInboundStreams })
+      handled.push(protocol)
+    }
   } catch (err) {
-    await components.unhandle(BLOCKS_PROTOCOL)
+    await components.unhandle(handled)
     throw err
   }
-  ctx.log('serving %s and %s', BLOCKS_PROTOCOL, SCAN_PROTOCOL)
+  ctx.log('serving %s', handled.join(', '))
 
   return {
     stats: ctx.stats,
     async stop () {
       if (stopped) return
       stopped = true
-      await components.unhandle([BLOCKS_PROTOCOL, SCAN_PROTOCOL])
+      await components.unhandle(handled)
       await Promise.all([...ctx.active].map(async (s) => { await s.fail(new StreamFailure('unavailable', 'the server is shutting down')) }))
     }
   }

@@ -2,6 +2,7 @@
  * What the exchange needs from its surroundings (narrow interfaces, so tests hand in small real pieces) and
  * what it gives back.
  */
+import type { CatalogRow } from './catalog-messages.js'
 import type { ScanEntry, SkippedEntry, WireScanRecord } from './messages.js'
 import type { ComponentLogger, Libp2p, Logger, PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
@@ -38,9 +39,43 @@ export interface ScanSource {
   getScan: (root: CID) => LocalScan | undefined | Promise<LocalScan | undefined>
 }
 
+/** What a catalog page is asked for, as the server hands it to its `CatalogSource`. */
+export interface CatalogQuery {
+  /** Only scans of this collection. */
+  collection?: string
+  /** Only scans whose name starts with this. */
+  prefix?: string
+  /** Only scans after this position (the `position` of the last row of the previous page). */
+  after?: number
+  /** Rows wanted (1 .. MAX_CATALOG_PAGE_ROWS). */
+  limit: number
+}
+
+/** A row with its position in the source's order (a non-negative integer, increasing along the listing). */
+export interface PositionedRow { position: number, row: CatalogRow }
+
+/** Up to `limit` rows in position order; `more` if rows follow the last one. */
+export interface CatalogSlice { rows: PositionedRow[], more: boolean }
+
+/**
+ * Where the server lists its catalog and hears of new scans. Rows must be only those `peer` may read (a
+ * collection whose grants exclude it is left out, not marked): the server does not filter pages itself.
+ */
+export interface CatalogSource {
+  /** One slice of the complete scans `peer` may read, in position order, read in bounded memory. */
+  page: (peer: PeerId, query: CatalogQuery) => CatalogSlice | Promise<CatalogSlice>
+  /** Whether `peer` may read `collection` now (null: a scan without collection); asked per announcement. */
+  mayRead: (peer: PeerId, collection: string | null) => boolean
+  /**
+   * Calls `listener` once for every scan completed from now on (any collection: the server filters), until
+   * the returned function is called. Without it the node announces nothing.
+   */
+  watch?: (listener: (row: CatalogRow) => void) => () => void
+}
+
 /** What a peer asks for, given to the access hook. */
 export interface AccessRequest {
-  /** BLOCKS_PROTOCOL or SCAN_PROTOCOL. */
+  /** BLOCKS_PROTOCOL, SCAN_PROTOCOL, CATALOG_PROTOCOL or ANNOUNCE_PROTOCOL (the last two: the peer alone, asked per request or announcement). */
   protocol: string
   /** The scan root (scan requests). */
   root?: CID

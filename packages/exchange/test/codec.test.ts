@@ -9,7 +9,7 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import { FerryError } from '@ferry/errors'
 import {
   MAX_BLOCK_BYTES, MAX_BLOCKS_FRAME_BYTES, MAX_CIDS_PER_REQUEST, MAX_MESSAGE_BYTES, MAX_SCAN_CREDIT, MAX_SCAN_FRAME_BYTES, MessageType,
-  ScanBatcher, decodeBlocksClientMessage, decodeBlocksServerMessage, decodeScanClientMessage, decodeScanServerMessage, encodeBlock,
+  ScanBatcher, decodeAnnounceClientMessage, decodeAnnounceServerMessage, decodeCatalogClientMessage, decodeCatalogServerMessage, decodeBlocksClientMessage, decodeBlocksServerMessage, decodeScanClientMessage, decodeScanServerMessage, encodeBlock,
   encodeError, encodeRequest, encodeScanMore, encodeScanRequest, encodeStatus, type ScanEntry
 } from '@ferry/exchange'
 import { GOLDEN, LEAF, NODE, unframe } from './fixtures.js'
@@ -131,7 +131,10 @@ describe('decoders reject bad frames with typed errors', () => {
   })
 
   it('hostile sweep: every cut and every flipped byte of every golden frame decodes or fails with ERR_PROTOCOL', () => {
-    const decoders = [decodeBlocksClientMessage, decodeBlocksServerMessage, decodeScanClientMessage, decodeScanServerMessage]
+    const decoders = [
+      decodeBlocksClientMessage, decodeBlocksServerMessage, decodeScanClientMessage, decodeScanServerMessage, decodeCatalogClientMessage,
+      decodeCatalogServerMessage, decodeAnnounceClientMessage, decodeAnnounceServerMessage
+    ]
     let rejected = 0
     for (const [, , h] of GOLDEN) {
       const good = unframe(h)

@@ -29,5 +29,7 @@ describe('docs/protocol.md and the constants', () => {
   it('names the protocols as the code does', () => {
     expect(doc).toContain(`\`${exchange.BLOCKS_PROTOCOL}\``)
     expect(doc).toContain(`\`${exchange.SCAN_PROTOCOL}\``)
+    expect(doc).toContain(`\`${exchange.CATALOG_PROTOCOL}\``)
+    expect(doc).toContain(`\`${exchange.ANNOUNCE_PROTOCOL}\``)
   })
 })

@@ -11,7 +11,9 @@ import { identity } from 'multiformats/hashes/identity'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { FerryError } from '@ferry/errors'
 import {
-  MAX_BLOCK_BYTES, MAX_CIDS_PER_REQUEST, MAX_MESSAGE_BYTES, MAX_SCAN_CREDIT, MAX_STRING_BYTES, ScanBatcher, decodeBlocksClientMessage,
+  CatalogPageBuilder, MAX_ANNOUNCE_KEEPALIVE_MS, MAX_CATALOG_CURSOR_BYTES, decodeAnnounceClientMessage, decodeAnnounceServerMessage, decodeCatalogClientMessage,
+  decodeCatalogServerMessage, encodeAnnounceAccepted, encodeAnnounceKeepAlive, encodeAnnounceScan, encodeAnnounceSubscribe, encodeCatalogRequest,
+  type CatalogRow, MAX_BLOCK_BYTES, MAX_CIDS_PER_REQUEST, MAX_MESSAGE_BYTES, MAX_SCAN_CREDIT, MAX_STRING_BYTES, ScanBatcher, decodeBlocksClientMessage,
   decodeBlocksServerFrame, decodeBlocksServerMessage, decodeScanClientMessage, decodeScanServerMessage, encodeBlock, encodeError, encodeRequest,
   encodeScanMore, encodeScanRequest, encodeStatus, type ScanEntry
 } from '@ferry/exchange'
@@ -23,7 +25,11 @@ const DECODERS: Array<[string, (b: Uint8Array) => unknown]> = [
   ['blocks server', decodeBlocksServerMessage],
   ['blocks server frame', (b) => decodeBlocksServerFrame(new Uint8ArrayList(b))],
   ['scan client', decodeScanClientMessage],
-  ['scan server', decodeScanServerMessage]
+  ['scan server', decodeScanServerMessage],
+  ['catalog client', decodeCatalogClientMessage],
+  ['catalog server', decodeCatalogServerMessage],
+  ['announce client', decodeAnnounceClientMessage],
+  ['announce server', decodeAnnounceServerMessage]
 ]
 
 /** Every CID in a decoded message must be one Ferry can verify. */
@@ -76,6 +82,10 @@ function entriesFrame (): Uint8Array {
   return b.take()
 }
 
+function rowOf (i: number): CatalogRow {
+  return { root: i % 2 === 0 ? NODE : LEAF, collection: `visit-${i}`, name: `scan ${i} é`, origin: '12D3KooW', files: i, directories: 1, symlinks: 0, bytes: i * 1e9, created: 1_700_000_000_000 + i, skipped: i % 3, state: i % 2 === 0 ? 'sealed' : 'open' }
+}
+
 /** Valid payloads of every message type, to mutate. */
 const VALID: Uint8Array[] = [
   encodeRequest([LEAF, NODE]),
@@ -84,7 +94,13 @@ const VALID: Uint8Array[] = [
   encodeError('limit', 'too many'),
   encodeScanRequest(NODE, 4),
   encodeScanMore(1),
-  entriesFrame()
+  entriesFrame(),
+  encodeCatalogRequest({ collection: 'c1', prefix: 'scan-', cursor: Uint8Array.of(0x81, 0x01), pageSize: 100 }),
+  (() => { const b = new CatalogPageBuilder(); b.add({ ...rowOf(0), collection: null }); b.add(rowOf(1)); return b.take(Uint8Array.of(5)) })(),
+  encodeAnnounceSubscribe('c1'),
+  encodeAnnounceAccepted(15_000),
+  encodeAnnounceScan(rowOf(2)),
+  encodeAnnounceKeepAlive()
 ]
 
 /** A valid payload with a few edits: flips, insertions, deletions, truncation, splices of two frames. */
@@ -112,7 +128,7 @@ describe('frame decoders under arbitrary and mutated input (fast-check)', () => 
   })
 
   it.each(DECODERS)('%s: arbitrary bytes after every valid type byte decode or fail with ERR_PROTOCOL', (_, decode) => {
-    const types = [0x01, 0x02, 0x03, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x7f]
+    const types = [0x01, 0x02, 0x03, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x20, 0x21, 0x30, 0x31, 0x32, 0x33, 0x7f]
     fc.assert(fc.property(fc.constantFrom(...types), fc.uint8Array({ maxLength: 600 }), (type, rest) => {
       decodesOrRejects(decode, Uint8Array.from([type, ...rest]))
     }), { numRuns: 3000 })
@@ -155,6 +171,54 @@ describe('frame decoders under arbitrary and mutated input (fast-check)', () => 
         expect((err as FerryError).message).toMatch(/sha2-256|raw and dag-pb/)
       }
     }
+  })
+
+  it('catalog and announce messages round-trip for arbitrary rows, requests and cursors', () => {
+    const text = fc.string({ unit: 'grapheme', maxLength: 40 })
+    const nat = fc.maxSafeNat()
+    const row = fc.record({
+      root: fc.constantFrom(LEAF, NODE),
+      collection: fc.option(text, { nil: null }),
+      name: text,
+      origin: text,
+      files: nat,
+      directories: nat,
+      symlinks: nat,
+      bytes: nat,
+      created: nat,
+      skipped: nat,
+      state: fc.constantFrom<CatalogRow['state']>('sealed', 'open')
+    })
+    const cursor = fc.uint8Array({ maxLength: MAX_CATALOG_CURSOR_BYTES })
+    fc.assert(fc.property(fc.array(row, { maxLength: 20 }), cursor, (rows, next) => {
+      const b = new CatalogPageBuilder()
+      for (const r of rows) b.add(r)
+      expect(decodeCatalogServerMessage(b.take(next))).toEqual({ type: 'catalog-page', next, rows })
+      for (const r of rows) expect(decodeAnnounceServerMessage(encodeAnnounceScan(r))).toEqual({ type: 'announce-scan', row: r })
+    }), { numRuns: 500 })
+    fc.assert(fc.property(fc.option(text, { nil: null }), text, cursor, fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }), (collection, prefix, c, pageSize) => {
+      expect(decodeCatalogClientMessage(encodeCatalogRequest({ collection, prefix, cursor: c, pageSize }))).toEqual({ type: 'catalog-request', collection, prefix, cursor: c, pageSize })
+      expect(decodeAnnounceClientMessage(encodeAnnounceSubscribe(collection))).toEqual({ type: 'announce-subscribe', collection })
+    }), { numRuns: 500 })
+    fc.assert(fc.property(fc.integer({ min: 1, max: MAX_ANNOUNCE_KEEPALIVE_MS }), (ms) => {
+      expect(decodeAnnounceServerMessage(encodeAnnounceAccepted(ms))).toEqual({ type: 'announce-accepted', keepAliveMs: ms })
+    }))
+  })
+
+  it('catalog fields out of range are refused: empty page size, long cursor, unknown state, keep-alive 0 or too long', () => {
+    const reject = (decode: (b: Uint8Array) => unknown, bytes: Uint8Array): void => {
+      let err: unknown
+      try { decode(bytes) } catch (e) { err = e }
+      expect(err).toBeInstanceOf(FerryError)
+      expect((err as FerryError).details.problem).toBe('malformed')
+    }
+    reject(decodeCatalogClientMessage, encodeCatalogRequest({ collection: null, prefix: '', cursor: new Uint8Array(0), pageSize: 1 }).map((b, i, a) => i === a.length - 1 ? 0 : b))
+    reject(decodeCatalogClientMessage, Uint8Array.from([0x20, 0, 0, MAX_CATALOG_CURSOR_BYTES + 1, ...new Uint8Array(MAX_CATALOG_CURSOR_BYTES + 1), 1]))
+    const scan = encodeAnnounceScan(rowOf(0))
+    reject(decodeAnnounceServerMessage, scan.map((b, i, a) => i === a.length - 1 ? 2 : b))
+    reject(decodeAnnounceServerMessage, Uint8Array.from([0x31, 0]))
+    reject(decodeAnnounceServerMessage, encodeAnnounceAccepted(MAX_ANNOUNCE_KEEPALIVE_MS + 1))
+    reject(decodeCatalogServerMessage, encodeAnnounceScan(rowOf(0)).map((b, i) => i === 0 ? 0x21 : b)) // not a page
   })
 
   it('strings at and above MAX_STRING_BYTES in entries', () => {

@@ -337,8 +337,16 @@ describe('scans', () => {
     const local = scan.home.catalog.getScan(scan.root)!
     const { signature, ...rest } = record
     expect(rest).toEqual({
-      root: scan.root.toString(), collection: 'c1', name: 'scan', origin: scan.home.peerId.toString(), files: local.files,
-      directories: local.directories, symlinks: local.symlinks, bytes: local.bytes, skipped: [], created: local.created
+      root: scan.root.toString(),
+      collection: 'c1',
+      name: 'scan',
+      origin: scan.home.peerId.toString(),
+      files: local.files,
+      directories: local.directories,
+      symlinks: local.symlinks,
+      bytes: local.bytes,
+      skipped: [],
+      created: local.created
     })
     // the origin's signature travels unchanged and verifies over what was received
     expect(signature?.format).toBe(1)

@@ -5,7 +5,8 @@
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import {
-  ScanBatcher, encodeBlock, encodeError, encodeFrame, encodeRequest, encodeScanEnd, encodeScanMore, encodeScanRecord, encodeScanRequest, encodeStatus,
+  CatalogPageBuilder, encodeAnnounceAccepted, encodeAnnounceKeepAlive, encodeAnnounceScan, encodeAnnounceSubscribe, encodeCatalogCursor, encodeCatalogRequest,
+  type CatalogRow, ScanBatcher, encodeBlock, encodeError, encodeFrame, encodeRequest, encodeScanEnd, encodeScanMore, encodeScanRecord, encodeScanRequest, encodeStatus,
   type ScanEntry, type SkippedEntry
 } from '@ferry/exchange'
 
@@ -31,11 +32,27 @@ export const ENTRIES: ScanEntry[] = [
 export const SIGNATURE = { format: 1, signedAt: 1_700_000_000_001, bytes: text('sig') }
 export const SKIPPED: SkippedEntry[] = [{ path: 'x', code: 'EACCES', message: 'denied' }]
 
+/** The catalog row of the examples (announced without its collection). */
+export const ROW: CatalogRow = { root: NODE, collection: 'c1', name: 'scan', origin: 'P', files: 2, directories: 1, symlinks: 0, bytes: 300, created: 1_700_000_000_000, skipped: 1, state: 'sealed' }
+const ROW_HEX = '24' + NODE_HEX + '01' + '02' + '6331' + '04' + '7363616e' + '01' + '50' + '02' + '01' + '00' + 'ac02' + '80d095ffbc31' + '01' + '00'
+
+function page (rows: CatalogRow[], next: Uint8Array): Uint8Array {
+  const b = new CatalogPageBuilder()
+  for (const r of rows) b.add(r)
+  return b.take(next)
+}
+
 function batch<T extends ScanEntry | SkippedEntry> (kind: 'entries' | 'skipped', items: T[]): Uint8Array {
   const b = new ScanBatcher<T>(kind)
   for (const i of items) b.add(i)
   return b.take()
 }
+
+/** Examples that docs/protocol.md gives in passing (not as a section's `→` example): [name, frame, expected hex]. */
+export const GOLDEN_EXTRA: Array<[string, Uint8Array, string]> = [
+  ['CATALOG_PAGE (last, empty)', encodeFrame(page([], new Uint8Array(0))), '03' + '21' + '00' + '00'],
+  ['ANNOUNCE_SUBSCRIBE (every collection)', encodeFrame(encodeAnnounceSubscribe(null)), '02' + '30' + '00']
+]
 
 /** [name, frame bytes as produced by the encoder, expected hex]. */
 export const GOLDEN: Array<[string, Uint8Array, string]> = [
@@ -55,6 +72,11 @@ export const GOLDEN: Array<[string, Uint8Array, string]> = [
     '6c' + '14' + '02' +
     '01' + '61' + '00' + '05' + 'a48302' + '3ff8000000000000' + '24' + LEAF_HEX +
     '01' + '6c' + '02' + '00' + 'ffc302' + '0000000000000000' + '24' + LEAF_HEX + '01' + '61'],
-  ['SCAN_END', encodeFrame(encodeScanEnd(2, 1)), '03' + '15' + '02' + '01']
+  ['SCAN_END', encodeFrame(encodeScanEnd(2, 1)), '03' + '15' + '02' + '01'],
+  ['CATALOG_REQUEST', encodeFrame(encodeCatalogRequest({ collection: 'c1', prefix: 's', cursor: new Uint8Array(0), pageSize: 100 })), '09' + '20' + '01' + '02' + '6331' + '01' + '73' + '00' + '64'],
+  ['CATALOG_PAGE', encodeFrame(page([ROW], encodeCatalogCursor(7))), '41' + '21' + '01' + '07' + '01' + ROW_HEX],
+  ['ANNOUNCE_SUBSCRIBE', encodeFrame(encodeAnnounceSubscribe('c1')), '05' + '30' + '01' + '02' + '6331'],
+  ['ANNOUNCE_ACCEPTED', encodeFrame(encodeAnnounceAccepted(15_000)), '03' + '31' + '9875'],
+  ['ANNOUNCE_SCAN', encodeFrame(encodeAnnounceScan({ ...ROW, collection: null })), '3b' + '32' + '24' + NODE_HEX + '00' + '04' + '7363616e' + '01' + '50' + '02' + '01' + '00' + 'ac02' + '80d095ffbc31' + '01' + '00'],
+  ['ANNOUNCE_KEEPALIVE', encodeFrame(encodeAnnounceKeepAlive()), '01' + '33']
 ]
-

@@ -5,8 +5,11 @@
  */
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { decodeBlocksClientMessage, decodeBlocksServerMessage, decodeScanClientMessage, decodeScanServerMessage } from '@ferry/exchange'
-import { ENTRIES, GOLDEN, LEAF, NODE, SIGNATURE, SKIPPED, hex, unframe } from './fixtures.js'
+import {
+  decodeAnnounceClientMessage, decodeAnnounceServerMessage, decodeBlocksClientMessage, decodeBlocksServerMessage, decodeCatalogClientMessage,
+  decodeCatalogCursor, decodeCatalogServerMessage, decodeScanClientMessage, decodeScanServerMessage
+} from '@ferry/exchange'
+import { ENTRIES, GOLDEN, GOLDEN_EXTRA, LEAF, NODE, ROW, SIGNATURE, SKIPPED, hex, unframe } from './fixtures.js'
 
 const PROTOCOL_MD = new URL('../../../docs/protocol.md', import.meta.url)
 
@@ -41,7 +44,7 @@ function docVectors (md: string): { vectors: DocVector[], leafHex: string, nodeH
 }
 
 describe('golden wire fixtures', () => {
-  it.each(GOLDEN)('%s encodes to the pinned bytes', (_name, bytes, expected) => {
+  it.each([...GOLDEN, ...GOLDEN_EXTRA])('%s encodes to the pinned bytes', (_name, bytes, expected) => {
     expect(hex(bytes)).toBe(expected)
   })
 
@@ -65,6 +68,22 @@ describe('golden wire fixtures', () => {
     expect(decodeScanServerMessage(g.SCAN_SKIPPED!)).toEqual({ type: 'scan-skipped', skipped: SKIPPED })
     expect(decodeScanServerMessage(g.SCAN_ENTRIES!)).toEqual({ type: 'scan-entries', entries: ENTRIES })
     expect(decodeScanServerMessage(g.SCAN_END!)).toEqual({ type: 'scan-end', entries: 2, skipped: 1 })
+  })
+
+  it('decodes the pinned catalog and announce bytes back to the same messages', () => {
+    const g = Object.fromEntries(GOLDEN.map(([n, , h]) => [n, unframe(h)]))
+    expect(decodeCatalogClientMessage(g.CATALOG_REQUEST!)).toEqual({ type: 'catalog-request', collection: 'c1', prefix: 's', cursor: new Uint8Array(0), pageSize: 100 })
+    const page = decodeCatalogServerMessage(g.CATALOG_PAGE!)
+    expect(page).toEqual({ type: 'catalog-page', next: Uint8Array.of(7), rows: [ROW] })
+    expect(page.type === 'catalog-page' && decodeCatalogCursor(page.next)).toBe(7)
+    const x = Object.fromEntries(GOLDEN_EXTRA.map(([n, , h]) => [n, unframe(h)]))
+    expect(decodeCatalogServerMessage(x['CATALOG_PAGE (last, empty)']!)).toEqual({ type: 'catalog-page', next: new Uint8Array(0), rows: [] })
+    expect(decodeAnnounceClientMessage(g.ANNOUNCE_SUBSCRIBE!)).toEqual({ type: 'announce-subscribe', collection: 'c1' })
+    expect(decodeAnnounceClientMessage(x['ANNOUNCE_SUBSCRIBE (every collection)']!)).toEqual({ type: 'announce-subscribe', collection: null })
+    expect(decodeAnnounceServerMessage(g.ANNOUNCE_ACCEPTED!)).toEqual({ type: 'announce-accepted', keepAliveMs: 15_000 })
+    expect(decodeAnnounceServerMessage(g.ANNOUNCE_SCAN!)).toEqual({ type: 'announce-scan', row: { ...ROW, collection: null } })
+    expect(decodeAnnounceServerMessage(g.ANNOUNCE_KEEPALIVE!)).toEqual({ type: 'announce-keepalive' })
+    expect(decodeCatalogServerMessage(g.ERROR!)).toEqual({ type: 'error', code: 'denied', message: 'no' }) // the same ERROR as every protocol
   })
 })
 

@@ -48,6 +48,8 @@ export interface AccessPolicy {
   readonly grants: ReadonlyMap<string, ReadonlySet<string>>
   /** Whether `peer` may read `collection` (null = a scan without collection), trust aside. */
   mayRead: (peer: string, collection: string | null) => boolean
+  /** The collections whose grants exclude `peer`: left out of what it is shown (a catalog listing). */
+  hiddenFrom: (peer: string) => string[]
   /** The decision on `peer` asking for `subject`. */
   decide: (peer: string, subject: AccessSubject) => Verdict
 }
@@ -106,5 +108,7 @@ export function accessPolicy (init: AccessPolicyInit): AccessPolicy {
     return readable(peer, `${subject.kind} ${subject.name}`, subject.collections(), subject.kind === 'scan' || open)
   }
 
-  return { open, trusted, grants, mayRead, decide }
+  const hiddenFrom = (peer: string): string[] => [...grants].filter(([, ids]) => !ids.has(peer)).map(([c]) => c)
+
+  return { open, trusted, grants, mayRead, hiddenFrom, decide }
 }

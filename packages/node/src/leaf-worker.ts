@@ -6,12 +6,13 @@ import { closeSync, openSync, readSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 import { serveRequests } from '@ferry/workers'
 import type { LeafReply, LeafRequest } from './leaf-pool.js'
+import { errorMessage } from '@ferry/errors'
 
 /** As sourceUnreadable in @ferry/store (not imported here: it would load SQLite into every worker). */
 function sourceUnreadable (path: string, err: unknown): string {
-  const code = (err as NodeJS.ErrnoException)?.code
+  const code = (err as NodeJS.ErrnoException | null | undefined)?.code
   if (code === 'ENOENT' || code === 'ENOTDIR') return `${path} was deleted or moved since it was imported`
-  return `${path} cannot be read any more (${code ?? (err as Error)?.message ?? String(err)})`
+  return `${path} cannot be read any more (${code ?? errorMessage(err)})`
 }
 
 function read (req: LeafRequest): LeafReply {

@@ -12,7 +12,7 @@ import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2p } from 'libp2p'
-import { FerryError } from '@ferry/errors'
+import { FerryError, errorMessage, errorName } from '@ferry/errors'
 import { PeerClient, VerifyPool, startExchangeServer, type ExchangeServer, type ExchangeServerInit, type PeerClientInit } from '@ferry/exchange'
 import { DEFAULT_LISTEN, type Home } from '@ferry/store'
 import {
@@ -23,6 +23,7 @@ import { LeafReaderPool } from './leaf-pool.js'
 import { homeSources, readLeafHere, reportingChanges, type LeafReader } from './sources.js'
 import { readSwarmKey, type SwarmKey } from './pnet.js'
 import { TrustGate, type TrustGateOptions } from './trust.js'
+import { homeCatalog, type HomeCatalog } from './catalog-source.js'
 import type { PeerId } from '@libp2p/interface'
 
 /** Options of `createFerryNode`. */
@@ -49,7 +50,9 @@ export interface FerryNodeInit {
    */
   verifyWorkers?: number
   /** Options of the exchange server (timeouts, read-ahead, per-peer limits). */
-  server?: Pick<ExchangeServerInit, 'idleTimeoutMs' | 'readAhead' | 'limits' | 'firstFrameTimeoutMs'>
+  server?: Pick<ExchangeServerInit, 'idleTimeoutMs' | 'readAhead' | 'limits' | 'firstFrameTimeoutMs' | 'keepAliveMs'>
+  /** How often the catalog is checked for new scans to announce while a peer subscribes; default DEFAULT_ANNOUNCE_POLL_MS. */
+  announcePollMs?: number
   /** Called on every refused request (the daemon prints it). */
   onRefused?: TrustGateOptions['onRefused']
   /** Called for every leaf not served because its source file changed, with why (the daemon logs it). */
@@ -97,7 +100,7 @@ function toMultiaddr (addr: string | Multiaddr): Multiaddr {
 
 /** libp2p's multi-line listen failure as one line per address ("Cannot listen on /ip4/...: EADDRINUSE ..."). */
 function listenError (err: unknown): unknown {
-  if ((err as Error)?.name !== 'UnsupportedListenAddressesError') return err
+  if (errorName(err) !== 'UnsupportedListenAddressesError') return err
   const problems = ((err as Error).message.match(/^ {2}\/\S+: .*$/gm) ?? []).map((l) => l.trim().replace(/: (\w*Error): /, ': '))
   return new FerryError('ERR_NETWORK', `Cannot listen on ${problems.length > 0 ? problems.join('; ') : 'the configured addresses'}`, { cause: err })
 }
@@ -153,17 +156,19 @@ async function startLibp2p (init: FerryNodeInit, listen: string[], swarmKey: Swa
 }
 
 /**
- * Step 3: the exchange server with the home's blocks and scans behind `trust`, leaves read by a worker pool
+ * Step 3: the exchange server with the home's blocks, scans and catalog behind `trust`, leaves read by a worker pool
  * (or `init.readLeaf`). On failure the libp2p node and the pool are stopped.
  */
-async function startServing (libp2p: Libp2p, init: FerryNodeInit, trust: TrustGate, cores: number): Promise<{ server: ExchangeServer, leafPool?: LeafReaderPool }> {
+async function startServing (libp2p: Libp2p, init: FerryNodeInit, trust: TrustGate, cores: number): Promise<{ server: ExchangeServer, catalog: HomeCatalog, leafPool?: LeafReaderPool }> {
   const leafReaders = Math.min(init.leafReaders ?? DEFAULT_LEAF_READERS, cores - 1)
   const leafPool = leafReaders > 0 && init.readLeaf == null ? new LeafReaderPool({ workers: leafReaders }) : undefined
+  const catalog = homeCatalog(init.home, trust, { pollMs: init.announcePollMs, log: libp2p.logger.forComponent('ferry:node:catalog') })
   try {
     const sources = homeSources(init.home, reportingChanges(init.readLeaf ?? leafPool?.reader ?? readLeafHere, init.onSourceChanged))
-    const server = await startExchangeServer(libp2p, { ...sources, authorize: trust.authorize, ...init.server })
-    return { server, ...(leafPool !== undefined ? { leafPool } : {}) }
+    const server = await startExchangeServer(libp2p, { ...sources, catalog, authorize: trust.authorize, ...init.server })
+    return { server, catalog, ...(leafPool !== undefined ? { leafPool } : {}) }
   } catch (err) {
+    catalog.close()
     await libp2p.stop()
     await leafPool?.close()
     throw err
@@ -172,9 +177,9 @@ async function startServing (libp2p: Libp2p, init: FerryNodeInit, trust: TrustGa
 
 /** What a connect attempt's failure means to the caller, with a hint for a failed secure handshake. */
 function dialFailure (err: unknown, ma: Multiaddr, signal: AbortSignal | undefined, privateNetwork: boolean): FerryError {
-  const reason = (err as Error)?.message ?? String(err)
+  const reason = errorMessage(err)
   if (signal?.aborted === true) return new FerryError('ERR_ABORTED', 'Operation aborted', { cause: signal.reason })
-  if ((err as Error)?.name === 'TimeoutError' || (err as Error)?.name === 'AbortError') {
+  if (errorName(err) === 'TimeoutError' || errorName(err) === 'AbortError') {
     return new FerryError('ERR_TIMEOUT', `Timed out connecting to ${ma.toString()}`, { cause: err, details: { addr: ma.toString() } })
   }
   const other = /identity key (\w+) does not match expected remote identity key (\w+)/.exec(reason)
@@ -182,12 +187,12 @@ function dialFailure (err: unknown, ma: Multiaddr, signal: AbortSignal | undefin
     // Not retried, and nothing to do with private networks: the address is right, the PeerId is not
     return new FerryError('ERR_PEER_REFUSED', `Cannot connect to ${ma.toString()}: the node there is ${other[1] ?? '?'}, not ${other[2] ?? '?'} as its /p2p/ part says; check the PeerId (\`ferry id\` on that node prints its addresses)`, { cause: err, details: { addr: ma.toString(), actual: other[1] } })
   }
-  if ((err as Error)?.name === 'EncryptionFailedError' && /ECONNRESET|EPIPE/.test(reason)) {
+  if (errorName(err) === 'EncryptionFailedError' && /ECONNRESET|EPIPE/.test(reason)) {
     // The other side dropped the connection mid-handshake, as libp2p does past its inbound rate per host
     // (INBOUND_CONNECTIONS_PER_SECOND_PER_HOST) or its pending-connection bound: transient, so retried.
     return new FerryError('ERR_NETWORK', `Cannot connect to ${ma.toString()}: the connection was reset during the handshake (${reason})`, { cause: err, details: { addr: ma.toString() } })
   }
-  if ((err as Error)?.name === 'EncryptionFailedError') {
+  if (errorName(err) === 'EncryptionFailedError') {
     // Not retried: a handshake that fails this way (usually a private-network key mismatch) fails again.
     return new FerryError('ERR_PEER_REFUSED', `Cannot connect to ${ma.toString()}: the secure handshake failed (${reason})${handshakeHint(privateNetwork)}`, { cause: err, details: { addr: ma.toString() } })
   }
@@ -233,7 +238,7 @@ export async function createFerryNode (init: FerryNodeInit): Promise<FerryNode> 
   const trust = new TrustGate(home, { open: init.open === true, log, onRefused: init.onRefused })
   if (init.open === true) log.error('OPEN MODE: serving every peer that connects, trusted or not')
   const cores = availableParallelism()
-  const { server, leafPool } = await startServing(libp2p, init, trust, cores)
+  const { server, catalog, leafPool } = await startServing(libp2p, init, trust, cores)
   const verifyWorkers = Math.min(init.verifyWorkers ?? DEFAULT_VERIFY_WORKERS_PER_NODE, cores - 1)
   const dialer = peerDialer(libp2p, verifyWorkers, swarmKey !== undefined)
 
@@ -247,6 +252,7 @@ export async function createFerryNode (init: FerryNodeInit): Promise<FerryNode> 
     dialPeer: dialer.dialPeer,
     async stop () {
       await server.stop()
+      catalog.close()
       await libp2p.stop()
       await leafPool?.close()
       await dialer.close()

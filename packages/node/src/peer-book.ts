@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto'
 import { CID } from 'multiformats/cid'
 import { create as createDigest } from 'multiformats/hashes/digest'
-import { isFerryError } from '@ferry/errors'
+import { isFerryError, errorMessage } from '@ferry/errors'
 import { PEER_CHECK_INTERVAL_MS, PEER_CHECK_TIMEOUT_MS } from './constants.js'
 import type { EventBus } from './events.js'
 import type { FerryNode } from './node.js'
@@ -93,7 +93,7 @@ async function checkPeer (node: PeerBookInit['node'], events: EventBus, f: Facts
       f.failure = undefined
       return stateOf(f)
     } catch (err) {
-      reason = (err as Error)?.message ?? String(err)
+      reason = errorMessage(err)
     }
   }
   if (f.failure === undefined) events.publish({ type: 'peer:unreachable', peer: peer.id, reason })

@@ -15,7 +15,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { FerryError, fromSystemError } from '@ferry/errors'
+import { FerryError } from '@ferry/errors'
 import { writeFileAtomic } from '@ferry/store'
 import { readTextIfExists } from './files.js'
 

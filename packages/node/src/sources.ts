@@ -62,8 +62,16 @@ export function homeSources (home: Pick<Home, 'catalog' | 'blocks'>, readLeafFn:
       const { id } = scan
       return {
         record: {
-          root: scan.root, collection: scan.collection, name: scan.name, origin: scan.origin, files: scan.files,
-          directories: scan.directories, symlinks: scan.symlinks, bytes: scan.bytes, skipped: scan.skipped, created: scan.created,
+          root: scan.root,
+          collection: scan.collection,
+          name: scan.name,
+          origin: scan.origin,
+          files: scan.files,
+          directories: scan.directories,
+          symlinks: scan.symlinks,
+          bytes: scan.bytes,
+          skipped: scan.skipped,
+          created: scan.created,
           ...(scan.signature !== undefined ? { signature: scan.signature } : {})
         },
         entries: () => home.catalog.entries(id)

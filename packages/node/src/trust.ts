@@ -202,7 +202,7 @@ export async function openCollection (home: Pick<Home, 'config' | 'saveConfig'>,
   const cfg = home.config
   if (cfg.grants?.[collection] === undefined) return false
   const grants = { ...cfg.grants }
-  delete grants[collection] // eslint-disable-line @typescript-eslint/no-dynamic-delete
+  delete grants[collection]
   await home.saveConfig({ ...cfg, grants })
   return true
 }

@@ -91,6 +91,13 @@ describe('AccessPolicy', () => {
     expect(policy.mayRead('bob', null)).toBe(true)
   })
 
+  it('hides from a peer exactly the collections whose grants exclude it (what a catalog listing leaves out)', () => {
+    const policy = accessPolicy({ ...GRANTED, self: SELF })
+    expect(policy.hiddenFrom('alice')).toEqual(['sealed'])
+    expect(policy.hiddenFrom('bob').sort()).toEqual(['sealed', 'secret'])
+    expect(accessPolicy({ ...NO_GRANTS, self: SELF }).hiddenFrom('bob')).toEqual([])
+  })
+
   it('keeps its own copy of the lists', () => {
     const trusted = ['alice']
     const secret = new Set(['alice'])

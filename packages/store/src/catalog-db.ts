@@ -9,7 +9,7 @@
  * survives power loss; cheap here because writes are batched).
  */
 import Database from 'better-sqlite3'
-import { FerryError, fromSystemError } from '@ferry/errors'
+import { FerryError, fromSystemError, errorMessage } from '@ferry/errors'
 import { MIGRATIONS, type Migration } from './migrations.js'
 import type BetterSqlite3 from 'better-sqlite3'
 
@@ -57,8 +57,8 @@ export type Statements<K extends string> = { readonly [k in K]: BetterSqlite3.St
 /** Turns a better-sqlite3 error into a FerryError naming `what`. */
 export function fromSqliteError (err: unknown, what: string): FerryError {
   if (err instanceof FerryError) return err
-  const code = (err as { code?: string })?.code ?? ''
-  const reason = (err as Error)?.message ?? String(err)
+  const code = (err as { code?: string } | null | undefined)?.code ?? ''
+  const reason = errorMessage(err)
   if (code === 'SQLITE_FULL') return new FerryError('ERR_NO_SPACE', `No space left while writing ${what}`, { cause: err })
   if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
     return new FerryError('ERR_IO', `${what} is locked by another Ferry process: try again`, { cause: err })

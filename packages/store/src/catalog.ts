@@ -9,24 +9,29 @@
  * - scan-nodes.ts: which scans each inner node belongs to (`scan_nodes`)
  * - signatures.ts: the origins' signatures and the provenance of replicas (`scans.signature`, `scan_provenance`)
  * - pull-journal.ts: durable progress of pulls (`pulls`, `pull_files`)
+ * - tasks.ts: the daemon's durable tasks (`tasks`, `task_files`, `task_events`)
  * - scan-writer.ts: the `ScanWriter` that streams one scan in, in batches, across the first four
  *
  * This file composes them into the `Catalog` the other packages use.
  */
 import { FerryError } from '@ferry/errors'
 import { openDatabase, positive, type DatabaseOptions } from './catalog-db.js'
-import { openScans, type EntryRecord, type ListScansOptions, type ScanRecord } from './scans.js'
+import { openScans, type EntryRecord, type ListScansOptions, type ScanFeed, type ScanPage, type ScanPageQuery, type ScanRecord } from './scans.js'
 import { openLeafIndex, RAW_CODE, type LeafLocation, type SourceRecord } from './leaf-index.js'
 import { DAG_PB, openScanNodes } from './scan-nodes.js'
 import { openSignatures, type ProvenanceRecord } from './signatures.js'
 import { DEFAULT_FLUSH_ROWS, newScanWriter, type ScanWriter } from './scan-writer.js'
 import { createPullJournal, type PullJournal } from './pull-journal.js'
+import { openTaskStore, type TaskStore } from './tasks.js'
 import { createPlacedFiles, type PlacedFiles } from './placed-files.js'
 import type { SignatureCheck } from './scan-signature.js'
 import type { CID } from 'multiformats/cid'
 
 export { fromSqliteError, DEFAULT_BUSY_TIMEOUT_MS, DEFAULT_CACHE_MIB } from './catalog-db.js'
-export { ENTRIES_PAGE_ROWS, type EntryRecord, type EntryType, type ListScansOptions, type ScanRecord, type ScanState, type SkippedEntry } from './scans.js'
+export {
+  ENTRIES_PAGE_ROWS, type EntryRecord, type EntryType, type ListScansOptions, type ScanFeed, type ScanListing, type ScanPage, type ScanPageQuery, type ScanRecord,
+  type ScanState, type SkippedEntry
+} from './scans.js'
 export { RAW_CODE, type LeafLocation, type LeafRecord, type SourceRecord } from './leaf-index.js'
 export { DEFAULT_FLUSH_ROWS, type ScanSummary, type ScanWriter } from './scan-writer.js'
 export type { ProvenanceRecord } from './signatures.js'
@@ -52,6 +57,13 @@ export interface Catalog {
   createScanWriter: (init: { collection?: string | null, name: string, sourcePath: string, origin: string, created?: number }) => ScanWriter
   /** Scans ordered by creation time, oldest first. */
   listScans: (options?: ListScansOptions) => ScanRecord[]
+  /**
+   * One page of complete scans in row id order after `query.after` (the `id` of the previous page's last
+   * scan), read in bounded memory: what a remote catalog listing serves.
+   */
+  pageScans: (query: ScanPageQuery) => ScanPage
+  /** A change feed of the scans completed from now on, by this process or any other (one cheap check per poll). */
+  scanFeed: () => ScanFeed
   /**
    * A scan by id (number or decimal string; any state) or by root CID (string or CID; the newest complete
    * scan with that root). Undefined if none. ERR_INVALID_CID if the string is neither.
@@ -87,6 +99,8 @@ export interface Catalog {
   removeStaleImports: () => number
   /** Durable progress of pulls (resume after a crash or a dropped link). */
   readonly pulls: PullJournal
+  /** The daemon's durable tasks (@ferry/tasks runs them). */
+  readonly tasks: TaskStore
   /** Files pulls placed, for the quick check (placed-files.ts). */
   readonly placed: PlacedFiles
   close: () => void
@@ -125,6 +139,8 @@ export function openCatalog (file: string, options: CatalogOptions = {}): Catalo
     migrated: h.migrated,
     createScanWriter,
     listScans: scans.list,
+    pageScans: scans.page,
+    scanFeed: scans.feed,
     getScan: scans.get,
     entries: scans.entries,
     getEntry: scans.getEntry,
@@ -136,6 +152,7 @@ export function openCatalog (file: string, options: CatalogOptions = {}): Catalo
     getSource: leafIndex.get,
     removeStaleImports: scans.removeStaleImports,
     pulls: createPullJournal(h.db, h.guard),
+    tasks: openTaskStore(h),
     placed: createPlacedFiles(h.db, h.guard),
     close: h.close
   }

@@ -9,6 +9,7 @@
  *   "trusted": [],                         // PeerIds (12D3...) allowed to fetch from and push to this node
  *   "peers": [],                           // address book: [{ "name": "esrf", "id": "12D3...", "addrs": ["/dns4/..."] }]
  *   "grants": {},                          // optional: { "<collection>": ["12D3...", ...] } who may read which collection
+ *   "hooks": {},                           // optional: { "<collection>": "shell command" } run when a task of it ends
  *   "api": { "port": 0 }                   // optional: the daemon's HTTP API port on 127.0.0.1 (0 = a free port)
  * }
  * ```
@@ -55,6 +56,11 @@ export interface FerryConfig {
    * Absent = no collection restricted.
    */
   grants?: Record<string, string[]>
+  /**
+   * Default `onDone` command per collection for the daemon's tasks (run with /bin/sh -c when a task ends;
+   * a task's own onDone wins). Absent = no hooks.
+   */
+  hooks?: Record<string, string>
   /** The daemon's HTTP API (always on 127.0.0.1). Absent = defaults (port 0: a free port, written to daemon.json). */
   api?: ApiConfig
   [key: string]: unknown
@@ -106,6 +112,21 @@ function peerId (key: string) {
   }
 }
 
+/** `hooks`: { "<collection>": "<non-empty command>" }, or undefined when absent. */
+function checkHooks (value: unknown): Record<string, string> | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ConfigProblem('"hooks" must be an object: { "<collection>": "<shell command>" }')
+  }
+  const hooks: Record<string, string> = {}
+  for (const [collection, cmd] of Object.entries(value)) {
+    if (collection === '') throw new ConfigProblem('"hooks" has an empty collection name')
+    if (typeof cmd !== 'string' || cmd.trim() === '') throw new ConfigProblem(`"hooks.${collection}" must be a non-empty shell command`)
+    hooks[collection] = cmd
+  }
+  return hooks
+}
+
 function apiSection (value: unknown): ApiConfig {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigProblem('"api" must be an object: { "port": 0 }')
   const api = value as Record<string, unknown>
@@ -152,10 +173,12 @@ export function validateConfig (value: unknown, where: string, invalid: (reason:
         grants[collection] = stringList(ids, `grants.${collection}`, peerId(`grants.${collection}`))
       }
     }
+    const hooks = checkHooks(raw.hooks)
     const api = raw.api === undefined ? undefined : apiSection(raw.api)
     return {
       ...raw,
       ...(grants !== undefined ? { grants } : {}),
+      ...(hooks !== undefined ? { hooks } : {}),
       ...(api !== undefined ? { api } : {}),
       version: CONFIG_VERSION,
       listen: raw.listen === undefined ? [...DEFAULT_LISTEN] : stringList(raw.listen, 'listen', multiaddr('listen')),

@@ -20,7 +20,7 @@ export {
   openCatalog, fromSqliteError, CATALOG_FILE, DEFAULT_BUSY_TIMEOUT_MS, DEFAULT_FLUSH_ROWS, DEFAULT_CACHE_MIB, ENTRIES_PAGE_ROWS, RAW_CODE,
   type Catalog, type CatalogOptions, type ScanWriter, type ScanRecord, type ScanSummary, type ScanState,
   type EntryRecord, type EntryType, type SkippedEntry, type LeafRecord, type LeafLocation, type SourceRecord,
-  type ListScansOptions, type ProvenanceRecord
+  type ListScansOptions, type ProvenanceRecord, type ScanFeed, type ScanListing, type ScanPage, type ScanPageQuery
 } from './catalog.js'
 export {
   SCAN_SIGNATURE_FORMAT, SCAN_SIGNATURE_DOMAIN, MAX_SIGNATURE_BYTES, EntriesDigest, encodeSignedEntry, scanSigningBytes, digestEntries,
@@ -31,4 +31,9 @@ export { MIGRATIONS, type Migration } from './migrations.js'
 export { freeSpace, type FreeSpace } from './space.js'
 export { readLeaf, type LeafRead } from './leaf-reader.js'
 export type { PullJournal, PullRecord, PullState } from './pull-journal.js'
+export {
+  TASK_EVENTS_KEPT,
+  type TaskStore, type TaskRecord, type TaskCondition, type TaskCounters, type TaskEvent, type TaskFileFailure, type TaskInit, type TaskPatch,
+  type TaskReason, type TaskRunStats
+} from './tasks.js'
 export type { PlacedFiles, PlacedStat } from './placed-files.js'

@@ -1,7 +1,7 @@
 import { open } from 'node:fs/promises'
 import { createHash } from 'node:crypto'
 import type { CID } from 'multiformats/cid'
-import { FerryError } from '@ferry/errors'
+import { FerryError, errorMessage } from '@ferry/errors'
 import type { Catalog } from './catalog.js'
 
 /** The outcome of reading a leaf from the files this node imported or pulled. */
@@ -16,9 +16,9 @@ const SHA2_256 = 0x12
 
 /** Why an imported source file cannot be read any more, in the words the server sends and logs. */
 export function sourceUnreadable (path: string, err: unknown): string {
-  const code = (err as NodeJS.ErrnoException)?.code
+  const code = (err as NodeJS.ErrnoException | null | undefined)?.code
   if (code === 'ENOENT' || code === 'ENOTDIR') return `${path} was deleted or moved since it was imported`
-  return `${path} cannot be read any more (${code ?? (err as Error)?.message ?? String(err)})`
+  return `${path} cannot be read any more (${code ?? errorMessage(err)})`
 }
 
 /**

@@ -183,11 +183,77 @@ CREATE TABLE placed_files (
 `
 
 /**
- * Schema version 6: `pulls.phase`, the last phase of the pull engine done for that pull (record, dag,
+ * Schema version 6: durable tasks (packages/tasks), the daemon's list of replications to run and their outcome.
+ *
+ * - `tasks`: one row per task (a pull of `root` into `dest` from `sources`), its `condition` (QUEUED,
+ *   ACTIVE, SUCCEEDED, FAILED, CANCELLED), times in ms since the epoch (`deadline` absolute), its counters
+ *   as the Globus activity view shows them, `settings` (JSON: pull options, hook, deadline) and `reason`
+ *   (JSON { code, message } of what ended it). At most one QUEUED or ACTIVE task per (root, dest): a second
+ *   request for the same replication is the same task.
+ * - `task_files`: the last failure of every entry that did not succeed (code, message, when, attempts).
+ * - `task_events`: an append-only log per task (time, kind, message, JSON data), pruned to the last
+ *   1,000 rows plus the first and last of each kind.
+ */
+const SCHEMA_V6 = `
+CREATE TABLE tasks (
+  id                TEXT PRIMARY KEY,
+  label             TEXT,
+  root              TEXT NOT NULL,
+  dest              TEXT NOT NULL,
+  sources           TEXT NOT NULL DEFAULT '[]',
+  collection        TEXT,
+  condition         TEXT NOT NULL DEFAULT 'QUEUED' CHECK (condition IN ('QUEUED', 'ACTIVE', 'SUCCEEDED', 'FAILED', 'CANCELLED')),
+  requested         INTEGER NOT NULL,
+  started           INTEGER,
+  completed         INTEGER,
+  deadline          INTEGER NOT NULL,
+  settings          TEXT NOT NULL DEFAULT '{}',
+  files             INTEGER NOT NULL DEFAULT 0,
+  directories       INTEGER NOT NULL DEFAULT 0,
+  bytes_total       INTEGER NOT NULL DEFAULT 0,
+  bytes_transferred INTEGER NOT NULL DEFAULT 0,
+  active_ms         INTEGER NOT NULL DEFAULT 0,
+  pending           INTEGER NOT NULL DEFAULT 0,
+  succeeded         INTEGER NOT NULL DEFAULT 0,
+  failed            INTEGER NOT NULL DEFAULT 0,
+  retrying          INTEGER NOT NULL DEFAULT 0,
+  skipped           INTEGER NOT NULL DEFAULT 0,
+  cancelled         INTEGER NOT NULL DEFAULT 0,
+  attempts          INTEGER NOT NULL DEFAULT 0,
+  last_run          TEXT,
+  reason            TEXT,
+  updated           INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX tasks_one_live ON tasks (root, dest) WHERE condition IN ('QUEUED', 'ACTIVE');
+CREATE INDEX tasks_by_condition ON tasks (condition, requested);
+
+CREATE TABLE task_files (
+  task_id  TEXT NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
+  path     TEXT NOT NULL,
+  code     TEXT NOT NULL,
+  message  TEXT NOT NULL,
+  at       INTEGER NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 1,
+  PRIMARY KEY (task_id, path)
+) WITHOUT ROWID;
+
+CREATE TABLE task_events (
+  id      INTEGER PRIMARY KEY,
+  task_id TEXT NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
+  time    INTEGER NOT NULL,
+  kind    TEXT NOT NULL,
+  message TEXT NOT NULL,
+  data    TEXT
+);
+CREATE INDEX task_events_by_task ON task_events (task_id, id);
+`
+
+/**
+ * Schema version 7: `pulls.phase`, the last phase of the pull engine done for that pull (record, dag,
  * reconcile, space, fetch, place, finish; NULL before the first), so a task can stop after a phase and
  * resume there.
  */
-const SCHEMA_V6 = `
+const SCHEMA_V7 = `
 ALTER TABLE pulls ADD COLUMN phase TEXT;
 `
 
@@ -198,5 +264,6 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 3, description: 'access: scan_nodes (inner node -> scan)', up: db => { db.exec(SCHEMA_V3) } },
   { version: 4, description: 'signed scan records: scans.signature, scan_provenance', up: db => { db.exec(SCHEMA_V4) } },
   { version: 5, description: 'placed_files (what pulls wrote, for the quick check)', up: db => { db.exec(SCHEMA_V5) } },
-  { version: 6, description: 'pulls.phase (the pull engine\'s last phase done)', up: db => { db.exec(SCHEMA_V6) } }
+  { version: 6, description: 'durable tasks: tasks, task_files, task_events', up: db => { db.exec(SCHEMA_V6) } },
+  { version: 7, description: 'pulls.phase (the pull engine\'s last phase done)', up: db => { db.exec(SCHEMA_V7) } }
 ]

@@ -26,10 +26,12 @@ interface PlacedRow { size: number, mtime_ms: number, ctime_ms: number, ino: num
 export function createPlacedFiles (db: BetterSqlite3.Database, guard: <T>(fn: () => T) => T): PlacedFiles {
   let select: BetterSqlite3.Statement | undefined
   return {
-    record: (files) => { guard(() => db.transaction(() => {
-      const put = db.prepare('INSERT INTO placed_files (path, size, mtime_ms, ctime_ms, ino) VALUES (?, ?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET size = excluded.size, mtime_ms = excluded.mtime_ms, ctime_ms = excluded.ctime_ms, ino = excluded.ino')
-      for (const f of files) put.run(f.path, f.size, f.mtimeMs, f.ctimeMs, f.ino)
-    }).immediate()) },
+    record: (files) => {
+      guard(() => db.transaction(() => {
+        const put = db.prepare('INSERT INTO placed_files (path, size, mtime_ms, ctime_ms, ino) VALUES (?, ?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET size = excluded.size, mtime_ms = excluded.mtime_ms, ctime_ms = excluded.ctime_ms, ino = excluded.ino')
+        for (const f of files) put.run(f.path, f.size, f.mtimeMs, f.ctimeMs, f.ino)
+      }).immediate())
+    },
     trusted: (path, st) => guard(() => {
       select ??= db.prepare('SELECT size, mtime_ms, ctime_ms, ino FROM placed_files WHERE path = ?')
       const row = select.get(path) as PlacedRow | undefined

@@ -72,18 +72,22 @@ export function createPullJournal (db: BetterSqlite3.Database, guard: <T>(fn: ()
       }
       return out
     }),
-    checkpoint: (pullId, update) => { guard(() => db.transaction(() => {
-      const put = db.prepare('INSERT INTO pull_files (pull_id, path, done) VALUES (?, ?, ?) ON CONFLICT (pull_id, path) DO UPDATE SET done = excluded.done')
-      for (const [path, bitmap] of update.files ?? []) put.run(pullId, path, Buffer.from(bitmap.buffer, bitmap.byteOffset, bitmap.byteLength))
-      const del = db.prepare('DELETE FROM pull_files WHERE pull_id = ? AND path = ?')
-      for (const path of update.done ?? []) del.run(pullId, path)
-      db.prepare('UPDATE pulls SET updated = ?, bytes_fetched = bytes_fetched + ? WHERE id = ?').run(Date.now(), update.bytesFetched ?? 0, pullId)
-    }).immediate()) },
-    finish: (pullId, state) => { guard(() => {
-      db.transaction(() => {
-        db.prepare('UPDATE pulls SET state = ?, updated = ? WHERE id = ?').run(state, Date.now(), pullId)
-        if (state === 'complete') db.prepare('DELETE FROM pull_files WHERE pull_id = ?').run(pullId)
-      }).immediate()
-    }) }
+    checkpoint: (pullId, update) => {
+      guard(() => db.transaction(() => {
+        const put = db.prepare('INSERT INTO pull_files (pull_id, path, done) VALUES (?, ?, ?) ON CONFLICT (pull_id, path) DO UPDATE SET done = excluded.done')
+        for (const [path, bitmap] of update.files ?? []) put.run(pullId, path, Buffer.from(bitmap.buffer, bitmap.byteOffset, bitmap.byteLength))
+        const del = db.prepare('DELETE FROM pull_files WHERE pull_id = ? AND path = ?')
+        for (const path of update.done ?? []) del.run(pullId, path)
+        db.prepare('UPDATE pulls SET updated = ?, bytes_fetched = bytes_fetched + ? WHERE id = ?').run(Date.now(), update.bytesFetched ?? 0, pullId)
+      }).immediate())
+    },
+    finish: (pullId, state) => {
+      guard(() => {
+        db.transaction(() => {
+          db.prepare('UPDATE pulls SET state = ?, updated = ? WHERE id = ?').run(state, Date.now(), pullId)
+          if (state === 'complete') db.prepare('DELETE FROM pull_files WHERE pull_id = ?').run(pullId)
+        }).immediate()
+      })
+    }
   }
 }

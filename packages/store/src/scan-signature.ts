@@ -143,6 +143,7 @@ class Canonical {
 /** Canonical bytes of one entry (format 1). */
 export function encodeSignedEntry (e: SignedEntry): Uint8Array {
   const type = ENTRY_TYPES[e.type]
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- e.type comes from a peer's record, whatever its declared type
   if (type === undefined) throw new FerryError('ERR_INVALID_ARGUMENT', `Entry "${e.path}" has unknown type "${String(e.type)}"`)
   const w = new Canonical().string(e.path).u8(type).u64(e.size, 'size').u32(e.mode, 'mode').f64(e.mtimeMs, 'mtime')
     .bytes(cidV1Bytes(e.cid), 'cid')

@@ -95,6 +95,7 @@ function checkTotals (id: number, summary: ScanSummary): ScanTotals {
   for (const k of ['files', 'directories', 'symlinks', 'bytes'] as const) {
     if (!isNonNegativeNumber(summary[k])) throw new FerryError('ERR_INVALID_ARGUMENT', `Scan summary has an invalid "${k}"`)
   }
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- checked like the counts: a JavaScript caller may omit it
   const skipped = (summary.skipped ?? []).map(s => ({ path: String(s.path), code: String(s.code), message: String(s.message) }))
   return { root, files: summary.files, directories: summary.directories, symlinks: summary.symlinks, bytes: summary.bytes, skipped }
 }

@@ -74,6 +74,47 @@ export interface ListScansOptions {
   includeImporting?: boolean
 }
 
+/** A complete scan as a catalog listing shows it: no source path, no signature, the skipped entries counted. */
+export interface ScanListing {
+  /** Row id: the listing's order and its cursor. */
+  id: number
+  root: CID
+  collection: string | null
+  name: string
+  origin: string
+  files: number
+  directories: number
+  symlinks: number
+  bytes: number
+  /** ms since the epoch. */
+  created: number
+  /** How many entries were skipped. */
+  skipped: number
+}
+
+/** Query of `pageScans`: complete scans in row id order, after a cursor. */
+export interface ScanPageQuery {
+  /** Only scans with a row id above this: the `id` of the last scan of the previous page. */
+  after?: number
+  /** At most this many scans (at least 1). */
+  limit: number
+  /** Only scans of this collection. */
+  collection?: string
+  /** Only scans whose name starts with this (case-sensitive). */
+  prefix?: string
+  /** Leave out the scans of these collections (the ones the asker may not read). */
+  hidden?: readonly string[]
+}
+
+/** One page of `pageScans`; `more` if scans follow the last one. */
+export interface ScanPage { scans: ScanListing[], more: boolean }
+
+/**
+ * Scans completed by any process since the feed's last `poll` (or its creation), oldest row first. A poll
+ * costs one `PRAGMA data_version` when nothing was committed since the last one.
+ */
+export interface ScanFeed { poll: () => ScanListing[] }
+
 /** What a new scan row is created with. */
 export interface ScanInit { collection?: string | null, name: string, sourcePath: string, origin: string, created?: number }
 
@@ -98,9 +139,16 @@ export interface Scans {
   getEntry: (scanId: number, path: string) => EntryRecord | undefined
   rootCollections: (root: CID) => Array<string | null>
   removeStaleImports: () => number
+  /** One page of complete scans, by row id after `query.after`, in bounded memory (a keyset query on the primary key). */
+  page: (query: ScanPageQuery) => ScanPage
+  /** A new change feed of completed scans, starting now. */
+  feed: () => ScanFeed
 }
 
 const SCAN_COLUMNS = 'id, root, collection, name, source_path, origin, files, directories, symlinks, bytes, skipped, created, state, signature, signature_format, signed_at'
+const LISTING_COLUMNS = 'id, root, collection, name, origin, files, directories, symlinks, bytes, json_array_length(skipped) AS skipped, created'
+/** Scans read per query by a feed catching up. */
+const FEED_PAGE_ROWS = 1_000
 const ENTRY_COLUMNS = 'path, type, size, mode, mtime_ms, cid, target'
 
 const SQL = {
@@ -114,7 +162,12 @@ const SQL = {
   insertEntry: 'INSERT INTO entries (scan_id, path, type, size, mode, mtime_ms, cid, target) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
   firstEntries: `SELECT ${ENTRY_COLUMNS} FROM entries WHERE scan_id = ? ORDER BY path LIMIT ?`,
   entriesAfter: `SELECT ${ENTRY_COLUMNS} FROM entries WHERE scan_id = ? AND path > ? ORDER BY path LIMIT ?`,
-  entry: `SELECT ${ENTRY_COLUMNS} FROM entries WHERE scan_id = ? AND path = ?`
+  entry: `SELECT ${ENTRY_COLUMNS} FROM entries WHERE scan_id = ? AND path = ?`,
+  maxId: 'SELECT coalesce(max(id), 0) AS id FROM scans',
+  importingIds: 'SELECT id FROM scans WHERE state = \'importing\'',
+  changes: 'SELECT total_changes() AS n',
+  feedAfter: `SELECT ${LISTING_COLUMNS}, state FROM scans WHERE id > ? ORDER BY id LIMIT ${FEED_PAGE_ROWS}`,
+  feedIds: `SELECT ${LISTING_COLUMNS}, state FROM scans WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id`
 }
 
 interface ScanRow {
@@ -135,6 +188,8 @@ interface ScanRow {
   signature_format: number | null
   signed_at: number | null
 }
+
+interface ListingRow { id: number, root: string, collection: string | null, name: string, origin: string, files: number, directories: number, symlinks: number, bytes: number, skipped: number, created: number }
 
 interface EntryRow { path: string, type: EntryType, size: number, mode: number, mtime_ms: number, cid: Buffer, target: string | null }
 
@@ -157,6 +212,7 @@ function checkPath (p: string): void {
 /** Checks an entry and makes its row for `insertEntries`. */
 export function entryRow (scanId: number, e: EntryRecord): unknown[] {
   checkPath(e.path)
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a JavaScript caller may pass any type
   if (e.type !== 'file' && e.type !== 'directory' && e.type !== 'symlink') {
     throw new FerryError('ERR_INVALID_ARGUMENT', `Entry "${e.path}" has unknown type "${String(e.type)}"`)
   }
@@ -192,6 +248,22 @@ function toScan (row: ScanRow): ScanRecord {
     created: row.created,
     state: row.state,
     ...(row.signature !== null ? { signature: { format: row.signature_format ?? 0, signedAt: row.signed_at ?? 0, bytes: new Uint8Array(row.signature) } } : {})
+  }
+}
+
+function toListing (row: ListingRow): ScanListing {
+  return {
+    id: row.id,
+    root: CID.parse(row.root),
+    collection: row.collection,
+    name: row.name,
+    origin: row.origin,
+    files: row.files,
+    directories: row.directories,
+    symlinks: row.symlinks,
+    bytes: row.bytes,
+    created: row.created,
+    skipped: row.skipped
   }
 }
 
@@ -239,6 +311,77 @@ function scanLister (h: CatalogDb): Scans['list'] {
   })
 }
 
+/**
+ * `pageScans`: its statement per filter combination (eight at most), prepared on first use. The collection
+ * test is written `+collection` so SQLite walks the primary key from the cursor instead of sorting a whole
+ * collection per page: a listing of N scans reads each row about once, whatever the page size.
+ */
+function scanPager (h: CatalogDb): Scans['page'] {
+  const byFilter = new Map<string, BetterSqlite3.Statement>()
+  return (query) => h.guard(() => {
+    const where = ['state = \'complete\'', 'id > ?']
+    const params: unknown[] = [query.after ?? 0]
+    if (query.collection !== undefined) {
+      where.push('+collection = ?')
+      params.push(query.collection)
+    }
+    if (query.prefix !== undefined && query.prefix !== '') {
+      where.push('instr(name, ?) = 1')
+      params.push(query.prefix)
+    }
+    if (query.hidden !== undefined && query.hidden.length > 0) {
+      where.push('(collection IS NULL OR collection NOT IN (SELECT value FROM json_each(?)))')
+      params.push(JSON.stringify(query.hidden))
+    }
+    const sql = `SELECT ${LISTING_COLUMNS} FROM scans WHERE ${where.join(' AND ')} ORDER BY id LIMIT ?`
+    let s = byFilter.get(sql)
+    if (s === undefined) byFilter.set(sql, s = h.db.prepare(sql))
+    const limit = Math.max(1, Math.floor(query.limit))
+    const rows = s.all(...params, limit + 1) as ListingRow[]
+    return { scans: rows.slice(0, limit).map(toListing), more: rows.length > limit }
+  })
+}
+
+/**
+ * A change feed: remembers the highest row id seen and the scans seen importing (as many as imports run at
+ * once; those running when the feed is made included). A poll first compares `PRAGMA data_version` (changed by other connections' commits) and
+ * `total_changes()` (this one's) with the last poll's, and only if either moved reads the importing scans
+ * seen before and the rows above the highest id: a scan whose import began before another's completed is
+ * still announced once it completes, and a removed row's reused id is seen again.
+ */
+function scanFeed (h: CatalogDb, q: Statements<keyof typeof SQL>): ScanFeed {
+  const version = (): string => `${String(h.db.pragma('data_version', { simple: true }))}:${(q.changes.get() as { n: number }).n}`
+  let last = h.guard(version)
+  let seen = h.guard(() => (q.maxId.get() as { id: number }).id)
+  // imports already running when the feed starts are announced when they complete, like later ones
+  let importing = new Set(h.guard(() => (q.importingIds.all() as Array<{ id: number }>).map((r) => r.id)))
+  const take = (rows: Array<ListingRow & { state: ScanState }>, out: ScanListing[], still: Set<number>): void => {
+    for (const r of rows) {
+      if (r.state === 'complete') out.push(toListing(r))
+      else still.add(r.id)
+    }
+  }
+  return {
+    poll: () => h.guard(() => {
+      const now = version()
+      if (now === last) return []
+      last = now
+      const out: ScanListing[] = []
+      const still = new Set<number>()
+      if (importing.size > 0) take(q.feedIds.all(JSON.stringify([...importing])) as Array<ListingRow & { state: ScanState }>, out, still)
+      seen = Math.min(seen, (q.maxId.get() as { id: number }).id)
+      while (true) {
+        const rows = q.feedAfter.all(seen) as Array<ListingRow & { state: ScanState }>
+        take(rows, out, still)
+        if (rows.length > 0) seen = rows[rows.length - 1]!.id
+        if (rows.length < FEED_PAGE_ROWS) break
+      }
+      importing = still
+      return out.sort((a, b) => a.id - b.id)
+    })
+  }
+}
+
 /** Reads a scan's entries page by page in path order. */
 function entryPages (h: CatalogDb, q: Statements<keyof typeof SQL>): Scans['entries'] {
   return function * entries (scanId) {
@@ -266,6 +409,8 @@ export function openScans (h: CatalogDb): Scans {
       init.created ?? Date.now(), process.pid, os.hostname()).lastInsertRowid)),
     byId,
     list: scanLister(h),
+    page: scanPager(h),
+    feed: () => scanFeed(h, q),
     get: (rootOrId) => {
       if (typeof rootOrId === 'number') return byId(rootOrId)
       if (typeof rootOrId === 'string' && /^[0-9]+$/.test(rootOrId)) return byId(Number(rootOrId))

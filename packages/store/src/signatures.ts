@@ -62,8 +62,17 @@ export function openSignatures (h: CatalogDb): Signatures {
       for (const p of provenance) insert.run(scanId, p.peer, p.bytes, p.fetched)
     },
     sign: async (scan, t, key, signedAt) => await signScanRecord(key, {
-      root: t.root, collection: scan.collection, name: scan.name, origin: scan.origin, files: t.files, directories: t.directories,
-      symlinks: t.symlinks, bytes: t.bytes, created: scan.created, skipped: t.skipped, signedAt
+      root: t.root,
+      collection: scan.collection,
+      name: scan.name,
+      origin: scan.origin,
+      files: t.files,
+      directories: t.directories,
+      symlinks: t.symlinks,
+      bytes: t.bytes,
+      created: scan.created,
+      skipped: t.skipped,
+      signedAt
     }, digestStored(scan.id)),
     check: async (scan, signer) => {
       if (scan.root === null) return { ok: false, reason: 'the scan is still being imported' }

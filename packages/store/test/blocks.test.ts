@@ -25,7 +25,7 @@ describe('InnerBlocks', () => {
     expect(await home.blocks.has(b.cid)).toBe(true)
     expect(Buffer.from(await home.blocks.get(b.cid)).equals(Buffer.from(b.bytes))).toBe(true)
 
-    const many = await Promise.all(Array.from({ length: 300 }, async (_, i) => block(`n${i}`)))
+    const many = await Promise.all(Array.from({ length: 300 }, async (_, i) => await block(`n${i}`)))
     const r1 = await home.blocks.putMany([...many, ...many.slice(0, 50)])
     expect(r1).toEqual({ written: 300, skipped: 50 })
     const r2 = await home.blocks.putMany((async function * () { yield * many })())
@@ -106,7 +106,7 @@ describe('InnerBlocks', () => {
   it('puts many small blocks fast', async () => {
     const home = await initHome(await tempDir())
     const N = 20_000
-    const blocks = await Promise.all(Array.from({ length: N }, async (_, i) => block(`speed-${i}-${'x'.repeat(i % 400)}`)))
+    const blocks = await Promise.all(Array.from({ length: N }, async (_, i) => await block(`speed-${i}-${'x'.repeat(i % 400)}`)))
     let t = performance.now()
     const r = await home.blocks.putMany(blocks)
     const putMs = performance.now() - t

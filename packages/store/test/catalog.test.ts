@@ -5,7 +5,7 @@ import { initHome, openCatalog, openHome, type EntryRecord, type Home } from '@f
 import { block, leafCid, rejectsWith, tempDir } from './helpers.js'
 
 async function newHome (): Promise<Home> {
-  return initHome(await tempDir())
+  return await initHome(await tempDir())
 }
 
 async function entry (p: string, type: EntryRecord['type'] = 'file'): Promise<EntryRecord> {

@@ -31,7 +31,7 @@ export async function block (seed: string): Promise<{ cid: CID, bytes: Uint8Arra
 
 /** A raw-leaf CID for `seed`. */
 export async function leafCid (seed: string): Promise<CID> {
-  return cidOf(new TextEncoder().encode(`leaf:${seed}`), 0x55)
+  return await cidOf(new TextEncoder().encode(`leaf:${seed}`), 0x55)
 }
 
 /** Expects `p` to reject with a FerryError of `code`; returns it. */

@@ -31,8 +31,17 @@ const ENTRIES: SignedEntry[] = [
   { path: 'l', type: 'symlink', size: 0, mode: 0o120777, mtimeMs: 0, cid: LEAF, target: 'a' }
 ]
 const RECORD: SignedRecordFields = {
-  root: NODE, collection: 'c1', name: 'scan', origin, files: 1, directories: 1, symlinks: 1, bytes: 5, created: 1_700_000_000_000,
-  skipped: [{ path: 'x', code: 'EACCES' }], signedAt: 1_700_000_000_001
+  root: NODE,
+  collection: 'c1',
+  name: 'scan',
+  origin,
+  files: 1,
+  directories: 1,
+  symlinks: 1,
+  bytes: 5,
+  created: 1_700_000_000_000,
+  skipped: [{ path: 'x', code: 'EACCES' }],
+  signedAt: 1_700_000_000_001
 }
 
 describe('canonical encoding (format 1)', () => {

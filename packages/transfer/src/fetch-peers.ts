@@ -24,9 +24,11 @@ export async function fetchFromPeers (ctx: PullContext, queue: WorkQueue, items:
       if (peer != null) {
         const budget: Budget = { bytes: EXTRA_LANES_BYTES, inflight: 0 }
         await Promise.all(Array.from({ length: lanes }, async (_, i) => { await lane(ctx, queue, sink, state, peer, i < window ? undefined : budget) }))
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the lanes change both while awaited
         if (queue.outstanding === 0 || !state.usable) break
         if (state.status === 'up') continue
       }
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the lanes change both while awaited
       if (!state.usable || queue.outstanding === 0) break
       await state.waitBackoff(signal).catch(() => {})
     }
@@ -74,6 +76,7 @@ async function lane (ctx: PullContext, queue: WorkQueue, sink: LeafSink, state: 
     } finally {
       if (budget !== undefined) budget.inflight -= item.leaf.length
     }
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the request may fail the peer while awaited
     if (state.status !== 'up' || state.peer !== peer) return
   }
 }

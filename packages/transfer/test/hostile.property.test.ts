@@ -118,8 +118,16 @@ async function liar (blocks: Blocks, root: CID, entries: ScanEntryInfo[], origin
   for (const e of entries) hash.update(encodeSignedEntry(e))
   const count = (type: string): number => entries.filter((e) => e.type === type).length
   const fields = {
-    root, collection: null, name: 'hostile', origin: origin.peerId.toString(), files: count('file'), directories: count('directory'),
-    symlinks: count('symlink'), bytes: entries.reduce((n, e) => n + (e.type === 'file' ? e.size : 0), 0), skipped: [], created: 0
+    root,
+    collection: null,
+    name: 'hostile',
+    origin: origin.peerId.toString(),
+    files: count('file'),
+    directories: count('directory'),
+    symlinks: count('symlink'),
+    bytes: entries.reduce((n, e) => n + (e.type === 'file' ? e.size : 0), 0),
+    skipped: [],
+    created: 0
   }
   const signature = await signScanRecord(origin.privateKey, { ...fields, signedAt: 1 }, { count: entries.length, digest: new Uint8Array(hash.digest()) })
   return {

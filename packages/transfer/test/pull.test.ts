@@ -106,7 +106,10 @@ describe('pull (engine, in-process peers over real homes)', () => {
     const controller = new AbortController()
     let fetched = 0
     const first = pull({
-      root, dest, home: { catalog: home.catalog, blocks: home.blocks }, signal: controller.signal,
+      root,
+      dest,
+      home: { catalog: home.catalog, blocks: home.blocks },
+      signal: controller.signal,
       peers: [spec(source, { id: 'A', delayMs: 2 })],
       onProgress: (e) => { if (e.type === 'pull:bytes') { fetched += e.bytes; if (fetched > 30 * MiB) controller.abort() } }
     })
@@ -157,7 +160,9 @@ describe('pull (engine, in-process peers over real homes)', () => {
     const events: string[] = []
     try {
       const r = await pull({
-        root, dest, home: { catalog: home.catalog, blocks: home.blocks },
+        root,
+        dest,
+        home: { catalog: home.catalog, blocks: home.blocks },
         peers: [liar, spec(second, { id: 'honest', delayMs: 1 })],
         onProgress: (e) => { if (e.type === 'pull:peer') events.push(`${e.peer}:${e.state}${e.message !== undefined ? `: ${e.message}` : ''}`) }
       })
@@ -178,7 +183,10 @@ describe('pull (engine, in-process peers over real homes)', () => {
     const home = await newHome()
     const dest = join(tmp, 'dest-dies')
     const r = await pull({
-      root, dest, home: { catalog: home.catalog, blocks: home.blocks }, deadlineMs: 5000,
+      root,
+      dest,
+      home: { catalog: home.catalog, blocks: home.blocks },
+      deadlineMs: 5000,
       peers: [{ label: 'mortal', connect: async () => { if (mortalDead) throw new Error('connection refused'); mortalDead = true; return localPeer(source, { id: 'mortal', dieAfter: 10 }) } }, spec(second, { id: 'steady', delayMs: 3 })]
     })
     expect(r.complete).toBe(true)

@@ -1,5 +1,5 @@
 import { ExitCode } from '@ferry/errors'
-import { apiServer, nodeApi } from '../lazy.js'
+import { apiServer, nodeApi, tasksApi } from '../lazy.js'
 import { VERSION } from '../version.js'
 import type { Command } from '../command.js'
 import { homeDir, usageError } from '../context.js'
@@ -19,6 +19,8 @@ export const daemon: Command = {
     'writes them to daemon.json in the home, where `ferry id` finds them. Stops on Ctrl-C or SIGTERM.',
     'Serves the HTTP API (docs/api.md) on 127.0.0.1 (port: config.json "api": { "port" }, default a free one),',
     'its URL in daemon.json and `ferry id --json`, every request authenticated with the token in <home>/api-token.',
+    'Runs the home\'s durable tasks (replications queued through the API), two at a time, and resumes the',
+    'ones a stop or crash interrupted.',
     '',
     '  --listen MULTIADDR   listen here instead of the config (repeatable), e.g. /ip4/127.0.0.1/tcp/0',
     '  --open               serve every peer, trusted or not (for closed networks only; grants still apply)',
@@ -32,13 +34,16 @@ export const daemon: Command = {
       if (!a.startsWith('/')) throw usageError(`--listen ${a}: not a multiaddr (like /ip4/0.0.0.0/tcp/4001)`, `Usage: ferry daemon ${USAGE}`)
     }
     const { apiService } = await apiServer()
+    const { taskDaemonService } = await tasksApi()
+    // Status lines go to stderr with --json so stdout carries only the JSON line.
+    const print = (line: string): void => { (ctx.json ? ctx.stderr : ctx.stdout).write(line + '\n') }
     await (await nodeApi()).runDaemon(homeDir(ctx), {
       listen,
-      services: [apiService({ version: VERSION })],
+      // the task service first: it stops after the API that calls it
+      services: [taskDaemonService({ print }), apiService({ version: VERSION })],
       open: flags.open === true,
       signal: ctx.signal,
-      // Status lines go to stderr with --json so stdout carries only the JSON line.
-      print: (line) => { (ctx.json ? ctx.stderr : ctx.stdout).write(line + '\n') },
+      print,
       onReady: (info) => {
         if (ctx.json) ctx.stdout.write(JSON.stringify({ peerId: info.peerId, pid: info.pid, addrs: info.addrs, api: info.api ?? null }) + '\n')
       }
@@ -46,4 +51,3 @@ export const daemon: Command = {
     return ExitCode.OK
   }
 }
-

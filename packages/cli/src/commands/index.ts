@@ -12,6 +12,7 @@ import { provenance } from './provenance.js'
 import { grant, revoke } from './grant.js'
 import { pnet } from './pnet.js'
 import { peer, peers } from './peer.js'
+import { remote } from './remote.js'
 
 /** Every `ferry` subcommand, in the order `ferry --help` lists them. */
-export const commands: Command[] = [init, id, add, scans, ls, verify, provenance, daemon, trust, untrust, grant, revoke, peer, peers, pnet, pull]
+export const commands: Command[] = [init, id, add, scans, ls, verify, provenance, daemon, trust, untrust, grant, revoke, peer, peers, remote, pnet, pull]

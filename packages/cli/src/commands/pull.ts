@@ -130,7 +130,20 @@ async function runPull (ctx: Context, home: Home, args: PullArgs, flags: Record<
 function printJsonResult (ctx: Context, result: PullResult): void {
   const { root, dest, complete, files, directories, symlinks, bytes, bytesFetched, bytesLocal, bytesPresent, bytesResumed, fromPeers, skipped, problems } = result
   printJson(ctx, {
-    root, dest, complete, files, directories, symlinks, bytes, bytesFetched, bytesLocal, bytesPresent, bytesResumed, fromPeers, skipped, problems,
+    root,
+    dest,
+    complete,
+    files,
+    directories,
+    symlinks,
+    bytes,
+    bytesFetched,
+    bytesLocal,
+    bytesPresent,
+    bytesResumed,
+    fromPeers,
+    skipped,
+    problems,
     planSeconds: Number(result.planSeconds.toFixed(3)),
     seconds: Number(result.seconds.toFixed(3))
   })

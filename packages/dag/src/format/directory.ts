@@ -107,9 +107,10 @@ function entryType (entry: DirEntry): EntryType {
 function checkEntries (entries: DirEntry[]): void {
   const seen = new Set<string>()
   for (const entry of entries) {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a JavaScript caller may pass anything
     const problem = nameProblem(entry?.name)
     if (problem !== undefined) {
-      throw new FerryError('ERR_INVALID_ARGUMENT', `Invalid directory entry name ${JSON.stringify(entry?.name)}: ${problem}`)
+      throw new FerryError('ERR_INVALID_ARGUMENT', `Invalid directory entry name ${JSON.stringify(entry.name)}: ${problem}`)
     }
     if (seen.has(entry.name)) {
       throw new FerryError('ERR_INVALID_ARGUMENT', `Duplicate directory entry name ${JSON.stringify(entry.name)}`)
@@ -122,6 +123,7 @@ function checkEntries (entries: DirEntry[]): void {
     } catch (err) {
       throw new FerryError('ERR_INVALID_ARGUMENT', (err as Error).message, { cause: err })
     }
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a JavaScript caller may pass any type
     if (type !== 'file' && type !== 'directory' && type !== 'symlink') {
       throw new FerryError('ERR_INVALID_ARGUMENT', `Entry ${JSON.stringify(entry.name)} has unknown type ${String(type)}`)
     }

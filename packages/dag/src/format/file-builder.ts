@@ -65,8 +65,9 @@ export class FileBuilder {
   /** Adds the next raw leaf of the file; returns the file nodes this completed. */
   push (leaf: NodeRef): Block[] {
     if (this.done) throw new FerryError('ERR_INTERNAL', 'FileBuilder.push() after finish()')
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a JavaScript caller may pass anything
     if (leaf?.cid?.code !== RAW_CODE) {
-      throw new FerryError('ERR_INVALID_ARGUMENT', 'FileBuilder takes raw leaves only', { details: { cid: String(leaf?.cid) } })
+      throw new FerryError('ERR_INVALID_ARGUMENT', 'FileBuilder takes raw leaves only', { details: { cid: String(leaf.cid) } })
     }
     checkCid(leaf.cid, 'Leaf')
     if (!Number.isSafeInteger(leaf.size) || leaf.size < 0 || leaf.tsize !== leaf.size) {
