@@ -35,3 +35,5 @@ export const NOOP_WINDOW = 256
 export const SMALL_LEAF_WINDOW = 64
 /** Bytes of leaves the lanes beyond `window` may have in flight together (so 1 MiB leaves add at most 2). */
 export const EXTRA_LANES_BYTES = 2 * 1024 * 1024
+/** Leaves the work queue holds at once, not yet written (it reads the plan lazily beyond that). */
+export const DEFAULT_QUEUE_WINDOW = 4096

@@ -12,7 +12,7 @@ import type { BlockPeer, BlockResult } from './types.js'
  * a peer that fails is retried with backoff; a watchdog fails what nobody can give and aborts the pull when
  * no leaf arrived for the deadline. Throws the abort reason if the pull was aborted with a FerryError.
  */
-export async function fetchFromPeers (ctx: PullContext, queue: WorkQueue, items: WorkItem[], sink: LeafSink): Promise<void> {
+export async function fetchFromPeers (ctx: PullContext, queue: WorkQueue, sink: LeafSink): Promise<void> {
   const window = ctx.options.window ?? DEFAULT_WINDOW
   // `window` lanes per peer, and up to SMALL_LEAF_WINDOW with the extra ones sharing EXTRA_LANES_BYTES:
   // small leaves get more requests in flight (they batch on the wire), 1 MiB ones hardly any more
@@ -33,18 +33,18 @@ export async function fetchFromPeers (ctx: PullContext, queue: WorkQueue, items:
       await state.waitBackoff(signal).catch(() => {})
     }
   }
-  await Promise.all([...ctx.peers.map(supervise), watchdog(ctx, queue, items)])
+  await Promise.all([...ctx.peers.map(supervise), watchdog(ctx, queue)])
   if (signal.aborted && isFerryError(signal.reason)) throw signal.reason
 }
 
 /** Every 250 ms: with no usable peer left, fails what is outstanding; past the deadline, aborts the pull. */
-async function watchdog (ctx: PullContext, queue: WorkQueue, items: WorkItem[]): Promise<void> {
+async function watchdog (ctx: PullContext, queue: WorkQueue): Promise<void> {
   const { signal, deadlineMs } = ctx
   while (queue.outstanding > 0 && !signal.aborted) {
     await sleep(250, signal).catch(() => {})
     if (ctx.peers.every((p) => !p.usable)) {
       // nobody left to ask: what is still outstanding cannot be had in this run
-      for (const item of items) if (!item.done) queue.fail(item)
+      queue.failAll()
     } else if (Date.now() - ctx.counters.lastProgress > deadlineMs) {
       ctx.controller.abort(noPeers(ctx, `data for ${Math.round(deadlineMs / 1000)} s`))
     }

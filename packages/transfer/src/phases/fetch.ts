@@ -24,14 +24,14 @@ export interface FetchOutput {
 export async function fetchPhase (ctx: PullContext, rc: ReconcileOutput, sp: SpaceOutput): Promise<FetchOutput> {
   const { signal } = ctx
   const staging = ctx.staging = new Staging(ctx.dest, ctx.catalog.pulls, rc.pullId, ctx.options.fsync === true)
-  const queue = new WorkQueue(sp.items)
+  const queue = new WorkQueue(sp.items(), sp.missingLeaves)
   const sink = leafSink(ctx, staging, queue, rc)
   if (rc.staged.length > 0) await staging.prepare()
   for (const file of rc.completeAlready) await sink.completed(file)
   const timer = setInterval(() => { void sink.checkpoint() }, ctx.options.checkpointMs ?? DEFAULT_CHECKPOINT_MS)
   try {
-    await copyLocal(ctx, sp.items, sink)
-    if (queue.outstanding > 0) await fetchFromPeers(ctx, queue, sp.items, sink)
+    await copyLocal(ctx, sp.items(), sink)
+    if (queue.outstanding > 0) await fetchFromPeers(ctx, queue, sink)
   } finally {
     clearInterval(timer)
   }
@@ -49,14 +49,17 @@ export async function fetchPhase (ctx: PullContext, rc: ReconcileOutput, sp: Spa
 }
 
 /** Leaves this node already holds in another file (an imported or pulled scan), re-hashed on read. */
-async function copyLocal (ctx: PullContext, items: WorkItem[], sink: LeafSink): Promise<void> {
+async function copyLocal (ctx: PullContext, items: Iterable<WorkItem>, sink: LeafSink): Promise<void> {
   const { catalog, signal } = ctx
-  const local = items.filter((item) => catalog.findLeaf(item.leaf.cid).length > 0)
-  let next = 0
+  const source = items[Symbol.iterator]()
+  const nextLocal = (): WorkItem | undefined => {
+    for (let r = source.next(); r.done !== true; r = source.next()) if (catalog.findLeaf(r.value.leaf.cid).length > 0) return r.value
+    return undefined
+  }
   await Promise.all(Array.from({ length: LOCAL_COPY_CONCURRENCY }, async () => {
-    while (next < local.length && !signal.aborted) {
-      const item = local[next++]
-      if (item == null || item.done) continue
+    while (!signal.aborted) {
+      const item = nextLocal()
+      if (item == null) return
       const r = await readLeaf(catalog, item.leaf.cid, { signal })
       if (r.status !== 'ok') continue
       await sink.written(item, r.bytes, false)
