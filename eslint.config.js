@@ -37,7 +37,7 @@ export default [
   {
     files: ['packages/*/src/**/*.ts', 'packages/*/test/**/*.ts', 'test/**/*.ts'],
     languageOptions: {
-      parserOptions: { project: ['./packages/*/tsconfig.json', './test/tsconfig.json'], tsconfigRootDir: import.meta.dirname }
+      parserOptions: { project: ['./packages/*/tsconfig.json', './packages/*/tsconfig.app.json', './test/tsconfig.json'], tsconfigRootDir: import.meta.dirname }
     },
     plugins: { '@typescript-eslint': tseslint.plugin },
     rules: typeAware

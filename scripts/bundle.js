@@ -14,9 +14,11 @@
  *
  * The workers keep their file names next to ferry.js: the pools find them with
  * `new URL('./<name>-worker.js', import.meta.url)`, which then points into this directory. better-sqlite3
- * stays outside (a native addon), resolved from node_modules as before.
+ * stays outside (a native addon), resolved from node_modules as before. The web page's files
+ * (packages/web/dist/web, built before this script) are copied to web/ beside ferry.js, where @ferry/web
+ * finds them (`new URL('./web/', import.meta.url)`).
  */
-import { writeFileSync, mkdirSync, rmSync } from 'node:fs'
+import { cpSync, writeFileSync, mkdirSync, rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
@@ -53,6 +55,7 @@ const result = await build({
   splitting: true,
   chunkNames: 'chunk-[hash]'
 })
+cpSync(join(REPO, 'packages', 'web', 'dist', 'web'), join(OUT, 'web'), { recursive: true })
 writeFileSync(join(OUT, 'package.json'), JSON.stringify({ type: 'module', private: true }, null, 2) + '\n')
 const bytes = Object.entries(result.metafile.outputs).filter(([f]) => f.endsWith('.js')).reduce((n, [, o]) => n + o.bytes, 0)
 process.stdout.write(`bundled the CLI into ${OUT} (${(bytes / 1e6).toFixed(1)} MB of JS)\n`)

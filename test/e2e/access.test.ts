@@ -42,8 +42,8 @@ function frames (bytes: Uint8Array): Uint8Array[] {
 
 /**
  * The daemon accepts at most INBOUND_CONNECTIONS_PER_SECOND_PER_HOST new connections a second from one host,
- * and every client in this file dials from 127.0.0.1: a raw dial right after a `ferry pull` can be reset in
- * its handshake by that limit. Retry such a reset once the limiter's one-second window has passed (a few
+ * and every client in this file dials from 127.0.0.1: a raw dial right after several `ferry pull`s can be
+ * reset in its handshake by that limit. Retry such a reset once the limiter's one-second window has passed (a few
  * times at most); any other error, or a reset that persists, fails the test.
  */
 async function dialPastRateLimit (node: FerryNode, addr: string, protocol: string): ReturnType<FerryNode['libp2p']['dialProtocol']> {

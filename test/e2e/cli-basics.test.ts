@@ -1,7 +1,9 @@
+import { execFileSync } from 'node:child_process'
+import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { chmodSync, existsSync, statSync, writeFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ferry, json } from '../support/ferry.js'
+import { FERRY_BIN, ferry, json } from '../support/ferry.js'
 import { privilegeDropProblem, requireInCi } from '../support/ci.js'
 import { cleanup, tempDir, writeTree } from '../support/tree.js'
 
@@ -17,11 +19,22 @@ describe('the ferry launcher (packages/cli/bin/ferry)', () => {
     chmodSync(probe, 0o755)
     const r = await ferry(['pull', 'a b', '--json'], { env: { FERRY_NODE: probe, MALLOC_TRIM_THRESHOLD_: '12345' } })
     expect(r.code, r.stderr).toBe(0)
-    const [mmap, trim, pad, script, ...args] = r.stdout.trimEnd().split('\n')
+    const [mmap, trim, pad, ...rest] = r.stdout.trimEnd().split('\n')
     expect([mmap, trim, pad]).toEqual(['33554432', '12345', '16777216'])
+    const [script, ...args] = rest[0] === '--single-threaded-gc' ? rest.slice(1) : rest // on a one-CPU machine
     expect(script).toMatch(/\/packages\/cli\/bin\/\.\.\/bundle\/ferry\.js$/)
     expect(existsSync(script!)).toBe(true)
     expect(args).toEqual(['pull', 'a b', '--json'])
+  })
+
+  it('collects garbage on the main thread when it may use one CPU only (taskset), not otherwise', () => {
+    const probe = join(tmp, 'probe-args.sh')
+    writeFileSync(probe, '#!/bin/sh\nprintf "%s\\n" "$@"\n')
+    chmodSync(probe, 0o755)
+    const run = (cpus: string): string[] => execFileSync('taskset', ['-c', cpus, FERRY_BIN, 'id'], { env: { ...process.env, FERRY_NODE: probe } }).toString().trimEnd().split('\n')
+    expect(run('0')[0]).toBe('--single-threaded-gc')
+    expect(run('0').slice(2)).toEqual(['id'])
+    if (availableParallelism() > 1) expect(run('0,1')[0]).toMatch(/\/bundle\/ferry\.js$/)
   })
 
   it('the real thing answers, from the bundle', async () => {

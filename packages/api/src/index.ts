@@ -10,3 +10,4 @@ export { streamEvents, eventFrame, HEARTBEAT_MS, MAX_BUFFERED_EVENTS, type Event
 export { API_TOKEN_FILE, readApiToken, ensureApiToken, tokenMatches } from './token.js'
 export { apiClient, CLIENT_TIMEOUT_MS, type ApiClient } from './client.js'
 export { openapiDocument } from './openapi.js'
+export { createSessions, cookieValue, LOGIN_TOKEN_TTL_MS, SESSION_IDLE_MS, MAX_LOGIN_TOKENS, MAX_SESSIONS, type Sessions } from './session.js'

@@ -13,7 +13,10 @@ function standIn (version: string): ApiContext {
   return {
     home: '/nonexistent',
     version,
-    node: () => ({ peerId: '', addresses: [], started: '' }),
+    node: () => ({ name: '', peerId: '', addresses: [], started: '' }),
+    space: none,
+    remoteCatalog: none,
+    holds: () => false,
     url: () => '',
     listPeers: none,
     trusted: none,

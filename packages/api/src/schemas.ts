@@ -54,14 +54,64 @@ export const PeerParams = Type.Object({ name: PeerName }, closed)
 
 export const RemovePeerReply = Type.Object({ removed: Type.Object({ name: PeerName, id: Type.String(), addrs: Type.Array(Type.String()) }, closed) }, { ...closed, description: 'The peer removed' })
 
+/** Free space of a filesystem. */
+export const SpaceBody = Type.Object({
+  path: Type.String({ description: 'The path measured (the filesystem that holds it)' }),
+  available: Type.Integer({ minimum: 0, description: 'Bytes this user may still write' }),
+  total: Type.Integer({ minimum: 0, description: 'Size of the filesystem in bytes' })
+}, closed)
+
+export const SpaceQuery = Type.Object({
+  path: Type.String({ pattern: '^/', maxLength: 4096, description: 'An absolute path; if it does not exist yet, its nearest existing ancestor is measured' })
+}, closed)
+
 export const NodeBody = Type.Object({
+  name: Type.String({ description: 'The host\'s name, to tell sites apart' }),
   peerId: Type.String(),
   addresses: Type.Array(Type.String(), { description: 'Listening multiaddrs, each ending in /p2p/<peerId>' }),
   version: Type.String({ description: 'Ferry version' }),
   home: Type.String({ description: 'The home directory' }),
   started: Type.String({ format: 'date-time' }),
-  api: Type.String({ description: 'This API\'s base URL' })
+  api: Type.String({ description: 'This API\'s base URL' }),
+  space: SpaceBody
 }, { ...closed, description: 'This node' })
+
+/** Rows per page of GET /v1/peers/:name/catalog: default and maximum (the wire's MAX_CATALOG_PAGE_ROWS). */
+export const CATALOG_PAGE_DEFAULT = 100
+export const CATALOG_PAGE_MAX = 1000
+
+export const CatalogQuery = Type.Object({
+  collection: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'Only scans of this collection' })),
+  prefix: Type.Optional(Type.String({ maxLength: 1024, description: 'Only scans whose name starts with this' })),
+  cursor: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]+$', maxLength: 4096, description: 'The `next` of the previous page' })),
+  limit: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,3}$', description: `Rows per page, 1 to ${CATALOG_PAGE_MAX}; default ${CATALOG_PAGE_DEFAULT}` }))
+}, closed)
+
+export const CatalogRowBody = Type.Object({
+  root: Type.String({ description: 'Root CID' }),
+  collection: Type.Union([Type.String(), Type.Null()]),
+  name: Type.String(),
+  origin: Type.String({ description: 'PeerId of the node that took the scan' }),
+  files: Type.Integer({ minimum: 0 }),
+  directories: Type.Integer({ minimum: 0 }),
+  symlinks: Type.Integer({ minimum: 0 }),
+  bytes: Type.Integer({ minimum: 0 }),
+  created: Type.String({ format: 'date-time' }),
+  skipped: Type.Integer({ minimum: 0, description: 'Entries the origin could not read' }),
+  state: Type.Union([Type.Literal('sealed'), Type.Literal('open')], { description: 'sealed (complete, never changes) or open (still growing)' }),
+  held: Type.Boolean({ description: 'Whether this node already holds a complete scan with this root' })
+}, closed)
+
+export const CatalogReply = Type.Object({
+  rows: Type.Array(CatalogRowBody),
+  next: Type.Union([Type.String(), Type.Null()], { description: 'Cursor of the next page (pass as `cursor`); null on the last page' })
+}, { ...closed, description: 'One page of the peer\'s catalog: the scans it lets this node read' })
+
+export const LoginTokenReply = Type.Object({
+  token: Type.String({ description: 'One-time login token' }),
+  url: Type.String({ description: 'The page\'s login URL with the token: open it in a browser' }),
+  expires: Type.String({ format: 'date-time', description: 'Unused after this, the token is void' })
+}, { ...closed, description: 'A one-time login token for the web page' })
 
 export type AddPeerBodyT = Static<typeof AddPeerBody>
 export type PeerT = Static<typeof Peer>

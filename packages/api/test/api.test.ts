@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs'
 import { afterEach, describe, expect, it } from 'vitest'
 import { FerryError, type ErrorCode } from '@ferry/errors'
 import { createEventBus, type EventBus } from '@ferry/node'
-import { HTTP_STATUS, buildApi, openapiDocument, tokenMatches, type ApiContext } from '@ferry/api'
+import { HTTP_STATUS, buildApi, createSessions, openapiDocument, tokenMatches, type ApiContext } from '@ferry/api'
 import type { FastifyInstance } from 'fastify'
 
 const TOKEN = 'test-token'
@@ -17,7 +17,10 @@ function context (events: EventBus, overrides: Partial<ApiContext> = {}): ApiCon
   return {
     home: '/h',
     version: '0.1.0',
-    node: () => ({ peerId: '12D3KooW', addresses: [], started: new Date(0).toISOString() }),
+    node: () => ({ name: 'host', peerId: '12D3KooW', addresses: [], started: new Date(0).toISOString() }),
+    space: async () => ({ available: 1, total: 2 }),
+    remoteCatalog: async () => { throw new FerryError('ERR_INTERNAL', 'unused') },
+    holds: () => false,
     url: () => 'http://127.0.0.1:1',
     listPeers: async () => [],
     trusted: async () => [],
@@ -142,5 +145,54 @@ describe('server-sent events', () => {
     stalled.destroy()
     const r = await a.inject({ method: 'GET', url: '/v1/node', headers: auth })
     expect(r.statusCode).toBe(200)
+  })
+})
+
+describe('the web page\'s login', () => {
+  const assets = new Map([['/', { body: Buffer.from('<!doctype html><title>Ferry</title>'), type: 'text/html; charset=utf-8', etag: '"x"' }]])
+
+  it('trades a one-time login token for an HttpOnly, SameSite=Strict cookie the API then accepts', async () => {
+    const a = await app(createEventBus(), {}, { token: TOKEN, assets })
+    const minted = await a.inject({ method: 'POST', url: '/v1/login-tokens', headers: auth })
+    expect(minted.statusCode).toBe(201)
+    const { token, url } = minted.json()
+    expect(url).toBe(`http://127.0.0.1:1/login?token=${token}`)
+    const login = await a.inject({ method: 'GET', url: `/login?token=${token}` })
+    expect(login.statusCode).toBe(303)
+    expect(login.headers.location).toBe('/')
+    const cookie = String(login.headers['set-cookie'])
+    expect(cookie).toMatch(/^ferry_session_\d+=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Strict; Max-Age=\d+$/)
+    const session = cookie.split(';')[0] as string
+    const home = await a.inject({ method: 'GET', url: '/', headers: { cookie: session } })
+    expect(home.statusCode).toBe(200)
+    expect(home.headers['content-security-policy']).toContain("script-src 'self'")
+    expect((await a.inject({ method: 'GET', url: '/v1/peers', headers: { cookie: session } })).statusCode).toBe(200)
+    // the token worked once; no cookie, no page
+    expect((await a.inject({ method: 'GET', url: `/login?token=${token}` })).statusCode).toBe(401)
+    const anon = await a.inject({ method: 'GET', url: '/' })
+    expect(anon.statusCode).toBe(401)
+    expect(anon.body).toContain('ferry web')
+    // a change on the strength of the cookie must come from the page's own origin
+    const host = 'localhost:80'
+    const cross = await a.inject({ method: 'DELETE', url: '/v1/peers/x', headers: { cookie: session, host, origin: 'http://evil.example' } })
+    expect(cross.statusCode).toBe(401)
+    const same = await a.inject({ method: 'DELETE', url: '/v1/peers/x', headers: { cookie: session, host, origin: `http://${host}` } })
+    expect(same.statusCode).toBe(500) // the stand-in's removePeer: past authentication
+  })
+
+  it('expires login tokens and keeps a bounded number of them', () => {
+    let now = 0
+    const s = createSessions(() => now)
+    const first = s.issue().token
+    const late = s.issue().token
+    now = 11 * 60_000
+    expect(s.redeem(late)).toBeUndefined()
+    now = 0
+    const tokens = Array.from({ length: 40 }, () => s.issue().token)
+    expect(s.redeem(first)).toBeUndefined() // pushed out by newer ones
+    const id = s.redeem(tokens.at(-1) as string)
+    expect(id).toMatch(/^[A-Za-z0-9_-]{43}$/)
+    expect(s.valid(id as string)).toBe(true)
+    expect(s.valid('forged')).toBe(false)
   })
 })

@@ -21,7 +21,11 @@ import type { Uint8ArrayList } from 'uint8arraylist'
 export type RemoteCatalogRow = Omit<CatalogRow, 'root'> & { root: string }
 
 /** One page of a remote catalog. */
-export interface CatalogPage { rows: RemoteCatalogRow[] }
+export interface CatalogPage {
+  rows: RemoteCatalogRow[]
+  /** Opaque cursor of the page after this one (pass it as `cursor` to resume there); empty on the last page. */
+  next: Uint8Array
+}
 
 /** Options of `PeerClient.listCatalog`. */
 export interface ListCatalogOptions {
@@ -31,6 +35,8 @@ export interface ListCatalogOptions {
   prefix?: string
   /** Rows per page, 1 .. MAX_CATALOG_PAGE_ROWS; default DEFAULT_CATALOG_PAGE_ROWS. */
   pageSize?: number
+  /** Start after this cursor (a page's `next`, e.g. kept by a paged HTTP listing); default from the start. */
+  cursor?: Uint8Array
   signal?: AbortSignal
 }
 
@@ -117,7 +123,7 @@ export async function * listCatalog (d: CatalogDial, options: ListCatalogOptions
   const { signal } = options
   const io = await open(d, CATALOG_PROTOCOL, signal)
   const request = { collection: options.collection ?? null, prefix: options.prefix ?? '', pageSize }
-  let cursor: Uint8Array = new Uint8Array(0)
+  let cursor: Uint8Array = options.cursor ?? new Uint8Array(0)
   let failure: unknown = new FerryError('ERR_ABORTED', 'catalog listing abandoned by the reader')
   try {
     while (true) {
@@ -128,7 +134,7 @@ export async function * listCatalog (d: CatalogDial, options: ListCatalogOptions
       if (msg.rows.length > pageSize) throw protocolError('malformed', `Peer ${d.peer} sent ${msg.rows.length} catalog rows for a page of ${pageSize}`)
       const last = msg.next.byteLength === 0
       if (last) failure = undefined
-      yield { rows: msg.rows.map(toRemote) }
+      yield { rows: msg.rows.map(toRemote), next: msg.next }
       if (last) return
       cursor = msg.next
     }

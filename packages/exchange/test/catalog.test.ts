@@ -78,6 +78,21 @@ describe('/ferry/catalog', () => {
     expect(src.pages - before).toBe(1)
   })
 
+  it('resumes a listing from a page\'s next cursor on a new stream, and gives an empty next on the last page', async () => {
+    const rows = await Promise.all(Array.from({ length: 25 }, async (_, i) => await rowOf(i, 'open')))
+    const { peer } = await serve(memorySource(rows))
+    const names: string[] = []
+    let cursor: Uint8Array | undefined
+    for (let n = 0; n < 10; n++) {
+      let page
+      for await (const p of peer.listCatalog({ pageSize: 10, ...(cursor !== undefined ? { cursor } : {}) })) { page = p; break }
+      names.push(...page!.rows.map((r) => r.name))
+      if (page!.next.byteLength === 0) break
+      cursor = page!.next
+    }
+    expect(names).toEqual(rows.map((r) => r.name))
+  })
+
   it('cuts a page short at the byte budget and continues from there', async () => {
     const long = 'n'.repeat(30_000)
     const rows = await Promise.all(Array.from({ length: 12 }, async (_, i) => await rowOf(i, 'c', `${long}-${i}`)))

@@ -24,3 +24,5 @@ export { CONFIG_RECHECK_MS, configWatch, type ConfigWatch, type ConfigWatchInit 
 export { SWARM_KEY_FILE, readSwarmKey, writeSwarmKey, parseSwarmKey, newSwarmKeyText, type SwarmKey } from './pnet.js'
 export { homeSources, readLeafHere, type LeafReader } from './sources.js'
 export { LeafReaderPool, type LeafReaderPoolOptions } from './leaf-pool.js'
+export { ferryNoiseCrypto } from './noise-crypto.js'
+export { slabReadOptions } from './tcp-reads.js'

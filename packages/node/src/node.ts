@@ -20,6 +20,8 @@ import {
   YAMUX_INITIAL_STREAM_WINDOW, YAMUX_MAX_INBOUND_STREAMS, YAMUX_MAX_READ_BUFFER, YAMUX_MAX_STREAM_WINDOW
 } from './constants.js'
 import { LeafReaderPool } from './leaf-pool.js'
+import { ferryNoiseCrypto } from './noise-crypto.js'
+import { slabReadOptions } from './tcp-reads.js'
 import { homeSources, readLeafHere, reportingChanges, type LeafReader } from './sources.js'
 import { readSwarmKey, type SwarmKey } from './pnet.js'
 import { TrustGate, type TrustGateOptions } from './trust.js'
@@ -133,8 +135,8 @@ async function startLibp2p (init: FerryNodeInit, listen: string[], swarmKey: Swa
     ...(swarmKey !== undefined ? { connectionProtector: preSharedKey({ psk: swarmKey.bytes, timeout: PNET_HANDSHAKE_TIMEOUT_MS }) } : {}),
     privateKey: home.privateKey,
     addresses: { listen, announce: home.config.announce },
-    transports: [tcp()],
-    connectionEncrypters: [noise({ crypto: defaultCrypto })],
+    transports: [tcp({ dialOpts: slabReadOptions() })],
+    connectionEncrypters: [noise({ crypto: ferryNoiseCrypto })],
     streamMuxers: [yamux({
       maxInboundStreams: YAMUX_MAX_INBOUND_STREAMS,
       streamOptions: {
@@ -187,9 +189,10 @@ function dialFailure (err: unknown, ma: Multiaddr, signal: AbortSignal | undefin
     // Not retried, and nothing to do with private networks: the address is right, the PeerId is not
     return new FerryError('ERR_PEER_REFUSED', `Cannot connect to ${ma.toString()}: the node there is ${other[1] ?? '?'}, not ${other[2] ?? '?'} as its /p2p/ part says; check the PeerId (\`ferry id\` on that node prints its addresses)`, { cause: err, details: { addr: ma.toString(), actual: other[1] } })
   }
-  if (errorName(err) === 'EncryptionFailedError' && /ECONNRESET|EPIPE/.test(reason)) {
+  if (errorName(err) === 'EncryptionFailedError' && /ECONNRESET|EPIPE/.test(reason) && !privateNetwork) {
     // The other side dropped the connection mid-handshake, as libp2p does past its inbound rate per host
-    // (INBOUND_CONNECTIONS_PER_SECOND_PER_HOST) or its pending-connection bound: transient, so retried.
+    // (INBOUND_CONNECTIONS_PER_SECOND_PER_HOST) or its pending-connection bound: transient, so retried. In a
+    // private network a reset is what a key mismatch looks like, so there it stays final (below).
     return new FerryError('ERR_NETWORK', `Cannot connect to ${ma.toString()}: the connection was reset during the handshake (${reason})`, { cause: err, details: { addr: ma.toString() } })
   }
   if (errorName(err) === 'EncryptionFailedError') {

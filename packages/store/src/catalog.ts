@@ -10,6 +10,7 @@
  * - signatures.ts: the origins' signatures and the provenance of replicas (`scans.signature`, `scan_provenance`)
  * - pull-journal.ts: durable progress of pulls (`pulls`, `pull_files`)
  * - tasks.ts: the daemon's durable tasks (`tasks`, `task_files`, `task_events`)
+ * - subscriptions.ts: the daemon's standing rules and what they queued (`subscriptions`, `subscription_scans`)
  * - scan-writer.ts: the `ScanWriter` that streams one scan in, in batches, across the first four
  *
  * This file composes them into the `Catalog` the other packages use.
@@ -23,6 +24,7 @@ import { openSignatures, type ProvenanceRecord } from './signatures.js'
 import { DEFAULT_FLUSH_ROWS, newScanWriter, type ScanWriter } from './scan-writer.js'
 import { createPullJournal, type PullJournal } from './pull-journal.js'
 import { openTaskStore, type TaskStore } from './tasks.js'
+import { openSubscriptionStore, type SubscriptionStore } from './subscriptions.js'
 import { createPlacedFiles, type PlacedFiles } from './placed-files.js'
 import type { SignatureCheck } from './scan-signature.js'
 import type { CID } from 'multiformats/cid'
@@ -101,6 +103,8 @@ export interface Catalog {
   readonly pulls: PullJournal
   /** The daemon's durable tasks (@ferry/tasks runs them). */
   readonly tasks: TaskStore
+  /** The daemon's subscriptions (@ferry/tasks runs them). */
+  readonly subscriptions: SubscriptionStore
   /** Files pulls placed, for the quick check (placed-files.ts). */
   readonly placed: PlacedFiles
   close: () => void
@@ -153,6 +157,7 @@ export function openCatalog (file: string, options: CatalogOptions = {}): Catalo
     removeStaleImports: scans.removeStaleImports,
     pulls: createPullJournal(h.db, h.guard),
     tasks: openTaskStore(h),
+    subscriptions: openSubscriptionStore(h),
     placed: createPlacedFiles(h.db, h.guard),
     close: h.close
   }

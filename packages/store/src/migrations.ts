@@ -249,11 +249,46 @@ CREATE INDEX task_events_by_task ON task_events (task_id, id);
 `
 
 /**
- * Schema version 7: `pulls.phase`, the last phase of the pull engine done for that pull (record, dag,
+ * Schema version 7: subscriptions (packages/tasks, subscriptions.ts), standing rules that replicate every
+ * complete scan of a collection on some peers into a directory, and what each rule has already queued.
+ *
+ * - `subscriptions`: one row per rule: the collection, the destination directory (absolute), `sources`
+ *   (JSON: the `--from` values as given, names or multiaddrs; [] = every named peer of the address book),
+ *   the hook passed to every task it creates, its creation time. At most one rule per (collection, dest).
+ * - `subscription_scans`: every scan a rule has taken on (root), the directory name it got under the
+ *   rule's destination (unique per rule: two scans of one name must not collide), the peer it was seen
+ *   on, and its task (NULL between the name's reservation and the task's creation: a restart creates it).
+ */
+const SCHEMA_V7 = `
+CREATE TABLE subscriptions (
+  id         TEXT PRIMARY KEY,
+  collection TEXT NOT NULL,
+  dest       TEXT NOT NULL,
+  sources    TEXT NOT NULL DEFAULT '[]',
+  on_done    TEXT,
+  created    INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX subscriptions_one_per_dest ON subscriptions (collection, dest);
+
+CREATE TABLE subscription_scans (
+  sub_id  TEXT NOT NULL REFERENCES subscriptions (id) ON DELETE CASCADE,
+  root    TEXT NOT NULL,
+  name    TEXT NOT NULL,
+  dir     TEXT NOT NULL,
+  peer    TEXT NOT NULL,
+  task_id TEXT,
+  queued  INTEGER NOT NULL,
+  PRIMARY KEY (sub_id, root)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX subscription_scans_dir ON subscription_scans (sub_id, dir);
+`
+
+/**
+ * Schema version 8: `pulls.phase`, the last phase of the pull engine done for that pull (record, dag,
  * reconcile, space, fetch, place, finish; NULL before the first), so a task can stop after a phase and
  * resume there.
  */
-const SCHEMA_V7 = `
+const SCHEMA_V8 = `
 ALTER TABLE pulls ADD COLUMN phase TEXT;
 `
 
@@ -265,5 +300,6 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 4, description: 'signed scan records: scans.signature, scan_provenance', up: db => { db.exec(SCHEMA_V4) } },
   { version: 5, description: 'placed_files (what pulls wrote, for the quick check)', up: db => { db.exec(SCHEMA_V5) } },
   { version: 6, description: 'durable tasks: tasks, task_files, task_events', up: db => { db.exec(SCHEMA_V6) } },
-  { version: 7, description: 'pulls.phase (the pull engine\'s last phase done)', up: db => { db.exec(SCHEMA_V7) } }
+  { version: 7, description: 'subscriptions: subscriptions, subscription_scans', up: db => { db.exec(SCHEMA_V7) } },
+  { version: 8, description: 'pulls.phase (the pull engine\'s last phase done)', up: db => { db.exec(SCHEMA_V8) } }
 ]

@@ -15,3 +15,12 @@ export const HOOK_OUTPUT_TAIL_BYTES = 4096
 export const FILE_ERRORS_SHOWN = 1000
 /** The catalog is looked at this often for tasks queued or cancelled by another process. */
 export const TASK_POLL_MS = 2000
+/** A subscription lists each source's catalog again this often (the fallback to announcements). */
+export const SUBSCRIPTION_POLL_MS = 60_000
+/** First wait before a subscription reconnects to a source that went away; doubles up to the max. */
+export const SUBSCRIPTION_RETRY_INITIAL_MS = 1000
+export const SUBSCRIPTION_RETRY_MAX_MS = 60_000
+/** Rows asked for per page of a source's catalog. */
+export const SUBSCRIPTION_PAGE_ROWS = 1000
+/** Stuck scans named per rule in its view. */
+export const STUCK_SHOWN = 20

@@ -20,7 +20,8 @@ export const daemon: Command = {
     'Serves the HTTP API (docs/api.md) on 127.0.0.1 (port: config.json "api": { "port" }, default a free one),',
     'its URL in daemon.json and `ferry id --json`, every request authenticated with the token in <home>/api-token.',
     'Runs the home\'s durable tasks (replications queued through the API), two at a time, and resumes the',
-    'ones a stop or crash interrupted.',
+    'ones a stop or crash interrupted, and the subscriptions (`ferry subscribe`): it follows their sources',
+    'and queues a task for every new scan.',
     '',
     '  --listen MULTIADDR   listen here instead of the config (repeatable), e.g. /ip4/127.0.0.1/tcp/0',
     '  --open               serve every peer, trusted or not (for closed networks only; grants still apply)',
@@ -34,13 +35,19 @@ export const daemon: Command = {
       if (!a.startsWith('/')) throw usageError(`--listen ${a}: not a multiaddr (like /ip4/0.0.0.0/tcp/4001)`, `Usage: ferry daemon ${USAGE}`)
     }
     const { apiService } = await apiServer()
-    const { taskDaemonService } = await tasksApi()
+    const { taskDaemonService, subscriptionDaemonService } = await tasksApi()
+    let tasks: import('@ferry/tasks').TaskService | undefined
+    let subscriptions: import('@ferry/tasks').SubscriptionService | undefined
     // Status lines go to stderr with --json so stdout carries only the JSON line.
     const print = (line: string): void => { (ctx.json ? ctx.stderr : ctx.stdout).write(line + '\n') }
     await (await nodeApi()).runDaemon(homeDir(ctx), {
       listen,
-      // the task service first: it stops after the API that calls it
-      services: [taskDaemonService({ print }), apiService({ version: VERSION })],
+      // the task service first: it stops after the subscriptions and the API that call it
+      services: [
+        taskDaemonService({ print, onStarted: (t) => { tasks = t } }),
+        subscriptionDaemonService({ print, tasks: () => tasks, onStarted: (s) => { subscriptions = s } }),
+        apiService({ version: VERSION, subscriptions: () => subscriptions })
+      ],
       open: flags.open === true,
       signal: ctx.signal,
       print,

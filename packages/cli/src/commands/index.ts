@@ -13,6 +13,8 @@ import { grant, revoke } from './grant.js'
 import { pnet } from './pnet.js'
 import { peer, peers } from './peer.js'
 import { remote } from './remote.js'
+import { web } from './web.js'
+import { subscribe, subscriptions, unsubscribe } from './subscribe.js'
 
 /** Every `ferry` subcommand, in the order `ferry --help` lists them. */
-export const commands: Command[] = [init, id, add, scans, ls, verify, provenance, daemon, trust, untrust, grant, revoke, peer, peers, remote, pnet, pull]
+export const commands: Command[] = [init, id, add, scans, ls, verify, provenance, daemon, trust, untrust, grant, revoke, peer, peers, remote, web, pnet, pull, subscribe, subscriptions, unsubscribe]

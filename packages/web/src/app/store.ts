@@ -1,0 +1,253 @@
+/**
+ * The page's state and the actions that change it: one object per page load (no module-level state), a
+ * render callback after every change. Peers are re-read once per burst of events (debounced), never polled.
+ */
+import { ApiError, request, type DaemonEvent } from './api.js'
+import type { CatalogPage, NodeInfo, Peer, Space, TaskDetail, TaskEvent, TaskRecord } from './types.js'
+
+/** Where the page is (from location.hash). */
+export type Route =
+  | { view: 'home' }
+  | { view: 'browse', peer: string }
+  | { view: 'tasks' }
+  | { view: 'task', id: string }
+
+/** What the tasks view knows: not asked yet, no task service on this daemon, the list, or an error. */
+export type TasksState = { status: 'loading' } | { status: 'unavailable' } | { status: 'ok', tasks: TaskRecord[] } | { status: 'error', message: string }
+
+export interface BrowseState {
+  peer: string
+  collection: string
+  prefix: string
+  /** Cursors of the pages before this one (for "Previous"), and this page's. */
+  back: Array<string | undefined>
+  cursor: string | undefined
+  page?: CatalogPage
+  error?: string
+  loading: boolean
+  /** Root of the scan picked for the pull form. */
+  picked?: string
+  /** The pull form's destination, and the free space there (or why it could not be measured). */
+  dest: string
+  destSpace?: Space | { error: string }
+}
+
+export interface State {
+  route: Route
+  live: boolean
+  /** The API refused the session cookie: the page asks for a new `ferry web` link. */
+  loggedOut: boolean
+  node?: NodeInfo
+  nodeError?: string
+  peers?: Peer[]
+  peersError?: string
+  addError?: string
+  busy: boolean
+  browse?: BrowseState
+  tasks: TasksState
+  task?: { detail: TaskDetail, events: TaskEvent[] }
+}
+
+/** Delay that gathers a burst of peer events into one GET /v1/peers. */
+export const REFRESH_DEBOUNCE_MS = 250
+
+export function parseRoute (hash: string): Route {
+  const parts = hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent)
+  if (parts[0] === 'peers' && parts[1] !== undefined && parts[1] !== '') return { view: 'browse', peer: parts[1] }
+  if (parts[0] === 'tasks' && parts[1] !== undefined && parts[1] !== '') return { view: 'task', id: parts[1] }
+  if (parts[0] === 'tasks') return { view: 'tasks' }
+  return { view: 'home' }
+}
+
+function message (err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
+}
+
+/** `request`, noting a 401 (the session ended: the daemon restarted, or it expired) for the page's banner. */
+function guard (state: State, render: () => void) {
+  return async <T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> => {
+    try {
+      return await request<T>(method, path, body)
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401 && !state.loggedOut) {
+        state.loggedOut = true
+        render()
+      }
+      throw err
+    }
+  }
+}
+
+/** GET /v1/node, /v1/peers and /v1/tasks into the state. */
+function loaders (state: State, render: () => void) {
+  const call = guard(state, render)
+  return {
+    async loadNode (): Promise<void> {
+      try {
+        state.node = await call<NodeInfo>('GET', '/v1/node')
+        state.nodeError = undefined
+      } catch (err) { state.nodeError = message(err) }
+      render()
+    },
+    async loadPeers (): Promise<void> {
+      try {
+        state.peers = (await call<{ peers: Peer[] }>('GET', '/v1/peers')).peers
+        state.peersError = undefined
+      } catch (err) { state.peersError = message(err) }
+      render()
+    },
+    async loadTasks (): Promise<void> {
+      try {
+        state.tasks = { status: 'ok', tasks: (await call<{ tasks: TaskRecord[] }>('GET', '/v1/tasks')).tasks }
+      } catch (err) {
+        // no such route: a daemon without the task routes (GET /v1/tasks answers 404 ERR_NOT_FOUND)
+        state.tasks = err instanceof ApiError && err.status === 404 ? { status: 'unavailable' } : { status: 'error', message: message(err) }
+      }
+      if (state.route.view === 'task' && state.tasks.status === 'ok') {
+        const id = encodeURIComponent(state.route.id)
+        try {
+          const [detail, log] = await Promise.all([call<TaskDetail>('GET', `/v1/tasks/${id}`), call<{ events: TaskEvent[] }>('GET', `/v1/tasks/${id}/events`)])
+          state.task = { detail, events: log.events }
+        } catch {
+          state.task = undefined // the view says there is no such task
+        }
+      }
+      render()
+    }
+  }
+}
+
+/** Adding and removing peers (POST and DELETE /v1/peers), errors kept in words for the form. */
+function peerActions (state: State, render: () => void, loadPeers: () => Promise<void>) {
+  const call = guard(state, render)
+  return {
+    async addPeer (name: string, addr: string): Promise<boolean> {
+      state.busy = true
+      state.addError = undefined
+      render()
+      try {
+        await call('POST', '/v1/peers', { name, addr })
+        await loadPeers()
+        return true
+      } catch (err) {
+        state.addError = message(err)
+        return false
+      } finally {
+        state.busy = false
+        render()
+      }
+    },
+    async removePeer (name: string): Promise<void> {
+      try {
+        await call('DELETE', `/v1/peers/${encodeURIComponent(name)}`)
+      } catch (err) { state.peersError = message(err) }
+      await loadPeers()
+    }
+  }
+}
+
+/** The page's store: its state, and actions that update it and re-render. */
+export function createStore (render: () => void) {
+  const state: State = { route: { view: 'home' }, live: false, loggedOut: false, busy: false, tasks: { status: 'loading' } }
+  let peerTimer: ReturnType<typeof setTimeout> | undefined
+  let taskTimer: ReturnType<typeof setTimeout> | undefined
+  const load = loaders(state, render)
+  const later = (timer: ReturnType<typeof setTimeout> | undefined, fn: () => Promise<void>): ReturnType<typeof setTimeout> => {
+    if (timer !== undefined) clearTimeout(timer)
+    return setTimeout(() => { void fn() }, REFRESH_DEBOUNCE_MS)
+  }
+  const browse = browseActions(state, render)
+  return {
+    state,
+    ...load,
+    ...browse,
+    ...peerActions(state, render, load.loadPeers),
+    /** A daemon event: re-read what it is about, once per burst. */
+    onEvent (e: DaemonEvent): void {
+      if (e.type.startsWith('peer:')) peerTimer = later(peerTimer, load.loadPeers)
+      else if (e.type.startsWith('task:') && state.tasks.status === 'ok') taskTimer = later(taskTimer, load.loadTasks)
+    },
+    onLive (live: boolean): void {
+      const reconnected = live && !state.live
+      state.live = live
+      if (reconnected) void load.loadPeers() // events may have been missed while it was down
+      if (!live) void load.loadNode() // a 401 here means the session ended, and the banner says so
+      render()
+    },
+    async navigate (route: Route): Promise<void> {
+      state.route = route
+      render()
+      if (route.view === 'browse' && state.browse?.peer !== route.peer) await browse.openBrowse(route.peer)
+      if (route.view === 'tasks' || route.view === 'task') await load.loadTasks()
+    }
+  }
+}
+
+function browseActions (state: State, render: () => void) {
+  const call = guard(state, render)
+  let spaceTimer: ReturnType<typeof setTimeout> | undefined
+  const load = async (): Promise<void> => {
+    const b = state.browse
+    if (b === undefined) return
+    b.loading = true
+    b.error = undefined
+    render()
+    const q = new URLSearchParams()
+    if (b.collection !== '') q.set('collection', b.collection)
+    if (b.prefix !== '') q.set('prefix', b.prefix)
+    if (b.cursor !== undefined) q.set('cursor', b.cursor)
+    try {
+      b.page = await call<CatalogPage>('GET', `/v1/peers/${encodeURIComponent(b.peer)}/catalog?${q.toString()}`)
+    } catch (err) {
+      b.page = undefined
+      b.error = message(err)
+    }
+    b.loading = false
+    render()
+  }
+  return {
+    async openBrowse (peer: string): Promise<void> {
+      state.browse = { peer, collection: '', prefix: '', back: [], cursor: undefined, loading: false, dest: '' }
+      await load()
+    },
+    async filter (collection: string, prefix: string): Promise<void> {
+      if (state.browse === undefined) return
+      Object.assign(state.browse, { collection, prefix, back: [], cursor: undefined, picked: undefined })
+      await load()
+    },
+    async nextPage (): Promise<void> {
+      const b = state.browse
+      if (b?.page?.next === null || b?.page === undefined) return
+      b.back.push(b.cursor)
+      b.cursor = b.page.next
+      await load()
+    },
+    async previousPage (): Promise<void> {
+      const b = state.browse
+      if (b === undefined || b.back.length === 0) return
+      b.cursor = b.back.pop()
+      await load()
+    },
+    pick (root: string | undefined): void {
+      if (state.browse !== undefined) state.browse.picked = root
+      render()
+    },
+    /** The destination typed into the pull form: its free space, asked once typing pauses. */
+    destination (path: string): void {
+      const b = state.browse
+      if (b === undefined) return
+      b.dest = path
+      b.destSpace = undefined
+      render()
+      if (spaceTimer !== undefined) clearTimeout(spaceTimer)
+      if (!path.startsWith('/')) return
+      spaceTimer = setTimeout(() => {
+        call<Space>('GET', `/v1/space?path=${encodeURIComponent(path)}`)
+          .then((space) => { if (b.dest === path) b.destSpace = space }, (err: unknown) => { if (b.dest === path) b.destSpace = { error: message(err) } })
+          .finally(render)
+      }, REFRESH_DEBOUNCE_MS)
+    }
+  }
+}
+
+export type Store = ReturnType<typeof createStore>
