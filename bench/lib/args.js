@@ -17,6 +17,7 @@ Options:
   --settle S        before each timed run, wait up to S seconds for the machine to be nearly idle
                     (< 0.25 cores busy; default 20, 0 to not wait)
   --rss gnu-time|python   force how peak RSS is taken (default: GNU time if present, else python3)
+  --datasets A,B    pull: only these datasets (default: the suite's set; M1m, 10^6 files, only when named)
   --links LIST      wan: only these links, RTT ms/loss % pairs (e.g. 60/0.1,20/0); 'none' skips them
   --no-two-sources  wan: skip the two-sources case
   --cc NAME         wan: TCP congestion control in the emulated hosts (default cubic; the host's may be bbr)
@@ -37,6 +38,7 @@ export function parseCli (argv, suiteNames) {
       rss: { type: 'string' },
       settle: { type: 'string', default: '20' },
       pin: { type: 'boolean', default: false },
+      datasets: { type: 'string' },
       cc: { type: 'string', default: 'cubic' },
       links: { type: 'string' },
       'no-two-sources': { type: 'boolean', default: false },
@@ -53,7 +55,7 @@ export function parseCli (argv, suiteNames) {
   if (!(settle >= 0)) throw new Error(`--settle must be a number of seconds\n\n${usage}`)
   const suites = positionals.length > 0 ? positionals : suiteNames
   for (const s of suites) if (!suiteNames.includes(s)) throw new Error(`unknown suite '${s}'\n\n${usage}`)
-  return { suites, rounds, quick: values.quick, work: values.work, out: values.out, driver: values.driver, rss: values.rss, settle, pin: values.pin, cc: values.cc, links: values.links, twoSources: !values['no-two-sources'] }
+  return { suites, rounds, quick: values.quick, work: values.work, out: values.out, driver: values.driver, rss: values.rss, settle, pin: values.pin, cc: values.cc, links: values.links, twoSources: !values['no-two-sources'], datasets: values.datasets?.split(',').filter((d) => d !== '') }
 }
 
 /** Whether option `--name` was given on the command line `argv` (as `--name V` or `--name=V`), to tell a default from a choice. */

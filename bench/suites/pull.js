@@ -43,24 +43,44 @@ import { FERRY, REPO } from '../lib/ferry.js'
 import { addScan, initHome, startDaemon, trust, untrust } from '../lib/ferry-node.js'
 import { capture, measure } from '../lib/proc.js'
 import { startSshd } from '../lib/sshd.js'
-import { GiB, MB, MiB, fixed, humanBytes, mbps, median, round, summariseTimedRuns } from '../lib/stats.js'
+import { GiB, KiB, MB, MiB, fixed, humanBytes, mbps, median, round, summariseTimedRuns } from '../lib/stats.js'
 import { table } from '../lib/table.js'
-import { QUIET_CORES, THROUGHPUT_DATASETS } from './import.js'
+import { QUIET_CORES, SCALE_DATASETS, THROUGHPUT_DATASETS } from './import.js'
 
 /** With --pin: the CPUs of the server side and of the client side. */
 const SERVER_CPU = 0
 const CLIENT_CPU = 1
 
+/** Many small files (issue 12): judged against the many-files goals, not the speed-up of large files. */
+const MANY = { manyFiles: true }
 export const DATASETS = {
   S: { label: '2,000 x 1 MiB in 20 dirs', spec: THROUGHPUT_DATASETS.S.spec }, // the import suite's S, shared
-  L2: { label: '2 x 1 GiB', spec: { kind: 'random-files', files: 2, size: GiB, dirs: 0 } }
+  L2: { label: '2 x 1 GiB', spec: { kind: 'random-files', files: 2, size: GiB, dirs: 0 } },
+  T200k: { label: '200,000 x 0-4 KiB in 400 dirs', spec: SCALE_DATASETS.tree200k.spec, ...MANY } // the import suite's tree, shared
 }
 export const QUICK_DATASETS = {
   S200: { label: '200 x 1 MiB in 20 dirs', spec: { kind: 'random-files', files: 200, size: MiB, dirs: 20 } },
-  L2q: { label: '2 x 128 MiB', spec: { kind: 'random-files', files: 2, size: 128 * MiB, dirs: 0 } }
+  L2q: { label: '2 x 128 MiB', spec: { kind: 'random-files', files: 2, size: 128 * MiB, dirs: 0 } },
+  T20k: { label: '20,000 x 0-4 KiB in 40 dirs', spec: { kind: 'small-tree', files: 20_000, dirs: 40, maxSize: 4 * KiB }, ...MANY }
+}
+/** Only with `--datasets M1m`: 10^6 files (about an hour of rsync and ferry on the machine below). */
+export const HUGE_DATASETS = {
+  M1m: { label: '1,000,000 x 0-1 KiB in 2,000 dirs', spec: { kind: 'small-tree', files: 1_000_000, dirs: 2000, maxSize: KiB }, ...MANY }
 }
 export const GOALS = {
-  speedupVsRsync: 1.5 // full copy, loopback, warm source cache
+  speedupVsRsync: 1.5, // full copy, loopback, warm source cache
+  // many small files: a full copy in at most rsync's time, a no-op in at most twice rsync's, under 300 MB
+  manyFilesFullTimeVsRsync: 1.0,
+  manyFilesNoopTimeVsRsync: 2.0,
+  manyFilesMaxRssBytes: 300 * 1e6
+}
+
+/** The datasets of this run: `--datasets` names (from any table), else the quick or the full set. */
+function datasetsOf (ctx) {
+  if (ctx.datasets == null) return ctx.quick ? QUICK_DATASETS : DATASETS
+  const all = { ...DATASETS, ...QUICK_DATASETS, ...HUGE_DATASETS }
+  for (const d of ctx.datasets) if (all[d] == null) throw new Error(`unknown dataset ${d} (known: ${Object.keys(all).join(', ')})`)
+  return Object.fromEntries(ctx.datasets.map((d) => [d, all[d]]))
 }
 const DEFAULT_ROUNDS = 3
 const QUICK_ROUNDS = 1
@@ -286,6 +306,7 @@ async function compare (name, def, env, ctx) {
   return {
     dataset: name,
     label: def.label,
+    manyFiles: def.manyFiles === true,
     files: dataset.files.length,
     bytes: dataset.bytes,
     cache: { minResidentBeforeRun: cache.minResident == null ? null : round(cache.minResident), rewarms: cache.rewarms },
@@ -417,7 +438,7 @@ export default {
 
   async run (ctx) {
     const { log } = ctx
-    const defs = ctx.quick ? QUICK_DATASETS : DATASETS
+    const defs = datasetsOf(ctx)
     const rounds = optionGiven(process.argv.slice(2), 'rounds') ? ctx.rounds : ctx.quick ? QUICK_ROUNDS : DEFAULT_ROUNDS
     const dir = join(ctx.work, 'pull')
     rmSync(join(dir, 'homes'), { recursive: true, force: true })
@@ -534,9 +555,29 @@ export default {
   }
 }
 
+/** The many-files goals of one dataset: time against rsync's (full copy, no-op) and peak RSS of both. */
+function manyFilesVerdicts (d) {
+  const full = d.full.ferry.medianS / d.full.rsync.medianS
+  const noop = d.noop.ferry.medianS / d.noop.rsync.medianS
+  const perFile = (s) => `${fixed((1000 * s) / d.files, 3)} ms/file`
+  return [
+    { goal: `${d.dataset} (${d.label}): full copy in <= ${GOALS.manyFilesFullTimeVsRsync}x rsync's time`, value: `${fixed(full, 2)}x (${fixed(d.full.ferry.medianS, 1)} s, ${perFile(d.full.ferry.medianS)}, vs ${fixed(d.full.rsync.medianS, 1)} s)`, pass: full <= GOALS.manyFilesFullTimeVsRsync },
+    { goal: `${d.dataset}: no-op in <= ${GOALS.manyFilesNoopTimeVsRsync}x rsync's time`, value: `${fixed(noop, 2)}x (${fixed(d.noop.ferry.medianS, 2)} s vs ${fixed(d.noop.rsync.medianS, 2)} s)`, pass: noop <= GOALS.manyFilesNoopTimeVsRsync },
+    ...['full', 'noop'].map((kind) => ({
+      goal: `${d.dataset}: ferry pull (${kind}) peak RSS < ${GOALS.manyFilesMaxRssBytes / 1e6} MB`,
+      value: `${fixed(d[kind].ferry.medianMaxRssBytes / MB, 0)} MB (rsync ${fixed(d[kind].rsync.medianMaxRssBytes / MB, 0)} MB)`,
+      pass: d[kind].ferry.medianMaxRssBytes < GOALS.manyFilesMaxRssBytes
+    }))
+  ]
+}
+
 function verdicts (result) {
   const v = []
   for (const d of result.compare) {
+    if (d.manyFiles) {
+      v.push(...manyFilesVerdicts(d))
+      continue
+    }
     const r = d.fullFerrySpeedOverRsync
     const useQuiet = r.quietRounds >= 2
     const x = useQuiet ? r.quietMedian : r.median
@@ -548,6 +589,7 @@ function verdicts (result) {
   }
   if (result.ceiling != null) {
     for (const d of result.compare) {
+      if (d.manyFiles) continue
       v.push({
         goal: `${d.dataset}: the goal is within the transport's reach (bare libp2p stream >= ${GOALS.speedupVsRsync}x rsync)`,
         value: `${fixed(result.ceiling.mbps / d.full.rsync.mbps, 2)}x (${fixed(result.ceiling.mbps, 0)} vs ${fixed(d.full.rsync.mbps, 0)} MB/s)`,

@@ -5,7 +5,7 @@
  * drain after each frame (so a slow reader holds back the sender instead of filling memory).
  */
 import { FerryError, errorMessage } from '@ferry/errors'
-import { BLOCKS_PROTOCOL, MAX_BLOCKS_CLIENT_FRAME_BYTES, MAX_PENDING_PER_STREAM } from './constants.js'
+import { ANSWER_BATCH_BYTES, BLOCKS_PROTOCOL, MAX_BLOCKS_CLIENT_FRAME_BYTES, MAX_PENDING_PER_STREAM, SMALL_BLOCK_BYTES, SMALL_READ_AHEAD } from './constants.js'
 import { decodeBlocksClientMessage, encodeBlock, encodeStatus } from './messages.js'
 import { decide, openServed, type OpenedStream, type ServerContext } from './server-context.js'
 import { StreamFailure } from './served-stream.js'
@@ -82,34 +82,75 @@ async function checkedLookup (s: BlocksStream, cid: CID): Promise<BlockLookup | 
   return await lookup(s.ctx, cid, s.signal)
 }
 
-/** Looks blocks up `readAhead` ahead and writes the answers in request order, until the queue is drained. */
+/** A lookup under way, with its result once it settled (so answers already known can go out together). */
+interface Ahead { cid: CID, result: Promise<BlockLookup | StreamFailure>, settled?: BlockLookup | StreamFailure }
+
+function lookAhead (s: BlocksStream, cid: CID): Ahead {
+  const a: Ahead = { cid, result: checkedLookup(s, cid) }
+  a.result.then((r) => { a.settled = r }, () => {})
+  return a
+}
+
+/**
+ * Looks blocks up `readAhead` ahead and writes the answers in request order, until the queue is drained.
+ * The first answer is awaited; the answers after it that are already known go out with it in one write (up
+ * to ANSWER_BATCH_BYTES), so many small blocks cost one muxer frame and one encryption, not one each.
+ */
 async function sendAnswers (s: BlocksStream): Promise<void> {
-  const { ctx, io, served, signal } = s
-  const ahead: Array<{ cid: CID, result: Promise<BlockLookup | StreamFailure> }> = []
+  const { ctx, signal } = s
+  const ahead: Ahead[] = []
+  let readAhead = ctx.options.readAhead
   while (!signal.aborted) {
-    while (ahead.length < ctx.options.readAhead && s.queue.length > 0) {
-      const cid = s.queue.shift() as CID
-      ahead.push({ cid, result: checkedLookup(s, cid) })
-    }
+    while (ahead.length < readAhead && s.queue.length > 0) ahead.push(lookAhead(s, s.queue.shift() as CID))
     const head = ahead.shift()
     if (head === undefined) {
       if (s.inputEnded) return
       await s.waitForPoke()
       continue
     }
-    const result = await head.result
+    const first = await head.result
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the stream may end while the result is awaited
     if (signal.aborted) return
-    if (result instanceof StreamFailure) {
-      if (result.code === 'denied') ctx.stats.refused++
-      throw result
+    const batch: Array<{ cid: CID, result: BlockLookup | StreamFailure }> = [{ cid: head.cid, result: first }]
+    let bytes = first instanceof StreamFailure || first.status !== 'ok' ? 0 : first.bytes.byteLength
+    while (bytes < ANSWER_BATCH_BYTES && ahead[0]?.settled !== undefined) {
+      const next = ahead.shift() as Ahead
+      const r = next.settled as BlockLookup | StreamFailure
+      batch.push({ cid: next.cid, result: r })
+      if (!(r instanceof StreamFailure) && r.status === 'ok') bytes += r.bytes.byteLength
     }
-    const { frame, bytes } = answer(head.cid, result)
-    await io.write(frame)
-    s.pending--
-    if (result.status === 'ok') ctx.stats.blocksSent++
-    ctx.stats.bytesSent += bytes
-    served.progress()
+    // small blocks: look further ahead, so that more answers are known when the next write goes out
+    readAhead = bytes <= SMALL_BLOCK_BYTES * batch.length ? Math.max(ctx.options.readAhead, SMALL_READ_AHEAD) : ctx.options.readAhead
+    await sendBatch(s, batch)
+  }
+}
+
+/** Writes the answers of `batch` in one go; a refusal among them is sent after those before it, then ends the stream. */
+async function sendBatch (s: BlocksStream, batch: Array<{ cid: CID, result: BlockLookup | StreamFailure }>): Promise<void> {
+  const { ctx, io, served } = s
+  const frames: Array<ReturnType<typeof answer>['frame']> = []
+  let failure: StreamFailure | undefined
+  let bytes = 0
+  let blocks = 0
+  for (const { cid, result } of batch) {
+    if (result instanceof StreamFailure) {
+      failure = result
+      break
+    }
+    const a = answer(cid, result)
+    frames.push(a.frame)
+    bytes += a.bytes
+    if (result.status === 'ok') blocks++
+  }
+  if (frames.length === 1) await io.write(frames[0] as Uint8Array)
+  else if (frames.length > 1) await io.writeMany(frames)
+  s.pending -= frames.length
+  ctx.stats.blocksSent += blocks
+  ctx.stats.bytesSent += bytes
+  if (frames.length > 0) served.progress()
+  if (failure !== undefined) {
+    if (failure.code === 'denied') ctx.stats.refused++
+    throw failure
   }
 }
 

@@ -144,6 +144,15 @@ export const DEFAULT_VERIFY_WORKERS = 2
 /** Blocks smaller than this are hashed on the main thread (a round trip to a worker costs more). */
 export const DEFAULT_VERIFY_MIN_BYTES = 64 * 1024
 
+/**
+ * Answers the server sends in one write at most this many bytes of blocks: the answers already known after
+ * the one awaited go out together (one muxer frame, one encryption, one socket write for many small blocks).
+ */
+export const ANSWER_BATCH_BYTES = 256 * 1024
+/** A block at most this long is small: after one, the server reads SMALL_READ_AHEAD blocks ahead instead of `readAhead`. */
+export const SMALL_BLOCK_BYTES = 64 * 1024
+/** Read-ahead after a small block (at most SMALL_READ_AHEAD x SMALL_BLOCK_BYTES = 2 MiB held per stream). */
+export const SMALL_READ_AHEAD = 32
 /** Remote catalogs: one page of the scans a peer offers (and the asker may read) per request, by cursor. */
 export const CATALOG_PROTOCOL = '/ferry/catalog/1.0.0'
 

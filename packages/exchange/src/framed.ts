@@ -16,6 +16,8 @@ export interface Framed {
   read: (options?: { signal?: AbortSignal }) => Promise<Uint8ArrayList | null>
   /** Writes one frame; resolves once the stream can take more (backpressure). */
   write: (payload: Uint8Array | Uint8ArrayList, options?: { signal?: AbortSignal }) => Promise<void>
+  /** Writes several frames in one send (one muxer frame, one encryption, one socket write); same bytes as one `write` each. */
+  writeMany: (payloads: Array<Uint8Array | Uint8ArrayList>, options?: { signal?: AbortSignal }) => Promise<void>
 }
 
 /** `err` as a FerryError, or undefined if it means a clean or truncated end of stream. */
@@ -57,6 +59,13 @@ export function framed (stream: Stream, maxFrame: number, maxBuffered: number, w
     async write (payload, options) {
       try {
         await lp.write(payload, options)
+      } catch (err) {
+        throw streamError(err, what) ?? new FerryError('ERR_NETWORK', `${what}: stream closed while writing`, { cause: err })
+      }
+    },
+    async writeMany (payloads, options) {
+      try {
+        await lp.writeV(payloads, options)
       } catch (err) {
         throw streamError(err, what) ?? new FerryError('ERR_NETWORK', `${what}: stream closed while writing`, { cause: err })
       }

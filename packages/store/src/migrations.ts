@@ -340,6 +340,15 @@ CREATE TABLE open_entries (
 CREATE INDEX open_entries_by_path ON open_entries (open_id, path, seq);
 `
 
+/**
+ * Schema version 9: `pulls.phase`, the last phase of the pull engine done for that pull (record, dag,
+ * reconcile, space, fetch, place, finish; NULL before the first), so a task can stop after a phase and
+ * resume there.
+ */
+const SCHEMA_V9 = `
+ALTER TABLE pulls ADD COLUMN phase TEXT;
+`
+
 /** Every schema step, in order. The catalog's current version is the last one's. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, description: 'scans, entries, sources, leaves', up: db => { db.exec(SCHEMA_V1) } },
@@ -349,5 +358,6 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 5, description: 'placed_files (what pulls wrote, for the quick check)', up: db => { db.exec(SCHEMA_V5) } },
   { version: 6, description: 'durable tasks: tasks, task_files, task_events', up: db => { db.exec(SCHEMA_V6) } },
   { version: 7, description: 'subscriptions: subscriptions, subscription_scans', up: db => { db.exec(SCHEMA_V7) } },
-  { version: 8, description: 'watches, open scans and their signed entries', up: db => { db.exec(SCHEMA_V8) } }
+  { version: 8, description: 'watches, open scans and their signed entries', up: db => { db.exec(SCHEMA_V8) } },
+  { version: 9, description: 'pulls.phase (the pull engine\'s last phase done)', up: db => { db.exec(SCHEMA_V9) } }
 ]

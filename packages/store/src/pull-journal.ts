@@ -13,6 +13,8 @@ export interface PullRecord {
   updated: number
   /** Bytes fetched from peers over every run of this pull. */
   bytesFetched: number
+  /** The last phase of the pull engine done (record, dag, reconcile, space, fetch, place, finish), if any. */
+  phase?: string
 }
 
 /** Durable progress of pulls: which leaves of which staged file are safely on disk. */
@@ -20,6 +22,10 @@ export interface PullJournal {
   /** The pull of `root` into `dest` (absolute), created 'active' if new; an old one is re-activated. */
   open: (root: CID, dest: string) => PullRecord
   get: (root: CID, dest: string) => PullRecord | undefined
+  /** A pull by id, or undefined. */
+  getById: (pullId: number) => PullRecord | undefined
+  /** Records that the engine finished `phase` of this pull (the run can stop here and resume after it). */
+  phaseDone: (pullId: number, phase: string) => void
   /** Bitmaps (bit i = leaf i written and fsynced) of files still staged, by path. */
   progress: (pullId: number) => Map<string, Uint8Array>
   /**
@@ -30,10 +36,10 @@ export interface PullJournal {
   finish: (pullId: number, state: PullState) => void
 }
 
-interface PullRow { id: number, root: string, dest: string, state: PullState, created: number, updated: number, bytes_fetched: number }
+interface PullRow { id: number, root: string, dest: string, state: PullState, created: number, updated: number, bytes_fetched: number, phase?: string | null }
 
 function toRecord (r: PullRow): PullRecord {
-  return { id: r.id, root: r.root, dest: r.dest, state: r.state, created: r.created, updated: r.updated, bytesFetched: r.bytes_fetched }
+  return { id: r.id, root: r.root, dest: r.dest, state: r.state, created: r.created, updated: r.updated, bytesFetched: r.bytes_fetched, ...(r.phase != null ? { phase: r.phase } : {}) }
 }
 
 export function createPullJournal (db: BetterSqlite3.Database, guard: <T>(fn: () => T) => T): PullJournal {
@@ -54,6 +60,11 @@ export function createPullJournal (db: BetterSqlite3.Database, guard: <T>(fn: ()
       const row = select(root.toString(), dest)
       return row == null ? undefined : toRecord(row)
     }),
+    getById: (pullId) => guard(() => {
+      const row = db.prepare('SELECT * FROM pulls WHERE id = ?').get(pullId) as PullRow | undefined
+      return row == null ? undefined : toRecord(row)
+    }),
+    phaseDone: (pullId, phase) => { guard(() => db.prepare('UPDATE pulls SET phase = ?, updated = ? WHERE id = ?').run(phase, Date.now(), pullId)) },
     progress: (pullId) => guard(() => {
       const out = new Map<string, Uint8Array>()
       for (const r of db.prepare('SELECT path, done FROM pull_files WHERE pull_id = ?').iterate(pullId) as Iterable<{ path: string, done: Buffer }>) {

@@ -26,3 +26,14 @@ export const SPACE_MARGIN_MAX_BYTES = 64 * 1024 * 1024
 export const ENDGAME_AFTER_MS = 2000
 /** Files whose inner nodes are resolved at once while planning (each may need a round trip). */
 export const PLAN_CONCURRENCY = 16
+/** Entries a no-op pull stats at once (the fast no-op pages a complete replica's entries from the catalog). */
+export const NOOP_WINDOW = 256
+/**
+ * Leaf requests in flight per peer when leaves are small (the exchange client's 4 streams x 16): with 0-4 KiB
+ * files a window of 32 kept 64 KiB in flight and each request went out in a frame of its own.
+ */
+export const SMALL_LEAF_WINDOW = 64
+/** Bytes of leaves the lanes beyond `window` may have in flight together (so 1 MiB leaves add at most 2). */
+export const EXTRA_LANES_BYTES = 2 * 1024 * 1024
+/** Leaves the work queue holds at once, not yet written (it reads the plan lazily beyond that). */
+export const DEFAULT_QUEUE_WINDOW = 4096

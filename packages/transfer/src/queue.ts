@@ -1,4 +1,5 @@
 import type { FileLeaf } from '@ferry/dag'
+import { DEFAULT_QUEUE_WINDOW } from './constants.js'
 import type { StagedFile } from './staging.js'
 
 /** One leaf still to be written. */
@@ -16,23 +17,64 @@ export interface WorkItem {
   askedAt?: number
   done: boolean
   failed: boolean
+  /** In the queue's window (counted as held until done or failed). */
+  held?: boolean
 }
 
 /**
  * The leaves still to fetch, in file order (so files complete, and become usable, one after another).
  * Peers pull work from it, so a faster peer takes more; a failed request goes back to the front; when the
  * queue runs dry, idle peers may duplicate a request still in flight elsewhere (end game), first answer wins.
+ *
+ * The leaves come from `source`, an iterable read lazily: the queue holds at most `window` leaves not yet
+ * done (taken, in flight or waiting), however many the pull has, and drops done ones as it goes. A leaf the
+ * source yields already written (its file's bit set) is skipped: `total` counts only those still to do.
  */
 export class WorkQueue {
-  private readonly items: WorkItem[]
+  private items: WorkItem[] = []
   private next = 0
   private readonly retry: WorkItem[] = []
   private waiters: Array<() => void> = []
+  private readonly source: Iterator<WorkItem>
+  private sourceDone = false
+  private readonly failed: WorkItem[] = []
+  /** Leaves in `items` not done nor failed. */
+  private live = 0
+  /** The most leaves held not done at once (what the window bounds; tests count it). */
+  maxHeld = 0
   outstanding: number
 
-  constructor (items: WorkItem[]) {
-    this.items = items
-    this.outstanding = items.length
+  constructor (source: Iterable<WorkItem>, total?: number, private readonly window = DEFAULT_QUEUE_WINDOW) {
+    this.source = source[Symbol.iterator]()
+    this.outstanding = total ?? (Array.isArray(source) ? source.length : 0)
+  }
+
+  /** Reads the source until `window` leaves are held (or it ends); drops the done ones in front. */
+  private refill (): void {
+    if (this.next > 1024 && this.next * 2 > this.items.length) this.compact()
+    while (!this.sourceDone && this.live < this.window) {
+      const r = this.source.next()
+      if (r.done === true) {
+        this.sourceDone = true
+        break
+      }
+      const item = r.value
+      if (item.done || item.failed || (item.file.done[item.index >> 3] ?? 0) & (1 << (item.index & 7))) continue
+      item.held = true
+      this.items.push(item)
+      this.live++
+    }
+    if (this.live > this.maxHeld) this.maxHeld = this.live
+  }
+
+  /** Forgets the taken leaves in front that are done or failed (the end game scans from the first that is not). */
+  private compact (): void {
+    let cut = 0
+    while (cut < this.next && ((this.items[cut]?.done ?? true) || (this.items[cut]?.failed ?? true))) cut++
+    if (cut === 0) return
+    this.items = this.items.slice(cut)
+    this.next -= cut
+    this.scanFrom = Math.max(0, this.scanFrom - cut)
   }
 
   /** The next leaf for `peer`: a retried one it has not been refused, else the next in order. */
@@ -48,6 +90,7 @@ export class WorkQueue {
       this.retry.splice(i, 1)
       return item
     }
+    if (this.next >= this.items.length) this.refill()
     while (this.next < this.items.length) {
       const item = this.items[this.next++]
       if (item != null && !item.done && !item.failed) return item
@@ -60,7 +103,7 @@ export class WorkQueue {
    * have. Rescues the tail of a pull from a peer that slowed down or stalled.
    */
   duplicate (peer: string, afterMs: number): WorkItem | undefined {
-    if (this.next < this.items.length || this.retry.length > 0) return undefined
+    if (this.next < this.items.length || this.retry.length > 0 || !this.sourceDone) return undefined
     const now = Date.now()
     for (let i = this.scanFrom; i < this.items.length; i++) {
       const item = this.items[i]
@@ -82,23 +125,44 @@ export class WorkQueue {
     this.wake()
   }
 
+  /** A leaf is written (by a lane, or by a local copy before the queue held it). */
   complete (item: WorkItem): void {
     if (item.done) return
+    this.release(item)
     item.done = true
     this.outstanding--
+    this.refill()
     this.wake()
   }
 
   fail (item: WorkItem): void {
     if (item.done || item.failed) return
+    this.release(item)
     item.failed = true
+    this.failed.push(item)
     this.outstanding--
+    this.refill()
     this.wake()
+  }
+
+  private release (item: WorkItem): void {
+    if (item.held !== true) return
+    item.held = false
+    this.live--
+  }
+
+  /** Fails every leaf not done, those the source has not yielded yet included (nobody left to ask). */
+  failAll (): void {
+    for (const item of this.items) if (!item.done) this.fail(item)
+    while (!this.sourceDone) {
+      this.refill()
+      for (const item of this.items) if (!item.done) this.fail(item)
+    }
   }
 
   /** Items that no usable peer could give. */
   failedItems (): WorkItem[] {
-    return this.items.filter((i) => i.failed)
+    return this.failed
   }
 
   /** Resolves at the next change (requeue, completion) or after `ms`. */

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto'
-import { promises as fsp, constants as fsc } from 'node:fs'
+import { closeSync, fchmodSync, futimesSync, linkSync, lstatSync, openSync, promises as fsp, constants as fsc, renameSync, unlinkSync, writeSync, writevSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { dirname, join } from 'node:path'
 import { FerryError, fromSystemError } from '@ferry/errors'
 import { FileBuilder, leafRef, pathUnder, type FileLeaf } from '@ferry/dag'
 import type { CID } from 'multiformats/cid'
-import type { PullJournal } from '@ferry/store'
+import type { PlacedStat, PullJournal } from '@ferry/store'
 import { MAX_OPEN_FILES, STAGING_DIR } from './constants.js'
 
 /** A file of the scan that must be assembled at the destination. */
@@ -249,6 +249,43 @@ export class Staging {
   }
 
   /**
+   * True if `file` can take the whole-file path (`placeWhole`): one raw leaf that is the file itself, nothing
+   * of it staged yet, and no fsync asked for (with fsync, files are placed in batches at checkpoints).
+   */
+  wholeFile (file: StagedFile): boolean {
+    const leaf = file.leaves[0]
+    return !this.fsync && file.leaves.length === 1 && leaf != null && leaf.cid.equals(file.cid) && file.remaining === 1 && file.writing === 0 && !this.handles.has(file.path)
+  }
+
+  /**
+   * Writes a file that is one verified leaf and places it, in one go: nothing to resume inside it, so no
+   * handle is kept and no journal row written. Synchronous calls (open, writev, fchmod, futimes, close, link,
+   * unlink, lstat: tens of microseconds on a local disk) instead of nine round trips through the thread pool,
+   * which cost 0.3-0.6 ms of main-thread time per file (docs/benchmarks.md). It is staged under its staging
+   * name and its final name appears only through link(2), so nothing is visible unverified or overwritten,
+   * and a kill -9 leaves at most a staged file that the next run re-verifies. Returns the placed file's stat
+   * (for the placed-files table), or 'conflict' if a file appeared at its name (the copy stays staged).
+   */
+  placeWhole (file: StagedFile, data: Uint8Array | Uint8Array[], fetched: boolean): PlacedStat | 'conflict' {
+    const chunks = Array.isArray(data) ? data : [data]
+    const length = chunks.reduce((n, c) => n + c.byteLength, 0)
+    if (length !== file.size) throw new FerryError('ERR_BAD_BLOCK', `${file.path} has ${length} bytes, ${file.size} expected`)
+    const staged = stagingName(this.dest, file.path)
+    try {
+      writeWhole(staged, chunks, length, file)
+    } catch (err) {
+      throw fromSystemError(err, staged)
+    }
+    setBit(file.done, 0)
+    file.remaining = 0
+    if (fetched) this.fetchedSinceCheckpoint += length
+    const final = pathUnder(this.dest, file.path)
+    if (!linkWhole(staged, final)) return 'conflict'
+    const st = lstatSync(final)
+    return { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino }
+  }
+
+  /**
    * Closes every handle; with `clean`, removes the staging directory and what is in it; without, removes it
    * only if it is empty (nothing to resume).
    */
@@ -297,6 +334,39 @@ async function claimStaging (dir: string, dest: string): Promise<void> {
     await fsp.rm(file, { force: true }) // left by a pull that died: take over
   }
   throw new FerryError('ERR_IO', `Cannot claim ${dir}: another process keeps claiming it`)
+}
+
+/** Writes `chunks` as the whole of a new staged file (no symlink followed) with the file's mode and mtime. */
+function writeWhole (staged: string, chunks: Uint8Array[], length: number, file: StagedFile): void {
+  const fd = openSync(staged, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC | fsc.O_NOFOLLOW, 0o600)
+  try {
+    let written = length > 0 ? writevSync(fd, chunks, 0) : 0
+    if (written < length) {
+      const all = Buffer.concat(chunks)
+      while (written < length) written += writeSync(fd, all, written, length - written, written)
+    }
+    fchmodSync(fd, file.mode & 0o777) // never setuid or setgid from a peer
+    futimesSync(fd, file.mtimeMs / 1000, file.mtimeMs / 1000)
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/** `link` of a staged file to its final name, then unlink of the staged one; false if the name is taken. */
+function linkWhole (staged: string, final: string): boolean {
+  try {
+    linkSync(staged, final)
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'EEXIST') return false
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw fromSystemError(err, final)
+    // a filesystem without hard links: check, then rename (a narrow race, as Staging.link)
+    if (lstatSync(final, { throwIfNoEntry: false }) !== undefined) return false
+    renameSync(staged, final)
+    return true
+  }
+  unlinkSync(staged)
+  return true
 }
 
 async function exists (path: string): Promise<boolean> {

@@ -81,4 +81,13 @@ export interface PullResult {
   /** Time spent before the first leaf was requested: scan record, DAG walk, reconcile, space check. */
   planSeconds: number
   seconds: number
+  /** The last phase this run completed ('finish' when it ran to the end; another with `stopAfter`). */
+  phase?: PullPhase
 }
+
+/**
+ * The phases of the pull engine, in order (docs/architecture.md, "Pull"). Each is journaled when done
+ * (`PullRecord.phase`); `PullOptions.stopAfter` ends a run after one.
+ */
+export const PULL_PHASES = ['record', 'dag', 'reconcile', 'space', 'fetch', 'place', 'finish'] as const
+export type PullPhase = typeof PULL_PHASES[number]

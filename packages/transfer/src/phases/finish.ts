@@ -1,0 +1,111 @@
+import { promises as fsp } from 'node:fs'
+import type { Catalog, PlacedStat } from '@ferry/store'
+import type { CID } from 'multiformats/cid'
+import type { PullContext } from '../context.js'
+import { PLAN_CONCURRENCY } from '../constants.js'
+import { eachConcurrently, joinPath } from '../fs-safe.js'
+import type { PullResult, ScanEntryInfo, ScanInfo } from '../types.js'
+import type { DagOutput, PlannedFile } from './dag.js'
+import type { FetchOutput } from './fetch.js'
+import type { ReconcileOutput } from './reconcile.js'
+import type { RecordOutput } from './record.js'
+import type { SpaceOutput } from './space.js'
+
+/**
+ * Phase 7, finish: records the files placed (for the next run's quick check) and the pull's outcome; a
+ * complete replica joins the catalog (entries as signed, the origin's signature, provenance, each file as a
+ * leaf source) and is served like any other scan. Returns the result.
+ */
+export async function finishPhase (ctx: PullContext, rec: RecordOutput, dag: DagOutput, rc: ReconcileOutput, sp: SpaceOutput, fe: FetchOutput): Promise<PullResult> {
+  const { catalog, dest, problems, counters } = ctx
+  const { record, recordFrom } = rec
+  await recordPlaced(catalog, dest, rc)
+  const placedAll = problems.length === 0
+  for (const s of record.skipped) problems.push({ path: s.path, code: 'ERR_MISSING_AT_SOURCE', message: `not in the scan: the origin could not read it (${s.message})` })
+  if (placedAll) {
+    await fe.staging.close(true)
+    catalog.pulls.finish(rc.pullId, 'complete')
+    const fetched = Date.now()
+    const provenance = Object.entries(counters.fromPeers).map(([peer, bytes]) => ({ peer, bytes, fetched }))
+    if (recordFrom !== undefined && counters.fromPeers[recordFrom] === undefined) provenance.push({ peer: recordFrom, bytes: 0, fetched })
+    await registerScan(catalog, dest, { record, root: ctx.root, files: dag.files, meta: rec.meta, innerNodes: dag.innerNodes.values(), provenance, stats: rc.placedStats })
+  } else {
+    await fe.staging.close(false)
+    catalog.pulls.finish(rc.pullId, 'failed')
+  }
+  return resultOf(ctx, rec, dag, sp, placedAll && record.skipped.length === 0)
+}
+
+/** The PullResult of this run so far. */
+export function resultOf (ctx: PullContext, rec: RecordOutput, dag: DagOutput | undefined, sp: SpaceOutput | undefined, complete: boolean): PullResult {
+  const { counters } = ctx
+  return {
+    root: ctx.root.toString(),
+    dest: ctx.dest,
+    complete,
+    files: dag?.files.length ?? rec.record.files,
+    directories: dag?.dirs.length ?? rec.record.directories,
+    symlinks: dag?.links.length ?? rec.record.symlinks,
+    bytes: rec.record.bytes,
+    bytesFetched: counters.bytesFetched,
+    bytesLocal: counters.bytesLocal,
+    bytesPresent: counters.bytesPresent,
+    bytesResumed: counters.bytesResumed,
+    fromPeers: counters.fromPeers,
+    skipped: rec.record.skipped,
+    problems: ctx.problems,
+    planSeconds: sp?.planSeconds ?? (performance.now() - ctx.started) / 1000,
+    seconds: (performance.now() - ctx.started) / 1000
+  }
+}
+
+/** The stat of a placed file: the one taken when it was placed, else an lstat now (undefined if not a file). */
+async function statOf (abs: string, path: string, stats: Map<string, PlacedStat>): Promise<PlacedStat | undefined> {
+  const known = stats.get(path)
+  if (known !== undefined) return known
+  const st = await fsp.lstat(abs).catch(() => undefined)
+  return st?.isFile() === true ? { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino } : undefined
+}
+
+/** Records the files a pull placed (or hashed) as they are now on disk, for the quick check of later pulls. */
+async function recordPlaced (catalog: Catalog, dest: string, rc: ReconcileOutput): Promise<void> {
+  const rows: Array<{ path: string } & PlacedStat> = []
+  await eachConcurrently(rc.placedNow, PLAN_CONCURRENCY, async (path) => {
+    const abs = joinPath(dest, path)
+    const st = await statOf(abs, path, rc.placedStats)
+    if (st !== undefined) rows.push({ path: abs, ...st })
+  })
+  catalog.placed.record(rows)
+}
+
+/** What registerScan writes: the record and entries as signed, the DAG's files and inner nodes, provenance. */
+interface Replica {
+  record: ScanInfo
+  root: CID
+  files: PlannedFile[]
+  meta: Map<string, ScanEntryInfo>
+  innerNodes: Iterable<CID>
+  provenance: Array<{ peer: string, bytes: number, fetched: number }>
+  /** Stats taken when files were placed, by path. */
+  stats: Map<string, PlacedStat>
+}
+
+async function registerScan (catalog: Catalog, dest: string, r: Replica): Promise<void> {
+  const { record, root } = r
+  if (catalog.listScans().some((s) => s.root?.equals(root) === true && s.sourcePath === dest && s.state === 'complete')) return
+  const writer = catalog.createScanWriter({ collection: record.collection, name: record.name, sourcePath: dest, origin: record.origin, created: record.created })
+  try {
+    // the entries exactly as signed (checked against the DAG above), so the origin's signature still verifies here
+    for (const m of r.meta.values()) writer.addEntry(m)
+    writer.addNodes(r.innerNodes)
+    for (const { entry, leaves } of r.files) {
+      const abs = joinPath(dest, entry.path)
+      const st = r.stats.get(entry.path) ?? await fsp.lstat(abs)
+      writer.addSource(abs, st.size, st.mtimeMs, leaves.map((l) => ({ cid: l.cid, offset: l.offset, length: l.length })))
+    }
+    writer.commit({ root, files: record.files, directories: record.directories, symlinks: record.symlinks, bytes: record.bytes, skipped: record.skipped, signature: record.signature, provenance: r.provenance })
+  } catch (err) {
+    writer.abort()
+    throw err
+  }
+}

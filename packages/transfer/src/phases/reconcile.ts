@@ -1,0 +1,138 @@
+import { promises as fsp, type Stats } from 'node:fs'
+import { join } from 'node:path'
+import type { FileLeaf } from '@ferry/dag'
+import type { PlacedStat } from '@ferry/store'
+import { PLAN_CONCURRENCY, STAGING_DIR } from '../constants.js'
+import type { PullContext } from '../context.js'
+import { describeType, eachConcurrently, joinPath, mkdirSafe, safeMode, sameMtime } from '../fs-safe.js'
+import { bitmapFor, hasBit, stagingName, type StagedFile } from '../staging.js'
+import type { DagOutput, PlannedFile } from './dag.js'
+import type { RecordOutput } from './record.js'
+
+/** Paths under which nothing is created (a directory that could not be made, the reserved staging name). */
+export interface Blocked {
+  has: (path: string) => boolean
+}
+
+/** Output of the reconcile phase: what is still to be assembled, and what is already in place. */
+export interface ReconcileOutput {
+  pullId: number
+  blocked: Blocked
+  /** Files not at the destination: staged (maybe partly, from an earlier run). */
+  staged: StagedFile[]
+  /** Of `staged`, those an earlier run staged completely: only to place. */
+  completeAlready: StagedFile[]
+  /** Files this run placed or hashed: recorded for the next run's quick check. */
+  placedNow: string[]
+  /** Of `placedNow`, the stat right after placing, where it was taken then (saves a stat each at finish). */
+  placedStats: Map<string, PlacedStat>
+}
+
+const DEFAULT_META = { mode: 0o644, mtimeMs: 0 }
+
+/**
+ * Phase 3, reconcile: creates the destination's directories (never through a symlink), then sorts every
+ * file into present (quick check for files Ferry placed, else hashed), conflict (never overwritten) or to
+ * stage, keeping every leaf an interrupted run staged that still hashes right.
+ */
+export async function reconcilePhase (ctx: PullContext, rec: RecordOutput, dag: DagOutput, pullId: number): Promise<ReconcileOutput> {
+  const { dest } = ctx
+  ctx.freshDest = await fsp.lstat(dest).then(() => false, () => true)
+  await mkdirSafe(dest, '')
+  const blocked = await makeDirs(ctx, dag)
+  const out: ReconcileOutput = { pullId, blocked, staged: [], completeAlready: [], placedNow: [], placedStats: new Map() }
+  const saved = ctx.catalog.pulls.progress(pullId)
+  const resumable = await fsp.lstat(join(dest, STAGING_DIR)).then((st) => st.isDirectory(), () => false)
+  // What already sits at each file's place: lstat'ed PLAN_CONCURRENCY at a time (one after the other,
+  // a no-op pull of 2,000 files spent most of its plan waiting on them)
+  const present = new Map<string, Stats>()
+  await eachConcurrently(dag.files.filter(({ entry }) => !blocked.has(entry.path)), PLAN_CONCURRENCY, async ({ entry }) => {
+    const st = await fsp.lstat(joinPath(dest, entry.path)).catch(() => undefined)
+    if (st != null) present.set(entry.path, st)
+  })
+  for (const f of dag.files) {
+    if (blocked.has(f.entry.path)) continue
+    const m = rec.meta.get(f.entry.path) ?? DEFAULT_META
+    const st = present.get(f.entry.path)
+    if (st != null) await reconcilePresent(ctx, f, m, st, out)
+    else await reconcileStaged(ctx, f, m, saved.has(f.entry.path) || resumable, out)
+  }
+  return out
+}
+
+/** The reserved staging name, then every directory, pre-order: a directory that could not be made blocks all below it. */
+async function makeDirs (ctx: PullContext, dag: DagOutput): Promise<Blocked> {
+  const { dest, problems } = ctx
+  const blockedDirs: string[] = []
+  // the staging directory's name is Ferry's own: an entry of that name at the top is never placed
+  for (const e of [...dag.dirs, ...dag.links, ...dag.files.map((f) => f.entry)]) {
+    if (e.path !== STAGING_DIR) continue
+    problems.push({ path: e.path, code: 'ERR_CONFLICT', message: `the name ${STAGING_DIR} is reserved for Ferry's staging directory; not placed` })
+    blockedDirs.push(e.path)
+  }
+  const blocked: Blocked = { has: (path) => blockedDirs.some((d) => path === d || path.startsWith(`${d}/`)) }
+  for (const d of dag.dirs) {
+    if (d.path === STAGING_DIR || blocked.has(d.path)) continue
+    const problem = await mkdirSafe(dest, d.path)
+    if (problem != null) {
+      problems.push(problem)
+      blockedDirs.push(problem.path)
+    }
+  }
+  return blocked
+}
+
+/** A file already at its place: present (quick check or hashed), else a conflict. */
+async function reconcilePresent (ctx: PullContext, f: PlannedFile, m: { mode: number, mtimeMs: number }, st: Stats, out: ReconcileOutput): Promise<void> {
+  const { entry, leaves } = f
+  const final = joinPath(ctx.dest, entry.path)
+  if (!st.isFile()) {
+    ctx.problems.push({ path: entry.path, code: 'ERR_CONFLICT', message: `exists at the destination as ${describeType(st)}; not replaced` })
+  } else if (ctx.options.checksum !== true && st.size === entry.size && sameMtime(st.mtimeMs, m.mtimeMs) && ctx.catalog.placed.trusted(final, st)) {
+    ctx.counters.bytesPresent += entry.size // the quick check, for a file Ferry placed and nothing touched since
+  } else if (st.size === entry.size && await matches(ctx, final, st.size, leaves)) {
+    ctx.counters.bytesPresent += entry.size
+    await fsp.chmod(final, safeMode(m.mode, false))
+    await fsp.utimes(final, m.mtimeMs / 1000, m.mtimeMs / 1000)
+    out.placedNow.push(entry.path) // hashed: from now on it is known as Ferry's
+  } else {
+    ctx.problems.push({ path: entry.path, code: 'ERR_CONFLICT', message: 'exists at the destination with other content; not overwritten' })
+  }
+}
+
+/**
+ * A file to stage. An earlier run's staged file keeps every leaf that still hashes right, whatever the
+ * journal says (after kill -9 the journal lags the data; after a power cut the data may lag the journal).
+ */
+async function reconcileStaged (ctx: PullContext, f: PlannedFile, m: { mode: number, mtimeMs: number }, look: boolean, out: ReconcileOutput): Promise<void> {
+  const { entry, leaves } = f
+  const stagedAt = stagingName(ctx.dest, entry.path)
+  const stagedStat = look ? await fsp.lstat(stagedAt).then((st) => (st.isFile() ? st : undefined), () => undefined) : undefined
+  const done = stagedStat != null ? await verifiedLeaves(ctx, stagedAt, stagedStat.size, leaves) : bitmapFor(leaves.length)
+  let remaining = 0
+  for (let i = 0; i < leaves.length; i++) {
+    if (!hasBit(done, i)) remaining++
+    else ctx.counters.bytesResumed += leaves[i]?.length ?? 0
+  }
+  const file: StagedFile = { path: entry.path, cid: entry.cid, size: entry.size, mode: safeMode(m.mode, false), mtimeMs: m.mtimeMs, leaves, done, remaining, writing: 0, dirty: false }
+  if (remaining === 0) out.completeAlready.push(file)
+  out.staged.push(file)
+}
+
+/** Bit i set: leaf i of the file at `path` (of `size` bytes) hashes to its CID (on the hash pool). */
+export async function verifiedLeaves (ctx: PullContext, path: string, size: number, leaves: FileLeaf[]): Promise<Uint8Array> {
+  const pool = ctx.pool()
+  const map = bitmapFor(leaves.length)
+  await Promise.all(leaves.map(async (leaf, i) => {
+    if (leaf.offset + leaf.length > size || leaf.length === 0) return
+    const digest = await pool.hash(path, leaf.offset, leaf.length, leaf.length, ctx.signal).catch(() => undefined)
+    if (digest != null && Buffer.from(digest).equals(leaf.cid.multihash.digest)) map[i >> 3] = (map[i >> 3] ?? 0) | (1 << (i & 7))
+  }))
+  return map
+}
+
+/** A file at the destination holds exactly these leaves (hashed on the pool, as a resume checks). */
+export async function matches (ctx: PullContext, abs: string, size: number, leaves: FileLeaf[]): Promise<boolean> {
+  const map = await verifiedLeaves(ctx, abs, size, leaves)
+  return leaves.every((_, i) => hasBit(map, i))
+}

@@ -1,0 +1,76 @@
+import { promises as fsp } from 'node:fs'
+import { DEFAULT_CHECKPOINT_BYTES } from '../constants.js'
+import type { PullContext } from '../context.js'
+import { joinPath } from '../fs-safe.js'
+import type { WorkItem, WorkQueue } from '../queue.js'
+import type { Staging, StagedFile } from '../staging.js'
+import type { PullProblem } from '../types.js'
+import { matches, type ReconcileOutput } from './reconcile.js'
+
+/** Where verified leaves go during the fetch phase: written, files placed as they complete, checkpointed. */
+export interface LeafSink {
+  /** Writes one verified leaf; places its file if that completed it; checkpoints past the byte threshold. */
+  written: (item: WorkItem, bytes: Uint8Array | Uint8Array[], fetched: boolean) => Promise<void>
+  /** Places a file whose leaves are all staged. */
+  completed: (file: StagedFile) => Promise<void>
+  /** Journals progress (one at a time, queued); a failure aborts the pull and is rethrown by `drain`. */
+  checkpoint: () => Promise<void>
+  /** Waits for the checkpoints queued so far; throws the first one's error. */
+  drain: () => Promise<void>
+}
+
+function conflictAppeared (path: string): PullProblem {
+  return { path, code: 'ERR_CONFLICT', message: 'appeared at the destination during the pull; not overwritten (the pulled copy stays staged)' }
+}
+
+/** The sink over `staging`; every file it places is pushed to `rc.placedNow` (with its stat when known). */
+export function leafSink (ctx: PullContext, staging: Staging, queue: WorkQueue, rc: ReconcileOutput): LeafSink {
+  const { placedNow } = rc
+  const checkpointBytes = ctx.options.checkpointBytes ?? DEFAULT_CHECKPOINT_BYTES
+  let checkpointing: Promise<void> = Promise.resolve()
+  let checkpointError: unknown
+  const placedFile = (f: StagedFile): void => { placedNow.push(f.path); ctx.emit({ type: 'pull:file', path: f.path, size: f.size }) }
+  // a file that appeared at its place during the pull is fine if it holds exactly our bytes, else a conflict
+  const appeared = async (f: StagedFile): Promise<void> => {
+    const abs = joinPath(ctx.dest, f.path)
+    const st = await fsp.lstat(abs).catch(() => undefined)
+    if (st?.isFile() === true && st.size === f.size && await matches(ctx, abs, f.size, f.leaves)) placedFile(f)
+    else ctx.problems.push(conflictAppeared(f.path))
+  }
+  const checkpoint = (): Promise<void> => {
+    checkpointing = checkpointing.then(async () => {
+      const { bytes, placed, conflicts } = await staging.checkpoint()
+      for (const f of placed) placedFile(f)
+      for (const f of conflicts) await appeared(f)
+      if (bytes > 0) ctx.emit({ type: 'pull:checkpoint', bytes })
+    }).catch((err) => { checkpointError ??= err; ctx.controller.abort(err) })
+    return checkpointing
+  }
+  const completed = async (file: StagedFile): Promise<void> => {
+    const outcome = await staging.complete(file)
+    if (outcome === 'placed') placedFile(file)
+    else if (outcome === 'conflict') await appeared(file)
+  }
+  const written = async (item: WorkItem, bytes: Uint8Array | Uint8Array[], fetched: boolean): Promise<void> => {
+    if (staging.wholeFile(item.file)) {
+      // a file of one leaf: written and placed at once, synchronously (no await until it is done)
+      const placed = staging.placeWhole(item.file, bytes, fetched)
+      queue.complete(item)
+      ctx.counters.lastProgress = Date.now()
+      if (placed === 'conflict') return await appeared(item.file)
+      rc.placedStats.set(item.file.path, placed)
+      placedFile(item.file)
+      return
+    }
+    const finished = await staging.write(item.file, item.index, bytes, fetched)
+    queue.complete(item)
+    ctx.counters.lastProgress = Date.now()
+    if (finished) await completed(item.file)
+    if (staging.pendingBytes >= checkpointBytes) void checkpoint()
+  }
+  const drain = async (): Promise<void> => {
+    await checkpointing
+    if (checkpointError !== undefined) throw checkpointError
+  }
+  return { written, completed, checkpoint, drain }
+}

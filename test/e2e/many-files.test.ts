@@ -1,0 +1,91 @@
+/**
+ * A scan of many small files (issue 12): 20,000 files of 0-4 KiB in 40 directories, pulled between real
+ * daemons, killed with SIGKILL mid-way, resumed, and compared byte for byte; then pulled again as a no-op.
+ */
+import { spawn } from 'node:child_process'
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { FERRY_BIN, ferry, initTestHome, json } from '../support/ferry.js'
+import { DaemonSet, type Daemon } from '../support/daemon.js'
+import { bytes, cleanup, hashTree, tempDir } from '../support/tree.js'
+
+const FILES = 20_000
+const DIRS = 40
+const MAX_SIZE = 4096
+const PULL_TIMEOUT_MS = 240_000
+
+/** Files under their final names in `dest` (one level of directories, staging left out). */
+function placedFiles (dest: string): number {
+  let n = 0
+  let dirs: string[] = []
+  try { dirs = readdirSync(dest) } catch { return 0 }
+  for (const d of dirs) {
+    if (d === '.ferry-partial') continue
+    try { n += readdirSync(join(dest, d)).length } catch {}
+  }
+  return n
+}
+
+describe('a scan of 20,000 small files', () => {
+  const daemons = new DaemonSet()
+  let tmp: string
+  let scan: string
+  let root: string
+  let source: Daemon
+  let puller: { dir: string, id: string }
+
+  beforeAll(async () => {
+    tmp = tempDir()
+    scan = join(tmp, 'many')
+    // one pool of bytes, every file a distinct slice with its index in front (as the bench's small tree)
+    const pool = bytes(1024 * 1024, 'many-files')
+    for (let d = 0; d < DIRS; d++) mkdirSync(join(scan, `dir_${String(d).padStart(3, '0')}`), { recursive: true })
+    for (let i = 0; i < FILES; i++) {
+      const size = (i * 2654435761) % (MAX_SIZE + 1)
+      const start = (i * 40503) % (pool.length - MAX_SIZE)
+      const buf = Buffer.from(pool.subarray(start, start + size))
+      if (size >= 4) buf.writeUInt32LE(i, 0)
+      writeFileSync(join(scan, `dir_${String(i % DIRS).padStart(3, '0')}`, `f_${String(i).padStart(5, '0')}.dat`), buf)
+    }
+    const A = await initTestHome(tmp, 'source')
+    puller = await initTestHome(tmp, 'puller')
+    const added = json(await ferry(['add', scan, '--json', '--home', A.dir], { timeoutMs: PULL_TIMEOUT_MS }))
+    expect(added.files).toBe(FILES)
+    root = added.root
+    await ferry(['trust', puller.id, '--home', A.dir])
+    source = await daemons.start(A.dir)
+  }, PULL_TIMEOUT_MS)
+  afterAll(async () => {
+    await daemons.stopAll()
+    cleanup(tmp)
+  })
+
+  it('kill -9 mid-way, then the same command resumes; the copy is byte for byte; a re-pull is a no-op', async () => {
+    const dest = join(tmp, 'dest')
+    const args = ['pull', root, dest, '--from', source.addr, '--json', '--home', puller.dir]
+    const child = spawn(FERRY_BIN, args, { stdio: 'ignore', env: { ...process.env, FERRY_HOME: undefined } })
+    const exited = new Promise((resolve) => child.on('exit', resolve))
+    const deadline = Date.now() + PULL_TIMEOUT_MS
+    while (placedFiles(dest) < FILES * 0.3 && Date.now() < deadline && child.exitCode === null) await new Promise((resolve) => setTimeout(resolve, 50))
+    child.kill('SIGKILL')
+    await exited
+    const before = placedFiles(dest)
+    expect(before).toBeGreaterThan(0)
+    expect(before).toBeLessThan(FILES) // killed mid-way, not after the end
+
+    const out = json(await ferry(args, { timeoutMs: PULL_TIMEOUT_MS }))
+    expect(out.complete).toBe(true)
+    expect(out.files).toBe(FILES)
+    expect(out.problems).toEqual([])
+    // nothing fetched twice: what it fetched is what it did not find at the destination or staged
+    expect(out.bytesFetched + out.bytesPresent + out.bytesResumed + out.bytesLocal).toBe(out.bytes)
+    expect(out.bytesPresent).toBeGreaterThan(0)
+    expect(hashTree(dest)).toEqual(hashTree(scan))
+
+    const again = json(await ferry(args, { timeoutMs: PULL_TIMEOUT_MS }))
+    expect(again.complete).toBe(true)
+    expect(again.bytesFetched).toBe(0)
+    expect(again.bytesPresent).toBe(out.bytes)
+  }, 3 * PULL_TIMEOUT_MS)
+})
