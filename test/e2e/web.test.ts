@@ -2,8 +2,8 @@
  * The web page (issue 14) in real headless Chromium against real daemons in real processes: log in with the
  * link `ferry web --print` prints, see the token leave the address bar, be refused without the cookie, see
  * the node's PeerId, add a second daemon as a peer and watch it connect (server-sent events), browse that
- * daemon's scans (added with `ferry add`). With FERRY_SCREENSHOTS=1 (`npm run screenshots`) it also writes
- * PNGs into docs/images/.
+ * daemon's scans (added with `ferry add`), pull one from the page as a task and watch it succeed. With
+ * FERRY_SCREENSHOTS=1 (`npm run screenshots`) it also writes PNGs into docs/images/.
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -16,7 +16,7 @@ import { ferry, initTestHome, json } from '../support/ferry.js'
 import { DaemonSet, type Daemon } from '../support/daemon.js'
 import { apiOf, type ApiHandle } from '../support/api.js'
 import { requireInCi } from '../support/ci.js'
-import { cleanup, tempDir, writeTree } from '../support/tree.js'
+import { cleanup, hashTree, tempDir, writeTree } from '../support/tree.js'
 
 const CHROMIUM = '/usr/bin/chromium'
 const IMAGES = fileURLToPath(new URL('../../docs/images/', import.meta.url))
@@ -142,9 +142,8 @@ describe('the web page', () => {
     await page.getByRole('button', { name: 'Filter' }).click()
     await expect.poll(async () => await rows.count()).toBe(1)
     await page.getByRole('button', { name: 'Pull…' }).click()
-    expect(await page.getByTestId('pull-note').textContent()).toContain('needs the task service')
-    expect(await page.getByLabel('Label').isDisabled()).toBe(true)
-    expect(await page.getByRole('button', { name: 'Pull this scan' }).isDisabled()).toBe(true)
+    expect(await page.getByLabel('Label').inputValue()).toBe('scan-018')
+    expect(await page.getByRole('button', { name: 'Pull this scan' }).isEnabled()).toBe(true)
     await page.getByLabel('Name starts with').fill('')
     await page.getByRole('button', { name: 'Filter' }).click()
     await expect.poll(async () => await rows.count()).toBe(2)
@@ -209,6 +208,34 @@ describe('the web page', () => {
     await expect.poll(async () => await page.getByRole('region', { name: 'Activity' }).textContent()).toContain('No tasks yet.')
     expect(await page.getByTestId('tasks-unavailable').count()).toBe(0)
     await shot('web-activity')
+  })
+
+  it('starts a pull of a scan from the browse view and watches its task succeed live', async (ctx) => {
+    if (browser === undefined) return requireInCi(ctx, `${CHROMIUM} is missing`)
+    await page.goto(`${api.url}/#/peers/bee`)
+    await page.locator('table.catalog tr', { hasText: 'scan-017' }).getByRole('button', { name: 'Pull…' }).click()
+    // the API's refusal, in its words
+    await page.getByLabel('Destination').fill('incoming/scan-017')
+    await page.getByRole('button', { name: 'Pull this scan' }).click()
+    await expect.poll(async () => await page.getByTestId('pull-error').textContent()).toContain('body.destination: must match')
+    const dest = join(dir, 'incoming', 'scan-017')
+    await page.getByLabel('Destination').fill(dest)
+    await page.getByLabel('Label').fill('scan-017 from the page')
+    await page.getByLabel('Deadline').fill('2030-01-01T12:00') // the browser's zone, Europe/Paris here
+    await page.getByRole('button', { name: 'Pull this scan' }).click()
+    await expect.poll(() => page.url()).toMatch(/#\/tasks\/[0-9a-f-]{36}$/)
+    const id = decodeURIComponent(page.url().split('/').pop() as string)
+    const main = page.locator('main')
+    await expect.poll(async () => await main.locator('.condition').first().textContent(), { timeout: 30_000 }).toBe('succeeded')
+    await expect.poll(async () => await main.textContent()).toContain('650 kB of 650 kB')
+    const counts = main.locator('dl.counts')
+    expect(await counts.locator('div', { hasText: 'Files' }).locator('dd').textContent()).toBe('3')
+    expect(await counts.locator('div', { hasText: 'Succeeded' }).locator('dd').textContent()).toBe('3')
+    expect(await main.getByRole('heading', { level: 2 }).textContent()).toBe('scan-017 from the page')
+    const t = (await api.call('GET', `/v1/tasks/${id}`)).body
+    expect(t).toMatchObject({ condition: 'SUCCEEDED', destination: dest, files: 3, bytesTotal: 650_000, bytesTransferred: 650_000, succeeded: 3, deadline: '2030-01-01T11:00:00.000Z' })
+    expect(t.sources).toEqual([expect.stringContaining(b.id)])
+    expect(hashTree(dest)).toEqual(hashTree(join(dir, 'scan-017')))
   })
 
   /**

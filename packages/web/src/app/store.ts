@@ -30,7 +30,13 @@ export interface BrowseState {
   /** The pull form's destination, and the free space there (or why it could not be measured). */
   dest: string
   destSpace?: Space | { error: string }
+  /** A POST /v1/tasks is under way; the API's refusal of the last one, in its words. */
+  starting: boolean
+  pullError?: string
 }
+
+/** What the pull form sends: POST /v1/tasks with the picked scan's root and the browsed peer's name. */
+export interface PullRequest { root: string, destination: string, label: string, deadline: string }
 
 export interface State {
   route: Route
@@ -161,6 +167,7 @@ export function createStore (render: () => void) {
     state,
     ...load,
     ...browse,
+    ...pullActions(state, render),
     ...peerActions(state, render, load.loadPeers),
     /** A daemon event: re-read what it is about, once per burst. */
     onEvent (e: DaemonEvent): void {
@@ -181,6 +188,37 @@ export function createStore (render: () => void) {
       if (route.view === 'tasks' || route.view === 'task') await load.loadTasks()
     }
   }
+}
+
+/** The pull form's action (POST /v1/tasks), its refusal kept in words for the form. */
+function pullActions (state: State, render: () => void) {
+  const call = guard(state, render)
+  return {
+    /** Starts a task for the picked scan; on success the page goes to the task's page, where it updates live. */
+    async startPull (p: PullRequest): Promise<void> {
+      const b = state.browse
+      if (b === undefined || b.starting) return
+      Object.assign(b, { starting: true, pullError: undefined })
+      render()
+      const body = { root: p.root, destination: p.destination, sources: [b.peer], ...(p.label === '' ? {} : { label: p.label }), ...deadline(p.deadline) }
+      try {
+        const { task } = await call<{ task: TaskRecord }>('POST', '/v1/tasks', body)
+        location.hash = `#/tasks/${encodeURIComponent(task.taskId)}`
+      } catch (err) {
+        b.pullError = message(err)
+      } finally {
+        b.starting = false
+        render()
+      }
+    }
+  }
+}
+
+/** A datetime-local value (the browser's zone, no offset) as the ISO time the API takes; none: the API's default. */
+function deadline (local: string): { deadline?: string } {
+  if (local === '') return {}
+  const t = new Date(local)
+  return Number.isNaN(t.getTime()) ? { deadline: local } : { deadline: t.toISOString() }
 }
 
 function browseActions (state: State, render: () => void) {
@@ -207,7 +245,7 @@ function browseActions (state: State, render: () => void) {
   }
   return {
     async openBrowse (peer: string): Promise<void> {
-      state.browse = { peer, collection: '', prefix: '', back: [], cursor: undefined, loading: false, dest: '' }
+      state.browse = { peer, collection: '', prefix: '', back: [], cursor: undefined, loading: false, dest: '', starting: false }
       await load()
     },
     async filter (collection: string, prefix: string): Promise<void> {
@@ -229,7 +267,7 @@ function browseActions (state: State, render: () => void) {
       await load()
     },
     pick (root: string | undefined): void {
-      if (state.browse !== undefined) state.browse.picked = root
+      if (state.browse !== undefined) Object.assign(state.browse, { picked: root, pullError: undefined })
       render()
     },
     /** The destination typed into the pull form: its free space, asked once typing pauses. */

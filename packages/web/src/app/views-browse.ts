@@ -38,28 +38,33 @@ function spaceHint (b: BrowseState, node: NodeInfo | undefined): string {
 }
 
 /**
- * The pull form. Pulling from the page is a task (POST /v1/tasks), and this daemon has no task service yet:
- * the destination shows its free space and fills in the command that pulls from a shell; label, deadline
- * and the button are disabled.
+ * The pull form: a task (POST /v1/tasks) for the picked scan from the browsed peer, by its name (the API
+ * resolves it). The destination shows its free space; the API's refusal shows in its words; once started,
+ * the page goes to the task's page. The command that pulls from a shell is shown too.
  */
 function pullForm (store: Store, b: BrowseState, node: NodeInfo | undefined): TemplateResult {
   const r = b.page?.rows.find((x) => x.root === b.picked)
   if (r === undefined) return html``
   const dest = b.dest === '' ? '<destination>' : b.dest
-  return html`<form class="card pull" aria-labelledby="pull-h" @submit=${(e: Event) => { e.preventDefault() }}>
+  const submit = (e: SubmitEvent): void => {
+    e.preventDefault()
+    const data = new FormData(e.currentTarget as HTMLFormElement)
+    const field = (name: string): string => String(data.get(name) ?? '').trim()
+    void store.startPull({ root: r.root, destination: field('destination'), label: field('label'), deadline: field('deadline') })
+  }
+  return html`<form class="card pull" aria-labelledby="pull-h" @submit=${submit}>
     <h3 id="pull-h">Pull ${r.name} (${formatBytes(r.bytes)})</h3>
-    <p class="note" role="note" data-testid="pull-note">Pulling from this page needs the task service, which this daemon does not have yet.
-      From a shell on this node: <code class="cmd" data-testid="pull-command">ferry pull ${r.root} ${dest} --from ${b.peer}</code></p>
     <div class="row">
       <div class="field wide"><label for="p-dest">Destination</label><input id="p-dest" name="destination" placeholder="/data/visits/…" .value=${b.dest}
         autocomplete="off" spellcheck="false" aria-describedby="p-dest-hint" @input=${(e: Event) => { store.destination((e.currentTarget as HTMLInputElement).value.trim()) }}>
         <small id="p-dest-hint" data-testid="dest-space" aria-live="polite">${spaceHint(b, node)}</small></div>
-      <fieldset disabled>
-        <div class="field"><label for="p-label">Label</label><input id="p-label" name="label" .value=${r.name}></div>
-        <div class="field"><label for="p-deadline">Deadline</label><input id="p-deadline" name="deadline" type="datetime-local"></div>
-        <div class="field"><button type="submit">Pull this scan</button></div>
-      </fieldset>
+      <div class="field"><label for="p-label">Label</label><input id="p-label" name="label" .value=${r.name}></div>
+      <div class="field"><label for="p-deadline">Deadline</label><input id="p-deadline" name="deadline" type="datetime-local" aria-describedby="p-deadline-hint">
+        <small id="p-deadline-hint" class="muted">your time; empty: a day from now</small></div>
+      <div class="field"><button type="submit" ?disabled=${b.starting}>${b.starting ? 'Starting…' : 'Pull this scan'}</button></div>
     </div>
+    ${b.pullError === undefined ? nothing : html`<p class="error" role="alert" data-testid="pull-error">The pull did not start: ${b.pullError}</p>`}
+    <p class="muted">From a shell on this node: <code class="cmd" data-testid="pull-command">ferry pull ${r.root} ${dest} --from ${b.peer}</code></p>
   </form>`
 }
 

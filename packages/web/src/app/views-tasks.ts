@@ -1,6 +1,6 @@
 /**
  * The activity view: the list of tasks and a task's page, laid out for the task record of @ferry/tasks
- * (types.ts). The task routes are not in the API yet: GET /v1/tasks answers 404, and the view says so.
+ * (types.ts), from GET /v1/tasks; a daemon without the task routes answers 404, and the view says so.
  */
 import { html, nothing, type TemplateResult } from 'lit-html'
 import { formatBytes, formatCount, when } from './format.js'
