@@ -3,39 +3,14 @@
  * reason in plain words and what to do, and the exit code of a task's outcome.
  */
 import { ErrorCodes, ExitCode } from '@ferry/errors'
+import type { TaskFileFailure, TaskRecord } from '@ferry/store'
 import { formatBytes, formatRate, plural } from './format.js'
 
-/** A task as GET /v1/tasks/:id answers it (the fields the CLI reads; --json prints them all). */
-export interface ShownTask {
-  taskId: string
-  label: string | null
-  root: string
-  sources: string[]
-  destination: string
-  collection: string | null
-  condition: 'QUEUED' | 'ACTIVE' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED'
-  requested: string
-  started: string | null
-  completed: string | null
-  deadline: string
-  settings: Record<string, unknown>
-  files: number
-  directories: number
-  bytesTotal: number
-  bytesTransferred: number
-  pending: number
-  succeeded: number
-  failed: number
-  retrying: number
-  skipped: number
-  cancelled: number
-  effectiveSpeed: number
-  eta: string | null
-  attempts: number
-  reason: { code: string, message: string } | null
-  lastRun: { bytesFetched: number, bytesLocal: number, bytesPresent: number, bytesResumed: number, seconds: number } | null
-  fileErrors?: Array<{ path: string, code: string, message: string, when: string, attempts: number }>
-}
+/**
+ * A task as GET /v1/tasks/:id answers it: the store's record, with the failed files when asked for one task
+ * (type only: nothing of @ferry/store is loaded).
+ */
+export type ShownTask = TaskRecord & { fileErrors?: TaskFileFailure[] }
 
 export const FINAL_CONDITIONS: ReadonlySet<string> = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED'])
 
