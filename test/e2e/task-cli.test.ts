@@ -4,9 +4,12 @@
  * and exits with its outcome; a conflicting file fails the task naming the file, and `ferry retry` after the
  * conflict is gone fetches only that file; `ferry cancel`; the API's validation and authentication.
  */
+import { randomBytes } from 'node:crypto'
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { CID } from 'multiformats/cid'
+import { sha256 } from 'multiformats/hashes/sha2'
 import { ferry, initTestHome, json } from '../support/ferry.js'
 import { DaemonSet, type Daemon } from '../support/daemon.js'
 import { apiOf, openEvents, until, type ApiHandle } from '../support/api.js'
@@ -118,12 +121,17 @@ describe('tasks from the CLI, through the daemon\'s API', () => {
   })
 
   it('`ferry cancel` stops a task at once: CANCELLED, and `task --watch` exits 130', async () => {
-    // a source that is down: the task stays ACTIVE, retrying, until cancelled
-    const down = `/ip4/127.0.0.1/tcp/1/p2p/${source.peerId}`
-    const r = await ferry(['pull', root, join(tmp, 'replica-cancel'), '--from', down, '--detach', '--json', '--home', puller.dir])
+    // a source that is down (a node that never ran: with the source's PeerId, libp2p would reuse the live
+    // connection to it) and a root nobody holds (the scan above would complete from this node's own copy):
+    // the task stays ACTIVE, retrying, until cancelled
+    const ghost = await initTestHome(tmp, 'ghost')
+    const down = `/ip4/127.0.0.1/tcp/1/p2p/${ghost.id}`
+    const unheld = CID.createV1(0x70, await sha256.digest(randomBytes(32))).toString()
+    const r = await ferry(['pull', unheld, join(tmp, 'replica-cancel'), '--from', down, '--detach', '--json', '--home', puller.dir])
     expect(r.code, r.stderr).toBe(0)
     const { taskId } = json(r)
-    await until(async () => ((await api.call('GET', `/v1/tasks/${taskId}`)).body.condition === 'ACTIVE' ? true : undefined), 30_000, 'ACTIVE')
+    let seen = ''
+    await until(async () => { const t = (await api.call('GET', `/v1/tasks/${taskId}`)).body; seen = `${t.condition} ${JSON.stringify(t.reason)}`; return t.condition === 'ACTIVE' ? true : undefined }, 30_000, 'ACTIVE').catch((err: Error) => { throw new Error(`${err.message}; last seen ${seen}`) })
     const watching = ferry(['task', taskId, '--watch', '--home', puller.dir])
     const c = await ferry(['cancel', taskId, '--home', puller.dir])
     expect(c.code, c.stderr).toBe(0)

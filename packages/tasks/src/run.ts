@@ -151,8 +151,12 @@ function deadlinePatch (task: TaskRecord, lastError: { code: string, message: st
   return { condition: 'FAILED', retrying: 0, reason: { code: 'ERR_TIMEOUT', message: `deadline ${task.deadline} passed with ${task.pending} files still pending${why}` } }
 }
 
-/** Writes the final condition and counters. */
+/**
+ * Writes the final condition and counters. A cancel is final: a run whose pull returned just after it (the
+ * pull had finished, or copied everything from this node, before it saw the abort) leaves it CANCELLED.
+ */
 function end (ctx: RunContext, task: TaskRecord, patch: TaskPatch): RunEnd {
+  if (ctx.store.get(task.taskId)?.condition === 'CANCELLED') return stopped(ctx, task, { kind: 'cancel' })
   ctx.store.update(task.taskId, { ...patch, completed: Date.now() })
   const reason = patch.reason != null ? `: ${patch.reason.message}` : ''
   ctx.log(task.taskId, 'ended', `${patch.condition ?? task.condition}${reason}`, { condition: patch.condition ?? task.condition, reason: patch.reason ?? null })
