@@ -33,7 +33,7 @@ export const web: Command = {
     '  --print   only print the URL',
     '  --json    { url, expires, opened }',
     '',
-    'Exit 0; 6 when no daemon runs on this home (start it with `ferry daemon`).'
+    'Exit 0; 8 when no daemon runs on this home (ERR_NO_DAEMON, as the task commands: start it with `ferry daemon`).'
   ].join('\n'),
   options: { print: { type: 'boolean' } },
   positionals: [0, 0],
@@ -41,7 +41,7 @@ export const web: Command = {
     return await withHome(ctx, async (home) => {
       const info = await (await nodeApi()).readDaemonInfo(home.dir)
       if (info?.api === undefined || info.peerId !== home.peerId.toString()) {
-        throw new FerryError('ERR_NETWORK', `No daemon runs on ${home.dir}: start it with \`ferry daemon\`, then run \`ferry web\` again`)
+        throw new FerryError('ERR_NO_DAEMON', `No daemon runs on ${home.dir}: start it with \`ferry daemon\`, then run \`ferry web\` again`, { details: { home: home.dir } })
       }
       const client = await (await apiClientApi()).apiClient(home.dir, info.api)
       const { url, expires } = await client.request<{ url: string, expires: string }>('POST', '/v1/login-tokens')
