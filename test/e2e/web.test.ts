@@ -5,18 +5,20 @@
  * daemon's scans (added with `ferry add`), pull one from the page as a task and watch it succeed. With
  * FERRY_SCREENSHOTS=1 (`npm run screenshots`) it also writes PNGs into docs/images/.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Ajv } from 'ajv'
 import { chromium, type Browser, type Page } from 'playwright-core'
-import type { TaskDetail, TaskEvent } from '@ferry/tasks'
+import { CID } from 'multiformats/cid'
+import { sha256 } from 'multiformats/hashes/sha2'
 import { ferry, initTestHome, json } from '../support/ferry.js'
 import { DaemonSet, type Daemon } from '../support/daemon.js'
 import { apiOf, type ApiHandle } from '../support/api.js'
 import { requireInCi } from '../support/ci.js'
-import { cleanup, hashTree, tempDir, writeTree } from '../support/tree.js'
+import { bytes as tbytes, cleanup, hashTree, tempDir, writeTree } from '../support/tree.js'
 
 const CHROMIUM = '/usr/bin/chromium'
 const IMAGES = fileURLToPath(new URL('../../docs/images/', import.meta.url))
@@ -82,11 +84,16 @@ describe('the web page', () => {
     expect(forged.status).toBe(401)
   })
 
-  it('`ferry web` without a running daemon says to start one (exit 6)', async () => {
+  it('`ferry web` without a running daemon says to start one (ERR_NO_DAEMON, exit 8 as the task commands)', async () => {
     const idle = await initTestHome(dir, 'idle')
     const r = await ferry(['web', '--print', '--home', idle.dir])
-    expect(r.code).toBe(6)
+    expect(r.code).toBe(8)
     expect(r.stderr).toContain('start it with `ferry daemon`')
+    expect(r.stderr).not.toMatch(/\n\s+at /) // a message, not a stack trace
+    const tasks = await ferry(['tasks', '--home', idle.dir])
+    expect(tasks.code).toBe(r.code)
+    const j = json(await ferry(['web', '--print', '--json', '--home', idle.dir]))
+    expect(j.error.code).toBe('ERR_NO_DAEMON')
   })
 
   it('logs in with the link `ferry web --print` prints, once, and drops the token from the location', async (ctx) => {
@@ -238,68 +245,59 @@ describe('the web page', () => {
     expect(hashTree(dest)).toEqual(hashTree(join(dir, 'scan-017')))
   })
 
-  /**
-   * The API has no task routes yet, so this one test answers them in the browser (page.route) with records
-   * typed as @ferry/tasks makes them: it checks the activity view's layout, not the daemon. Replace it by a
-   * real task once GET /v1/tasks exists.
-   */
-  it('lays out a task record of @ferry/tasks: list, progress, counters, failed files, event log', async (ctx) => {
+  it('shows a file changed at the source with its reason and what to do, and retries the task from the page', async (ctx) => {
     if (browser === undefined) return requireInCi(ctx, `${CHROMIUM} is missing`)
-    const t: TaskDetail = {
-      taskId: 't-0042',
-      label: 'scan-017 to home',
-      root: 'bafybeicimw4yh7srn7ejlamygdnymwopeqfqyjjwzvaiigb7m3f3kvawtm',
-      sources: [daemonB.addr],
-      destination: '/data/incoming/scan-017',
-      collection: 'mx-2412',
-      condition: 'ACTIVE',
-      requested: '2026-12-01T21:00:00.000Z',
-      started: '2026-12-01T21:00:01.000Z',
-      completed: null,
-      deadline: '2026-12-02T09:00:00.000Z',
-      settings: {},
-      files: 2400,
-      directories: 3,
-      bytesTotal: 12_400_000_000_000,
-      bytesTransferred: 4_960_000_000_000,
-      pending: 1398,
-      succeeded: 998,
-      failed: 1,
-      retrying: 3,
-      skipped: 0,
-      cancelled: 0,
-      effectiveSpeed: 1_150_000_000,
-      activeMs: 4_313_000,
-      eta: '2026-12-01T23:48:00.000Z',
-      attempts: 1,
-      reason: null,
-      lastRun: null,
-      updated: '2026-12-01T22:12:00.000Z',
-      fileErrors: [{ path: 'proj/1187.tif', code: 'ERR_CHANGED_AT_SOURCE', message: 'changed at the source since it was added: add the scan again there', when: '2026-12-01T21:40:12.000Z', attempts: 2 }]
-    }
-    const events: TaskEvent[] = [
-      { id: 1, taskId: t.taskId, time: '2026-12-01T21:00:00.000Z', kind: 'queued', message: 'queued', data: null },
-      { id: 2, taskId: t.taskId, time: '2026-12-01T21:00:01.000Z', kind: 'started', message: 'pulling from bee', data: null }
-    ]
-    const reply = (body: unknown) => async (route: import('playwright-core').Route) => { await route.fulfill({ json: body }) }
-    await page.route('**/v1/tasks', reply({ tasks: [t] }))
-    await page.route('**/v1/tasks/t-0042', reply(t))
-    await page.route('**/v1/tasks/t-0042/events', reply({ events }))
-    try {
-      await page.goto(`${api.url}/#/tasks`)
-      await page.reload()
-      const row = page.locator('tr[data-task="t-0042"]')
-      await expect.poll(async () => await row.textContent()).toContain('scan-017 to home')
-      expect(await row.locator('progress').getAttribute('value')).toBe('0.4')
-      await row.getByRole('link').click()
-      const main = page.locator('main')
-      await expect.poll(async () => await main.textContent()).toContain('proj/1187.tif')
-      const text = await main.textContent() ?? ''
-      for (const words of ['/data/incoming/scan-017', '4.96 TB of 12.4 TB', '1.15 GB/s', 'changed at the source', 'pulling from bee', 'Retrying']) expect(text).toContain(words)
-      await shot('web-task')
-    } finally {
-      await page.unrouteAll()
-    }
+    const src = join(dir, 'scan-019')
+    writeTree(src, { 'proj/0001.tif': 120_000, 'flat.h5': 40_000 })
+    const added = await ferry(['add', src, '--collection', 'mx-2412', '--name', 'scan-019', '--json', '--home', b.dir])
+    expect(added.code, added.stderr).toBe(0)
+    writeFileSync(join(src, 'proj/0001.tif'), tbytes(120_000, 'edited after it was added')) // same size, other bytes
+    const dest = join(dir, 'incoming', 'scan-019')
+    const created = await api.call('POST', '/v1/tasks', { root: json(added).root, destination: dest, sources: ['bee'], label: 'scan-019' })
+    expect(created.status, JSON.stringify(created.body)).toBe(201)
+    const id: string = created.body.task.taskId
+    await page.goto(`${api.url}/#/tasks/${id}`)
+    const main = page.locator('main')
+    await expect.poll(async () => await main.locator('.condition').first().textContent(), { timeout: 60_000 }).toBe('failed')
+    const row = main.locator('table.failed tr[data-path="proj/0001.tif"]')
+    await expect.poll(async () => await row.getByTestId('file-what').textContent()).toBe('The file changed at the source after it was added.')
+    expect(await row.getByTestId('file-todo').textContent()).toContain('Re-add it there')
+    expect(await row.textContent()).toContain('ERR_CHANGED_AT_SOURCE')
+    expect(await main.locator('table.failed tbody tr').count()).toBe(1) // flat.h5 arrived
+    expect(await main.getByTestId('task-reason').textContent()).toContain('What to do:')
+    expect(await main.getByRole('button', { name: 'Cancel' }).count()).toBe(0) // an ended task has Retry only
+    const before = (await api.call('GET', `/v1/tasks/${id}`)).body
+    expect(before).toMatchObject({ condition: 'FAILED', attempts: 1, failed: 1, fileErrors: [expect.objectContaining({ path: 'proj/0001.tif', code: 'ERR_CHANGED_AT_SOURCE' })] })
+    expect(hashTree(dest)).toEqual({ 'proj/': 'dir', 'flat.h5': hashTree(src)['flat.h5'] }) // the changed file is not placed
+    await shot('web-task-failed')
+    await main.getByRole('button', { name: 'Retry' }).focus()
+    await page.keyboard.press('Enter') // the keyboard works the buttons
+    await expect.poll(async () => (await api.call('GET', `/v1/tasks/${id}`)).body.attempts, { timeout: 60_000 }).toBe(2)
+    await expect.poll(async () => await main.locator('.condition').first().textContent(), { timeout: 60_000 }).toBe('failed')
+    expect((await api.call('GET', `/v1/tasks/${id}/events`)).body.events.map((e: any) => e.kind)).toContain('retry')
+  })
+
+  it('cancels a running task from the page: CANCELLED in the daemon too', async (ctx) => {
+    if (browser === undefined) return requireInCi(ctx, `${CHROMIUM} is missing`)
+    // a source that never ran and a root nobody holds: the task stays ACTIVE, retrying, until cancelled
+    const ghost = await initTestHome(dir, 'ghost')
+    const unheld = CID.createV1(0x70, await sha256.digest(randomBytes(32))).toString()
+    const created = await api.call('POST', '/v1/tasks', { root: unheld, destination: join(dir, 'incoming', 'never'), sources: [`/ip4/127.0.0.1/tcp/1/p2p/${ghost.id}`], label: 'waits forever' })
+    expect(created.status, JSON.stringify(created.body)).toBe(201)
+    const id: string = created.body.task.taskId
+    await page.goto(`${api.url}/#/tasks/${id}`)
+    const main = page.locator('main')
+    await expect.poll(async () => await main.locator('.condition').first().textContent(), { timeout: 60_000 }).toBe('active')
+    await shot('web-task')
+    await main.getByRole('button', { name: 'Cancel' }).click()
+    await expect.poll(async () => await main.locator('.condition').first().textContent(), { timeout: 30_000 }).toBe('cancelled')
+    expect((await api.call('GET', `/v1/tasks/${id}`)).body.condition).toBe('CANCELLED')
+    const shown = json(await ferry(['task', id, '--json', '--home', a.dir]))
+    expect(shown.condition).toBe('CANCELLED')
+    expect(await main.getByRole('button', { name: 'Retry' }).isEnabled()).toBe(true)
+    expect(await main.getByRole('button', { name: 'Cancel' }).count()).toBe(0)
+    // a second cancel, as from a stale page, is answered with the task unchanged
+    expect((await api.call('POST', `/v1/tasks/${id}/cancel`)).body.task.condition).toBe('CANCELLED')
   })
 
   it('says so when the session has ended, instead of failing quietly', async (ctx) => {

@@ -4,7 +4,8 @@ import { subscribe } from './api.js'
 import { createStore, parseRoute, type Store } from './store.js'
 import { browseView } from './views-browse.js'
 import { homeView } from './views-home.js'
-import { taskView, tasksView } from './views-tasks.js'
+import { taskView } from './views-task.js'
+import { tasksView } from './views-tasks.js'
 
 function content (store: Store): TemplateResult {
   const r = store.state.route

@@ -3,6 +3,7 @@
  * render callback after every change. Peers are re-read once per burst of events (debounced), never polled.
  */
 import { ApiError, request, type DaemonEvent } from './api.js'
+import type { SpeedSample } from './figures.js'
 import type { CatalogPage, NodeInfo, Peer, Space, TaskDetail, TaskEvent, TaskRecord } from './types.js'
 
 /** Where the page is (from location.hash). */
@@ -52,7 +53,14 @@ export interface State {
   browse?: BrowseState
   tasks: TasksState
   task?: { detail: TaskDetail, events: TaskEvent[] }
+  /** A cancel or retry asked from the task page: under way, or the API's refusal in its words. */
+  taskAction: { busy: boolean, error?: string }
+  /** Bytes transferred over time per task, sampled from the task:updated events since the page loaded. */
+  samples: Map<string, SpeedSample[]>
 }
+
+/** Samples kept per task for the speed chart (the oldest go first). */
+export const MAX_SAMPLES = 600
 
 /** Delay that gathers a burst of peer events into one GET /v1/peers. */
 export const REFRESH_DEBOUNCE_MS = 250
@@ -154,7 +162,7 @@ function peerActions (state: State, render: () => void, loadPeers: () => Promise
 
 /** The page's store: its state, and actions that update it and re-render. */
 export function createStore (render: () => void) {
-  const state: State = { route: { view: 'home' }, live: false, loggedOut: false, busy: false, tasks: { status: 'loading' } }
+  const state: State = { route: { view: 'home' }, live: false, loggedOut: false, busy: false, tasks: { status: 'loading' }, taskAction: { busy: false }, samples: new Map() }
   let peerTimer: ReturnType<typeof setTimeout> | undefined
   let taskTimer: ReturnType<typeof setTimeout> | undefined
   const load = loaders(state, render)
@@ -169,8 +177,10 @@ export function createStore (render: () => void) {
     ...browse,
     ...pullActions(state, render),
     ...peerActions(state, render, load.loadPeers),
-    /** A daemon event: re-read what it is about, once per burst. */
+    ...taskActions(state, render, load.loadTasks),
+    /** A daemon event: re-read what it is about, once per burst; a task's record is also a point of its speed chart. */
     onEvent (e: DaemonEvent): void {
+      if (e.type === 'task:updated') sample(state.samples, e.task as TaskRecord)
       if (e.type.startsWith('peer:')) peerTimer = later(peerTimer, load.loadPeers)
       else if (e.type.startsWith('task:') && state.tasks.status === 'ok') taskTimer = later(taskTimer, load.loadTasks)
     },
@@ -182,11 +192,48 @@ export function createStore (render: () => void) {
       render()
     },
     async navigate (route: Route): Promise<void> {
+      if (route.view !== 'task' || state.route.view !== 'task' || route.id !== state.route.id) state.taskAction = { busy: false }
       state.route = route
       render()
       if (route.view === 'browse' && state.browse?.peer !== route.peer) await browse.openBrowse(route.peer)
       if (route.view === 'tasks' || route.view === 'task') await load.loadTasks()
     }
+  }
+}
+
+/** Adds a task:updated record to its task's samples (one per distinct time, at most MAX_SAMPLES). */
+export function sample (samples: Map<string, SpeedSample[]>, task: TaskRecord): void {
+  const t = Date.parse(task.updated)
+  if (!Number.isFinite(t)) return
+  const list = samples.get(task.taskId) ?? []
+  const last = list[list.length - 1]
+  if (last !== undefined && t <= last.t) return
+  list.push({ t, bytes: task.bytesTransferred })
+  if (list.length > MAX_SAMPLES) list.splice(0, list.length - MAX_SAMPLES)
+  samples.set(task.taskId, list)
+}
+
+/** Cancel and Retry on the task page (POST /v1/tasks/:id/cancel and /retry), the refusal kept in words. */
+function taskActions (state: State, render: () => void, loadTasks: () => Promise<void>) {
+  const call = guard(state, render)
+  const act = async (id: string, action: 'cancel' | 'retry'): Promise<void> => {
+    if (state.taskAction.busy) return
+    state.taskAction = { busy: true }
+    render()
+    try {
+      const { task } = await call<{ task: TaskRecord }>('POST', `/v1/tasks/${encodeURIComponent(id)}/${action}`)
+      if (state.task?.detail.taskId === task.taskId) Object.assign(state.task.detail, task)
+      state.taskAction = { busy: false }
+    } catch (err) {
+      state.taskAction = { busy: false, error: `${action === 'cancel' ? 'The task was not cancelled' : 'The task was not retried'}: ${message(err)}` }
+    }
+    await loadTasks()
+  }
+  return {
+    /** Stops a live task: the daemon makes it CANCELLED at once. */
+    async cancelTask (id: string): Promise<void> { await act(id, 'cancel') },
+    /** Queues a FAILED or CANCELLED task again: only what is not in place is fetched. */
+    async retryTask (id: string): Promise<void> { await act(id, 'retry') }
   }
 }
 
