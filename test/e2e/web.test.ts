@@ -300,6 +300,48 @@ describe('the web page', () => {
     expect((await api.call('POST', `/v1/tasks/${id}/cancel`)).body.task.condition).toBe('CANCELLED')
   })
 
+  it('subscribes to a collection from Browse, and a scan added later at the source arrives, shown live', async (ctx) => {
+    if (browser === undefined) return requireInCi(ctx, `${CHROMIUM} is missing`)
+    await page.goto(`${api.url}/#/peers/bee`)
+    await page.reload() // the catalog as it is now, with scan-019
+    await expect.poll(async () => await page.locator('table.catalog tbody tr').count(), { timeout: 20_000 }).toBe(3)
+    await page.getByRole('button', { name: 'Subscribe to a collection…' }).click()
+    expect(await page.getByLabel('Collection to subscribe to').inputValue()).toBe('mx-2412')
+    const visit = join(dir, 'visit')
+    await page.getByLabel('Into').fill(visit)
+    await expect.poll(async () => await page.getByTestId('sub-dest-space').textContent()).toMatch(new RegExp(`^[\\d.]+ [kMGTP]?B free on the filesystem of ${visit}$`))
+    expect(await page.getByTestId('subscribe-command').textContent()).toBe(`ferry subscribe mx-2412 ${visit} --from bee`)
+    await shot('web-subscribe')
+    await page.getByRole('button', { name: 'Subscribe', exact: true }).click()
+    await expect.poll(() => page.url()).toMatch(/#\/subscriptions$/)
+    const rules = (await api.call('GET', '/v1/subscriptions')).body.subscriptions
+    expect(rules).toEqual([expect.objectContaining({ collection: 'mx-2412', destination: visit, from: ['bee'] })])
+    const rule = page.locator(`article[data-subscription="${rules[0].id as string}"]`)
+    // scan-019 changed at the source after it was added: its task fails, and the rule says STUCK, why, and what to do
+    await expect.poll(async () => await rule.getByTestId('sub-state').textContent(), { timeout: 60_000 }).toBe('stuck')
+    expect(await rule.getByTestId('stuck').textContent()).toContain('scan-019')
+    expect(await rule.getByTestId('stuck').textContent()).toContain('Re-add it there')
+    // a scan added at the source now arrives by itself
+    const src = join(dir, 'scan-020')
+    writeTree(src, { 'proj/0001.tif': 250_000, 'proj/0002.tif': 250_001, 'dark.h5': 9_000 })
+    const added = await ferry(['add', src, '--collection', 'mx-2412', '--name', 'scan-020', '--home', b.dir])
+    expect(added.code, added.stderr).toBe(0)
+    await expect.poll(async () => await rule.textContent(), { timeout: 60_000 }).toContain('4 scans: 3 replicated')
+    await shot('web-subscriptions')
+    await page.getByRole('link', { name: 'Activity' }).click()
+    const row = page.locator('table.tasks tr', { hasText: 'scan-020' })
+    await expect.poll(async () => await row.locator('.condition').textContent(), { timeout: 30_000 }).toBe('succeeded')
+    expect(hashTree(join(visit, 'scan-020'))).toEqual(hashTree(src))
+    const task = (await api.call('GET', '/v1/tasks')).body.tasks.find((t: any) => t.destination === join(visit, 'scan-020'))
+    expect(task).toMatchObject({ condition: 'SUCCEEDED', files: 3, bytesTotal: 509_001, bytesTransferred: 509_001 })
+    // unsubscribe from the page: the rule is gone from the daemon too
+    await page.getByRole('link', { name: 'Subscriptions' }).click()
+    await page.getByRole('button', { name: `Unsubscribe from mx-2412 into ${visit}` }).click()
+    await expect.poll(async () => await page.getByRole('region', { name: 'Subscriptions' }).textContent()).toContain('No subscriptions yet')
+    expect((await api.call('GET', '/v1/subscriptions')).body.subscriptions).toEqual([])
+    expect(json(await ferry(['subscriptions', '--json', '--home', a.dir])).subscriptions).toEqual([])
+  })
+
   it('says so when the session has ended, instead of failing quietly', async (ctx) => {
     if (browser === undefined) return requireInCi(ctx, `${CHROMIUM} is missing`)
     await page.goto(`${api.url}/#/`)

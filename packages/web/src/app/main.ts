@@ -5,6 +5,7 @@ import { createStore, parseRoute, type Store } from './store.js'
 import { browseView } from './views-browse.js'
 import { homeView } from './views-home.js'
 import { taskView } from './views-task.js'
+import { subscriptionsView } from './views-subscriptions.js'
 import { tasksView } from './views-tasks.js'
 
 function content (store: Store): TemplateResult {
@@ -13,6 +14,7 @@ function content (store: Store): TemplateResult {
     case 'browse': return browseView(store)
     case 'tasks': return tasksView(store)
     case 'task': return taskView(store, r.id)
+    case 'subscriptions': return subscriptionsView(store)
     default: return homeView(store)
   }
 }
@@ -23,7 +25,7 @@ function page (store: Store): TemplateResult {
   return html`<a class="skip" href="#main">Skip to content</a>
   <header class="top">
     <a class="brand" href="#/">Ferry</a>${node === undefined ? '' : html`<span class="site">${node.name}</span>`}
-    <nav aria-label="Main"><a href="#/" aria-current=${current('home')}>Node and peers</a><a href="#/tasks" aria-current=${current('tasks')}>Activity</a></nav>
+    <nav aria-label="Main"><a href="#/" aria-current=${current('home')}>Node and peers</a><a href="#/tasks" aria-current=${current('tasks')}>Activity</a><a href="#/subscriptions" aria-current=${current('subscriptions')}>Subscriptions</a></nav>
     <span class="live ${live ? 'on' : 'off'}" role="status" title=${live ? 'Receiving live events from the daemon' : 'Not receiving events: reconnecting'}>${live ? 'live' : 'reconnecting…'}</span>
   </header>
   ${store.state.loggedOut

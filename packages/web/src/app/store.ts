@@ -2,8 +2,10 @@
  * The page's state and the actions that change it: one object per page load (no module-level state), a
  * render callback after every change. Peers are re-read once per burst of events (debounced), never polled.
  */
-import { ApiError, request, type DaemonEvent } from './api.js'
+import { ApiError, type DaemonEvent } from './api.js'
+import { guard, message } from './call.js'
 import type { SpeedSample } from './figures.js'
+import { subscriptionActions, type SubscriptionsPart } from './store-subscriptions.js'
 import type { CatalogPage, NodeInfo, Peer, Space, TaskDetail, TaskEvent, TaskRecord } from './types.js'
 
 /** Where the page is (from location.hash). */
@@ -12,6 +14,7 @@ export type Route =
   | { view: 'browse', peer: string }
   | { view: 'tasks' }
   | { view: 'task', id: string }
+  | { view: 'subscriptions' }
 
 /** What the tasks view knows: not asked yet, no task service on this daemon, the list, or an error. */
 export type TasksState = { status: 'loading' } | { status: 'unavailable' } | { status: 'ok', tasks: TaskRecord[] } | { status: 'error', message: string }
@@ -39,7 +42,7 @@ export interface BrowseState {
 /** What the pull form sends: POST /v1/tasks with the picked scan's root and the browsed peer's name. */
 export interface PullRequest { root: string, destination: string, label: string, deadline: string }
 
-export interface State {
+export interface State extends SubscriptionsPart {
   route: Route
   live: boolean
   /** The API refused the session cookie: the page asks for a new `ferry web` link. */
@@ -70,26 +73,8 @@ export function parseRoute (hash: string): Route {
   if (parts[0] === 'peers' && parts[1] !== undefined && parts[1] !== '') return { view: 'browse', peer: parts[1] }
   if (parts[0] === 'tasks' && parts[1] !== undefined && parts[1] !== '') return { view: 'task', id: parts[1] }
   if (parts[0] === 'tasks') return { view: 'tasks' }
+  if (parts[0] === 'subscriptions') return { view: 'subscriptions' }
   return { view: 'home' }
-}
-
-function message (err: unknown): string {
-  return err instanceof Error ? err.message : String(err)
-}
-
-/** `request`, noting a 401 (the session ended: the daemon restarted, or it expired) for the page's banner. */
-function guard (state: State, render: () => void) {
-  return async <T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> => {
-    try {
-      return await request<T>(method, path, body)
-    } catch (err) {
-      if (err instanceof ApiError && err.status === 401 && !state.loggedOut) {
-        state.loggedOut = true
-        render()
-      }
-      throw err
-    }
-  }
 }
 
 /** GET /v1/node, /v1/peers and /v1/tasks into the state. */
@@ -162,7 +147,7 @@ function peerActions (state: State, render: () => void, loadPeers: () => Promise
 
 /** The page's store: its state, and actions that update it and re-render. */
 export function createStore (render: () => void) {
-  const state: State = { route: { view: 'home' }, live: false, loggedOut: false, busy: false, tasks: { status: 'loading' }, taskAction: { busy: false }, samples: new Map() }
+  const state: State = { route: { view: 'home' }, live: false, loggedOut: false, busy: false, tasks: { status: 'loading' }, taskAction: { busy: false }, samples: new Map(), subscriptions: { status: 'loading' }, subAction: { busy: false } }
   let peerTimer: ReturnType<typeof setTimeout> | undefined
   let taskTimer: ReturnType<typeof setTimeout> | undefined
   const load = loaders(state, render)
@@ -171,7 +156,10 @@ export function createStore (render: () => void) {
     return setTimeout(() => { void fn() }, REFRESH_DEBOUNCE_MS)
   }
   const browse = browseActions(state, render)
+  const subs = subscriptionActions(state, render)
+  let subsTimer: ReturnType<typeof setTimeout> | undefined
   return {
+    ...subs,
     state,
     ...load,
     ...browse,
@@ -183,6 +171,8 @@ export function createStore (render: () => void) {
       if (e.type === 'task:updated') sample(state.samples, e.task as TaskRecord)
       if (e.type.startsWith('peer:')) peerTimer = later(peerTimer, load.loadPeers)
       else if (e.type.startsWith('task:') && state.tasks.status === 'ok') taskTimer = later(taskTimer, load.loadTasks)
+      // a rule's state follows its tasks: re-read the rules while they are shown
+      if (e.type.startsWith('task:') && state.route.view === 'subscriptions') subsTimer = later(subsTimer, subs.loadSubscriptions)
     },
     onLive (live: boolean): void {
       const reconnected = live && !state.live
@@ -197,6 +187,7 @@ export function createStore (render: () => void) {
       render()
       if (route.view === 'browse' && state.browse?.peer !== route.peer) await browse.openBrowse(route.peer)
       if (route.view === 'tasks' || route.view === 'task') await load.loadTasks()
+      if (route.view === 'subscriptions') await subs.loadSubscriptions()
     }
   }
 }
@@ -293,6 +284,7 @@ function browseActions (state: State, render: () => void) {
   return {
     async openBrowse (peer: string): Promise<void> {
       state.browse = { peer, collection: '', prefix: '', back: [], cursor: undefined, loading: false, dest: '', starting: false }
+      state.subscribe = undefined
       await load()
     },
     async filter (collection: string, prefix: string): Promise<void> {

@@ -47,3 +47,6 @@ import type { TaskFileFailure, TaskRecord } from '@ferry/store'
  * read when present.
  */
 export interface TaskDetail extends TaskRecord { fileErrors: TaskFileFailure[] }
+
+/** A standing rule with its state, counts, stuck scans and sources (GET /v1/subscriptions), as @ferry/tasks makes it. */
+export type { SubscriptionView as Subscription, SourceView as SubscriptionSource } from '@ferry/tasks'

@@ -3,6 +3,7 @@ import { html, nothing, type TemplateResult } from 'lit-html'
 import { formatBytes, formatCount, when } from './format.js'
 import type { BrowseState, Store } from './store.js'
 import type { CatalogRow, NodeInfo } from './types.js'
+import { subscribeForm } from './views-subscriptions.js'
 
 function row (store: Store, r: CatalogRow, picked: boolean): TemplateResult {
   return html`<tr data-root=${r.root} class=${picked ? 'picked' : ''}>
@@ -90,6 +91,6 @@ export function browseView (store: Store): TemplateResult {
   return html`<section class="card" aria-labelledby="browse-h">
     <h2 id="browse-h">Scans on ${b.peer}</h2>
     <p class="muted">${peer === undefined ? '' : html`<code title=${peer.id}>${peer.id}</code>: `}the scans it lets this node read.</p>
-    ${filters(store, b)}${table(store, b)}
+    ${filters(store, b)}${table(store, b)}${subscribeForm(store, b, store.state.node)}
   </section>${pullForm(store, b, store.state.node)}`
 }
