@@ -242,7 +242,15 @@ describe('the web page', () => {
     const t = (await api.call('GET', `/v1/tasks/${id}`)).body
     expect(t).toMatchObject({ condition: 'SUCCEEDED', destination: dest, files: 3, bytesTotal: 650_000, bytesTransferred: 650_000, succeeded: 3, deadline: '2030-01-01T11:00:00.000Z' })
     expect(t.sources).toEqual([expect.stringContaining(b.id)])
+    expect(t.fromPeers).toEqual({ [b.id]: 650_000 })
     expect(hashTree(dest)).toEqual(hashTree(join(dir, 'scan-017')))
+    // the speed over time, drawn from the task:updated events the page received, and each peer's share
+    const chart = main.getByTestId('speed-chart')
+    expect(Number(await chart.getAttribute('data-points'))).toBeGreaterThanOrEqual(1)
+    expect(await chart.locator('svg').getAttribute('aria-label')).toMatch(/^Speed over the last \d+ s: now [\d.]+ [kMG]?B\/s, peak [\d.]+ [kMG]?B\/s$/)
+    expect(await chart.locator('polyline').getAttribute('points')).toMatch(/^[\d.]+,[\d.]+( [\d.]+,[\d.]+)+$/)
+    const share = main.getByTestId('peer-share').locator(`li[data-peer-id="${b.id}"]`)
+    expect(await share.textContent()).toMatch(/bee\s+100%\s+650 kB \(100%\)/)
   })
 
   it('shows a file changed at the source with its reason and what to do, and retries the task from the page', async (ctx) => {

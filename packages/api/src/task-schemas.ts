@@ -63,6 +63,7 @@ export const Task = Type.Object({
   attempts: count('Runs of the pull so far'),
   reason: TaskReason,
   lastRun: TaskRunStats,
+  fromPeers: Type.Record(Type.String(), Type.Integer({ minimum: 0 }), { description: 'Bytes received from each source peer, by PeerId, over every run (bytes copied from this node\'s own files are not in it)' }),
   updated: time
 }, { ...closed, description: 'A durable task: one replication the daemon owns' })
 

@@ -349,6 +349,14 @@ const SCHEMA_V9 = `
 ALTER TABLE pulls ADD COLUMN phase TEXT;
 `
 
+/**
+ * Schema version 10: `tasks.from_peers`, the bytes each source peer sent a task over every run (JSON object
+ * of PeerId to bytes), for the activity view's per-peer share. Tasks recorded before have '{}'.
+ */
+const SCHEMA_V10 = `
+ALTER TABLE tasks ADD COLUMN from_peers TEXT NOT NULL DEFAULT '{}';
+`
+
 /** Every schema step, in order. The catalog's current version is the last one's. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, description: 'scans, entries, sources, leaves', up: db => { db.exec(SCHEMA_V1) } },
@@ -359,5 +367,6 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 6, description: 'durable tasks: tasks, task_files, task_events', up: db => { db.exec(SCHEMA_V6) } },
   { version: 7, description: 'subscriptions: subscriptions, subscription_scans', up: db => { db.exec(SCHEMA_V7) } },
   { version: 8, description: 'watches, open scans and their signed entries', up: db => { db.exec(SCHEMA_V8) } },
-  { version: 9, description: 'pulls.phase (the pull engine\'s last phase done)', up: db => { db.exec(SCHEMA_V9) } }
+  { version: 9, description: 'pulls.phase (the pull engine\'s last phase done)', up: db => { db.exec(SCHEMA_V9) } },
+  { version: 10, description: 'tasks.from_peers (bytes per source peer)', up: db => { db.exec(SCHEMA_V10) } }
 ]

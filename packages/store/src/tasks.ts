@@ -64,6 +64,8 @@ export interface TaskRecord extends TaskCounters {
   attempts: number
   reason: TaskReason | null
   lastRun: TaskRunStats | null
+  /** Bytes received from each source peer (by PeerId), over every run. */
+  fromPeers: Record<string, number>
   updated: string
 }
 
@@ -100,6 +102,7 @@ export type TaskPatch = Partial<TaskCounters> & {
   activeMs?: number
   reason?: TaskReason | null
   lastRun?: TaskRunStats | null
+  fromPeers?: Record<string, number>
 }
 
 /** The task tables of the catalog. Every write is one IMMEDIATE transaction. */
@@ -160,6 +163,7 @@ interface TaskRow {
   cancelled: number
   attempts: number,
   last_run: string | null,
+  from_peers: string,
   reason: string | null,
   updated: number
 }
@@ -200,6 +204,7 @@ function toRecord (r: TaskRow): TaskRecord {
     attempts: r.attempts,
     reason: r.reason == null ? null : JSON.parse(r.reason) as TaskReason,
     lastRun: r.last_run == null ? null : JSON.parse(r.last_run) as TaskRunStats,
+    fromPeers: JSON.parse(r.from_peers) as Record<string, number>,
     updated: iso(r.updated)
   }
 }
@@ -224,7 +229,8 @@ const PATCH_COLUMNS: Record<keyof TaskPatch, [string, (v: unknown) => unknown]> 
   attempts: ['attempts', Number],
   activeMs: ['active_ms', Number],
   reason: ['reason', (v) => (v == null ? null : JSON.stringify(v))],
-  lastRun: ['last_run', (v) => (v == null ? null : JSON.stringify(v))]
+  lastRun: ['last_run', (v) => (v == null ? null : JSON.stringify(v))],
+  fromPeers: ['from_peers', (v) => JSON.stringify(v)]
 }
 
 const SQL = {

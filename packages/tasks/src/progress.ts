@@ -19,7 +19,8 @@ const LOGGED_PEER_STATES = new Set(['down', 'refused', 'banned', 'connected'])
 
 /**
  * Folds one run's events into `task`'s counters: `pull:plan` sets files, bytes and what is pending,
- * `pull:file` moves a file to succeeded, `pull:bytes`/`pull:local` add to bytesTransferred. Peer state
+ * `pull:file` moves a file to succeeded, `pull:bytes`/`pull:local` add to bytesTransferred (`pull:bytes`
+ * also to its peer's fromPeers, the task's bytes per source over every run). Peer state
  * changes go to `log` (a peer that comes back after being down, not every first connection).
  */
 export function createTally (task: TaskRecord, activeMsBefore: number, log: (kind: string, message: string, data?: Record<string, unknown>) => void): Tally {
@@ -29,6 +30,7 @@ export function createTally (task: TaskRecord, activeMsBefore: number, log: (kin
   let pending = task.pending
   let succeeded = task.succeeded
   let runBytes = 0
+  const fromPeers: Record<string, number> = { ...task.fromPeers }
   let dirty = false
   const down = new Set<string>()
   let lastPeerError: string | undefined
@@ -57,6 +59,9 @@ export function createTally (task: TaskRecord, activeMsBefore: number, log: (kin
           pending = Math.max(0, pending - 1)
           break
         case 'pull:bytes':
+          fromPeers[e.peer] = (fromPeers[e.peer] ?? 0) + e.bytes
+          runBytes += e.bytes
+          break
         case 'pull:local':
           runBytes += e.bytes
           break
@@ -69,7 +74,7 @@ export function createTally (task: TaskRecord, activeMsBefore: number, log: (kin
     },
     snapshot: () => {
       dirty = false
-      return { files, bytesTotal, pending, succeeded, bytesTransferred: task.bytesTransferred + runBytes, activeMs: activeMsBefore + Date.now() - started }
+      return { files, bytesTotal, pending, succeeded, bytesTransferred: task.bytesTransferred + runBytes, fromPeers: { ...fromPeers }, activeMs: activeMsBefore + Date.now() - started }
     },
     get dirty () { return dirty },
     get pending () { return pending },

@@ -88,6 +88,7 @@ describe('task service', () => {
     const total = MiB + 17 + 300_000 + 2 * MiB + 12
     expect(done).toMatchObject({ condition: 'SUCCEEDED', label: 'first', files: 4, succeeded: 4, failed: 0, pending: 0, skipped: 0, bytesTotal: total, bytesTransferred: total, collection: 'i13_visit', reason: null })
     expect(done.directories).toBe(4)
+    expect(done.fromPeers).toEqual({ [src.id]: total }) // every byte from the one source, by its PeerId
     expect(done.effectiveSpeed).toBeGreaterThan(0)
     expect(done.completed).not.toBeNull()
     expect(tasks.get(task.taskId)?.fileErrors).toEqual([])
@@ -135,6 +136,8 @@ describe('task service', () => {
     tasks.retry(task.taskId)
     const done = await tasks.waitFor(task.taskId)
     expect(done).toMatchObject({ condition: 'SUCCEEDED', failed: 0, succeeded: 4, attempts: 2, lastRun: { bytesFetched: 300_000, bytesLocal: 0, bytesResumed: 0, bytesPresent: MiB + 17 + 2 * MiB + 12 } })
+    expect(done.fromPeers).toEqual({ [src.id]: done.bytesTransferred }) // over both runs
+    expect(done.bytesTransferred).toBe(failed.bytesTransferred + 300_000)
     expect(hashTree(dest)).toEqual(hashTree(own.dir))
     expect(tasks.get(task.taskId)?.fileErrors).toEqual([])
   })
