@@ -251,6 +251,15 @@ describe('the web page', () => {
     expect(await chart.locator('polyline').getAttribute('points')).toMatch(/^[\d.]+,[\d.]+( [\d.]+,[\d.]+)+$/)
     const share = main.getByTestId('peer-share').locator(`li[data-peer-id="${b.id}"]`)
     expect(await share.textContent()).toMatch(/bee\s+100%\s+650 kB \(100%\)/)
+    await shot('web-task')
+    // on a phone's width the page reflows: nothing wider than the screen but the tables' own scrolling
+    await page.setViewportSize({ width: 390, height: 800 })
+    try {
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390)
+      await shot('web-task-narrow', 390)
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 800 })
+    }
   })
 
   it('shows a file changed at the source with its reason and what to do, and retries the task from the page', async (ctx) => {
@@ -296,7 +305,6 @@ describe('the web page', () => {
     await page.goto(`${api.url}/#/tasks/${id}`)
     const main = page.locator('main')
     await expect.poll(async () => await main.locator('.condition').first().textContent(), { timeout: 60_000 }).toBe('active')
-    await shot('web-task')
     await main.getByRole('button', { name: 'Cancel' }).click()
     await expect.poll(async () => await main.locator('.condition').first().textContent(), { timeout: 30_000 }).toBe('cancelled')
     expect((await api.call('GET', `/v1/tasks/${id}`)).body.condition).toBe('CANCELLED')

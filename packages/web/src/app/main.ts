@@ -45,7 +45,8 @@ function start (root: HTMLElement): void {
   root.textContent = '' // the "Loading…" of index.html; lit-html renders into an empty container
   const store = createStore(draw)
   const go = (): void => { void store.navigate(parseRoute(location.hash)) }
-  window.addEventListener('hashchange', go)
+  // a new view: the keyboard and screen readers start at its content, not at the link that led there
+  window.addEventListener('hashchange', () => { go(); document.getElementById('main')?.focus({ preventScroll: true }) })
   subscribe((e) => { store.onEvent(e) }, (live) => { store.onLive(live) }, () => !store.state.loggedOut)
   void store.loadNode()
   void store.loadPeers()
