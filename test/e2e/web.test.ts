@@ -278,7 +278,7 @@ describe('the web page', () => {
     await expect.poll(async () => await main.locator('.condition').first().textContent(), { timeout: 60_000 }).toBe('failed')
     const row = main.locator('table.failed tr[data-path="proj/0001.tif"]')
     await expect.poll(async () => await row.getByTestId('file-what').textContent()).toBe('The file changed at the source after it was added.')
-    expect(await row.getByTestId('file-todo').textContent()).toContain('Re-add it there')
+    expect(await row.getByTestId('file-todo').textContent()).toContain('Add the scan again there (ferry add on the source node) and pull its new root')
     expect(await row.textContent()).toContain('ERR_CHANGED_AT_SOURCE')
     expect(await main.locator('table.failed tbody tr').count()).toBe(1) // flat.h5 arrived
     expect(await main.getByTestId('task-reason').textContent()).toContain('What to do:')
@@ -336,7 +336,7 @@ describe('the web page', () => {
     // scan-019 changed at the source after it was added: its task fails, and the rule says STUCK, why, and what to do
     await expect.poll(async () => await rule.getByTestId('sub-state').textContent(), { timeout: 60_000 }).toBe('stuck')
     expect(await rule.getByTestId('stuck').textContent()).toContain('scan-019')
-    expect(await rule.getByTestId('stuck').textContent()).toContain('Re-add it there')
+    expect(await rule.getByTestId('stuck').textContent()).toContain('Add the scan again there')
     // a scan added at the source now arrives by itself
     const src = join(dir, 'scan-020')
     writeTree(src, { 'proj/0001.tif': 250_000, 'proj/0002.tif': 250_001, 'dark.h5': 9_000 })

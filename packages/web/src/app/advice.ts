@@ -15,11 +15,15 @@ export interface Advice {
 const ADVICE: Readonly<Record<string, Advice>> = {
   ERR_CHANGED_AT_SOURCE: {
     what: 'The file changed at the source after it was added.',
-    todo: 'Re-add it there (ferry add on the source node), then Retry.'
+    todo: 'Add the scan again there (ferry add on the source node) and pull its new root: this root names the old bytes, so Retry cannot bring them.'
   },
   ERR_MISSING_AT_SOURCE: {
-    what: 'The file is gone from the source since it was added.',
-    todo: 'Restore it at the source and Retry, or accept the scan without it.'
+    what: 'The file could not be read at the source when the scan was added, so it is not in the scan.',
+    todo: 'Retry will not bring it: fix it at the source and add the scan again there.'
+  },
+  ERR_NOT_A_DIRECTORY: {
+    what: 'A file stands where the scan has a directory.',
+    todo: 'Move that file out of the destination, then Retry.'
   },
   ERR_CONFLICT: {
     what: 'A different file is already at this path in the destination, and Ferry never overwrites what it did not write.',
