@@ -2,7 +2,9 @@
  * The web page (issue 14) in real headless Chromium against real daemons in real processes: log in with the
  * link `ferry web --print` prints, see the token leave the address bar, be refused without the cookie, see
  * the node's PeerId, add a second daemon as a peer and watch it connect (server-sent events), browse that
- * daemon's scans (added with `ferry add`), pull one from the page as a task and watch it succeed. With
+ * daemon's scans (added with `ferry add`), pull one from the page as a task and watch it succeed (its speed
+ * chart and per-peer share), see a file changed at the source failed with what to do and Retry it, Cancel a
+ * running task, subscribe to a collection and see a scan added later arrive, and unsubscribe. With
  * FERRY_SCREENSHOTS=1 (`npm run screenshots`) it also writes PNGs into docs/images/.
  */
 import { randomBytes } from 'node:crypto'

@@ -107,6 +107,7 @@ function loaders (state: State, render: () => void) {
         try {
           const [detail, log] = await Promise.all([call<TaskDetail>('GET', `/v1/tasks/${id}`), call<{ events: TaskEvent[] }>('GET', `/v1/tasks/${id}/events`)])
           state.task = { detail, events: log.events }
+          sample(state.samples, detail) // the record as read is a point of the speed chart too
         } catch {
           state.task = undefined // the view says there is no such task
         }

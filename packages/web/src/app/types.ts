@@ -35,18 +35,10 @@ export interface CatalogRow {
 export interface CatalogPage { rows: CatalogRow[], next: string | null }
 
 /**
- * A durable task, its failed entries and its log as @ferry/store records them: the same types, imported
- * for their shape only (esbuild drops type imports, so nothing of the daemon's code reaches the browser).
+ * A durable task, its failed entries and its log as @ferry/store records them, a task with its failed
+ * entries (GET /v1/tasks/{id}) and a standing rule with its state (GET /v1/subscriptions) as @ferry/tasks
+ * makes them: the same types, imported for their shape only (esbuild drops type imports, so nothing of the
+ * daemon's code reaches the browser).
  */
 export type { TaskCondition, TaskEvent, TaskFileFailure, TaskRecord } from '@ferry/store'
-import type { TaskFileFailure, TaskRecord } from '@ferry/store'
-
-/**
- * A task as the API answers it (GET /v1/tasks/{id}): the record and its failed entries (@ferry/tasks
- * `TaskDetail`, restated as that package's index pulls in the daemon). `fromPeers` and `openScans` are
- * read when present.
- */
-export interface TaskDetail extends TaskRecord { fileErrors: TaskFileFailure[] }
-
-/** A standing rule with its state, counts, stuck scans and sources (GET /v1/subscriptions), as @ferry/tasks makes it. */
-export type { SubscriptionView as Subscription, SourceView as SubscriptionSource } from '@ferry/tasks'
+export type { TaskDetail, SubscriptionView as Subscription, SourceView as SubscriptionSource } from '@ferry/tasks'

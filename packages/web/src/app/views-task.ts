@@ -11,8 +11,8 @@ import type { TaskDetail, TaskEvent, TaskFileFailure, TaskRecord } from './types
 import { openScansTable, peerShareList, speedChart } from './views-figures.js'
 import { condition, progress, unavailable } from './views-tasks.js'
 
-/** Fields other engineers' API changes add to a task; read when present. */
-type TaskExtras = TaskDetail & { fromPeers?: Record<string, number>, openScans?: OpenScan[] }
+/** A task with the open scans it follows, which the API adds to some tasks (rendered when present). */
+type TaskExtras = TaskDetail & { openScans?: OpenScan[] }
 
 function counts (t: TaskRecord): TemplateResult {
   const cell = (label: string, n: number): TemplateResult => html`<div><dt>${label}</dt><dd>${formatCount(n)}</dd></div>`
