@@ -346,6 +346,12 @@ describe('the web page', () => {
     expect(added.code, added.stderr).toBe(0)
     await expect.poll(async () => await rule.textContent(), { timeout: 60_000 }).toContain('4 scans: 3 replicated')
     await shot('web-subscriptions')
+    await page.setViewportSize({ width: 390, height: 800 })
+    try {
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390)
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 800 })
+    }
     await page.getByRole('link', { name: 'Activity' }).click()
     const row = page.locator('table.tasks tr', { hasText: 'scan-020' })
     await expect.poll(async () => await row.locator('.condition').textContent(), { timeout: 30_000 }).toBe('succeeded')
