@@ -1,0 +1,19 @@
+/** Defaults of the follow engine (docs/cli.md, `pull --follow`; docs/protocol.md, "Following an open scan"). */
+
+/** Entries asked for per OPEN_ENTRIES_REQUEST. */
+export const DEFAULT_ENTRIES_PAGE = 500
+
+/** How often an open scan's entries are paged when no announcement arrives (a lost one is caught this late). */
+export const DEFAULT_FOLLOW_POLL_MS = 2000
+
+/** Leaves of one file in flight at once. */
+export const DEFAULT_FILE_WINDOW = 16
+
+/** Longest wait between two reconnects to a source that is down. */
+export const MAX_RECONNECT_BACKOFF_MS = 5000
+
+/** Give up on a source that has been unreachable for this long (ERR_NETWORK). */
+export const DEFAULT_FOLLOW_DEADLINE_MS = 300_000
+
+/** Prefix of the temporary name a followed file is written under, beside its final name. */
+export const TEMP_PREFIX = '.ferry-follow-'
