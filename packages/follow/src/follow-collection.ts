@@ -182,5 +182,5 @@ async function pullScan (ctx: Ctx, name: string, root: string): Promise<FollowSc
     onProgress: (event) => { init.onProgress?.({ type: 'follow:pull', name, event }) }
   })
   init.onProgress?.({ type: 'follow:sealed', name, root, result })
-  return { name, key: root, root, result }
+  return { name, key: root, root, result, followed: { files: 0, fetched: 0, reused: 0 } }
 }

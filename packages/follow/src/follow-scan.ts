@@ -42,7 +42,12 @@ export interface FollowScanResult {
   key: string
   root: string
   result: PullResult
+  /** While it was open: files placed, bytes fetched for them, files found in place (journal) and not fetched. */
+  followed: FollowCounters
 }
+
+/** What the open phase of a follow did. */
+export interface FollowCounters { files: number, fetched: number, reused: number }
 
 /** A running follow of one open scan. */
 export interface ScanFollower {
@@ -67,6 +72,7 @@ interface State {
   lagMs: number | null
   pushed: Map<number, OpenEntryRow>
   wake: () => void
+  counters: FollowCounters
 }
 
 function statusOf (s: State): OpenScanStatus {
@@ -82,7 +88,7 @@ function statusOf (s: State): OpenScanStatus {
 /** Starts following `init.row` (see the module comment). */
 export function followScan (init: FollowScanInit): ScanFollower {
   const id = identityOf(init.row)
-  const s: State = { init, id, dir: join(init.dest, id.name), next: 0, latest: new Map(), placed: new Map(), lagMs: null, pushed: new Map(), wake: () => {} }
+  const s: State = { init, id, dir: join(init.dest, id.name), next: 0, latest: new Map(), placed: new Map(), lagMs: null, pushed: new Map(), wake: () => {}, counters: { files: 0, fetched: 0, reused: 0 } }
   return {
     key: init.row.root,
     name: id.name,
@@ -172,6 +178,7 @@ async function takeEntry (s: State, e: OpenEntryRow): Promise<void> {
   const known = catalog.followed.get(file)
   if (known !== undefined && known.cid.equals(e.cid) && known.key === s.init.row.root && await untouched(catalog, file)) {
     s.placed.set(e.path, e.seq)
+    s.counters.reused++
     s.init.onProgress?.({ type: 'follow:skip', name: s.id.name, path: e.path, seq: e.seq, reason: 'journal' })
     return
   }
@@ -182,6 +189,8 @@ async function takeEntry (s: State, e: OpenEntryRow): Promise<void> {
     catalog.followed.record({ file: placed.file, key: s.init.row.root, path: e.path, seq: e.seq, cid: e.cid, size: e.size, published: e.published, arrived })
     s.placed.set(e.path, e.seq)
     s.lagMs = arrived - e.published
+    s.counters.files++
+    s.counters.fetched += placed.fetched
     s.init.onProgress?.({ type: 'follow:file', name: s.id.name, path: e.path, seq: e.seq, size: e.size, lagMs: s.lagMs, fetched: placed.fetched })
   } catch (err) {
     if (!(err instanceof StaleVersion)) throw err
@@ -207,5 +216,5 @@ async function pullSealed (s: State, root: CID): Promise<FollowScanResult> {
     onProgress: (event) => { init.onProgress?.({ type: 'follow:pull', name: s.id.name, event }) }
   })
   init.onProgress?.({ type: 'follow:sealed', name: s.id.name, root: root.toString(), result })
-  return { name: s.id.name, key: init.row.root, root: root.toString(), result }
+  return { name: s.id.name, key: init.row.root, root: root.toString(), result, followed: s.counters }
 }

@@ -1,0 +1,125 @@
+/**
+ * During the experiment (issue 13, receiver side), in real processes over real sockets: `ferry pull
+ * --collection ID <dest> --follow` replicates the files `ferry watch` publishes while a writer produces
+ * them, never shows a file half-written under its final name, takes a file rewritten after it was
+ * published (the new version, never a mix), catches up after the follower or the source restarts without
+ * fetching again what it has, and verifies the sealed root, which is `ferry add` of the same directory.
+ */
+import { createHash } from 'node:crypto'
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join, relative } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ferry, initTestHome, json, startFerry, type RunningFerry } from '../support/ferry.js'
+import { DaemonSet, type Daemon } from '../support/daemon.js'
+import { until } from '../support/api.js'
+import { bytes, cleanup, hashTree, tempDir } from '../support/tree.js'
+
+const daemons = new DaemonSet()
+const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
+
+/** Every file under `dir` by relative path, skipping the follower's temporary names. */
+function finalFiles (dir: string): string[] {
+  if (!existsSync(dir)) return []
+  return (readdirSync(dir, { recursive: true, withFileTypes: true }))
+    .filter((d) => d.isFile() && !d.name.startsWith('.ferry-follow-'))
+    .map((d) => relative(dir, join(d.parentPath, d.name)))
+}
+
+/**
+ * Polls `dir` until stopped: hashes every file under a final name and records any whose bytes are not
+ * one complete version the writer wrote (`versions`: path -> hashes of its complete versions).
+ */
+function watchDest (dir: string, versions: Map<string, Set<string>>): { stop: () => Promise<string[]>, seen: Set<string> } {
+  const bad: string[] = []
+  const seen = new Set<string>()
+  let running = true
+  const loop = (async () => {
+    while (running) {
+      for (const rel of finalFiles(dir)) {
+        let data: Buffer
+        try { data = readFileSync(join(dir, rel)) } catch { continue }
+        seen.add(rel)
+        if (!(versions.get(rel)?.has(sha(data)) ?? false)) bad.push(`${rel}: ${data.length} bytes that are no complete version`)
+      }
+      await new Promise((resolve) => setTimeout(resolve, 30))
+    }
+  })()
+  return { seen, stop: async () => { running = false; await loop; return bad } }
+}
+
+function follow (home: string, dest: string, from: string, extra: string[] = []): RunningFerry {
+  return startFerry(['pull', '--collection', 'live', dest, '--from', from, '--follow', '--json', '--home', home, ...extra])
+}
+
+describe('ferry pull --collection --follow', () => {
+  let tmp: string
+  let A: { dir: string, id: string }
+  let B: { dir: string, id: string }
+  let C: { dir: string, id: string }
+  let dA: Daemon
+
+  beforeAll(async () => {
+    tmp = tempDir('ferry-follow-')
+    A = await initTestHome(tmp, 'source')
+    B = await initTestHome(tmp, 'follower')
+    C = await initTestHome(tmp, 'oracle')
+    expect((await ferry(['trust', B.id, '--home', A.dir])).code).toBe(0)
+    dA = await daemons.start(A.dir)
+  })
+  afterAll(async () => {
+    await daemons.stopAll()
+    cleanup(tmp)
+  })
+
+  it('replicates files as a writer produces them, whole, a slow file and a rewritten one; the seal verifies and equals ferry add', async () => {
+    const src = join(tmp, 'scan1')
+    const dest = join(tmp, 'dest1')
+    mkdirSync(join(src, 'raw'), { recursive: true })
+    expect((await ferry(['watch', src, '--collection', 'live', '--name', 'scan1', '--settle', '0.5', '--home', A.dir])).code).toBe(0)
+    const versions = new Map<string, Set<string>>()
+    const wrote = (rel: string, data: Buffer): void => {
+      writeFileSync(join(src, rel), data)
+      if (!versions.has(rel)) versions.set(rel, new Set())
+      versions.get(rel)!.add(sha(data))
+    }
+    const f = follow(B.dir, dest, dA.addr)
+    const poll = watchDest(join(dest, 'scan1'), versions)
+    // a writer: 15 frames, one every 150 ms, of sizes around the chunk boundaries
+    const sizes = [1000, 1024 * 1024 - 1, 1024 * 1024, 1024 * 1024 + 1, 3 * 1024 * 1024 + 5]
+    for (let i = 0; i < 15; i++) {
+      wrote(`raw/f${String(i).padStart(2, '0')}.tif`, bytes(sizes[i % sizes.length]! + i, `f${i}`))
+      await new Promise((resolve) => setTimeout(resolve, 150))
+    }
+    // a volume written slowly in pieces, never 0.5 s (the settle time) apart: 8 x 256 KiB over ~3 s
+    const piece = bytes(256 * 1024, 'vol')
+    writeFileSync(join(src, 'volume.h5'), piece)
+    for (let i = 1; i < 8; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 350))
+      appendFileSync(join(src, 'volume.h5'), piece)
+    }
+    versions.set('volume.h5', new Set([sha(readFileSync(join(src, 'volume.h5')))]))
+    await until(async () => existsSync(join(dest, 'scan1', 'volume.h5')) && existsSync(join(dest, 'scan1', 'raw', 'f14.tif')) ? true : undefined, 60_000, 'the writer\'s files at the follower')
+    // rewritten after it arrived: the new version replaces it, never a mix
+    wrote('raw/f03.tif', bytes(2 * 1024 * 1024 + 7, 'f3-rewritten'))
+    const newer = sha(readFileSync(join(src, 'raw/f03.tif')))
+    await until(async () => sha(readFileSync(join(dest, 'scan1', 'raw/f03.tif'))) === newer ? true : undefined, 60_000, 'the rewritten f03 at the follower')
+
+    const sealed = await ferry(['seal', '--collection', 'live', '--name', 'scan1', '--json', '--home', A.dir])
+    expect(sealed.code, sealed.stderr).toBe(0)
+    const r = await f.exited
+    const bad = await poll.stop()
+    expect(r.code, r.stderr).toBe(0)
+    expect(bad).toEqual([])
+    expect(poll.seen.size).toBe(16)
+    const added = await ferry(['add', src, '--collection', 'live', '--name', 'scan1', '--json', '--home', C.dir])
+    expect(json(added).root).toBe(json(sealed).root)
+    const out = json(r)
+    expect(out).toMatchObject({ collection: 'live', complete: true })
+    expect(out.scans).toHaveLength(1)
+    expect(out.scans[0]).toMatchObject({ name: 'scan1', root: json(added).root, complete: true, files: 16, bytesFetched: 0 })
+    expect(hashTree(join(dest, 'scan1'))).toEqual(hashTree(src))
+    expect(r.stderr).toMatch(/scan1\/raw\/f00\.tif .*, lag \d+ ms/)
+    const v = await ferry(['verify', join(dest, 'scan1'), json(added).root, '--home', B.dir])
+    expect(v.code, v.stdout + v.stderr).toBe(0)
+  })
+})
