@@ -122,4 +122,40 @@ describe('ferry pull --collection --follow', () => {
     const v = await ferry(['verify', join(dest, 'scan1'), json(added).root, '--home', B.dir])
     expect(v.code, v.stdout + v.stderr).toBe(0)
   })
+
+  it('catches up without fetching again after the follower is killed, and after the source daemon restarts', async () => {
+    const src = join(tmp, 'scan2')
+    const dest = join(tmp, 'dest2')
+    mkdirSync(src, { recursive: true })
+    expect((await ferry(['watch', src, '--collection', 'live', '--name', 'scan2', '--settle', '0.5', '--home', A.dir])).code).toBe(0)
+    const size = 1024 * 1024 + 3
+    for (let i = 0; i < 4; i++) writeFileSync(join(src, `a${i}.bin`), bytes(size, `a${i}`))
+    const first = follow(B.dir, dest, dA.addr)
+    // a line on stderr once each file is placed and journaled
+    await until(async () => (first.stderr().match(/scan2\/a\d\.bin .*lag/g) ?? []).length >= 4 ? true : undefined, 60_000, 'the first four files at the follower')
+    first.kill('SIGKILL')
+    await first.exited
+    const before = hashTree(join(dest, 'scan2'))
+    for (let i = 0; i < 2; i++) writeFileSync(join(src, `b${i}.bin`), bytes(size, `b${i}`))
+
+    const second = follow(B.dir, dest, dA.addr)
+    await until(async () => finalFiles(join(dest, 'scan2')).length >= 6 ? true : undefined, 60_000, 'the files written while the follower was down')
+    // the source goes down and comes back on the same port, while the follower waits
+    const port = dA.addr.split('/tcp/')[1]!.split('/')[0]!
+    await dA.stop()
+    writeFileSync(join(src, 'c0.bin'), bytes(size, 'c0'))
+    dA = await daemons.start(A.dir, ['--listen', `/ip4/127.0.0.1/tcp/${port}`])
+    await until(async () => existsSync(join(dest, 'scan2', 'c0.bin')) ? true : undefined, 90_000, 'the file written while the source was down')
+    const sealed = await ferry(['seal', '--collection', 'live', '--name', 'scan2', '--json', '--home', A.dir])
+    expect(sealed.code, sealed.stderr).toBe(0)
+    const r = await second.exited
+    expect(r.code, r.stderr).toBe(0)
+    const scan = json(r).scans[0]
+    // what the first run placed is not fetched again: 3 files and their bytes, 4 reused from the journal
+    expect(scan.followed).toEqual({ files: 3, fetched: 3 * size, reused: 4 })
+    expect(scan).toMatchObject({ root: json(sealed).root, complete: true, files: 7, bytesFetched: 0 })
+    for (const [path, hash] of Object.entries(before)) expect(hashTree(join(dest, 'scan2'))[path]).toBe(hash)
+    expect(hashTree(join(dest, 'scan2'))).toEqual(hashTree(src))
+    expect(r.stderr).toMatch(/unreachable/)
+  })
 })
