@@ -158,4 +158,42 @@ describe('ferry pull --collection --follow', () => {
     expect(hashTree(join(dest, 'scan2'))).toEqual(hashTree(src))
     expect(r.stderr).toMatch(/unreachable/)
   })
+
+  it('a subscription follows an open scan as it is acquired, shows it, and its task completes on the verified seal', async () => {
+    const D = await initTestHome(tmp, 'subscriber')
+    expect((await ferry(['trust', D.id, '--home', A.dir])).code).toBe(0)
+    expect((await ferry(['peer', 'add', 'src', dA.addr, '--home', D.dir])).code).toBe(0)
+    const dD = await daemons.start(D.dir)
+    const dest = join(tmp, 'visit')
+    const sub = await ferry(['subscribe', 'live2', dest, '--from', 'src', '--json', '--home', D.dir])
+    expect(sub.code, sub.stderr).toBe(0)
+    const src = join(tmp, 'scan3')
+    mkdirSync(src, { recursive: true })
+    expect((await ferry(['watch', src, '--collection', 'live2', '--name', 'scan3', '--settle', '0.5', '--home', A.dir])).code).toBe(0)
+    for (let i = 0; i < 3; i++) writeFileSync(join(src, `p${i}.tif`), bytes(700_000 + i, `p${i}`))
+    // the files land while the scan is still open: no task yet, the subscription shows the open scan
+    await until(async () => finalFiles(join(dest, 'scan3')).length === 3 ? true : undefined, 60_000, 'the open scan\'s files at the subscriber')
+    for (let i = 0; i < 3; i++) expect(sha(readFileSync(join(dest, 'scan3', `p${i}.tif`)))).toBe(sha(readFileSync(join(src, `p${i}.tif`))))
+    const view = await until(async () => {
+      const [s] = json(await ferry(['subscriptions', '--json', '--home', D.dir])).subscriptions
+      return s.openScans[0]?.arrived === 3 ? s : undefined
+    }, 30_000, 'the open scan in ferry subscriptions')
+    expect(view.state).toBe('REPLICATING')
+    expect(view.openScans).toEqual([{ collection: 'live2', name: 'scan3', published: 3, arrived: 3, lagMs: expect.any(Number), backlogBytes: 0 }])
+    expect((await ferry(['subscriptions', '--home', D.dir])).stdout).toMatch(/open: scan3: 3 of 3 files arrived, lag \d+ ms/)
+    expect(view.counts.scans).toBe(0)
+
+    const sealed = await ferry(['seal', '--collection', 'live2', '--name', 'scan3', '--json', '--home', A.dir])
+    expect(sealed.code, sealed.stderr).toBe(0)
+    const done = await until(async () => {
+      const [s] = json(await ferry(['subscriptions', '--json', '--home', D.dir])).subscriptions
+      return s.counts.succeeded === 1 ? s : undefined
+    }, 60_000, 'the sealed scan\'s task to succeed')
+    expect(done).toMatchObject({ state: 'OK', openScans: [], counts: { scans: 1, succeeded: 1 } })
+    const tasks = json(await ferry(['tasks', '--json', '--home', D.dir])).tasks
+    expect(tasks).toHaveLength(1)
+    expect(tasks[0]).toMatchObject({ root: json(sealed).root, destination: join(dest, 'scan3'), condition: 'SUCCEEDED' })
+    expect(hashTree(join(dest, 'scan3'))).toEqual(hashTree(src))
+    await dD.stop()
+  })
 })

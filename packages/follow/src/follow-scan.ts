@@ -34,6 +34,11 @@ export interface FollowScanInit {
   pollMs?: number
   /** Options passed to the pull of the sealed root. */
   pull?: Pick<PullOptions, 'deadlineMs' | 'checksum' | 'fsync' | 'spaceMarginBytes'>
+  /**
+   * On the seal: 'pull' (default) pulls the sealed root over what is placed; 'stop' ends once the seal is
+   * verified (`result` null: the caller replicates the root, as a subscription's task does).
+   */
+  sealed?: 'pull' | 'stop'
 }
 
 /** How a followed scan ended: sealed into `root`, and the pull that verified it. */
@@ -41,7 +46,8 @@ export interface FollowScanResult {
   name: string
   key: string
   root: string
-  result: PullResult
+  /** The pull of the sealed root; null with `sealed: 'stop'`. */
+  result: PullResult | null
   /** While it was open: files placed, bytes fetched for them, files found in place (journal) and not fetched. */
   followed: FollowCounters
 }
@@ -150,6 +156,7 @@ async function run (s: State): Promise<FollowScanResult> {
     if (seal === null) await waitForNews(s)
   }
   await checkSeal(s.id, seal, s.next)
+  if (init.sealed === 'stop') return { name: s.id.name, key: init.row.root, root: seal.root.toString(), result: null, followed: s.counters }
   return await pullSealed(s, seal.root)
 }
 
@@ -176,10 +183,16 @@ async function takeEntry (s: State, e: OpenEntryRow): Promise<void> {
   const { catalog } = s.init.home
   const file = join(s.dir, ...e.path.split('/'))
   const known = catalog.followed.get(file)
-  if (known !== undefined && known.cid.equals(e.cid) && known.key === s.init.row.root && await untouched(catalog, file)) {
+  const ours = known !== undefined && known.key === s.init.row.root && await untouched(catalog, file)
+  if (ours && known.cid.equals(e.cid)) {
     s.placed.set(e.path, e.seq)
     s.counters.reused++
     s.init.onProgress?.({ type: 'follow:skip', name: s.id.name, path: e.path, seq: e.seq, reason: 'journal' })
+    return
+  }
+  if (!ours && await fsp.lstat(file).then(() => true, () => false)) {
+    // never replace what this follow did not place (or what was touched since): the seal's pull reports it
+    s.init.onProgress?.({ type: 'follow:conflict', name: s.id.name, path: e.path, seq: e.seq })
     return
   }
   try {

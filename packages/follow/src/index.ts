@@ -8,3 +8,4 @@ export { placeFile, checkPath, type PlaceInit, type Placed } from './place-file.
 export { createSource, type Source, type SourceInit } from './source.js'
 export * from './constants.js'
 export type { FollowPeer, FollowPeerSpec, FollowProgressEvent, OpenScanRow, OpenScanStatus } from './types.js'
+export type { OpenEntryRow, Publication, PublishedFileRow } from '@ferry/exchange'

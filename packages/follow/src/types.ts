@@ -45,10 +45,12 @@ export type FollowProgressEvent =
   | { type: 'follow:skip', name: string, path: string, seq: number, reason: 'journal' | 'superseded' }
   /** A version the source no longer serves (rewritten since): the next version, or the seal, replaces it. */
   | { type: 'follow:stale', name: string, path: string, seq: number, message: string }
+  /** A file at the destination that this follow did not place (or that changed since): never replaced. */
+  | { type: 'follow:conflict', name: string, path: string, seq: number }
   /** The source is unreachable (retrying) or connected again. */
   | { type: 'follow:peer', peer: string, state: 'down' | 'connected', message?: string }
   /** The scan was sealed, its root verified and the replica recorded (`result` of the pull of the root). */
-  | { type: 'follow:sealed', name: string, root: string, result: PullResult }
+  | { type: 'follow:sealed', name: string, root: string, result: PullResult | null }
   /** Progress of the pull that verifies a sealed scan (or pulls a scan already sealed). */
   | { type: 'follow:pull', name: string, event: PullProgressEvent }
   /** The status of one open scan, after each change. */

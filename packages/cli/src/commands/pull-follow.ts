@@ -55,11 +55,12 @@ function reporter (ctx: Context): (e: FollowProgressEvent) => void {
     else if (e.type === 'follow:file') say(`${e.name}/${e.path} ${formatBytes(e.size)}, lag ${e.lagMs} ms`)
     else if (e.type === 'follow:stale') say(`${e.name}/${e.path}: version ${e.seq} is no longer served (rewritten at the source); its next version replaces it`)
     else if (e.type === 'follow:peer') say(e.state === 'down' ? `${e.peer} is unreachable (${e.message ?? 'retrying'}); retrying` : `${e.peer}: connected again`)
-    else if (e.type === 'follow:sealed') say(`${e.name}: sealed into ${e.root}, ${e.result.complete ? 'verified' : 'INCOMPLETE'} (${plural(e.result.files, 'file')}, ${formatBytes(e.result.bytes)})`)
+    else if (e.type === 'follow:conflict') say(`${e.name}/${e.path}: a different file is at the destination, not placed by Ferry; not replaced`)
+    else if (e.type === 'follow:sealed' && e.result !== null) say(`${e.name}: sealed into ${e.root}, ${e.result.complete ? 'verified' : 'INCOMPLETE'} (${plural(e.result.files, 'file')}, ${formatBytes(e.result.bytes)})`)
   }
 }
 
-function summarize (ctx: Context, args: FollowArgs, results: FollowScanResult[]): void {
+function summarize (ctx: Context, args: FollowArgs, results: Replicated[]): void {
   const scans = results.map(({ name, key, root, result, followed }) => ({
     name, key, root, dest: result.dest, complete: result.complete, files: result.files, bytes: result.bytes, followed, bytesFetched: result.bytesFetched, problems: result.problems
   }))
@@ -73,8 +74,11 @@ function summarize (ctx: Context, args: FollowArgs, results: FollowScanResult[])
   }
 }
 
+/** A follow's scan with its pull (the CLI always pulls the sealed root). */
+type Replicated = FollowScanResult & { result: NonNullable<FollowScanResult['result']> }
+
 /** Runs the follow with its own libp2p node; the scans replicated. */
-async function runFollow (ctx: Context, home: Home, args: FollowArgs): Promise<FollowScanResult[]> {
+async function runFollow (ctx: Context, home: Home, args: FollowArgs): Promise<Replicated[]> {
   const { followCollection } = await followApi()
   let node: Promise<FerryNode> | undefined
   const startNode = async (): Promise<FerryNode> => {
@@ -86,7 +90,7 @@ async function runFollow (ctx: Context, home: Home, args: FollowArgs): Promise<F
     const follower = followCollection({
       collection: args.collection, dest: args.dest, peers, home, signal: ctx.signal, idleMs: args.idleMs, deadlineMs: args.deadlineMs, onProgress: reporter(ctx)
     })
-    return await follower.done
+    return (await follower.done).filter((r): r is Replicated => r.result !== null)
   } finally {
     if (node != null) await (await node.catch(() => undefined))?.stop()
   }
