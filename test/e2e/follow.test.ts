@@ -194,6 +194,10 @@ describe('ferry pull --collection --follow', () => {
     expect(tasks).toHaveLength(1)
     expect(tasks[0]).toMatchObject({ root: json(sealed).root, destination: join(dest, 'scan3'), condition: 'SUCCEEDED' })
     expect(hashTree(join(dest, 'scan3'))).toEqual(hashTree(src))
+    const shown = await ferry(['task', tasks[0].taskId, '--json', '--home', D.dir])
+    expect(json(shown).openScans).toEqual([{ collection: 'live2', name: 'scan3', published: 3, arrived: 3, lagMs: expect.any(Number), backlogBytes: 0 }])
+    expect(json(shown).lastRun.bytesFetched).toBe(0) // the task's pull found every file the follow placed
+    expect((await ferry(['task', tasks[0].taskId, '--home', D.dir])).stdout).toMatch(/followed {5}scan3 while open: 3 files arrived of 3 published, last lag \d+ ms/)
     await dD.stop()
   })
 })

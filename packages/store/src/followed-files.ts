@@ -40,13 +40,19 @@ export interface FollowedFiles {
   get: (file: string) => FollowedFile | undefined
   /** Counts and the latest arrival of the open scan `key` under `dir` (absolute; '' for every destination). */
   summary: (key: string, dir?: string) => FollowedSummary
+  /**
+   * The open scans whose files were placed under `dir` (absolute), one row per key: files arrived, the
+   * entries up to the last one that arrived (its seq + 1), and the latest arrival.
+   */
+  under: (dir: string) => Array<FollowedSummary & { key: string, entries: number }>
 }
 
 const SQL = {
   record: 'INSERT INTO followed_files (file, key, path, seq, cid, size, published, arrived) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (file) DO UPDATE SET key = excluded.key, path = excluded.path, seq = excluded.seq, cid = excluded.cid, size = excluded.size, published = excluded.published, arrived = excluded.arrived',
   get: 'SELECT * FROM followed_files WHERE file = ?',
   count: 'SELECT count(*) AS n FROM followed_files WHERE key = ? AND substr(file, 1, length(?)) = ?',
-  latest: 'SELECT seq, published, arrived FROM followed_files WHERE key = ? AND substr(file, 1, length(?)) = ? ORDER BY seq DESC LIMIT 1'
+  latest: 'SELECT seq, published, arrived FROM followed_files WHERE key = ? AND substr(file, 1, length(?)) = ? ORDER BY seq DESC LIMIT 1',
+  keysUnder: 'SELECT DISTINCT key FROM followed_files WHERE substr(file, 1, length(?)) = ? LIMIT 100'
 } as const
 
 interface Row { file: string, key: string, path: string, seq: number, cid: Uint8Array, size: number, published: number, arrived: number }
@@ -67,6 +73,14 @@ export function openFollowedFiles (h: CatalogDb): FollowedFiles {
       const { n } = q.count.get(key, dir, dir) as { n: number }
       const latest = q.latest.get(key, dir, dir) as FollowedSummary['latest'] | undefined
       return { arrived: n, latest: latest ?? null }
+    }),
+    under: (dir) => h.guard(() => {
+      const prefix = dir.endsWith('/') ? dir : `${dir}/`
+      return (q.keysUnder.all(prefix, prefix) as Array<{ key: string }>).map(({ key }) => {
+        const { n } = q.count.get(key, prefix, prefix) as { n: number }
+        const latest = (q.latest.get(key, prefix, prefix) as FollowedSummary['latest'] | undefined) ?? null
+        return { key, arrived: n, latest, entries: latest === null ? 0 : latest.seq + 1 }
+      })
     })
   }
 }
