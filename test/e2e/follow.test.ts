@@ -9,6 +9,8 @@ import { createHash } from 'node:crypto'
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import Database from 'better-sqlite3'
+import { openHome } from '@ferry/store'
 import { ferry, initTestHome, json, startFerry, type RunningFerry } from '../support/ferry.js'
 import { DaemonSet, type Daemon } from '../support/daemon.js'
 import { until } from '../support/api.js'
@@ -47,8 +49,8 @@ function watchDest (dir: string, versions: Map<string, Set<string>>): { stop: ()
   return { seen, stop: async () => { running = false; await loop; return bad } }
 }
 
-function follow (home: string, dest: string, from: string, extra: string[] = []): RunningFerry {
-  return startFerry(['pull', '--collection', 'live', dest, '--from', from, '--follow', '--json', '--home', home, ...extra])
+function follow (home: string, dest: string, from: string, extra: string[] = [], collection = 'live'): RunningFerry {
+  return startFerry(['pull', '--collection', collection, dest, '--from', from, '--follow', '--json', '--home', home, ...extra])
 }
 
 describe('ferry pull --collection --follow', () => {
@@ -199,5 +201,42 @@ describe('ferry pull --collection --follow', () => {
     expect(json(shown).lastRun.bytesFetched).toBe(0) // the task's pull found every file the follow placed
     expect((await ferry(['task', tasks[0].taskId, '--home', D.dir])).stdout).toMatch(/followed {5}scan3 while open: 3 files arrived of 3 published, last lag \d+ ms/)
     await dD.stop()
+  })
+
+  it('refuses an entry a relay altered: nothing is placed, exit 4', async () => {
+    const src = join(tmp, 'scan4')
+    mkdirSync(src, { recursive: true })
+    expect((await ferry(['watch', src, '--collection', 'live3', '--name', 'scan4', '--settle', '0.5', '--home', A.dir])).code).toBe(0)
+    writeFileSync(join(src, 'a.bin'), bytes(5000, 'a'))
+    writeFileSync(join(src, 'b.bin'), bytes(6000, 'b'))
+    const { open, entries } = await until(async () => {
+      const home = await openHome(A.dir)
+      try {
+        const o = home.catalog.open.find('live3', 'scan4')
+        const e = o === undefined ? [] : home.catalog.open.entries(o.id, -1, 100)
+        return o !== undefined && e.length === 2 ? { open: o, entries: e } : undefined
+      } finally {
+        await home.close()
+      }
+    }, 30_000, 'both files published')
+    // a relay: a real Ferry node that offers the origin's open scan with its signed entries passed on, one altered
+    const R = await initTestHome(tmp, 'relay')
+    expect((await ferry(['trust', B.id, '--home', R.dir])).code).toBe(0)
+    const db = new Database(join(R.dir, 'catalog.db'))
+    const scanId = Number(db.prepare('INSERT INTO scans (collection, name, source_path, origin, created, state) VALUES (?, ?, ?, ?, ?, \'importing\')').run('live3', 'scan4', '/relay', open.origin, open.created).lastInsertRowid)
+    const openId = Number(db.prepare('INSERT INTO open_scans (collection, name, origin, source_path, created, scan_id, key) VALUES (?, ?, ?, ?, ?, ?, ?)').run('live3', 'scan4', open.origin, '/relay', open.created, scanId, open.key.toString()).lastInsertRowid)
+    for (const e of entries) {
+      const size = e.seq === 1 ? e.size + 1 : e.size // entry 1 says one byte more than the origin signed
+      db.prepare('INSERT INTO open_entries (open_id, seq, path, cid, size, mode, mtime_ms, published, signature, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(openId, e.seq, e.path, Buffer.from(e.cid.bytes), size, e.mode, e.mtimeMs, e.published, Buffer.from(e.signature), e.version)
+    }
+    db.close()
+    const dR = await daemons.start(R.dir)
+    const dest = join(tmp, 'dest4')
+    const r = await follow(B.dir, dest, dR.addr, [], 'live3').exited
+    expect(r.code, r.stderr).toBe(4)
+    expect(r.stderr).toMatch(/Refusing entry 1 \("b\.bin"\) of scan4: the signature does not match/)
+    expect(finalFiles(join(dest, 'scan4'))).toEqual([]) // entries are verified before any is acted on
+    await dR.stop()
   })
 })
