@@ -129,10 +129,10 @@ describe('ferry pull --collection --follow', () => {
     const src = join(tmp, 'scan2')
     const dest = join(tmp, 'dest2')
     mkdirSync(src, { recursive: true })
-    expect((await ferry(['watch', src, '--collection', 'live', '--name', 'scan2', '--settle', '0.5', '--home', A.dir])).code).toBe(0)
+    expect((await ferry(['watch', src, '--collection', 'restart', '--name', 'scan2', '--settle', '0.5', '--home', A.dir])).code).toBe(0)
     const size = 1024 * 1024 + 3
     for (let i = 0; i < 4; i++) writeFileSync(join(src, `a${i}.bin`), bytes(size, `a${i}`))
-    const first = follow(B.dir, dest, dA.addr)
+    const first = follow(B.dir, dest, dA.addr, [], 'restart')
     // a line on stderr once each file is placed and journaled
     await until(async () => (first.stderr().match(/scan2\/a\d\.bin .*lag/g) ?? []).length >= 4 ? true : undefined, 60_000, 'the first four files at the follower')
     first.kill('SIGKILL')
@@ -140,7 +140,7 @@ describe('ferry pull --collection --follow', () => {
     const before = hashTree(join(dest, 'scan2'))
     for (let i = 0; i < 2; i++) writeFileSync(join(src, `b${i}.bin`), bytes(size, `b${i}`))
 
-    const second = follow(B.dir, dest, dA.addr)
+    const second = follow(B.dir, dest, dA.addr, [], 'restart')
     await until(async () => finalFiles(join(dest, 'scan2')).length >= 6 ? true : undefined, 60_000, 'the files written while the follower was down')
     // the source goes down and comes back on the same port, while the follower waits
     const port = dA.addr.split('/tcp/')[1]!.split('/')[0]!
@@ -148,10 +148,11 @@ describe('ferry pull --collection --follow', () => {
     writeFileSync(join(src, 'c0.bin'), bytes(size, 'c0'))
     dA = await daemons.start(A.dir, ['--listen', `/ip4/127.0.0.1/tcp/${port}`])
     await until(async () => existsSync(join(dest, 'scan2', 'c0.bin')) ? true : undefined, 90_000, 'the file written while the source was down')
-    const sealed = await ferry(['seal', '--collection', 'live', '--name', 'scan2', '--json', '--home', A.dir])
+    const sealed = await ferry(['seal', '--collection', 'restart', '--name', 'scan2', '--json', '--home', A.dir])
     expect(sealed.code, sealed.stderr).toBe(0)
     const r = await second.exited
     expect(r.code, r.stderr).toBe(0)
+    expect(json(r).scans).toHaveLength(1)
     const scan = json(r).scans[0]
     // what the first run placed is not fetched again: 3 files and their bytes, 4 reused from the journal
     expect(scan.followed).toEqual({ files: 3, fetched: 3 * size, reused: 4 })
