@@ -121,6 +121,8 @@ describe('ferry pull --collection --follow', () => {
     expect(out.scans[0]).toMatchObject({ name: 'scan1', root: json(added).root, complete: true, files: 16, bytesFetched: 0 })
     expect(hashTree(join(dest, 'scan1'))).toEqual(hashTree(src))
     expect(r.stderr).toMatch(/scan1\/raw\/f00\.tif .*, lag \d+ ms/)
+    const lags = [...r.stderr.matchAll(/scan1\/\S+ .*, lag (\d+) ms/g)].map((m) => Number(m[1])).sort((x, y) => x - y)
+    console.log(`follow: lag from publication to verified arrival (${lags.length} files): median ${lags[lags.length >> 1]} ms, max ${lags[lags.length - 1]} ms`)
     const v = await ferry(['verify', join(dest, 'scan1'), json(added).root, '--home', B.dir])
     expect(v.code, v.stdout + v.stderr).toBe(0)
   })
@@ -239,5 +241,27 @@ describe('ferry pull --collection --follow', () => {
     expect(r.stderr).toMatch(/Refusing entry 1 \("b\.bin"\) of scan4: the signature does not match/)
     expect(finalFiles(join(dest, 'scan4'))).toEqual([]) // entries are verified before any is acted on
     await dR.stop()
+  })
+
+  it('stops cleanly on SIGINT (exit 130, no temporary file left) and a second run goes on from there', async () => {
+    const src = join(tmp, 'scan5')
+    const dest = join(tmp, 'dest5')
+    mkdirSync(src, { recursive: true })
+    expect((await ferry(['watch', src, '--collection', 'stop', '--name', 'scan5', '--settle', '0.5', '--home', A.dir])).code).toBe(0)
+    writeFileSync(join(src, 'a.bin'), bytes(2 * 1024 * 1024, 'a'))
+    const f = follow(B.dir, dest, dA.addr, [], 'stop')
+    await until(async () => /scan5\/a\.bin .*lag/.test(f.stderr()) ? true : undefined, 60_000, 'a.bin at the follower')
+    f.kill('SIGINT')
+    const r = await f.exited
+    expect(r.code, r.stderr).toBe(130)
+    expect(readdirSync(join(dest, 'scan5'))).toEqual(['a.bin'])
+    writeFileSync(join(src, 'b.bin'), bytes(3000, 'b'))
+    const again = follow(B.dir, dest, dA.addr, [], 'stop')
+    await until(async () => existsSync(join(dest, 'scan5', 'b.bin')) ? true : undefined, 60_000, 'b.bin at the follower')
+    expect((await ferry(['seal', '--collection', 'stop', '--name', 'scan5', '--home', A.dir])).code).toBe(0)
+    const done = await again.exited
+    expect(done.code, done.stderr).toBe(0)
+    expect(json(done).scans[0].followed).toEqual({ files: 1, fetched: 3000, reused: 1 })
+    expect(hashTree(join(dest, 'scan5'))).toEqual(hashTree(src))
   })
 })
