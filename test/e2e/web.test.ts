@@ -275,7 +275,8 @@ describe('the web page', () => {
       reason: null,
       lastRun: null,
       updated: '2026-12-01T22:12:00.000Z',
-      fileErrors: [{ path: 'proj/1187.tif', code: 'ERR_CHANGED_AT_SOURCE', message: 'changed at the source since it was added: add the scan again there', when: '2026-12-01T21:40:12.000Z', attempts: 2 }]
+      fileErrors: [{ path: 'proj/1187.tif', code: 'ERR_CHANGED_AT_SOURCE', message: 'changed at the source since it was added: add the scan again there', when: '2026-12-01T21:40:12.000Z', attempts: 2 }],
+      openScans: []
     }
     const events: TaskEvent[] = [
       { id: 1, taskId: t.taskId, time: '2026-12-01T21:00:00.000Z', kind: 'queued', message: 'queued', data: null },
