@@ -62,6 +62,8 @@ interface Run {
   /** Whether the current session got subscribed (then the backoff starts over). */
   subscribed: () => boolean
   setSubscribed: (v: boolean) => void
+  /** The source refused ANNOUNCE_SUBSCRIBE_FILES (an older Ferry): plain announcements from then on. */
+  noFiles: boolean
 }
 
 /** One session: dial, subscribe, catch up, then list every pollMs until the announcements fail. */
@@ -75,10 +77,15 @@ async function session (r: Run, addr: string, signal: AbortSignal): Promise<void
   const subscribed = new Promise<void>((resolve) => { accepted = resolve })
   const announcements = (async () => {
     const options = { collection: ctx.collection, signal: sig, onSubscribed: () => { accepted() } }
-    if (ctx.onFile !== undefined && peer.watchPublications !== undefined) {
-      for await (const pub of peer.watchPublications(options)) {
-        if (pub.type === 'scan') ctx.offer(pub.row, addr)
-        else ctx.onFile(pub.file, addr)
+    if (ctx.onFile !== undefined && peer.watchPublications !== undefined && !r.noFiles) {
+      try {
+        for await (const pub of peer.watchPublications(options)) {
+          if (pub.type === 'scan') ctx.offer(pub.row, addr)
+          else ctx.onFile(pub.file, addr)
+        }
+      } catch (err) {
+        if (!r.subscribed() && err instanceof FerryError && err.code === 'ERR_PROTOCOL') r.noFiles = true // retried without files
+        throw err
       }
     } else {
       for await (const row of peer.watchAnnouncements(options)) ctx.offer(row, addr)
@@ -151,7 +158,8 @@ export function startWatcher (ctx: WatcherContext, source: SourcePeer): Watcher 
     },
     wakeUp: {},
     subscribed: () => subscribed,
-    setSubscribed: (v) => { subscribed = v }
+    setSubscribed: (v) => { subscribed = v },
+    noFiles: false
   }
   const done = loop(run, controller.signal)
   return {
