@@ -17,3 +17,6 @@ export const DEFAULT_FOLLOW_DEADLINE_MS = 300_000
 
 /** Prefix of the temporary name a followed file is written under, beside its final name. */
 export const TEMP_PREFIX = '.ferry-follow-'
+
+/** Pause before asking again a source that refused a request with ERROR LIMIT (too many of our streams at once). */
+export const BUSY_PAUSE_MS = 500

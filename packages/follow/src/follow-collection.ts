@@ -117,7 +117,7 @@ async function subscribeLoop (ctx: Ctx): Promise<void> {
 
 async function listCatalog (ctx: Ctx): Promise<void> {
   try {
-    await ctx.source.use(async (peer) => {
+    await ctx.source.catalog(async (peer) => {
       for await (const page of peer.listCatalog({ collection: ctx.init.collection, signal: ctx.signal })) for (const row of page.rows) learn(ctx, row)
     })
   } catch (err) {

@@ -143,7 +143,7 @@ async function run (s: State): Promise<FollowScanResult> {
     let entries = takePushed(s)
     let state = 'open'
     if (entries.length === 0) {
-      const page = await init.source.use(async (peer) => await peer.openEntries(key, s.next, DEFAULT_ENTRIES_PAGE, { signal: init.signal }))
+      const page = await init.source.catalog(async (peer) => await peer.openEntries(key, s.next, DEFAULT_ENTRIES_PAGE, { signal: init.signal }))
       entries = page.entries
       state = page.state
       if (entries.length === 0 && page.state === 'sealed') seal = page.seal

@@ -4,13 +4,18 @@
  * each source in turn, with a growing backoff, until the deadline passes without a working connection.
  */
 import { FerryError, isFerryError } from '@ferry/errors'
-import { DEFAULT_FOLLOW_DEADLINE_MS, MAX_RECONNECT_BACKOFF_MS } from './constants.js'
+import { BUSY_PAUSE_MS, DEFAULT_FOLLOW_DEADLINE_MS, MAX_RECONNECT_BACKOFF_MS } from './constants.js'
 import type { FollowPeer, FollowPeerSpec, FollowProgressEvent } from './types.js'
 
 /** A shared, self-healing connection to the sources of a follow. */
 export interface Source {
   /** Runs `fn` against a connected peer; on a network failure reconnects and runs it again. */
   use: <T>(fn: (peer: FollowPeer) => Promise<T>) => Promise<T>
+  /**
+   * As `use`, for a `/ferry/catalog` request: one at a time per source (a server allows a peer
+   * MAX_CATALOG_STREAMS_PER_PEER of them; one refused with ERROR LIMIT is retried after a pause).
+   */
+  catalog: <T>(fn: (peer: FollowPeer) => Promise<T>) => Promise<T>
   close: () => Promise<void>
 }
 
@@ -21,6 +26,11 @@ export interface SourceInit {
   onProgress?: (e: FollowProgressEvent) => void
   /** Give up once no source has answered for this long; default DEFAULT_FOLLOW_DEADLINE_MS. */
   deadlineMs?: number
+}
+
+/** True for ERROR LIMIT from the source (too many streams of ours at once): worth retrying as is. */
+export function isBusy (err: unknown): boolean {
+  return isFerryError(err, 'ERR_PROTOCOL') && err.details.wireCode === 'limit'
 }
 
 /** True for a failure of the connection, not of the request: worth reconnecting for. */
@@ -76,6 +86,10 @@ export function createSource (init: SourceInit): Source {
         return out
       } catch (err) {
         if (peer === undefined && current === attempt) current = undefined
+        if (peer !== undefined && isBusy(err) && Date.now() - lastGood <= deadlineMs) {
+          await sleep(BUSY_PAUSE_MS, signal)
+          continue
+        }
         if (!isConnectionFailure(err, signal) || peer === undefined) throw err
         if (current === attempt) {
           current = undefined
@@ -88,8 +102,15 @@ export function createSource (init: SourceInit): Source {
       }
     }
   }
+  let queue: Promise<unknown> = Promise.resolve()
+  const catalog = async <T>(fn: (peer: FollowPeer) => Promise<T>): Promise<T> => {
+    const run = queue.then(async () => await use(fn))
+    queue = run.catch(() => {})
+    return await run
+  }
   return {
     use,
+    catalog,
     close: async () => {
       const c = current
       current = undefined
