@@ -264,4 +264,33 @@ describe('ferry pull --collection --follow', () => {
     expect(json(done).scans[0].followed).toEqual({ files: 1, fetched: 3000, reused: 1 })
     expect(hashTree(join(dest, 'scan5'))).toEqual(hashTree(src))
   })
+
+  it('a relay following from the origin serves the open scan on: a third node follows it there, verified as the origin\'s', async () => {
+    const R = await initTestHome(tmp, 'relay2')
+    const E = await initTestHome(tmp, 'far')
+    expect((await ferry(['trust', R.id, '--home', A.dir])).code).toBe(0)
+    expect((await ferry(['trust', E.id, '--home', R.dir])).code).toBe(0)
+    const dR = await daemons.start(R.dir) // serves what the relay's follow writes into its catalog
+    const src = join(tmp, 'scan6')
+    mkdirSync(src, { recursive: true })
+    expect((await ferry(['watch', src, '--collection', 'relayed', '--name', 'scan6', '--settle', '0.5', '--home', A.dir])).code).toBe(0)
+    const relay = follow(R.dir, join(tmp, 'relay-store'), dA.addr, [], 'relayed')
+    const far = follow(E.dir, join(tmp, 'far-store'), dR.addr, [], 'relayed')
+    for (let i = 0; i < 4; i++) {
+      writeFileSync(join(src, `f${i}.bin`), bytes(i === 2 ? 2 * 1024 * 1024 + 9 : 100_000 + i, `r${i}`))
+      await new Promise((resolve) => setTimeout(resolve, 200))
+    }
+    // the far node gets every file through the relay while the scan is open
+    await until(async () => finalFiles(join(tmp, 'far-store', 'scan6')).length === 4 ? true : undefined, 60_000, 'the files at the far node, through the relay')
+    expect(hashTree(join(tmp, 'far-store', 'scan6'))).toEqual(hashTree(src))
+    const sealed = await ferry(['seal', '--collection', 'relayed', '--name', 'scan6', '--json', '--home', A.dir])
+    expect(sealed.code, sealed.stderr).toBe(0)
+    const [r, e] = await Promise.all([relay.exited, far.exited])
+    expect(r.code, r.stderr).toBe(0)
+    expect(e.code, e.stderr).toBe(0)
+    expect(json(e).scans[0]).toMatchObject({ root: json(sealed).root, complete: true, files: 4, bytesFetched: 0 })
+    const prov = await ferry(['provenance', json(sealed).root, '--json', '--home', E.dir])
+    expect(prov.stdout).toContain(A.id) // signed by the origin, whichever node relayed it
+    await dR.stop()
+  })
 })

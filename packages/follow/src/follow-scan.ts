@@ -14,7 +14,7 @@ import type { OpenEntryRow, OpenSeal } from '@ferry/exchange'
 import type { Catalog, InnerBlocks, OpenScanIdentity } from '@ferry/store'
 import { CID } from 'multiformats/cid'
 import { DEFAULT_ENTRIES_PAGE, DEFAULT_FOLLOW_POLL_MS } from './constants.js'
-import { checkPath, placeFile, StaleVersion } from './place-file.js'
+import { checkPath, placeFile, StaleVersion, type Placed } from './place-file.js'
 import type { Source } from './source.js'
 import type { FollowPeerSpec, FollowProgressEvent, OpenScanRow, OpenScanStatus } from './types.js'
 import { checkEntry, checkSeal, identityOf } from './verify.js'
@@ -40,6 +40,9 @@ export interface FollowScanInit {
    */
   sealed?: 'pull' | 'stop'
 }
+
+/** The mirror of the open scan in this node's catalog (`sealed: 'pull'`): entries and files to serve on. */
+interface Mirror { openId: number }
 
 /** How a followed scan ended: sealed into `root`, and the pull that verified it. */
 export interface FollowScanResult {
@@ -79,6 +82,7 @@ interface State {
   pushed: Map<number, OpenEntryRow>
   wake: () => void
   counters: FollowCounters
+  mirror: Mirror | null
 }
 
 function statusOf (s: State): OpenScanStatus {
@@ -94,7 +98,7 @@ function statusOf (s: State): OpenScanStatus {
 /** Starts following `init.row` (see the module comment). */
 export function followScan (init: FollowScanInit): ScanFollower {
   const id = identityOf(init.row)
-  const s: State = { init, id, dir: join(init.dest, id.name), next: 0, latest: new Map(), placed: new Map(), lagMs: null, pushed: new Map(), wake: () => {}, counters: { files: 0, fetched: 0, reused: 0 } }
+  const s: State = { init, id, dir: join(init.dest, id.name), next: 0, latest: new Map(), placed: new Map(), lagMs: null, pushed: new Map(), wake: () => {}, counters: { files: 0, fetched: 0, reused: 0 }, mirror: null }
   return {
     key: init.row.root,
     name: id.name,
@@ -134,9 +138,21 @@ async function waitForNews (s: State): Promise<void> {
   })
 }
 
+/**
+ * With `sealed: 'pull'` (a follower that ends with the replica, so can serve the scan), the open scan is
+ * mirrored in this node's catalog: its entries as the origin signed them and the files placed, so this
+ * node's daemon lists the open scan, announces its files and serves them on (a relay).
+ */
+function startMirror (s: State): Mirror | null {
+  const { init, id } = s
+  if (init.sealed === 'stop' || id.collection === null) return null
+  return { openId: init.home.catalog.open.mirror({ ...id, collection: id.collection }, s.dir).id }
+}
+
 async function run (s: State): Promise<FollowScanResult> {
   const { init } = s
   const key = CID.parse(init.row.root)
+  s.mirror = startMirror(s)
   let seal: OpenSeal | null = null
   while (seal === null) {
     if (init.signal.aborted) throw new FerryError('ERR_ABORTED', 'Follow aborted', { cause: init.signal.reason })
@@ -157,7 +173,9 @@ async function run (s: State): Promise<FollowScanResult> {
   }
   await checkSeal(s.id, seal, s.next)
   if (init.sealed === 'stop') return { name: s.id.name, key: init.row.root, root: seal.root.toString(), result: null, followed: s.counters }
-  return await pullSealed(s, seal.root)
+  const out = await pullSealed(s, seal.root)
+  if (s.mirror !== null && out.result?.complete === true) init.home.catalog.open.sealMirror(s.mirror.openId, seal)
+  return out
 }
 
 /** Verifies `entries` (from `s.next` on), then places the latest version of each path among them. */
@@ -171,15 +189,24 @@ async function takeEntries (s: State, entries: OpenEntryRow[]): Promise<void> {
   for (const e of entries) {
     if (s.latest.get(e.path)?.seq !== e.seq) {
       s.init.onProgress?.({ type: 'follow:skip', name: s.id.name, path: e.path, seq: e.seq, reason: 'superseded' })
+      recordMirror(s, e)
       continue
     }
-    await takeEntry(s, e)
+    recordMirror(s, e, await takeEntry(s, e))
     s.init.onProgress?.({ type: 'follow:status', key: s.init.row.root, status: statusOf(s) })
   }
 }
 
-/** Places one entry, unless the journal says it is here already and the file is untouched. */
-async function takeEntry (s: State, e: OpenEntryRow): Promise<void> {
+/** The entry in the mirror, in seq order, with the file that serves it when this node placed it now. */
+function recordMirror (s: State, e: OpenEntryRow, placed?: Placed): void {
+  if (s.mirror === null) return
+  const { signature, ...fields } = e
+  const file = placed === undefined ? undefined : { absPath: placed.file, size: placed.stat.size, mtimeMs: placed.stat.mtimeMs, leaves: placed.leaves, nodes: placed.nodes }
+  s.init.home.catalog.open.record(s.mirror.openId, { ...fields, signature }, file)
+}
+
+/** Places one entry, unless the journal says it is here already and the file is untouched; what it placed. */
+async function takeEntry (s: State, e: OpenEntryRow): Promise<Placed | undefined> {
   const { catalog } = s.init.home
   const file = join(s.dir, ...e.path.split('/'))
   const known = catalog.followed.get(file)
@@ -188,15 +215,16 @@ async function takeEntry (s: State, e: OpenEntryRow): Promise<void> {
     s.placed.set(e.path, e.seq)
     s.counters.reused++
     s.init.onProgress?.({ type: 'follow:skip', name: s.id.name, path: e.path, seq: e.seq, reason: 'journal' })
-    return
+    return undefined
   }
   if (!ours && await fsp.lstat(file).then(() => true, () => false)) {
     // never replace what this follow did not place (or what was touched since): the seal's pull reports it
     s.init.onProgress?.({ type: 'follow:conflict', name: s.id.name, path: e.path, seq: e.seq })
-    return
+    return undefined
   }
   try {
-    const placed = await s.init.source.use(async (peer) => await placeFile({ peer, dir: s.dir, path: e.path, cid: e.cid, size: e.size, mode: e.mode, mtimeMs: e.mtimeMs, signal: s.init.signal }))
+    const keep = async (cid: CID, bytes: Uint8Array): Promise<void> => { await s.init.home.blocks.put({ cid, bytes }) }
+    const placed = await s.init.source.use(async (peer) => await placeFile({ peer, dir: s.dir, path: e.path, cid: e.cid, size: e.size, mode: e.mode, mtimeMs: e.mtimeMs, signal: s.init.signal, keep }))
     const arrived = Date.now()
     catalog.placed.record([{ path: placed.file, ...placed.stat }])
     catalog.followed.record({ file: placed.file, key: s.init.row.root, path: e.path, seq: e.seq, cid: e.cid, size: e.size, published: e.published, arrived })
@@ -205,9 +233,11 @@ async function takeEntry (s: State, e: OpenEntryRow): Promise<void> {
     s.counters.files++
     s.counters.fetched += placed.fetched
     s.init.onProgress?.({ type: 'follow:file', name: s.id.name, path: e.path, seq: e.seq, size: e.size, lagMs: s.lagMs, fetched: placed.fetched })
+    return placed
   } catch (err) {
     if (!(err instanceof StaleVersion)) throw err
     s.init.onProgress?.({ type: 'follow:stale', name: s.id.name, path: e.path, seq: e.seq, message: err.message })
+    return undefined
   }
 }
 

@@ -26,14 +26,21 @@ export interface PlaceInit {
   signal: AbortSignal
   /** Leaves in flight at once; default DEFAULT_FILE_WINDOW. */
   window?: number
+  /** Given each inner (dag-pb) node of the file as it arrives (verified), to keep it and serve it on. */
+  keep?: (cid: CID, bytes: Uint8Array) => Promise<void>
 }
 
 /** A placed file: its absolute path, the bytes fetched, and its stat right after the rename. */
 export interface Placed {
   file: string
   fetched: number
+  /** Its leaves in file order and its inner nodes (a relay indexes them to serve the file on). */
+  leaves: FileLeaf[]
+  nodes: CID[]
   stat: { size: number, mtimeMs: number, ctimeMs: number, ino: number }
 }
+
+const DAG_PB = 0x70
 
 /** Raised when the source no longer serves a block of this version (it changed or was republished). */
 export class StaleVersion extends FerryError {}
@@ -87,7 +94,16 @@ export async function placeFile (init: PlaceInit): Promise<Placed> {
   checkPath(init.path)
   const final = join(init.dir, ...init.path.split('/'))
   await makeParents(init.dir, final)
-  const get = peerGet(init.peer, init.signal)
+  const fetch = peerGet(init.peer, init.signal)
+  const nodes: CID[] = []
+  const get: GetBlock = async (cid, options) => {
+    const bytes = await fetch(cid, options)
+    if (cid.code === DAG_PB) {
+      nodes.push(cid)
+      await init.keep?.(cid, bytes)
+    }
+    return bytes
+  }
   const leaves: FileLeaf[] = []
   for await (const leaf of fileLeaves(init.cid, get, { signal: init.signal, size: init.size })) leaves.push(leaf)
   const temp = join(dirname(final), `${TEMP_PREFIX}${basename(final)}.${randomBytes(4).toString('hex')}`)
@@ -104,7 +120,7 @@ export async function placeFile (init: PlaceInit): Promise<Placed> {
     await fsp.rename(temp, final)
     placed = true
     const after = await fsp.stat(final)
-    return { file: final, fetched, stat: { size: after.size, mtimeMs: after.mtimeMs, ctimeMs: after.ctimeMs, ino: after.ino } }
+    return { file: final, fetched, leaves, nodes, stat: { size: after.size, mtimeMs: after.mtimeMs, ctimeMs: after.ctimeMs, ino: after.ino } }
   } finally {
     if (!placed) {
       await fh.close().catch(() => {})
