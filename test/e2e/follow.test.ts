@@ -3,7 +3,9 @@
  * --collection ID <dest> --follow` replicates the files `ferry watch` publishes while a writer produces
  * them, never shows a file half-written under its final name, takes a file rewritten after it was
  * published (the new version, never a mix), catches up after the follower or the source restarts without
- * fetching again what it has, and verifies the sealed root, which is `ferry add` of the same directory.
+ * fetching again what it has, and verifies the sealed root, which is `ferry add` of the same directory; a
+ * subscription follows an open scan; a relay that alters an entry is refused, and a relay that follows from
+ * the origin serves the open scan on to a third node.
  */
 import { createHash } from 'node:crypto'
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
