@@ -68,6 +68,7 @@ describe('ferry pull --collection --follow', () => {
     B = await initTestHome(tmp, 'follower')
     C = await initTestHome(tmp, 'oracle')
     expect((await ferry(['trust', B.id, '--home', A.dir])).code).toBe(0)
+    expect((await ferry(['trust', C.id, '--home', A.dir])).code).toBe(0)
     dA = await daemons.start(A.dir)
   })
   afterAll(async () => {
@@ -127,6 +128,12 @@ describe('ferry pull --collection --follow', () => {
     console.log(`follow: lag from publication to verified arrival (${lags.length} files): median ${lags[lags.length >> 1]} ms, max ${lags[lags.length - 1]} ms`)
     const v = await ferry(['verify', join(dest, 'scan1'), json(added).root, '--home', B.dir])
     expect(v.code, v.stdout + v.stderr).toBe(0)
+    // a scan already sealed when the follow starts is pulled as any scan, and the follow ends
+    const late = await follow(C.dir, join(tmp, 'dest1-late'), dA.addr).exited
+    expect(late.code, late.stderr).toBe(0)
+    expect(json(late).scans).toMatchObject([{ name: 'scan1', root: json(added).root, complete: true, followed: { files: 0, fetched: 0, reused: 0 } }])
+    expect(late.stderr).toMatch(/scan1: sealed, pulling it/)
+    expect(hashTree(join(tmp, 'dest1-late', 'scan1'))).toEqual(hashTree(src))
   })
 
   it('catches up without fetching again after the follower is killed, and after the source daemon restarts', async () => {
