@@ -279,6 +279,9 @@ export function openOpenScans (h: CatalogDb, leafIndex: LeafIndex, nodes: ScanNo
     }),
     ensureOpen: (init) => h.guard(() => h.db.transaction(() => {
       const row = q.openByName.get(init.collection, init.name) as OpenRow | undefined
+      if (row?.state === 'open' && row.origin !== init.origin) {
+        throw new FerryError('ERR_CONFLICT', `${init.collection}/${init.name} is another node's open scan, followed here (${row.origin}): watch into another name`)
+      }
       if (row?.state === 'open') return toOpen(row)
       const created = Date.now()
       const scanId = Number(q.placeholder.run(init.collection, init.name, init.sourcePath, init.origin, created).lastInsertRowid)
