@@ -6,6 +6,9 @@ export const DEFAULT_ENTRIES_PAGE = 500
 /** How often an open scan's entries are paged when no announcement arrives (a lost one is caught this late). */
 export const DEFAULT_FOLLOW_POLL_MS = 2000
 
+/** Files of one open scan fetched at once (each with DEFAULT_FILE_WINDOW leaves in flight). */
+export const DEFAULT_FILES_IN_FLIGHT = 4
+
 /** Leaves of one file in flight at once. */
 export const DEFAULT_FILE_WINDOW = 16
 

@@ -13,7 +13,7 @@ import { pull, type PullOptions, type PullResult } from '@ferry/transfer'
 import type { OpenEntryRow, OpenSeal } from '@ferry/exchange'
 import type { Catalog, InnerBlocks, OpenScanIdentity } from '@ferry/store'
 import { CID } from 'multiformats/cid'
-import { DEFAULT_ENTRIES_PAGE, DEFAULT_FOLLOW_POLL_MS } from './constants.js'
+import { DEFAULT_ENTRIES_PAGE, DEFAULT_FILES_IN_FLIGHT, DEFAULT_FOLLOW_POLL_MS } from './constants.js'
 import { checkPath, placeFile, StaleVersion, type Placed } from './place-file.js'
 import type { Source } from './source.js'
 import type { FollowPeerSpec, FollowProgressEvent, OpenScanRow, OpenScanStatus } from './types.js'
@@ -186,15 +186,43 @@ async function takeEntries (s: State, entries: OpenEntryRow[]): Promise<void> {
     s.next++
     s.latest.set(e.path, e)
   }
-  for (const e of entries) {
-    if (s.latest.get(e.path)?.seq !== e.seq) {
-      s.init.onProgress?.({ type: 'follow:skip', name: s.id.name, path: e.path, seq: e.seq, reason: 'superseded' })
-      recordMirror(s, e)
-      continue
-    }
-    recordMirror(s, e, await takeEntry(s, e))
-    s.init.onProgress?.({ type: 'follow:status', key: s.init.row.root, status: statusOf(s) })
+  await placeInOrder(s, entries)
+}
+
+/**
+ * Places the latest version of each path among `entries`, `DEFAULT_FILES_IN_FLIGHT` files at a time (distinct
+ * paths: a superseded entry is not fetched), and records each in the mirror in seq order as the prefix
+ * before it is done. After a failure no new file is started; the first failure is thrown once all stop.
+ */
+async function placeInOrder (s: State, entries: OpenEntryRow[]): Promise<void> {
+  const placed: Array<Placed | undefined> = []
+  const done: boolean[] = []
+  let recorded = 0
+  let next = 0
+  let failure: { err: unknown } | undefined
+  const flush = (): void => {
+    for (; recorded < entries.length && done[recorded] === true; recorded++) recordMirror(s, entries[recorded]!, placed[recorded])
   }
+  const lane = async (): Promise<void> => {
+    while (next < entries.length && failure === undefined) {
+      const i = next++
+      const e = entries[i]!
+      try {
+        if (s.latest.get(e.path)?.seq !== e.seq) {
+          s.init.onProgress?.({ type: 'follow:skip', name: s.id.name, path: e.path, seq: e.seq, reason: 'superseded' })
+        } else {
+          placed[i] = await takeEntry(s, e)
+          s.init.onProgress?.({ type: 'follow:status', key: s.init.row.root, status: statusOf(s) })
+        }
+        done[i] = true
+        flush()
+      } catch (err) {
+        failure ??= { err }
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(DEFAULT_FILES_IN_FLIGHT, entries.length) }, lane))
+  if (failure !== undefined) throw failure.err
 }
 
 /** The entry in the mirror, in seq order, with the file that serves it when this node placed it now. */
