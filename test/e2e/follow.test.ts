@@ -215,7 +215,7 @@ describe('ferry pull --collection --follow', () => {
     await dD.stop()
   })
 
-  it('refuses an entry a relay altered: nothing is placed, exit 4', async () => {
+  it('refuses an entry a relay altered, and one it dropped: nothing is placed, exit 4', async () => {
     const src = join(tmp, 'scan4')
     mkdirSync(src, { recursive: true })
     expect((await ferry(['watch', src, '--collection', 'live3', '--name', 'scan4', '--settle', '0.5', '--home', A.dir])).code).toBe(0)
@@ -249,6 +249,15 @@ describe('ferry pull --collection --follow', () => {
     expect(r.code, r.stderr).toBe(4)
     expect(r.stderr).toMatch(/Refusing entry 1 \("b\.bin"\) of scan4: the signature does not match/)
     expect(finalFiles(join(dest, 'scan4'))).toEqual([]) // entries are verified before any is acted on
+    // the same relay drops entry 0 instead (the one it altered restored): the gap is refused
+    const db2 = new Database(join(R.dir, 'catalog.db'))
+    db2.prepare('UPDATE open_entries SET size = ? WHERE open_id = ? AND seq = 1').run(entries[1]!.size, openId)
+    db2.prepare('DELETE FROM open_entries WHERE open_id = ? AND seq = 0').run(openId)
+    db2.close()
+    const gap = await follow(B.dir, join(tmp, 'dest4b'), dR.addr, [], 'live3').exited
+    expect(gap.code, gap.stderr).toBe(4)
+    expect(gap.stderr).toMatch(/entry 1 arrived where entry 0 was due/)
+    expect(finalFiles(join(tmp, 'dest4b', 'scan4'))).toEqual([])
     await dR.stop()
   })
 
