@@ -80,7 +80,8 @@ describe('ferry pull --collection --follow', () => {
     const src = join(tmp, 'scan1')
     const dest = join(tmp, 'dest1')
     mkdirSync(join(src, 'raw'), { recursive: true })
-    expect((await ferry(['watch', src, '--collection', 'live', '--name', 'scan1', '--settle', '0.5', '--home', A.dir])).code).toBe(0)
+    // settle 1.5 s: the volume's pieces come 150 ms apart, so it is never complete at the source before its end
+    expect((await ferry(['watch', src, '--collection', 'live', '--name', 'scan1', '--settle', '1.5', '--home', A.dir])).code).toBe(0)
     const versions = new Map<string, Set<string>>()
     const wrote = (rel: string, data: Buffer): void => {
       writeFileSync(join(src, rel), data)
@@ -95,11 +96,11 @@ describe('ferry pull --collection --follow', () => {
       wrote(`raw/f${String(i).padStart(2, '0')}.tif`, bytes(sizes[i % sizes.length]! + i, `f${i}`))
       await new Promise((resolve) => setTimeout(resolve, 150))
     }
-    // a volume written slowly in pieces, never 0.5 s (the settle time) apart: 8 x 256 KiB over ~3 s
-    const piece = bytes(256 * 1024, 'vol')
+    // a volume written slowly in pieces, 150 ms apart (a tenth of the settle time): 20 x 128 KiB over ~3 s
+    const piece = bytes(128 * 1024, 'vol')
     writeFileSync(join(src, 'volume.h5'), piece)
-    for (let i = 1; i < 8; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 350))
+    for (let i = 1; i < 20; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 150))
       appendFileSync(join(src, 'volume.h5'), piece)
     }
     versions.set('volume.h5', new Set([sha(readFileSync(join(src, 'volume.h5')))]))
