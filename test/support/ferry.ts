@@ -62,3 +62,30 @@ export async function initTestHome (parent: string, name: string): Promise<{ dir
   const r = json(await ferry(['init', '--home', dir, '--json']))
   return { dir, id: r.peerId }
 }
+
+/** A `ferry` process left running (a foreground follow): its output so far, its exit, and how to stop it. */
+export interface RunningFerry {
+  child: ReturnType<typeof spawn>
+  stdout: () => string
+  stderr: () => string
+  exited: Promise<RunResult>
+  kill: (sig?: NodeJS.Signals) => void
+}
+
+/** Starts the real `ferry` CLI without waiting for it (killed after `timeoutMs`, default 5 min). */
+export function startFerry (args: string[], options: { timeoutMs?: number } = {}): RunningFerry {
+  const child = spawn(FERRY_BIN, args, { env: { ...process.env, FERRY_HOME: undefined }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d })
+  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
+  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 300_000)
+  const exited = new Promise<RunResult>((resolve, reject) => {
+    child.on('error', reject)
+    child.on('close', (c, sig) => {
+      clearTimeout(timer)
+      resolve({ code: c ?? (sig != null ? 128 : 1), stdout, stderr })
+    })
+  })
+  return { child, stdout: () => stdout, stderr: () => stderr, exited, kill: (sig = 'SIGTERM') => { child.kill(sig) } }
+}

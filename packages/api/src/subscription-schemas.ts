@@ -45,6 +45,16 @@ const Stuck = Type.Object({
   reason: OrNull(Reason)
 }, closed)
 
+/** One open scan followed as it is acquired (the shape the web view reads, on a subscription and on a task). */
+export const OpenScan = Type.Object({
+  collection: Type.String(),
+  name: Type.String(),
+  published: Type.Integer({ description: 'Files the source published so far (entries, each version counts)' }),
+  arrived: Type.Integer({ description: 'Paths whose latest version is placed here, verified' }),
+  lagMs: OrNull(Type.Integer({ description: 'ms from the publication of the latest file that arrived to its verified arrival here (the two machines\' clocks); null before the first' })),
+  backlogBytes: Type.Integer({ description: 'Bytes of the latest versions published and not yet placed' })
+}, { ...closed, description: 'An open scan followed file by file' })
+
 export const Subscription = Type.Object({
   id: Type.String(),
   collection: Type.String(),
@@ -58,7 +68,8 @@ export const Subscription = Type.Object({
   reason: Type.String({ description: 'Why it is in that state, in one line' }),
   counts: Type.Object({ scans: Type.Integer(), queued: Type.Integer(), active: Type.Integer(), succeeded: Type.Integer(), failed: Type.Integer(), cancelled: Type.Integer() }, closed),
   stuck: Type.Array(Stuck),
-  sources: Type.Array(Source)
+  sources: Type.Array(Source),
+  openScans: Type.Array(OpenScan, { description: 'The open scans of the collection followed now, as they are acquired' })
 }, { ...closed, description: 'A standing rule with its state' })
 
 export const SubscriptionList = Type.Object({ subscriptions: Type.Array(Subscription) }, { ...closed, description: 'Every rule, oldest first' })

@@ -3,6 +3,7 @@
  * under the Globus activity view's names (docs/architecture.md, "Tasks"), closed like every other object.
  */
 import { Type, type Static } from 'typebox'
+import { OpenScan } from './subscription-schemas.js'
 import { PEER_NAME_PATTERN } from '@ferry/node'
 
 const closed = { additionalProperties: false } as const
@@ -77,7 +78,8 @@ export const TaskFileError = Type.Object({
 
 export const TaskDetail = Type.Object({
   ...Task.properties,
-  fileErrors: Type.Array(TaskFileError, { description: 'Every entry that did not succeed, with its last error (the first 1000)' })
+  fileErrors: Type.Array(TaskFileError, { description: 'Every entry that did not succeed, with its last error (the first 1000)' }),
+  openScans: Type.Array(OpenScan, { description: 'The open scans followed into the task\'s destination before its seal (a subscription\'s task of a followed scan), from the follow journal: published is the entries up to the last that arrived; empty for other tasks' })
 }, { ...closed, description: 'A task with the reasons of its failed entries' })
 
 export const TaskLogEvent = Type.Object({

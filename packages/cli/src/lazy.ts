@@ -30,3 +30,8 @@ export async function watchApi (): Promise<typeof import('@ferry/watch')> {
 export async function daemonInfoApi (): Promise<typeof import('@ferry/node/daemon-info')> {
   return await import('@ferry/node/daemon-info')
 }
+
+/** @ferry/follow (the receiver of open scans): only `pull --follow` loads it. */
+export async function followApi (): Promise<typeof import('@ferry/follow')> {
+  return await import('@ferry/follow')
+}

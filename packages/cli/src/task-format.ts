@@ -10,7 +10,10 @@ import { formatBytes, formatRate, plural } from './format.js'
  * A task as GET /v1/tasks/:id answers it: the store's record, with the failed files when asked for one task
  * (type only: nothing of @ferry/store is loaded).
  */
-export type ShownTask = TaskRecord & { fileErrors?: TaskFileFailure[] }
+export type ShownTask = TaskRecord & { fileErrors?: TaskFileFailure[], openScans?: ShownOpenScan[] }
+
+/** An open scan followed into a task's destination (GET /v1/tasks/:id `openScans`). */
+export interface ShownOpenScan { collection: string, name: string, published: number, arrived: number, lagMs: number | null, backlogBytes: number }
 
 export const FINAL_CONDITIONS: ReadonlySet<string> = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED'])
 
@@ -109,6 +112,9 @@ export function taskDetails (t: ShownTask): string[] {
   const settings = Object.entries(t.settings).map(([k, v]) => `${k}=${String(v)}`).join(', ')
   if (settings !== '') lines.push(`  settings     ${settings}`)
   if (t.reason !== null) lines.push(`  reason       ${t.reason.message} (${t.reason.code})`)
+  for (const o of t.openScans ?? []) {
+    lines.push(`  followed     ${o.name} while open: ${o.arrived} files arrived of ${o.published} published, last lag ${o.lagMs === null ? '-' : `${o.lagMs} ms`}, backlog ${formatBytes(o.backlogBytes)}`)
+  }
   const errors = t.fileErrors ?? []
   if (errors.length > 0) {
     lines.push('', `Not placed (${plural(errors.length, 'entry', 'entries')}):`)

@@ -6,7 +6,8 @@
  */
 import { FerryError } from '@ferry/errors'
 import {
-  decodeAnnounceServerMessage, decodeCatalogServerMessage, encodeAnnounceSubscribe, encodeCatalogRequest, type CatalogRow
+  decodeAnnounceServerMessage, decodeCatalogServerMessage, encodeAnnounceSubscribe, encodeCatalogRequest, encodeOpenEntriesRequest, type CatalogRow,
+  type OpenEntryRow, type OpenScanState, type OpenSeal, type PublishedFileRow
 } from './catalog-messages.js'
 import { dialError, errorFromWire } from './client-errors.js'
 import { protocolError } from './codec.js'
@@ -14,6 +15,7 @@ import { ANNOUNCE_PROTOCOL, CATALOG_PROTOCOL, DEFAULT_CATALOG_PAGE_ROWS, MAX_CAT
 import { framed, type Framed } from './framed.js'
 import type { ClientComponents } from './types.js'
 import type { PeerId, Stream } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Uint8ArrayList } from 'uint8arraylist'
 
@@ -148,9 +150,9 @@ export async function * listCatalog (d: CatalogDial, options: ListCatalogOptions
 }
 
 /** Subscribes and waits for ANNOUNCE_ACCEPTED; returns the keep-alive interval the peer announced. */
-async function subscribe (io: Framed, d: CatalogDial, options: WatchAnnouncementsOptions): Promise<number> {
+async function subscribe (io: Framed, d: CatalogDial, options: WatchAnnouncementsOptions, files = false): Promise<number> {
   const { signal } = options
-  await io.write(encodeAnnounceSubscribe(options.collection ?? null), { signal })
+  await io.write(encodeAnnounceSubscribe(options.collection ?? null, files), { signal })
   const msg = decodeAnnounceServerMessage(await readWithin(io, d, d.timeoutMs, signal, 'its answer to our subscription'))
   if (msg.type === 'error') throw errorFromWire(msg, d.peer)
   if (msg.type !== 'announce-accepted') throw protocolError('unexpected', `Peer ${d.peer} sent ${msg.type} before accepting the subscription`)
@@ -171,6 +173,61 @@ export async function * watchAnnouncements (d: CatalogDial, options: WatchAnnoun
       if (msg.type === 'error') throw errorFromWire(msg, d.peer)
       if (msg.type === 'announce-accepted') throw protocolError('unexpected', `Peer ${d.peer} accepted the subscription twice`)
       if (msg.type === 'announce-scan') yield toRemote(msg.row)
+    }
+  } catch (err) {
+    failure = err
+    throw err
+  } finally {
+    end(io, failure)
+  }
+}
+
+/** One page of an open scan's entries (see `PeerClient.openEntries`). */
+export interface OpenEntriesAnswer {
+  state: OpenScanState
+  seal: OpenSeal | null
+  entries: OpenEntryRow[]
+}
+
+/** One OPEN_ENTRIES_REQUEST on its own catalog stream: the entries of open scan `key` from `fromSeq`, at most `max`. */
+export async function openEntries (d: CatalogDial, key: CID, fromSeq: number, max: number, signal?: AbortSignal): Promise<OpenEntriesAnswer> {
+  if (!Number.isSafeInteger(max) || max < 1 || max > MAX_CATALOG_PAGE_ROWS) {
+    throw new FerryError('ERR_INVALID_ARGUMENT', `An open-entries page holds 1 to ${MAX_CATALOG_PAGE_ROWS} entries, not ${String(max)}`)
+  }
+  const io = await open(d, CATALOG_PROTOCOL, signal)
+  let failure: unknown
+  try {
+    await io.write(encodeOpenEntriesRequest({ key, fromSeq, max }), { signal })
+    const msg = decodeCatalogServerMessage(await readWithin(io, d, d.timeoutMs, signal, 'open-scan entries'))
+    if (msg.type === 'error') throw errorFromWire(msg, d.peer)
+    if (msg.type !== 'open-entries-page') throw protocolError('malformed', `Peer ${d.peer} answered an open-entries request with ${msg.type}`)
+    if (msg.entries.length > max) throw protocolError('malformed', `Peer ${d.peer} sent ${msg.entries.length} entries for a page of ${max}`)
+    return { state: msg.state, seal: msg.seal, entries: msg.entries }
+  } catch (err) {
+    failure = err
+    throw err
+  } finally {
+    end(io, failure)
+  }
+}
+
+/** What a subscription with published files yields: a completed scan, or a file published into an open scan. */
+export type Publication = { type: 'scan', row: RemoteCatalogRow } | { type: 'file', file: PublishedFileRow }
+
+/** The scans a peer announces and the files it publishes into open scans (ANNOUNCE_SUBSCRIBE_FILES). */
+export async function * watchPublications (d: CatalogDial, options: WatchAnnouncementsOptions = {}): AsyncGenerator<Publication> {
+  const { signal } = options
+  const io = await open(d, ANNOUNCE_PROTOCOL, signal)
+  let failure: unknown = new FerryError('ERR_ABORTED', 'announcements abandoned by the reader')
+  try {
+    const silenceMs = 3 * await subscribe(io, d, options, true)
+    while (true) {
+      throwIfFired(signal)
+      const msg = decodeAnnounceServerMessage(await readWithin(io, d, silenceMs, signal, 'announcements'))
+      if (msg.type === 'error') throw errorFromWire(msg, d.peer)
+      if (msg.type === 'announce-accepted') throw protocolError('unexpected', `Peer ${d.peer} accepted the subscription twice`)
+      if (msg.type === 'announce-scan') yield { type: 'scan', row: toRemote(msg.row) }
+      if (msg.type === 'announce-file') yield { type: 'file', file: msg.file }
     }
   } catch (err) {
     failure = err

@@ -26,7 +26,10 @@ import { decodeBlocksServerFrame, decodeScanServerMessage, encodeError, encodeRe
 import { scanReader, type AtEntries, type ScanFrames } from './scan-reader.js'
 import { protocolError } from './codec.js'
 import { dialError, errorFromWire } from './client-errors.js'
-import { listCatalog, watchAnnouncements, type CatalogDial, type CatalogPage, type ListCatalogOptions, type RemoteCatalogRow, type WatchAnnouncementsOptions } from './catalog-client.js'
+import {
+  listCatalog, openEntries, watchAnnouncements, watchPublications, type CatalogDial, type CatalogPage, type ListCatalogOptions, type OpenEntriesAnswer, type Publication,
+  type RemoteCatalogRow, type WatchAnnouncementsOptions
+} from './catalog-client.js'
 import type { BlockVerifier } from './verify-pool.js'
 import { componentLogger, type BlockResult, type ClientComponents, type RemoteScan } from './types.js'
 import type { Logger, PeerId, Stream } from '@libp2p/interface'
@@ -337,6 +340,22 @@ export class PeerClient {
    */
   watchAnnouncements (options: WatchAnnouncementsOptions = {}): AsyncIterable<RemoteCatalogRow> {
     return watchAnnouncements(this.catalogDial(), options)
+  }
+
+  /**
+   * Like `watchAnnouncements`, and also every file published into an open scan of the collection
+   * (ANNOUNCE_SUBSCRIBE_FILES): the receiver side of `ferry watch` (docs/protocol.md, "Following an open scan").
+   */
+  watchPublications (options: WatchAnnouncementsOptions = {}): AsyncIterable<Publication> {
+    return watchPublications(this.catalogDial(), options)
+  }
+
+  /**
+   * One page of the entries of the open scan `key` from `fromSeq` on, at most `max` (OPEN_ENTRIES_REQUEST):
+   * its state, its signed seal once sealed. Fewer than `max` does not mean the end: ask again until empty.
+   */
+  async openEntries (key: CID, fromSeq: number, max: number, options: { signal?: AbortSignal } = {}): Promise<OpenEntriesAnswer> {
+    return await openEntries(this.catalogDial(), key, fromSeq, max, options.signal)
   }
 
   private catalogDial (): CatalogDial {

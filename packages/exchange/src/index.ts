@@ -29,4 +29,4 @@ export {
   type CatalogState, type PublishedFileRow, type OpenEntriesRequest, type OpenEntryRow, type OpenScanState, type OpenSeal
 } from './catalog-messages.js'
 export { encodeCatalogCursor, decodeCatalogCursor } from './catalog-handler.js'
-export type { CatalogPage, ListCatalogOptions, RemoteCatalogRow, WatchAnnouncementsOptions } from './catalog-client.js'
+export type { CatalogPage, ListCatalogOptions, OpenEntriesAnswer, Publication, RemoteCatalogRow, WatchAnnouncementsOptions } from './catalog-client.js'

@@ -26,6 +26,7 @@ import { createPullJournal, type PullJournal } from './pull-journal.js'
 import { openTaskStore, type TaskStore } from './tasks.js'
 import { openSubscriptionStore, type SubscriptionStore } from './subscriptions.js'
 import { createPlacedFiles, type PlacedFiles } from './placed-files.js'
+import { openFollowedFiles, type FollowedFiles } from './followed-files.js'
 import type { SignatureCheck } from './scan-signature.js'
 import { openOpenScans, type OpenScans } from './open-scans.js'
 import type { CID } from 'multiformats/cid'
@@ -111,6 +112,8 @@ export interface Catalog {
   readonly placed: PlacedFiles
   /** Watches and open scans with their signed entries (open-scans.ts). */
   readonly open: OpenScans
+  /** What followers of open scans placed (followed-files.ts). */
+  readonly followed: FollowedFiles
   close: () => void
 }
 
@@ -164,6 +167,7 @@ export function openCatalog (file: string, options: CatalogOptions = {}): Catalo
     subscriptions: openSubscriptionStore(h),
     placed: createPlacedFiles(h.db, h.guard),
     open: openOpenScans(h, leafIndex, nodes),
+    followed: openFollowedFiles(h),
     close: h.close
   }
 }

@@ -42,6 +42,7 @@ export {
   type TaskReason, type TaskRunStats
 } from './tasks.js'
 export type { PlacedFiles, PlacedStat } from './placed-files.js'
+export type { FollowedFile, FollowedFiles, FollowedSummary } from './followed-files.js'
 export type {
   SubscriptionStore, SubscriptionRecord, SubscriptionInit, SubscribedScan, StuckScan, SubscriptionCounts
 } from './subscriptions.js'

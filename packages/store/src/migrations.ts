@@ -357,6 +357,26 @@ const SCHEMA_V10 = `
 ALTER TABLE tasks ADD COLUMN from_peers TEXT NOT NULL DEFAULT '{}';
 `
 
+/**
+ * Schema version 11: `followed_files`, what a follower of an open scan (`ferry pull --follow`, a
+ * subscription) has placed: one row per file at a destination (absolute path), the open scan's key, the
+ * entry's seq and CID, when the origin published it and when it arrived verified. A follower restarted
+ * mid-scan skips a file whose row names the entry's CID and whose placed_files row still matches.
+ */
+const SCHEMA_V11 = `
+CREATE TABLE followed_files (
+  file      TEXT PRIMARY KEY,
+  key       TEXT NOT NULL,
+  path      TEXT NOT NULL,
+  seq       INTEGER NOT NULL,
+  cid       BLOB NOT NULL,
+  size      INTEGER NOT NULL,
+  published INTEGER NOT NULL,
+  arrived   INTEGER NOT NULL
+);
+CREATE INDEX followed_files_by_key ON followed_files (key, seq);
+`
+
 /** Every schema step, in order. The catalog's current version is the last one's. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, description: 'scans, entries, sources, leaves', up: db => { db.exec(SCHEMA_V1) } },
@@ -368,5 +388,6 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 7, description: 'subscriptions: subscriptions, subscription_scans', up: db => { db.exec(SCHEMA_V7) } },
   { version: 8, description: 'watches, open scans and their signed entries', up: db => { db.exec(SCHEMA_V8) } },
   { version: 9, description: 'pulls.phase (the pull engine\'s last phase done)', up: db => { db.exec(SCHEMA_V9) } },
-  { version: 10, description: 'tasks.from_peers (bytes per source peer)', up: db => { db.exec(SCHEMA_V10) } }
+  { version: 10, description: 'tasks.from_peers (bytes per source peer)', up: db => { db.exec(SCHEMA_V10) } },
+  { version: 11, description: 'followed_files (what followers of open scans placed)', up: db => { db.exec(SCHEMA_V11) } }
 ]

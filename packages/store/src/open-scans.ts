@@ -103,6 +103,19 @@ export interface OpenScans {
    * (entries published, root) with the origin's key; drops its placeholder.
    */
   seal: (openId: number, root: CID, key: Signer, now?: number) => Promise<OpenScanRecord>
+  /**
+   * A follower's copy of another node's open scan, to serve it on (a relay): the open scan with the origin's
+   * identity (its key is the origin's), created unless this catalog has it. Never signed here.
+   */
+  mirror: (id: OpenScanIdentity & { collection: string }, sourcePath: string) => OpenScanRecord
+  /**
+   * Records an entry of a mirrored open scan as the origin signed it (signature passed on unchanged), with
+   * where its bytes are now when this node holds them (`file`: its leaves and inner nodes then serve it).
+   * Entries are recorded in seq order without gaps; one already recorded is left as it is.
+   */
+  record: (openId: number, entry: Omit<PublishedEntry, 'id' | 'openId'>, file?: Omit<PublishFile, 'path' | 'cid' | 'size' | 'mode' | 'mtimeMs'> & { size: number, mtimeMs: number }) => void
+  /** Marks a mirrored open scan sealed with the origin's signed seal; drops its placeholder. */
+  sealMirror: (openId: number, seal: { root: CID, sealedAt: number, signature: Uint8Array }) => void
 }
 
 const SQL = {
@@ -121,6 +134,7 @@ const SQL = {
   bytes: 'SELECT coalesce(sum(size), 0) AS bytes FROM open_entries e WHERE open_id = ? AND seq = (SELECT max(seq) FROM open_entries WHERE open_id = e.open_id AND path = e.path)',
   latest: 'SELECT * FROM open_entries WHERE open_id = ? AND path = ? ORDER BY seq DESC LIMIT 1',
   versions: 'SELECT count(*) AS n FROM open_entries WHERE open_id = ? AND path = ?',
+  insertMirrored: 'INSERT OR IGNORE INTO open_entries (open_id, seq, path, cid, size, mode, mtime_ms, published, signature, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
   insertEntry: 'INSERT INTO open_entries (open_id, seq, path, cid, size, mode, mtime_ms, published, signature, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id',
   entries: 'SELECT * FROM open_entries WHERE open_id = ? AND seq > ? ORDER BY seq LIMIT ?',
   maxEntry: 'SELECT coalesce(max(id), 0) AS id FROM open_entries',
@@ -179,6 +193,55 @@ function entryFeed (h: CatalogDb, q: Statements<keyof typeof SQL>): { poll: () =
   }
 }
 
+function mustRow (q: Statements<keyof typeof SQL>, id: number): OpenRow {
+  const row = q.openById.get(id) as OpenRow | undefined
+  if (row === undefined) throw new FerryError('ERR_NOT_FOUND', `No open scan ${id}`)
+  return row
+}
+
+interface MirrorDeps {
+  h: CatalogDb
+  q: Statements<keyof typeof SQL>
+  leafIndex: LeafIndex
+  nodes: ScanNodes
+  byId: (id: number) => OpenScanRecord
+  toOpen: (r: OpenRow) => OpenScanRecord
+}
+
+/** The mirror methods of OpenScans (a follower's copy of another node's open scan, to relay it). */
+function mirrorMethods ({ h, q, leafIndex, nodes, byId, toOpen }: MirrorDeps): Pick<OpenScans, 'mirror' | 'record' | 'sealMirror'> {
+  const mirrored = h.db.transaction((o: OpenScanRecord, e: Omit<PublishedEntry, 'id' | 'openId'>, file: Parameters<OpenScans['record']>[2]) => {
+    if (e.seq > o.published) throw new FerryError('ERR_INVALID_ARGUMENT', `Entry ${e.seq} of ${o.name} cannot be recorded before entry ${o.published}`)
+    q.insertMirrored.run(o.id, e.seq, e.path, Buffer.from(e.cid.bytes), e.size, e.mode, e.mtimeMs, e.published, Buffer.from(e.signature), e.version)
+    if (file !== undefined && o.scanId !== null) {
+      leafIndex.putSources(o.scanId, [pendingSource(file.absPath, file.size, file.mtimeMs, file.leaves)])
+      nodes.insert(o.scanId, file.nodes.map((c) => nodes.key(c)).filter((k): k is Buffer => k !== undefined))
+    }
+    if (o.scanId !== null) q.placeholderCounts.run(o.id, (q.bytes.get(o.id) as { bytes: number }).bytes, o.scanId)
+  })
+  return {
+    mirror: (id, sourcePath) => h.guard(() => h.db.transaction(() => {
+      h.requireWritable('mirror an open scan')
+      const key = openScanId(id)
+      const row = q.openByKey.get(key.toString()) as OpenRow | undefined
+      if (row !== undefined) return toOpen(row)
+      const scanId = Number(q.placeholder.run(id.collection, id.name, sourcePath, id.origin, id.created).lastInsertRowid)
+      return byId(Number(q.addOpen.run(id.collection, id.name, id.origin, sourcePath, id.created, scanId, key.toString()).lastInsertRowid))
+    }).immediate()),
+    record: (openId, entry, file) => {
+      const o = byId(openId)
+      if (o.state !== 'open') return
+      h.guard(() => { mirrored.immediate(o, entry, file) })
+    },
+    sealMirror: (openId, seal) => h.guard(() => h.db.transaction(() => {
+      const o = byId(openId)
+      if (o.state !== 'open') return
+      q.seal.run(seal.root.toString(), seal.sealedAt, Buffer.from(seal.signature), openId)
+      if (o.scanId !== null) q.dropPlaceholder.run(o.scanId)
+    }).immediate())
+  }
+}
+
 /** The watches and open scans of the catalog `h`, writing leaves and nodes through the given modules. */
 export function openOpenScans (h: CatalogDb, leafIndex: LeafIndex, nodes: ScanNodes): OpenScans {
   const q = lazyStatements(h.db, SQL)
@@ -189,11 +252,7 @@ export function openOpenScans (h: CatalogDb, leafIndex: LeafIndex, nodes: ScanNo
     const seal = sealedAt === null || sealSignature === null ? null : { entries: c.next, sealedAt, signature: new Uint8Array(sealSignature) }
     return { ...rest, key: openScanId(r), sealedRoot: r.sealedRoot === null ? null : CID.parse(r.sealedRoot), published: c.next, bytes, seal }
   }
-  const byId = (id: number): OpenScanRecord => h.guard(() => {
-    const row = q.openById.get(id) as OpenRow | undefined
-    if (row === undefined) throw new FerryError('ERR_NOT_FOUND', `No open scan ${id}`)
-    return toOpen(row)
-  })
+  const byId = (id: number): OpenScanRecord => h.guard(() => toOpen(mustRow(q, id)))
   const insert = h.db.transaction((o: OpenScanRecord, file: PublishFile, seq: number, published: number, signature: Uint8Array) => {
     const version = (q.versions.get(o.id, file.path) as { n: number }).n
     const row = q.insertEntry.get(o.id, seq, file.path, Buffer.from(file.cid.bytes), file.size, file.mode, file.mtimeMs, published, Buffer.from(signature), version) as { id: number }
@@ -203,6 +262,7 @@ export function openOpenScans (h: CatalogDb, leafIndex: LeafIndex, nodes: ScanNo
     return row.id
   })
   return {
+    ...mirrorMethods({ h, q, leafIndex, nodes, byId, toOpen }),
     addWatch: (w) => h.guard(() => {
       h.requireWritable('add a watch')
       if (q.watchByName.get(w.collection, w.name) !== undefined) {
@@ -219,6 +279,9 @@ export function openOpenScans (h: CatalogDb, leafIndex: LeafIndex, nodes: ScanNo
     }),
     ensureOpen: (init) => h.guard(() => h.db.transaction(() => {
       const row = q.openByName.get(init.collection, init.name) as OpenRow | undefined
+      if (row?.state === 'open' && row.origin !== init.origin) {
+        throw new FerryError('ERR_CONFLICT', `${init.collection}/${init.name} is another node's open scan, followed here (${row.origin}): watch into another name`)
+      }
       if (row?.state === 'open') return toOpen(row)
       const created = Date.now()
       const scanId = Number(q.placeholder.run(init.collection, init.name, init.sourcePath, init.origin, created).lastInsertRowid)

@@ -62,6 +62,8 @@ export interface SubscriptionStore {
   remove: (id: string) => boolean
   /** Whether the rule has taken on the scan `root` already. */
   has: (id: string, root: string) => boolean
+  /** Whether a scan of the rule already has the directory name `dir`. */
+  hasDir: (id: string, dir: string) => boolean
   /**
    * Takes a scan on for a rule (in one transaction): its directory name is `pick(taken)`, where `taken`
    * tells whether a name is in use by another scan of the rule. Returns the scan, or the one already stored.
@@ -89,6 +91,7 @@ const SQL = {
   list: 'SELECT * FROM subscriptions ORDER BY created, id',
   remove: 'DELETE FROM subscriptions WHERE id = ?',
   has: 'SELECT 1 FROM subscription_scans WHERE sub_id = ? AND root = ?',
+  hasDir: 'SELECT 1 FROM subscription_scans WHERE sub_id = ? AND dir = ?',
   scan: 'SELECT root, name, dir, peer, task_id, queued FROM subscription_scans WHERE sub_id = ? AND root = ?',
   dirTaken: 'SELECT 1 FROM subscription_scans WHERE sub_id = ? AND dir = ?',
   reserve: 'INSERT INTO subscription_scans (sub_id, root, name, dir, peer, queued) VALUES (?, ?, ?, ?, ?, ?)',
@@ -135,6 +138,7 @@ export function openSubscriptionStore (h: CatalogDb): SubscriptionStore {
     list: () => guard(() => (st.list.all() as SubRow[]).map(toRecord)),
     remove: (id) => write(() => st.remove.run(id).changes === 1),
     has: (id, root) => guard(() => st.has.get(id, root) !== undefined),
+    hasDir: (id, dir) => guard(() => st.hasDir.get(id, dir) !== undefined),
     reserve: (id, scan, pick) => write(() => {
       const before = st.scan.get(id, scan.root) as ScanRow | undefined
       if (before != null) return { scan: toScan(before), existing: true }

@@ -14,6 +14,8 @@ export { scanDirName, isSafeSegment, shortRoot, SHORT_ROOT_CHARS } from './subsc
 export { resolveSources, checkFrom, type SourcePeer, type UnresolvedSource } from './subscription-sources.js'
 export { startWatcher, type Watcher, type WatcherContext } from './subscription-watcher.js'
 export { subscriptionDaemonService, type SubscriptionDaemonOptions } from './subscription-daemon.js'
+export { openFollows, type FollowDeps, type OpenFollows, type OpenRowLike } from './subscription-follow.js'
+export type { OpenScanStatus } from '@ferry/follow'
 export type {
   CatalogPeer, CatalogRowLike, SourceState, SourceView, SubscriptionRequest, SubscriptionService, SubscriptionServiceInit, SubscriptionState, SubscriptionView
 } from './subscription-types.js'

@@ -6,10 +6,11 @@
  */
 import { randomUUID } from 'node:crypto'
 import { EventEmitter } from 'node:events'
-import { resolve } from 'node:path'
+import { basename, resolve } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { FerryError, errorMessage } from '@ferry/errors'
-import type { TaskRecord, TaskStore } from '@ferry/store'
+import type { OpenScanStatus } from '@ferry/follow'
+import type { Catalog, TaskRecord, TaskStore } from '@ferry/store'
 import {
   DEFAULT_TASK_CONCURRENCY, DEFAULT_TASK_DEADLINE_MS, FILE_ERRORS_SHOWN, TASK_PERSIST_MS, TASK_POLL_MS, TASK_RETRY_INITIAL_MS, TASK_RETRY_MAX_MS
 } from './constants.js'
@@ -219,7 +220,7 @@ function buildService (s: ServiceState): TaskService {
     list: (options) => store.list(options),
     get: (taskId) => {
       const t = store.get(taskId)
-      return t == null ? undefined : { ...t, fileErrors: store.failures(taskId, { limit: FILE_ERRORS_SHOWN }) }
+      return t == null ? undefined : { ...t, fileErrors: store.failures(taskId, { limit: FILE_ERRORS_SHOWN }), openScans: followedInto(s.init.home.catalog, t) }
     },
     events: (taskId, options) => {
       must(taskId)
@@ -298,4 +299,16 @@ async function waitFor (s: ServiceState, task: TaskRecord, conditions: string[],
     signal?.addEventListener('abort', onAbort, { once: true })
     check()
   })
+}
+
+/** The open scans followed into a task's destination, from the follow journal (see TaskDetail.openScans). */
+function followedInto (catalog: Pick<Catalog, 'followed'>, t: TaskRecord): OpenScanStatus[] {
+  return catalog.followed.under(t.destination).map((f) => ({
+    collection: t.collection ?? '',
+    name: basename(t.destination),
+    published: f.entries,
+    arrived: f.arrived,
+    lagMs: f.latest === null ? null : f.latest.arrived - f.latest.published,
+    backlogBytes: 0
+  }))
 }

@@ -3,10 +3,11 @@ import { FerryError } from '@ferry/errors'
 import { createSubscriptionService } from './subscriptions.js'
 import type { CatalogPeer, SubscriptionService, SubscriptionServiceInit } from './subscription-types.js'
 import type { TaskService } from './types.js'
+import type { FollowPeer } from '@ferry/follow'
 import type { DaemonParts } from './daemon.js'
 
 /** Options of `subscriptionDaemonService`. */
-export type SubscriptionDaemonOptions = Omit<SubscriptionServiceInit, 'catalog' | 'tasks' | 'dial' | 'peers' | 'self' | 'log'> & {
+export type SubscriptionDaemonOptions = Omit<SubscriptionServiceInit, 'catalog' | 'tasks' | 'dial' | 'peers' | 'self' | 'log' | 'follow'> & {
   /** The running task service (started before this one: `taskDaemonService({ onStarted })`). */
   tasks: () => TaskService | undefined
   /** Status lines (a source failing); default none. */
@@ -30,6 +31,7 @@ export function subscriptionDaemonService (options: SubscriptionDaemonOptions) {
       catalog: home.catalog,
       tasks,
       dial: async (addr, signal) => (await node.dialPeer(addr, { signal })) as CatalogPeer,
+      follow: { home, dial: async (addr, signal) => (await node.dialPeer(addr, { signal })) as FollowPeer },
       peers: async () => (await readConfig(home.dir)).peers,
       ...(info !== undefined ? { self: info.peerId } : {})
     })

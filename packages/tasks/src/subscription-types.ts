@@ -1,4 +1,6 @@
 import type { Catalog, FerryConfig, StuckScan, SubscriptionRecord, TaskReason } from '@ferry/store'
+import type { OpenEntryRow, OpenScanStatus } from '@ferry/follow'
+import type { FollowDeps } from './subscription-follow.js'
 import type { TaskService } from './types.js'
 
 /** A row of a remote catalog or an announcement, as much of it as a subscription reads. */
@@ -7,12 +9,21 @@ export interface CatalogRowLike {
   collection: string | null
   name: string
   state: string
+  /** PeerId of the origin (an open row's identity needs it). */
+  origin?: string
+  /** ms since the epoch (an open row's identity needs it). */
+  created?: number
 }
+
+/** What a subscription with published files yields (`PeerClient.watchPublications`). */
+export type PublicationLike = { type: 'scan', row: CatalogRowLike } | { type: 'file', file: OpenEntryRow & { key: { toString: () => string }, collection: string | null, name: string, origin: string, created: number } }
 
 /** The part of a peer client a subscription uses (`PeerClient` from @ferry/exchange). */
 export interface CatalogPeer {
   listCatalog: (options: { collection?: string, pageSize?: number, signal?: AbortSignal }) => AsyncIterable<{ rows: CatalogRowLike[] }>
   watchAnnouncements: (options: { collection?: string, onSubscribed?: () => void, signal?: AbortSignal }) => AsyncIterable<CatalogRowLike>
+  /** Announcements with published files (ANNOUNCE_SUBSCRIBE_FILES); used when the rule follows open scans. */
+  watchPublications?: (options: { collection?: string, onSubscribed?: () => void, signal?: AbortSignal }) => AsyncIterable<PublicationLike>
   close: () => Promise<void>
 }
 
@@ -69,6 +80,8 @@ export interface SubscriptionView extends SubscriptionRecord {
   /** The scans whose task FAILED or was CANCELLED (the first STUCK_SHOWN), with the task's reason. */
   stuck: StuckScan[]
   sources: SourceView[]
+  /** The open scans followed now: files published vs arrived, the latest file's lag, the backlog. */
+  openScans: OpenScanStatus[]
 }
 
 /** The daemon's subscriptions: what the HTTP API calls. */
@@ -109,4 +122,6 @@ export interface SubscriptionServiceInit {
   /** One-line status messages. */
   log?: (line: string) => void
   signal?: AbortSignal
+  /** Follow open scans of the rules' collections (the daemon gives it; without it only sealed scans are taken). */
+  follow?: FollowDeps
 }

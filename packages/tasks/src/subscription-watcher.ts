@@ -9,7 +9,7 @@ import { FerryError, errorMessage } from '@ferry/errors'
 import type { TaskReason } from '@ferry/store'
 import { SUBSCRIPTION_PAGE_ROWS } from './constants.js'
 import type { SourcePeer } from './subscription-sources.js'
-import type { CatalogPeer, CatalogRowLike, SourceState, SourceView } from './subscription-types.js'
+import type { CatalogPeer, CatalogRowLike, PublicationLike, SourceState, SourceView } from './subscription-types.js'
 
 /** What a watcher needs from its service. */
 export interface WatcherContext {
@@ -17,6 +17,8 @@ export interface WatcherContext {
   dial: (addr: string, signal: AbortSignal) => Promise<CatalogPeer>
   /** Called for every row seen (listed or announced), with the address it came through. */
   offer: (row: CatalogRowLike, addr: string) => void
+  /** Called for every file published into an open scan; given, the watcher asks for them (watchPublications). */
+  onFile?: (file: Extract<PublicationLike, { type: 'file' }>['file'], addr: string) => void
   /** Called once a session is subscribed, before the listing (queues what a crash left without a task). */
   onSession?: (addr: string) => void
   pollMs: number
@@ -60,6 +62,8 @@ interface Run {
   /** Whether the current session got subscribed (then the backoff starts over). */
   subscribed: () => boolean
   setSubscribed: (v: boolean) => void
+  /** The source refused ANNOUNCE_SUBSCRIBE_FILES (an older Ferry): plain announcements from then on. */
+  noFiles: boolean
 }
 
 /** One session: dial, subscribe, catch up, then list every pollMs until the announcements fail. */
@@ -72,7 +76,20 @@ async function session (r: Run, addr: string, signal: AbortSignal): Promise<void
   let accepted: () => void = () => {}
   const subscribed = new Promise<void>((resolve) => { accepted = resolve })
   const announcements = (async () => {
-    for await (const row of peer.watchAnnouncements({ collection: ctx.collection, signal: sig, onSubscribed: () => { accepted() } })) ctx.offer(row, addr)
+    const options = { collection: ctx.collection, signal: sig, onSubscribed: () => { accepted() } }
+    if (ctx.onFile !== undefined && peer.watchPublications !== undefined && !r.noFiles) {
+      try {
+        for await (const pub of peer.watchPublications(options)) {
+          if (pub.type === 'scan') ctx.offer(pub.row, addr)
+          else ctx.onFile(pub.file, addr)
+        }
+      } catch (err) {
+        if (!r.subscribed() && err instanceof FerryError && err.code === 'ERR_PROTOCOL') r.noFiles = true // retried without files
+        throw err
+      }
+    } else {
+      for await (const row of peer.watchAnnouncements(options)) ctx.offer(row, addr)
+    }
     throw new FerryError('ERR_NETWORK', `Peer ${r.label} ended its announcements`)
   })()
   announcements.catch(() => {}) // raced below; a rejection after the session ended is not unhandled
@@ -141,7 +158,8 @@ export function startWatcher (ctx: WatcherContext, source: SourcePeer): Watcher 
     },
     wakeUp: {},
     subscribed: () => subscribed,
-    setSubscribed: (v) => { subscribed = v }
+    setSubscribed: (v) => { subscribed = v },
+    noFiles: false
   }
   const done = loop(run, controller.signal)
   return {

@@ -15,10 +15,11 @@ import { STUCK_SHOWN, SUBSCRIPTION_POLL_MS, SUBSCRIPTION_RETRY_INITIAL_MS, SUBSC
 import { scanDirName } from './subscription-naming.js'
 import { checkFrom, resolveSources, type UnresolvedSource } from './subscription-sources.js'
 import { startWatcher, type Watcher } from './subscription-watcher.js'
+import { openFollows, type OpenFollows } from './subscription-follow.js'
 import type { CatalogRowLike, SourceView, SubscriptionService, SubscriptionServiceInit, SubscriptionView } from './subscription-types.js'
 
 /** The running part of one rule: its watchers by PeerId, and the `from` values that name nobody now. */
-interface RuleRun { watchers: Map<string, Watcher>, unresolved: UnresolvedSource[] }
+interface RuleRun { watchers: Map<string, Watcher>, unresolved: UnresolvedSource[], follows?: OpenFollows }
 
 /** What the service's parts share. */
 interface State {
@@ -47,7 +48,13 @@ function queue (s: State, rule: SubscriptionRecord, scan: SubscribedScan, addr: 
 
 /** A row seen on `peer` for `rule`: taken on (named, queued) unless it was already or is not for the rule. */
 function offer (s: State, rule: SubscriptionRecord, peer: string, row: CatalogRowLike, addr: string): void {
-  if (s.closed || !s.runs.has(rule.id) || row.collection !== rule.collection || row.state !== 'sealed') return
+  const run = s.runs.get(rule.id)
+  if (s.closed || run === undefined || row.collection !== rule.collection) return
+  if (row.state === 'open' && typeof row.origin === 'string' && typeof row.created === 'number') {
+    run.follows?.open({ ...row, origin: row.origin, created: row.created }, addr, peer)
+    return
+  }
+  if (row.state !== 'sealed' || run.follows?.following(row.name) === true) return // a followed scan's seal comes from its follower
   let root: string
   try {
     root = CID.parse(row.root).toString()
@@ -75,7 +82,10 @@ async function sync (s: State): Promise<void> {
   for (const [id, run] of s.runs) if (!ids.has(id)) await stopRun(s, id, run)
   for (const rule of rules) {
     if (isClosed(s) || s.store.get(rule.id) === undefined) continue // removed (or closing) while this sync waited
-    const run = s.runs.get(rule.id) ?? { watchers: new Map(), unresolved: [] }
+    const run: RuleRun = s.runs.get(rule.id) ?? { watchers: new Map(), unresolved: [] }
+    if (run.follows === undefined && s.init.follow !== undefined) {
+      run.follows = openFollows(rule, s.store, s.init.follow, (row, addr, peer) => { offer(s, rule, peer, row, addr) }, s.init.log)
+    }
     s.runs.set(rule.id, run)
     const { peers, unresolved } = resolveSources(book, rule.from)
     run.unresolved = unresolved
@@ -92,10 +102,20 @@ async function sync (s: State): Promise<void> {
 }
 
 function watch (s: State, rule: SubscriptionRecord, peer: Parameters<typeof startWatcher>[1]): Watcher {
+  const follows = s.runs.get(rule.id)?.follows
   return startWatcher({
     collection: rule.collection,
     dial: s.init.dial,
     offer: (row, addr) => { offer(s, rule, peer.id, row, addr) },
+    ...(follows !== undefined
+      ? {
+          onFile: (file, addr) => { // an open scan first seen by one of its files: followed from its identity
+            const key = file.key.toString()
+            offer(s, rule, peer.id, { root: key, collection: file.collection, name: file.name, origin: file.origin, created: file.created, state: 'open' }, addr)
+            follows.file(key, file)
+          }
+        }
+      : {}),
     onSession: (addr) => { for (const scan of s.store.withoutTask(rule.id)) if (scan.peer === peer.id) queue(s, rule, scan, addr) },
     pollMs: s.init.pollMs ?? SUBSCRIPTION_POLL_MS,
     retryInitialMs: s.init.retryInitialMs ?? SUBSCRIPTION_RETRY_INITIAL_MS,
@@ -107,6 +127,7 @@ function watch (s: State, rule: SubscriptionRecord, peer: Parameters<typeof star
 async function stopRun (s: State, id: string, run: RuleRun): Promise<void> {
   s.runs.delete(id)
   await Promise.all([...run.watchers.values()].map(async (w) => { await w.stop() }))
+  await run.follows?.stop()
 }
 
 /** The `--from` values that name nobody, as sources in state `unresolved`. */
@@ -122,7 +143,13 @@ export function viewOf (s: Pick<State, 'store' | 'runs' | 'init'>, rule: Subscri
   const sources = [...[...(run?.watchers.values() ?? [])].map((w) => w.view()), ...unresolvedViews(run)]
   const counts = { scans: c.scans, queued: c.QUEUED + c.none, active: c.ACTIVE, succeeded: c.SUCCEEDED, failed: c.FAILED, cancelled: c.CANCELLED }
   const stuck = counts.failed + counts.cancelled > 0 ? s.store.stuck(rule.id, STUCK_SHOWN) : []
-  return { ...rule, ...stateOf(rule, counts, stuck, sources, s.init.self), counts, stuck, sources }
+  const openScans = run?.follows?.status() ?? []
+  const state = stateOf(rule, counts, stuck, sources, s.init.self)
+  if (openScans.length > 0 && state.state !== 'STUCK') {
+    state.state = 'REPLICATING'
+    state.reason = `following ${openScans.length} open scan${openScans.length === 1 ? '' : 's'} as acquired (${openScans.map((o) => `${o.name}: ${o.arrived} of ${o.published} files`).join(', ')}); ${state.reason}`
+  }
+  return { ...rule, ...state, counts, stuck, sources, openScans }
 }
 
 function stateOf (rule: SubscriptionRecord, counts: SubscriptionView['counts'], stuck: SubscriptionView['stuck'], sources: SourceView[], self: string | undefined): Pick<SubscriptionView, 'state' | 'reason'> {

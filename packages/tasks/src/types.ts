@@ -1,3 +1,4 @@
+import type { OpenScanStatus } from '@ferry/follow'
 import type { Catalog, InnerBlocks, TaskCondition, TaskEvent, TaskFileFailure, TaskRecord } from '@ferry/store'
 import type { BlockPeer } from '@ferry/transfer'
 
@@ -27,6 +28,11 @@ export interface TaskRequest {
 /** A task with the last error of every entry that did not succeed (the first FILE_ERRORS_SHOWN). */
 export interface TaskDetail extends TaskRecord {
   fileErrors: TaskFileFailure[]
+  /**
+   * The open scans whose files were followed into the task's destination before its seal (a subscription's
+   * task of a followed scan), from the follow journal; empty for any other task.
+   */
+  openScans: OpenScanStatus[]
 }
 
 /** A live update: a task's record changed (at most every TASK_PERSIST_MS while it runs), or an event was logged. */

@@ -13,6 +13,7 @@ import { fromAddrs } from '../peers.js'
 import { formatBytes, formatRate, parseSize, plural } from '../format.js'
 import { ProgressLine, type ProgressState } from '../progress.js'
 import { detachPull } from './pull-detach.js'
+import { followPull } from './pull-follow.js'
 
 /** Shortest time between two lines saying that the same peer is still down. */
 const PEER_NOTE_INTERVAL_MS = 15_000
@@ -172,7 +173,7 @@ function printSummary (ctx: Context, result: PullResult, notes: string[]): void 
 export const pull: Command = {
   name: 'pull',
   summary: 'Replicate a scan from other nodes into a directory, verified and resumable',
-  usage: '<root> <dest> --from PEER [--from PEER]... [--checksum] [--fsync] [--allow-escaping-symlinks] [--deadline SECONDS] [--space-margin SIZE] [--detach [--label TEXT] [--on-done CMD]] [--json]',
+  usage: '<root> <dest> --from PEER [--from PEER]... [--checksum] [--fsync] [--allow-escaping-symlinks] [--deadline SECONDS] [--space-margin SIZE] [--detach [--label TEXT] [--on-done CMD]] [--json]\n       ferry pull --collection ID <dest> --from PEER... --follow [--idle DURATION] [--deadline SECONDS] [--json]',
   help: [
     'Fetches the scan <root> into <dest> from every --from peer at once (each ends in /p2p/<PeerId>; the peer',
     'must trust this node: `ferry trust <our id>` there). Only what <dest> and this node lack is fetched;',
@@ -194,15 +195,29 @@ export const pull: Command = {
     '  --label TEXT       with --detach: the task\'s label (`ferry tasks` shows it)',
     '  --on-done CMD      with --detach: a shell command run when the task ends (FERRY_TASK_ID, FERRY_CONDITION, ...)',
     '',
+    '  --collection ID --follow',
+    '                     every scan of collection ID into <dest>/<scan name>/ as the source acquires it (`ferry',
+    '                     watch` there): each published file appears, verified, as soon as it is fetched (one line',
+    '                     on stderr each, with its lag); each scan, once sealed, is verified against its sealed root.',
+    '                     Ends (exit 0) once every scan seen is sealed and verified and none appeared for --idle',
+    '                     (default 0); before the first scan is seen it waits. Ctrl-C stops; run it again to go on',
+    '  --idle DURATION    with --follow: how long to wait for another scan once all are sealed (30, 90s, 10m, 2h)',
+    '',
     'Exit 0 only when every file of the scan is at <dest> byte for byte; 2 for a bad argument (checked before',
     'any work); 3 when files are missing at the source or conflict at <dest>; 5 when <dest> lacks the space;',
     '6 when no peer could deliver; 7 when every peer answered and none holds <root>; 8 when <dest> cannot be',
     'written (read-only, not permitted) or another pull is writing there. With --detach: 0 once the task is',
     'queued, 2 for a bad argument, 8 when no daemon runs on the home (start `ferry daemon`).'
   ].join('\n'),
-  options: { from: { type: 'string', multiple: true }, checksum: { type: 'boolean' }, fsync: { type: 'boolean' }, 'allow-escaping-symlinks': { type: 'boolean' }, deadline: { type: 'string' }, 'space-margin': { type: 'string' }, detach: { type: 'boolean' }, label: { type: 'string' }, 'on-done': { type: 'string' } },
-  positionals: [2, 2],
+  options: { from: { type: 'string', multiple: true }, checksum: { type: 'boolean' }, fsync: { type: 'boolean' }, 'allow-escaping-symlinks': { type: 'boolean' }, deadline: { type: 'string' }, 'space-margin': { type: 'string' }, detach: { type: 'boolean' }, label: { type: 'string' }, 'on-done': { type: 'string' }, collection: { type: 'string' }, follow: { type: 'boolean' }, idle: { type: 'string' } },
+  positionals: [1, 2],
   async run (ctx, [rootArg, destArg], flags) {
+    if (flags.follow === true || flags.collection !== undefined) {
+      if (flags.follow !== true || destArg !== undefined) throw new FerryError('ERR_USAGE', 'Following a collection is `ferry pull --collection ID <dest> --from PEER --follow` (one positional: the destination)')
+      return await followPull(ctx, rootArg, flags)
+    }
+    if (flags.idle !== undefined) throw new FerryError('ERR_USAGE', '--idle goes with --follow')
+    if (destArg === undefined) throw new FerryError('ERR_USAGE', 'ferry pull takes <root> <dest> (or --collection ID <dest> --follow)')
     if (flags.detach === true) return await detachPull(ctx, rootArg, destArg, flags)
     if (flags.label !== undefined || flags['on-done'] !== undefined) throw new FerryError('ERR_USAGE', '--label and --on-done go with --detach (a task of the daemon)')
     const args = parsePullArgs(rootArg, destArg, flags)

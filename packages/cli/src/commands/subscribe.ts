@@ -10,6 +10,7 @@ import type { ApiClient } from '@ferry/api/client'
 import type { Command } from '../command.js'
 import { homeDir, printJson, println, usageError, type Context } from '../context.js'
 import { apiClientApi, nodeApi } from '../lazy.js'
+import { formatBytes } from '../format.js'
 
 /** The running daemon's API client; ERR_NETWORK when no daemon (with an API) runs on the home. */
 async function daemonClient (ctx: Context): Promise<ApiClient> {
@@ -73,6 +74,7 @@ function printRule (ctx: Context, s: SubscriptionView): void {
   println(ctx, `${s.id}  ${s.state}  ${s.collection} -> ${s.destination}`)
   println(ctx, `  ${s.reason}`)
   println(ctx, `  scans ${c.scans}: ${c.succeeded} succeeded, ${c.active} active, ${c.queued} queued, ${c.failed} failed, ${c.cancelled} cancelled`)
+  for (const o of s.openScans) println(ctx, `  open: ${o.name}: ${o.arrived} of ${o.published} files arrived, lag ${o.lagMs === null ? '-' : `${o.lagMs} ms`}, backlog ${formatBytes(o.backlogBytes)}`)
   for (const x of s.stuck) println(ctx, `  stuck: ${x.name} (task ${x.taskId ?? '-'}, ${x.condition})${x.reason !== null ? `: ${x.reason.message}` : ''}`)
   println(ctx, `  sources${s.from.length === 0 ? ' (every named peer)' : ''}:`)
   if (s.sources.length === 0) println(ctx, '    none')

@@ -1,0 +1,130 @@
+/**
+ * One published file fetched by CID and placed: its blocks come from a peer (each verified against its CID
+ * by the client), its leaves are written at their offsets under a temporary name beside the final one, the
+ * size must be the entry's, then mode and mtime are set and the file is renamed over its final name (an
+ * earlier version there is replaced only now, once the new bytes are complete and verified).
+ */
+import { randomBytes } from 'node:crypto'
+import { promises as fsp } from 'node:fs'
+import { basename, dirname, join, relative, sep } from 'node:path'
+import { fileLeaves, type FileLeaf, type GetBlock } from '@ferry/dag'
+import { FerryError } from '@ferry/errors'
+import type { CID } from 'multiformats/cid'
+import { DEFAULT_FILE_WINDOW, TEMP_PREFIX } from './constants.js'
+import type { FollowPeer } from './types.js'
+
+/** What to place: the entry's CID, size, mode and mtime, at `path` under `dir`. */
+export interface PlaceInit {
+  peer: FollowPeer
+  /** The scan's directory at the destination (absolute). */
+  dir: string
+  path: string
+  cid: CID
+  size: number
+  mode: number
+  mtimeMs: number
+  signal: AbortSignal
+  /** Leaves in flight at once; default DEFAULT_FILE_WINDOW. */
+  window?: number
+  /** Given each inner (dag-pb) node of the file as it arrives (verified), to keep it and serve it on. */
+  keep?: (cid: CID, bytes: Uint8Array) => Promise<void>
+}
+
+/** A placed file: its absolute path, the bytes fetched, and its stat right after the rename. */
+export interface Placed {
+  file: string
+  fetched: number
+  /** Its leaves in file order and its inner nodes (a relay indexes them to serve the file on). */
+  leaves: FileLeaf[]
+  nodes: CID[]
+  stat: { size: number, mtimeMs: number, ctimeMs: number, ino: number }
+}
+
+const DAG_PB = 0x70
+
+/** Raised when the source no longer serves a block of this version (it changed or was republished). */
+export class StaleVersion extends FerryError {}
+
+/** A relative path of a scan that is safe to create under its directory: no '..', no absolute, no empty part. */
+export function checkPath (path: string): void {
+  const parts = path.split('/')
+  if (path === '' || path.startsWith('/') || path.includes('\\') || path.includes('\0') || parts.some((p) => p === '' || p === '.' || p === '..') || parts[0]?.startsWith(TEMP_PREFIX) === true) {
+    throw new FerryError('ERR_PROTOCOL', `Refusing the published path "${path}": not a plain relative path`, { details: { path } })
+  }
+}
+
+function peerGet (peer: FollowPeer, signal: AbortSignal): GetBlock {
+  return async (cid) => {
+    const r = await peer.get(cid, { signal })
+    if (r.status === 'ok') return r.bytes
+    if (r.status === 'missing' || r.status === 'changed') throw new StaleVersion('ERR_NOT_FOUND', `${peer.id} no longer serves block ${cid.toString()} (${r.status}${r.message !== undefined ? `: ${r.message}` : ''})`)
+    throw new FerryError('ERR_NETWORK', `${peer.id} answered ${r.status} for block ${cid.toString()}${r.message !== undefined ? `: ${r.message}` : ''}`)
+  }
+}
+
+/** Creates the parent directories of `final` under `dir`, refusing any that resolves outside it (a symlink). */
+async function makeParents (dir: string, final: string): Promise<void> {
+  await fsp.mkdir(dirname(final), { recursive: true })
+  const [root, parent] = await Promise.all([fsp.realpath(dir), fsp.realpath(dirname(final))])
+  const rel = relative(root, parent)
+  if (rel.startsWith('..') || rel.split(sep).includes('..')) {
+    throw new FerryError('ERR_CONFLICT', `${dirname(final)} leads outside ${dir} (a symlink?): not written through`)
+  }
+}
+
+/** Writes every leaf at its offset, `window` at a time; returns the bytes written. */
+async function writeLeaves (fh: fsp.FileHandle, leaves: FileLeaf[], get: GetBlock, window: number, signal: AbortSignal): Promise<number> {
+  let next = 0
+  let written = 0
+  const lane = async (): Promise<void> => {
+    while (next < leaves.length) {
+      const leaf = leaves[next++]!
+      const bytes = await get(leaf.cid, { signal })
+      if (bytes.byteLength !== leaf.length) throw new FerryError('ERR_BAD_BLOCK', `Leaf ${leaf.cid.toString()} is ${bytes.byteLength} bytes, ${leaf.length} expected`)
+      await fh.write(bytes, 0, bytes.byteLength, leaf.offset)
+      written += bytes.byteLength
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(window, Math.max(leaves.length, 1)) }, lane))
+  return written
+}
+
+/** Fetches the file, verifies it and renames it into place (see the module comment). */
+export async function placeFile (init: PlaceInit): Promise<Placed> {
+  checkPath(init.path)
+  const final = join(init.dir, ...init.path.split('/'))
+  await makeParents(init.dir, final)
+  const fetch = peerGet(init.peer, init.signal)
+  const nodes: CID[] = []
+  const get: GetBlock = async (cid, options) => {
+    const bytes = await fetch(cid, options)
+    if (cid.code === DAG_PB) {
+      nodes.push(cid)
+      await init.keep?.(cid, bytes)
+    }
+    return bytes
+  }
+  const leaves: FileLeaf[] = []
+  for await (const leaf of fileLeaves(init.cid, get, { signal: init.signal, size: init.size })) leaves.push(leaf)
+  const temp = join(dirname(final), `${TEMP_PREFIX}${basename(final)}.${randomBytes(4).toString('hex')}`)
+  const fh = await fsp.open(temp, 'wx', 0o600)
+  let placed = false
+  try {
+    const fetched = await writeLeaves(fh, leaves, get, init.window ?? DEFAULT_FILE_WINDOW, init.signal)
+    await fh.truncate(init.size)
+    const st = await fh.stat()
+    if (st.size !== init.size || fetched !== init.size) throw new FerryError('ERR_VERIFY_FAILED', `${init.path}: ${fetched} bytes arrived, the entry says ${init.size}`)
+    await fh.close()
+    await fsp.chmod(temp, init.mode & 0o777) // as a pull places files: permission bits only, never setuid
+    await fsp.utimes(temp, init.mtimeMs / 1000, init.mtimeMs / 1000)
+    await fsp.rename(temp, final)
+    placed = true
+    const after = await fsp.stat(final)
+    return { file: final, fetched, leaves, nodes, stat: { size: after.size, mtimeMs: after.mtimeMs, ctimeMs: after.ctimeMs, ino: after.ino } }
+  } finally {
+    if (!placed) {
+      await fh.close().catch(() => {})
+      await fsp.rm(temp, { force: true })
+    }
+  }
+}
