@@ -180,11 +180,13 @@ async function subscriber (env, name, ctx) {
   trust(env.homeA, id)
   ferry(['peer', 'add', 'src', env.daemon.addr, '--home', home])
   const daemon = await startDaemon(home, { log: ctx.log })
+  env.daemons.add(daemon)
   return { home, id, daemon }
 }
 
 async function dropSubscriber (env, s) {
   await s.daemon.stop()
+  env.daemons.delete(s.daemon)
   untrust(env.homeA, s.id)
   rmSync(s.home, { recursive: true, force: true })
 }
@@ -334,6 +336,18 @@ async function setup (env, shape, ctx) {
   env.single = JSON.parse(ferry(['add', env.data.dir, '--json', '--home', env.homeA]))
   ctx.log(`[visit] added ${env.scans.length} scans and the single scan to home A in ${fixed((performance.now() - t) / 1000, 1)} s`)
   env.daemon = await startDaemon(env.homeA, { log: ctx.log })
+  env.daemons.add(env.daemon)
+}
+
+/** On SIGINT or SIGTERM: stop the daemons this run started (they would outlive it), then leave. */
+function stopOnSignal (env) {
+  const stop = () => {
+    for (const d of env.daemons) try { process.kill(d.pid, 'SIGTERM') } catch {}
+    process.exit(130)
+  }
+  process.once('SIGINT', stop)
+  process.once('SIGTERM', stop)
+  return () => { process.removeListener('SIGINT', stop); process.removeListener('SIGTERM', stop) }
 }
 
 function summary (result) {
@@ -379,18 +393,21 @@ export default {
     const files = shape.scans * shape.filesPerScan
     const env = {
       dir,
+      daemons: new Set(),
       homeA: join(dir, 'home-A'),
       data: ensureDataset(ctx.work, `V${shape.scans}x${shape.filesPerScan}`, { kind: 'random-files', files, size: MiB, dirs: shape.scans }, ctx.log),
       lat: ensureDataset(ctx.work, `Vlat${shape.latencyScans}x${shape.filesPerScan}`, { kind: 'random-files', files: shape.latencyScans * shape.filesPerScan, size: MiB, dirs: shape.latencyScans }, ctx.log)
     }
     const started = performance.now()
     const result = { goals: GOALS, shape, rounds, files, bytes: env.data.bytes, ferry: build }
+    const unhook = stopOnSignal(env)
     try {
       await setup(env, shape, ctx)
       result.latency = await latency(env, shape.latencyScans, ctx)
       result.collection = await collection(env, rounds, ctx)
       if (!env.daemon.alive()) throw new Error(`the source daemon died during the run: ${env.daemon.stderr}`)
     } finally {
+      unhook()
       if (env.daemon != null) await env.daemon.stop()
       rmSync(dir, { recursive: true, force: true })
     }
