@@ -58,12 +58,24 @@ const LATENCY_SETTLE_MAX_S = 3
 function taskApi (home) {
   const base = JSON.parse(readFileSync(join(home, 'daemon.json'), 'utf8')).api
   const token = readFileSync(join(home, 'api-token'), 'utf8').trim()
+  const get = async (path) => {
+    const res = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(30_000) })
+    if (!res.ok) throw new Error(`GET ${path} of ${home}: HTTP ${res.status} ${await res.text()}`)
+    return await res.json()
+  }
   return {
-    list: async () => {
-      const res = await fetch(`${base}/v1/tasks?limit=9999`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(30_000) })
-      if (!res.ok) throw new Error(`GET /v1/tasks of ${home}: HTTP ${res.status} ${await res.text()}`)
-      return (await res.json()).tasks
-    }
+    list: async () => (await get('/v1/tasks?limit=9999')).tasks,
+    /** Whether every source of every subscription is `watching` (subscribed and caught up). */
+    watching: async () => (await get('/v1/subscriptions')).subscriptions.every((s) => s.sources.length > 0 && s.sources.every((x) => x.state === 'watching'))
+  }
+}
+
+/** Waits until the subscriptions of `tasks`' daemon watch their sources. */
+async function untilWatching (tasks, timeoutMs) {
+  const deadline = Date.now() + timeoutMs
+  while (!await tasks.watching()) {
+    if (Date.now() > deadline) throw new Error(`the subscription did not reach its source within ${timeoutMs / 1000} s`)
+    await sleep(TASK_POLL_MS)
   }
 }
 
@@ -192,7 +204,7 @@ async function dropSubscriber (env, s) {
 }
 
 /** One latency round: add scan `i` of the latency set at the source, follow it to SUCCEEDED at the subscriber. */
-async function latencyRound (env, sub, tasks, i, ctx) {
+async function latencyRound (env, tasks, i, ctx) {
   const name = `lat_${String(i).padStart(2, '0')}`
   const dir = join(env.lat.dir, `scan_${String(i).padStart(2, '0')}`)
   const dest = join(env.dir, 'lat-dest', name)
@@ -222,9 +234,9 @@ async function latency (env, count, ctx) {
   const tasks = taskApi(sub.home)
   try {
     await mustRun(['subscribe', 'lat', join(env.dir, 'lat-dest'), '--from', 'src', '--json', '--home', sub.home])
-    await sleep(1000) // let the watcher subscribe and list the (empty) collection first
+    await untilWatching(tasks, 60_000) // subscribed, and the (empty) collection listed
     const rounds = []
-    for (let i = 0; i < count; i++) rounds.push(await latencyRound(env, sub, tasks, i, ctx))
+    for (let i = 0; i < count; i++) rounds.push(await latencyRound(env, tasks, i, ctx))
     return { rounds, daemonAlive: sub.daemon.alive() }
   } finally {
     await dropSubscriber(env, sub)
@@ -258,6 +270,7 @@ async function viaSubscription (env, round, ctx) {
       tasks: done.length,
       daemonCpuS: cpuS,
       activeS: done.reduce((a, t) => a + t.activeMs, 0) / 1000,
+      perTask: perTask(done),
       rss: {
         startBytes,
         peakBytes: mem.peakBytes,
@@ -272,6 +285,22 @@ async function viaSubscription (env, round, ctx) {
     await dropSubscriber(env, sub)
     rmSync(dest, { recursive: true, force: true })
     capture('sync', [])
+  }
+}
+
+/**
+ * Where a task's time goes, medians over the tasks in seconds: ACTIVE (the task's run), the pull's own
+ * `seconds` inside it, and from one task's end to the next task's start (the slot left idle).
+ */
+function perTask (done) {
+  const byStart = [...done].sort((a, b) => Date.parse(a.started) - Date.parse(b.started))
+  const ends = byStart.map((t) => Date.parse(t.completed)).sort((a, b) => a - b)
+  // the i-th start after the first `slots` waits for the (i - slots)-th end; 2 slots (DEFAULT_TASK_CONCURRENCY)
+  const gaps = byStart.slice(2).map((t, i) => (Date.parse(t.started) - ends[i]) / 1000)
+  return {
+    activeS: round(median(done.map((t) => t.activeMs / 1000))),
+    pullS: round(median(done.map((t) => t.lastRun?.seconds ?? NaN))),
+    startAfterEndS: round(median(gaps))
   }
 }
 
@@ -427,6 +456,8 @@ export default {
       result.collection.map((r) => [r.round, fixed(r.subscription.wallS, 2), fixed(r.pull.wallS, 2), `${fixed(r.ratio, 2)}x`, fixed(r.subscription.daemonCpuS, 1),
         fixed(r.subscription.rss.startBytes / MB, 0), fixed(r.subscription.rss.peakBytes / MB, 0), fixed(r.subscription.rss.endBytes / MB, 0), fixed(r.pull.maxRssBytes / MB, 0)]), { right: [1, 2, 3, 4, 5, 6, 7, 8] })
     out += `  subscription: from \`ferry subscribe\` to the last task's SUCCEEDED; pull: the process; RSS: the subscriber daemon's VmRSS every ${RSS_SAMPLE_MS} ms; MB = 10^6 bytes\n`
+    out += `  per task (medians): ACTIVE ${result.collection.map((r) => fixed(r.subscription.perTask?.activeS, 3)).join(' / ')} s, the pull inside it ${result.collection.map((r) => fixed(r.subscription.perTask?.pullS, 3)).join(' / ')} s, ` +
+      `next task started after one ended ${result.collection.map((r) => fixed(r.subscription.perTask?.startAfterEndS, 3)).join(' / ')} s (by round)\n`
     out += `  RSS once the first tenth of the tasks ended, then its peak to the end: ${result.collection.map((r) => `${fixed(r.subscription.rss.warmBytes / MB, 0)} -> ${fixed(r.subscription.rss.peakAfterWarmBytes / MB, 0)} MB`).join('; ')} ` +
       `(growth after the first tenth, at most ${fixed(result.summary.rssDriftAfterWarmBytes / MB, 0)} MB: what a per-task leak would show)\n`
     out += `\nferry ${result.ferry.commit}; suite took ${fixed(result.wallS / 60, 1)} min\n`
