@@ -340,7 +340,7 @@ async function viaPull (env, round, ctx) {
     const out = JSON.parse(m.stdout)
     if (out.complete !== true || out.bytesFetched !== env.data.bytes) throw new Error(`ferry pull: complete ${out.complete}, bytesFetched ${out.bytesFetched}, expected ${env.data.bytes}`)
     checkCopy('ferry pull', env.data.dir, dest)
-    return { wallS: m.wallS, maxRssBytes: m.maxRssBytes, othersCores: m.othersCores }
+    return { wallS: m.wallS, cpuS: m.userS + m.sysS, maxRssBytes: m.maxRssBytes, othersCores: m.othersCores }
   } finally {
     untrust(env.homeA, id)
     rmSync(home, { recursive: true, force: true })
@@ -469,9 +469,9 @@ export default {
       result.latency.rounds.map((r) => [r.scan, fixed(r.firstFileS, 3), r.seenBy, fixed(r.startedS, 3), fixed(r.succeededS, 3), fixed(r.busyCoresBefore, 2)]), { right: [1, 3, 4, 5] })
     out += `  medians: first file ${fixed(result.summary.firstFileS, 3)} s, task started ${fixed(result.summary.startedS, 3)} s, SUCCEEDED ${fixed(result.summary.succeededS, 3)} s\n\n`
     out += table(`visit: ${result.shape.scans} scans of ${result.shape.filesPerScan} x 1 MiB through a subscription vs one ferry pull of the ${result.files} files as one scan`,
-      ['round', 'subscription s', 'pull s', 'ratio', 'daemon CPU s', 'RSS start MB', 'RSS peak MB', 'RSS end MB', 'pull RSS MB'],
-      result.collection.map((r) => [r.round, fixed(r.subscription.wallS, 2), fixed(r.pull.wallS, 2), `${fixed(r.ratio, 2)}x`, fixed(r.subscription.daemonCpuS, 1),
-        fixed(r.subscription.rss.startBytes / MB, 0), fixed(r.subscription.rss.peakBytes / MB, 0), fixed(r.subscription.rss.endBytes / MB, 0), fixed(r.pull.maxRssBytes / MB, 0)]), { right: [1, 2, 3, 4, 5, 6, 7, 8] })
+      ['round', 'subscription s', 'pull s', 'ratio', 'daemon CPU s', 'pull CPU s', 'RSS start MB', 'RSS peak MB', 'RSS end MB', 'pull RSS MB'],
+      result.collection.map((r) => [r.round, fixed(r.subscription.wallS, 2), fixed(r.pull.wallS, 2), `${fixed(r.ratio, 2)}x`, fixed(r.subscription.daemonCpuS, 1), fixed(r.pull.cpuS, 1),
+        fixed(r.subscription.rss.startBytes / MB, 0), fixed(r.subscription.rss.peakBytes / MB, 0), fixed(r.subscription.rss.endBytes / MB, 0), fixed(r.pull.maxRssBytes / MB, 0)]), { right: [1, 2, 3, 4, 5, 6, 7, 8, 9] })
     out += `  subscription: from \`ferry subscribe\` to the last task's SUCCEEDED; pull: the process; RSS: the subscriber daemon's VmRSS every ${RSS_SAMPLE_MS} ms; MB = 10^6 bytes\n`
     out += `  per task (medians): ACTIVE ${result.collection.map((r) => fixed(r.subscription.perTask?.activeS, 3)).join(' / ')} s, the pull inside it ${result.collection.map((r) => fixed(r.subscription.perTask?.pullS, 3)).join(' / ')} s, ` +
       `next task started after one ended ${result.collection.map((r) => fixed(r.subscription.perTask?.startAfterEndS, 3)).join(' / ')} s (by round)\n`
