@@ -6,6 +6,7 @@
  */
 import importSuite from './import.js'
 import pullSuite from './pull.js'
+import visitSuite from './visit.js'
 import wanSuite from './wan.js'
 
-export const SUITES = [importSuite, pullSuite, wanSuite]
+export const SUITES = [importSuite, pullSuite, wanSuite, visitSuite]

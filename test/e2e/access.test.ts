@@ -14,31 +14,12 @@ import { BLOCKS_PROTOCOL, SCAN_PROTOCOL, decodeBlocksServerMessage, decodeScanSe
 import { openHome } from '@ferry/store'
 import { FERRY_BIN, ferry, initTestHome, json } from '../support/ferry.js'
 import { DaemonSet, type Daemon } from '../support/daemon.js'
+import { frames } from '../support/unit.js'
 import { bytesUnder, MiB, cleanup, hashTree, tempDir, writeTree } from '../support/tree.js'
 
 const daemons = new DaemonSet()
 const home = initTestHome
 const daemon = async (dir: string, extra: string[] = []): Promise<Daemon> => await daemons.start(dir, extra)
-
-/** Splits what arrived on a stream into its length-prefixed frames (varint length, then payload). */
-function frames (bytes: Uint8Array): Uint8Array[] {
-  const out: Uint8Array[] = []
-  let i = 0
-  while (i < bytes.length) {
-    let len = 0
-    let shift = 0
-    for (;;) {
-      const b = bytes[i++] as number
-      len += (b & 0x7f) * 2 ** shift
-      shift += 7
-      if ((b & 0x80) === 0) break
-    }
-    out.push(bytes.subarray(i, i + len))
-    i += len
-  }
-  expect(i).toBe(bytes.length) // whole frames only
-  return out
-}
 
 /**
  * The daemon accepts at most INBOUND_CONNECTIONS_PER_SECOND_PER_HOST new connections a second from one host,

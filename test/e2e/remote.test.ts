@@ -20,28 +20,10 @@ import { openHome, type Home } from '@ferry/store'
 import { ferry, initTestHome, json } from '../support/ferry.js'
 import { DaemonSet, type Daemon } from '../support/daemon.js'
 import { cleanup, tempDir, writeTree } from '../support/tree.js'
+import { frames } from '../support/unit.js'
 
 const daemons = new DaemonSet()
 const MANY = 250
-
-/** Splits what arrived on a stream into its length-prefixed frames. */
-function frames (bytes: Uint8Array): Uint8Array[] {
-  const out: Uint8Array[] = []
-  let i = 0
-  while (i < bytes.length) {
-    let len = 0
-    let shift = 0
-    for (;;) {
-      const b = bytes[i++] as number
-      len += (b & 0x7f) * 2 ** shift
-      shift += 7
-      if ((b & 0x80) === 0) break
-    }
-    out.push(bytes.subarray(i, i + len))
-    i += len
-  }
-  return out
-}
 
 /** A libp2p node with `homeDir`'s identity (a peer of the daemon), and a client for the daemon. */
 interface Peer { home: Home, node: FerryNode, client: PeerClient, stop: () => Promise<void> }

@@ -1,4 +1,4 @@
-/** Small pieces shared by the package test suites (exchange, node). */
+/** Small pieces shared by the test suites (the packages' and the end-to-end ones). */
 import { expect } from 'vitest'
 import { FerryError } from '@ferry/errors'
 
@@ -34,4 +34,27 @@ export async function waitFor (cond: () => boolean | Promise<boolean>, { timeout
     if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
     await new Promise((resolve) => setTimeout(resolve, intervalMs))
   }
+}
+
+/**
+ * Splits what arrived on a stream into its length-prefixed frames (varint length, then payload); fails the
+ * test if the bytes do not end on a frame boundary (whole frames only).
+ */
+export function frames (bytes: Uint8Array): Uint8Array[] {
+  const out: Uint8Array[] = []
+  let i = 0
+  while (i < bytes.length) {
+    let len = 0
+    let shift = 0
+    for (;;) {
+      const b = bytes[i++] as number
+      len += (b & 0x7f) * 2 ** shift
+      shift += 7
+      if ((b & 0x80) === 0) break
+    }
+    out.push(bytes.subarray(i, i + len))
+    i += len
+  }
+  expect(i).toBe(bytes.length)
+  return out
 }

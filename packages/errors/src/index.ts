@@ -102,6 +102,17 @@ export function isFerryError (err: unknown, code?: ErrorCode): err is FerryError
   return err instanceof FerryError && (code === undefined || err.code === code)
 }
 
+/**
+ * `details.problem` of the ERR_NETWORK a peer client throws when the peer refuses a protocol: an older Ferry
+ * without it, or not Ferry (`details.protocol` names it).
+ */
+export const UNSUPPORTED_PROTOCOL = 'unsupported-protocol'
+
+/** Whether `err` says the peer refuses the protocol (see UNSUPPORTED_PROTOCOL). */
+export function isUnsupportedProtocol (err: unknown): boolean {
+  return err instanceof FerryError && err.details.problem === UNSUPPORTED_PROTOCOL
+}
+
 /** Exit code for anything thrown: FerryErrors by their code, aborts as ABORTED, anything else INTERNAL. */
 export function exitCodeFor (err: unknown): ExitCode {
   if (err instanceof FerryError) return err.exitCode

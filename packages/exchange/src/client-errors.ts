@@ -1,5 +1,5 @@
 /** How a client turns what goes wrong on a stream into the FerryError its caller sees. */
-import { FerryError, errorMessage, errorName } from '@ferry/errors'
+import { FerryError, UNSUPPORTED_PROTOCOL, errorMessage, errorName } from '@ferry/errors'
 import type { ErrorMessage } from './messages.js'
 
 /** Maps an ERROR frame from a peer to the FerryError a caller sees. */
@@ -14,12 +14,13 @@ export function errorFromWire (msg: ErrorMessage, peer: string): FerryError {
   }
 }
 
+/** Maps what opening a stream threw to a FerryError (ERR_NETWORK with `details.problem` UNSUPPORTED_PROTOCOL for a refused protocol). */
 export function dialError (err: unknown, peer: string, protocol: string): FerryError {
   if (err instanceof FerryError) return err
   const name = errorName(err)
   const reason = errorMessage(err)
   if (name === 'UnsupportedProtocolError') {
-    return new FerryError('ERR_NETWORK', `Peer ${peer} does not serve ${protocol} (not a Ferry daemon, or another version)`, { cause: err, details: { peer } })
+    return new FerryError('ERR_NETWORK', `Peer ${peer} does not serve ${protocol} (not a Ferry daemon, or another version)`, { cause: err, details: { peer, protocol, problem: UNSUPPORTED_PROTOCOL } })
   }
   if (name === 'TimeoutError' || name === 'AbortError') {
     return new FerryError('ERR_TIMEOUT', `Timed out connecting to peer ${peer}`, { cause: err, details: { peer } })

@@ -1,11 +1,12 @@
 /**
  * One watcher per (rule, source peer): subscribe to the source's announcements, once accepted list its
  * catalog (the catch-up contract of docs/protocol.md, "Announcements"), then list it again every pollMs
- * while announcements arrive; each row is offered to the rule, which dedupes by root. A failed session
+ * while announcements arrive (a source without the announce protocol, an older Ferry, is only listed every
+ * pollMs); each row is offered to the rule, which dedupes by root. A failed session
  * is retried with a capped, doubling backoff, rotating over the peer's addresses; the backoff starts over
  * after a session that got subscribed.
  */
-import { FerryError, errorMessage } from '@ferry/errors'
+import { FerryError, errorMessage, isUnsupportedProtocol } from '@ferry/errors'
 import type { TaskReason } from '@ferry/store'
 import { SUBSCRIPTION_PAGE_ROWS } from './constants.js'
 import type { SourcePeer } from './subscription-sources.js'
@@ -64,9 +65,27 @@ interface Run {
   setSubscribed: (v: boolean) => void
   /** The source refused ANNOUNCE_SUBSCRIBE_FILES (an older Ferry): plain announcements from then on. */
   noFiles: boolean
+  /** Whether the source refused the announce protocol (then it is polled only). */
+  pollOnly: boolean
 }
 
-/** One session: dial, subscribe, catch up, then list every pollMs until the announcements fail. */
+/**
+ * Waits for the source to accept the subscription: true once it did; false when it does not serve the
+ * announce protocol (an older Ferry), whose catalog is then only listed every pollMs (logged once per watcher).
+ */
+async function subscribe (r: Run, subscribed: Promise<void>, announcements: Promise<never>): Promise<boolean> {
+  try {
+    await Promise.race([subscribed, announcements])
+    return true
+  } catch (err) {
+    if (!isUnsupportedProtocol(err)) throw err
+    if (!r.pollOnly) r.ctx.log?.(`Subscription ${r.ctx.collection}: ${r.label} does not serve announcements (an older Ferry): listing its catalog every ${r.ctx.pollMs / 1000} s instead`)
+    r.pollOnly = true
+    return false
+  }
+}
+
+/** One session: dial, subscribe, catch up, then list every pollMs until the announcements (or a listing) fail. */
 async function session (r: Run, addr: string, signal: AbortSignal): Promise<void> {
   const { ctx } = r
   r.set('connecting', { addr })
@@ -94,7 +113,7 @@ async function session (r: Run, addr: string, signal: AbortSignal): Promise<void
   })()
   announcements.catch(() => {}) // raced below; a rejection after the session ended is not unhandled
   try {
-    await Promise.race([subscribed, announcements])
+    const announced = await subscribe(r, subscribed, announcements)
     r.setSubscribed(true)
     ctx.onSession?.(addr)
     for (;;) {
@@ -107,7 +126,7 @@ async function session (r: Run, addr: string, signal: AbortSignal): Promise<void
         }
       }
       r.set('watching', { lastListed: new Date().toISOString(), listed })
-      await Promise.race([announcements, pause(ctx.pollMs, sig, r.wakeUp)])
+      await (announced ? Promise.race([announcements, pause(ctx.pollMs, sig, r.wakeUp)]) : pause(ctx.pollMs, sig, r.wakeUp))
     }
   } finally {
     inner.abort()
@@ -159,7 +178,8 @@ export function startWatcher (ctx: WatcherContext, source: SourcePeer): Watcher 
     wakeUp: {},
     subscribed: () => subscribed,
     setSubscribed: (v) => { subscribed = v },
-    noFiles: false
+    noFiles: false,
+    pollOnly: false
   }
   const done = loop(run, controller.signal)
   return {
