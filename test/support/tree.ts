@@ -66,11 +66,14 @@ export function diskUsage (root: string): number {
 
 /**
  * Bytes under `dir` in regular files (how far a pull got, staging included); `allocated` counts the
- * blocks on disk (staged files are sparse until their leaves arrive) instead of the sizes. 0 if absent;
- * files that vanish while it walks (placed or removed meanwhile) are skipped.
+ * blocks on disk (staged files are sparse until their leaves arrive) instead of the sizes. Each file is
+ * counted once however many names it has (as du does): a pull places a file by link(2) to its final name
+ * and then unlinks the staged name, and a kill between the two leaves one file under both names. 0 if
+ * absent; files that vanish while it walks (placed or removed meanwhile) are skipped.
  */
 export function bytesUnder (dir: string, options: { allocated?: boolean } = {}): number {
   let n = 0
+  const seen = new Set<string>()
   const walk = (d: string): void => {
     let names: string[] = []
     try { names = readdirSync(d) } catch { return }
@@ -79,7 +82,12 @@ export function bytesUnder (dir: string, options: { allocated?: boolean } = {}):
       const st = lstatSync(p, { throwIfNoEntry: false })
       if (st == null) continue
       if (st.isDirectory()) walk(p)
-      else if (st.isFile()) n += options.allocated === true ? st.blocks * 512 : st.size
+      else if (st.isFile()) {
+        const inode = `${st.dev}:${st.ino}`
+        if (st.nlink > 1 && seen.has(inode)) continue
+        seen.add(inode)
+        n += options.allocated === true ? st.blocks * 512 : st.size
+      }
     }
   }
   walk(dir)

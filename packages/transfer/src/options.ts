@@ -15,6 +15,11 @@ export interface PullOptions {
   onProgress?: (event: PullProgressEvent) => void
   /** Leaf requests in flight per peer. */
   window?: number
+  /**
+   * Files the reconcile sorts at once, and leaves the work queue holds not yet written (default
+   * DEFAULT_QUEUE_WINDOW): what the plan holds in memory follows this, not the size of the scan.
+   */
+  planWindow?: number
   /** Give up when no leaf has arrived for this long (peers are retried with backoff meanwhile). */
   deadlineMs?: number
   /** Re-hash files already at the destination instead of trusting size and mtime. */

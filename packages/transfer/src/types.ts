@@ -46,6 +46,12 @@ export type PullProgressEvent =
   /** `peer`: its PeerId once known, else its label; `label`: the PeerSpec's label, the same in every event. */
   | { type: 'pull:peer', peer: string, label?: string, state: 'connected' | 'down' | 'retrying' | 'banned' | 'refused' | 'gone', message?: string }
   | { type: 'pull:checkpoint', bytes: number }
+  /**
+   * Once, when the fetch phase ends: the most the plan held at once. `reconcileFiles`: destination stats
+   * in one reconcile window; `stagedFiles`: files being written; `queuedLeaves`: leaves taken, not written.
+   * Each follows `PullOptions.planWindow`, not the size of the scan.
+   */
+  | { type: 'pull:held', reconcileFiles: number, stagedFiles: number, queuedLeaves: number }
 
 /** A file not placed at the destination, and why. */
 export interface PullProblem {

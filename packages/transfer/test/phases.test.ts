@@ -5,29 +5,13 @@
 import { join } from 'node:path'
 import { existsSync, symlinkSync, utimesSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { importDirectory, HashPool } from '@ferry/dag'
-import { initHome, type Home, type InnerBlocks } from '@ferry/store'
+import { HashPool } from '@ferry/dag'
+import { initHome, type InnerBlocks } from '@ferry/store'
 import { PULL_PHASES, pull, type PeerSpec } from '@ferry/transfer'
 import type { CID } from 'multiformats/cid'
+import { addScan } from './add-scan.js'
 import { localPeer } from './local-peer.js'
 import { MiB, cleanup, hashTree, tempDir, writeTree } from '../../../test/support/tree.js'
-
-async function addScan (home: Home, dir: string, pool: HashPool): Promise<CID> {
-  const writer = home.catalog.createScanWriter({ name: 'scan', sourcePath: dir, origin: home.peerId.toString(), collection: 'visit' })
-  const r = await importDirectory(dir, {
-    pool,
-    sink: {
-      putBlocks: async (b) => {
-        writer.addNodes(b.map((x) => x.cid))
-        await home.blocks.putMany(b)
-      },
-      addEntry: (e) => { writer.addEntry(e) },
-      addSource: (p, s, m, l) => { writer.addSource(p, s, m, l) }
-    }
-  })
-  await writer.commitSigned({ root: r.root, files: r.files, directories: r.directories, symlinks: r.symlinks, bytes: r.bytes, skipped: r.skipped }, home.privateKey)
-  return r.root
-}
 
 describe('pull phases', () => {
   let tmp: string

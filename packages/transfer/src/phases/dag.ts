@@ -39,9 +39,10 @@ export async function dagPhase (ctx: PullContext, rec: RecordOutput): Promise<Da
     walked++
     const m = rec.meta.get(entry.path)
     if (m === undefined || m.type !== entry.type || !m.cid.equals(entry.cid) || (entry.type === 'file' && m.size !== entry.size)) throw mismatch(ctx, rec, entry.path)
-    if (entry.type === 'directory') out.dirs.push({ path: entry.path, cid: entry.cid, mode: m.mode, mtimeMs: m.mtimeMs })
-    else if (entry.type === 'symlink') out.links.push({ path: entry.path, cid: entry.cid, target: entry.target ?? '', mtimeMs: m.mtimeMs })
-    else out.files.push({ entry, leaves: [] })
+    // the signed entry's path and CID are equal to the DAG's (checked above): keep those, one copy of each
+    if (entry.type === 'directory') out.dirs.push({ path: m.path, cid: m.cid, mode: m.mode, mtimeMs: m.mtimeMs })
+    else if (entry.type === 'symlink') out.links.push({ path: m.path, cid: m.cid, target: entry.target ?? '', mtimeMs: m.mtimeMs })
+    else out.files.push({ entry: { path: m.path, type: entry.type, cid: m.cid, size: entry.size }, leaves: [] })
   }
   // each multi-chunk file has its own inner nodes: resolve them PLAN_CONCURRENCY files at a time
   await eachConcurrently(out.files, PLAN_CONCURRENCY, async (f) => {

@@ -1,8 +1,10 @@
 import { FerryError } from '@ferry/errors'
 import { readLeaf } from '@ferry/store'
-import { DEFAULT_CHECKPOINT_MS, LOCAL_COPY_CONCURRENCY } from '../constants.js'
+import type { FileLeaf } from '@ferry/dag'
+import { DEFAULT_CHECKPOINT_MS, DEFAULT_QUEUE_WINDOW, LOCAL_COPY_CONCURRENCY } from '../constants.js'
 import type { PullContext } from '../context.js'
 import { fetchFromPeers } from '../fetch-peers.js'
+import type { StagePlan } from '../plan.js'
 import { WorkQueue, type WorkItem } from '../queue.js'
 import { Staging } from '../staging.js'
 import type { PullProblem } from '../types.js'
@@ -24,19 +26,20 @@ export interface FetchOutput {
 export async function fetchPhase (ctx: PullContext, rc: ReconcileOutput, sp: SpaceOutput): Promise<FetchOutput> {
   const { signal } = ctx
   const staging = ctx.staging = new Staging(ctx.dest, ctx.catalog.pulls, rc.pullId, ctx.options.fsync === true)
-  const queue = new WorkQueue(sp.items(), sp.missingLeaves)
+  const queue = new WorkQueue(sp.items(), sp.missingLeaves, ctx.options.planWindow ?? DEFAULT_QUEUE_WINDOW)
   const sink = leafSink(ctx, staging, queue, rc)
-  if (rc.staged.length > 0) await staging.prepare()
-  for (const file of rc.completeAlready) await sink.completed(file)
+  if (rc.plan.count > 0) await staging.prepare()
+  for (const file of rc.plan.completeAlready()) await sink.completed(file)
   const timer = setInterval(() => { void sink.checkpoint() }, ctx.options.checkpointMs ?? DEFAULT_CHECKPOINT_MS)
   try {
-    await copyLocal(ctx, sp.items(), sink)
+    await copyLocal(ctx, rc.plan, sink)
     if (queue.outstanding > 0) await fetchFromPeers(ctx, queue, sink)
   } finally {
     clearInterval(timer)
   }
   void sink.checkpoint()
   await sink.drain()
+  ctx.emit({ type: 'pull:held', reconcileFiles: rc.maxHeld, stagedFiles: rc.plan.maxLive, queuedLeaves: queue.maxHeld })
   if (signal.aborted) throw new FerryError('ERR_ABORTED', 'Pull interrupted: run the same command again to resume', { cause: signal.reason })
   const failed = queue.failedItems()
   // a refusal (untrusted, not permitted, revoked mid-transfer) is the reason worth showing with each file
@@ -48,23 +51,33 @@ export async function fetchPhase (ctx: PullContext, rc: ReconcileOutput, sp: Spa
   return { staging, failed }
 }
 
-/** Leaves this node already holds in another file (an imported or pulled scan), re-hashed on read. */
-async function copyLocal (ctx: PullContext, items: Iterable<WorkItem>, sink: LeafSink): Promise<void> {
+/**
+ * Leaves this node already holds in another file (an imported or pulled scan), re-hashed on read. The plan
+ * is read leaf by leaf, and a file's staged file is opened only once a leaf for it was read here (a file
+ * partly held here stays open until the peers' leaves complete it).
+ */
+async function copyLocal (ctx: PullContext, plan: StagePlan, sink: LeafSink): Promise<void> {
   const { catalog, signal } = ctx
-  const source = items[Symbol.iterator]()
-  const nextLocal = (): WorkItem | undefined => {
-    for (let r = source.next(); r.done !== true; r = source.next()) if (catalog.findLeaf(r.value.leaf.cid).length > 0) return r.value
-    return undefined
+  const local = function * (): Generator<{ index: number, i: number, leaf: FileLeaf }> {
+    for (const index of plan.indexes()) {
+      const leaves = plan.leavesOf(index)
+      for (let i = 0; i < leaves.length; i++) {
+        const leaf = leaves[i] as FileLeaf
+        if (plan.missing(index, i) && catalog.findLeaf(leaf.cid).length > 0) yield { index, i, leaf }
+      }
+    }
   }
+  const source = local()
   await Promise.all(Array.from({ length: LOCAL_COPY_CONCURRENCY }, async () => {
     while (!signal.aborted) {
-      const item = nextLocal()
-      if (item == null) return
-      const r = await readLeaf(catalog, item.leaf.cid, { signal })
-      if (r.status !== 'ok') continue
-      await sink.written(item, r.bytes, false)
-      ctx.counters.bytesLocal += item.leaf.length
-      ctx.emit({ type: 'pull:local', bytes: item.leaf.length })
+      const r = source.next()
+      if (r.done === true) return
+      const { index, i, leaf } = r.value
+      const read = await readLeaf(catalog, leaf.cid, { signal })
+      if (read.status !== 'ok' || !plan.missing(index, i)) continue
+      await sink.written({ file: plan.open(index), index: i, leaf, inflight: 0, done: false, failed: false }, read.bytes, false)
+      ctx.counters.bytesLocal += leaf.length
+      ctx.emit({ type: 'pull:local', bytes: leaf.length })
     }
   }))
 }

@@ -2,10 +2,12 @@ import { promises as fsp, type Stats } from 'node:fs'
 import { join } from 'node:path'
 import type { FileLeaf } from '@ferry/dag'
 import type { PlacedStat } from '@ferry/store'
-import { PLAN_CONCURRENCY, STAGING_DIR } from '../constants.js'
+import { throwIfAborted } from '@ferry/errors'
+import { DEFAULT_QUEUE_WINDOW, PLAN_CONCURRENCY, STAGING_DIR } from '../constants.js'
 import type { PullContext } from '../context.js'
 import { describeType, eachConcurrently, joinPath, mkdirSafe, safeMode, sameMtime } from '../fs-safe.js'
-import { bitmapFor, hasBit, stagingName, type StagedFile } from '../staging.js'
+import { StagePlan } from '../plan.js'
+import { bitmapFor, hasBit, stagingName } from '../staging.js'
 import type { DagOutput, PlannedFile } from './dag.js'
 import type { RecordOutput } from './record.js'
 
@@ -18,14 +20,14 @@ export interface Blocked {
 export interface ReconcileOutput {
   pullId: number
   blocked: Blocked
-  /** Files not at the destination: staged (maybe partly, from an earlier run). */
-  staged: StagedFile[]
-  /** Of `staged`, those an earlier run staged completely: only to place. */
-  completeAlready: StagedFile[]
+  /** Files not at the destination, to stage (maybe partly staged by an earlier run), kept compact. */
+  plan: StagePlan
   /** Files this run placed or hashed: recorded for the next run's quick check. */
   placedNow: string[]
   /** Of `placedNow`, the stat right after placing, where it was taken then (saves a stat each at finish). */
   placedStats: Map<string, PlacedStat>
+  /** The most files whose destination stat the reconcile held at once (its window; tests count it). */
+  maxHeld: number
 }
 
 const DEFAULT_META = { mode: 0o644, mtimeMs: 0 }
@@ -33,29 +35,38 @@ const DEFAULT_META = { mode: 0o644, mtimeMs: 0 }
 /**
  * Phase 3, reconcile: creates the destination's directories (never through a symlink), then sorts every
  * file into present (quick check for files Ferry placed, else hashed), conflict (never overwritten) or to
- * stage, keeping every leaf an interrupted run staged that still hashes right.
+ * stage, keeping every leaf an interrupted run staged that still hashes right. Files go through in windows
+ * of `planWindow` (lstat'ed PLAN_CONCURRENCY at a time, then sorted), so what it holds is one window's
+ * stats, and of each file to stage one byte of state (a bitmap if an earlier run staged part of it).
  */
 export async function reconcilePhase (ctx: PullContext, rec: RecordOutput, dag: DagOutput, pullId: number): Promise<ReconcileOutput> {
   const { dest } = ctx
   ctx.freshDest = await fsp.lstat(dest).then(() => false, () => true)
   await mkdirSafe(dest, '')
   const blocked = await makeDirs(ctx, dag)
-  const out: ReconcileOutput = { pullId, blocked, staged: [], completeAlready: [], placedNow: [], placedStats: new Map() }
+  const metaOf = (path: string): { mode: number, mtimeMs: number } => rec.meta.get(path) ?? DEFAULT_META
+  const out: ReconcileOutput = { pullId, blocked, plan: new StagePlan(dag.files, metaOf), placedNow: [], placedStats: new Map(), maxHeld: 0 }
   const saved = ctx.catalog.pulls.progress(pullId)
   const resumable = await fsp.lstat(join(dest, STAGING_DIR)).then((st) => st.isDirectory(), () => false)
-  // What already sits at each file's place: lstat'ed PLAN_CONCURRENCY at a time (one after the other,
-  // a no-op pull of 2,000 files spent most of its plan waiting on them)
-  const present = new Map<string, Stats>()
-  await eachConcurrently(dag.files.filter(({ entry }) => !blocked.has(entry.path)), PLAN_CONCURRENCY, async ({ entry }) => {
-    const st = await fsp.lstat(joinPath(dest, entry.path)).catch(() => undefined)
-    if (st != null) present.set(entry.path, st)
-  })
-  for (const f of dag.files) {
-    if (blocked.has(f.entry.path)) continue
-    const m = rec.meta.get(f.entry.path) ?? DEFAULT_META
-    const st = present.get(f.entry.path)
-    if (st != null) await reconcilePresent(ctx, f, m, st, out)
-    else await reconcileStaged(ctx, f, m, saved.has(f.entry.path) || resumable, out)
+  const window = Math.max(1, ctx.options.planWindow ?? DEFAULT_QUEUE_WINDOW)
+  for (let start = 0; start < dag.files.length; start += window) {
+    throwIfAborted(ctx.signal)
+    const indexes: number[] = []
+    for (let i = start; i < Math.min(start + window, dag.files.length); i++) if (!blocked.has(dag.files[i]?.entry.path ?? '')) indexes.push(i)
+    // what already sits at each file's place, lstat'ed PLAN_CONCURRENCY at a time (one after the other, a
+    // no-op pull of 2,000 files spent most of its plan waiting on them)
+    const present = new Map<number, Stats>()
+    await eachConcurrently(indexes, PLAN_CONCURRENCY, async (i) => {
+      const st = await fsp.lstat(joinPath(dest, dag.files[i]?.entry.path ?? '')).catch(() => undefined)
+      if (st != null) present.set(i, st)
+    })
+    if (present.size > out.maxHeld) out.maxHeld = present.size
+    for (const i of indexes) {
+      const f = dag.files[i] as PlannedFile
+      const st = present.get(i)
+      if (st != null) await reconcilePresent(ctx, f, metaOf(f.entry.path), st, out)
+      else await reconcileStaged(ctx, i, f, saved.has(f.entry.path) || resumable, out)
+    }
   }
   return out
 }
@@ -104,19 +115,13 @@ async function reconcilePresent (ctx: PullContext, f: PlannedFile, m: { mode: nu
  * A file to stage. An earlier run's staged file keeps every leaf that still hashes right, whatever the
  * journal says (after kill -9 the journal lags the data; after a power cut the data may lag the journal).
  */
-async function reconcileStaged (ctx: PullContext, f: PlannedFile, m: { mode: number, mtimeMs: number }, look: boolean, out: ReconcileOutput): Promise<void> {
+async function reconcileStaged (ctx: PullContext, index: number, f: PlannedFile, look: boolean, out: ReconcileOutput): Promise<void> {
   const { entry, leaves } = f
   const stagedAt = stagingName(ctx.dest, entry.path)
   const stagedStat = look ? await fsp.lstat(stagedAt).then((st) => (st.isFile() ? st : undefined), () => undefined) : undefined
-  const done = stagedStat != null ? await verifiedLeaves(ctx, stagedAt, stagedStat.size, leaves) : bitmapFor(leaves.length)
-  let remaining = 0
-  for (let i = 0; i < leaves.length; i++) {
-    if (!hasBit(done, i)) remaining++
-    else ctx.counters.bytesResumed += leaves[i]?.length ?? 0
-  }
-  const file: StagedFile = { path: entry.path, cid: entry.cid, size: entry.size, mode: safeMode(m.mode, false), mtimeMs: m.mtimeMs, leaves, done, remaining, writing: 0, dirty: false }
-  if (remaining === 0) out.completeAlready.push(file)
-  out.staged.push(file)
+  const done = stagedStat != null ? await verifiedLeaves(ctx, stagedAt, stagedStat.size, leaves) : undefined
+  if (done !== undefined) for (let i = 0; i < leaves.length; i++) if (hasBit(done, i)) ctx.counters.bytesResumed += leaves[i]?.length ?? 0
+  out.plan.add(index, done)
 }
 
 /** Bit i set: leaf i of the file at `path` (of `size` bytes) hashes to its CID (on the hash pool). */

@@ -29,13 +29,18 @@ export function leafSink (ctx: PullContext, staging: Staging, queue: WorkQueue, 
   const checkpointBytes = ctx.options.checkpointBytes ?? DEFAULT_CHECKPOINT_BYTES
   let checkpointing: Promise<void> = Promise.resolve()
   let checkpointError: unknown
-  const placedFile = (f: StagedFile): void => { placedNow.push(f.path); ctx.emit({ type: 'pull:file', path: f.path, size: f.size }) }
+  const placedFile = (f: StagedFile): void => {
+    rc.plan.release(f)
+    placedNow.push(f.path)
+    ctx.emit({ type: 'pull:file', path: f.path, size: f.size })
+  }
   // a file that appeared at its place during the pull is fine if it holds exactly our bytes, else a conflict
   const appeared = async (f: StagedFile): Promise<void> => {
     const abs = joinPath(ctx.dest, f.path)
     const st = await fsp.lstat(abs).catch(() => undefined)
     if (st?.isFile() === true && st.size === f.size && await matches(ctx, abs, f.size, f.leaves)) placedFile(f)
     else ctx.problems.push(conflictAppeared(f.path))
+    rc.plan.release(f)
   }
   const checkpoint = (): Promise<void> => {
     checkpointing = checkpointing.then(async () => {
