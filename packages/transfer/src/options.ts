@@ -13,8 +13,10 @@ export interface PullOptions {
   home: { catalog: Catalog, blocks: InnerBlocks }
   signal?: AbortSignal
   onProgress?: (event: PullProgressEvent) => void
-  /** Leaf requests in flight per peer. */
+  /** Leaf requests in flight per peer (spread over its connections). */
   window?: number
+  /** Connections opened to each peer for leaf requests, 1 .. MAX_CONNECTIONS_PER_PEER; default DEFAULT_CONNECTIONS. */
+  connections?: number
   /** Give up when no leaf has arrived for this long (peers are retried with backoff meanwhile). */
   deadlineMs?: number
   /** Re-hash files already at the destination instead of trusting size and mtime. */
