@@ -232,6 +232,7 @@ export const pull: Command = {
   options: { from: { type: 'string', multiple: true }, checksum: { type: 'boolean' }, fsync: { type: 'boolean' }, 'allow-escaping-symlinks': { type: 'boolean' }, deadline: { type: 'string' }, 'space-margin': { type: 'string' }, connections: { type: 'string' }, detach: { type: 'boolean' }, label: { type: 'string' }, 'on-done': { type: 'string' } },
   positionals: [2, 2],
   async run (ctx, [rootArg, destArg], flags) {
+    if (flags.detach === true && flags.connections !== undefined) throw new FerryError('ERR_USAGE', '--connections does not go with --detach: the daemon\'s tasks use its config.json "pull": { "connections": N }')
     if (flags.detach === true) return await detachPull(ctx, rootArg, destArg, flags)
     if (flags.label !== undefined || flags['on-done'] !== undefined) throw new FerryError('ERR_USAGE', '--label and --on-done go with --detach (a task of the daemon)')
     const args = parsePullArgs(rootArg, destArg, flags)
