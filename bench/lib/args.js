@@ -17,7 +17,7 @@ Options:
   --settle S        before each timed run, wait up to S seconds for the machine to be nearly idle
                     (< 0.25 cores busy; default 20, 0 to not wait)
   --rss gnu-time|python   force how peak RSS is taken (default: GNU time if present, else python3)
-  --datasets A,B    pull: only these datasets (default: the suite's set; M1m, 10^6 files, only when named)
+  --datasets A,B    pull, wan: only these datasets (default: the suite's set; M1m, 10^6 files, only when named)
   --links LIST      wan: only these links, RTT ms/loss % pairs (e.g. 60/0.1,20/0); 'none' skips them
   --no-two-sources  wan: skip the two-sources case
   --connections N   wan: \`ferry pull --connections N\` (default: ferry's own default)

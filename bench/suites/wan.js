@@ -229,10 +229,21 @@ function selectLinks (spec) {
   })
 }
 
+/**
+ * The datasets of this run: `--datasets` names, else the issue's large-file sets (L2 and S; L2q and S200 with
+ * --quick). The many-files sets of the pull suite are judged on loopback, not here.
+ */
+function wanDatasets (ctx) {
+  const all = { ...DATASETS, ...QUICK_DATASETS }
+  if (ctx.datasets == null) return Object.fromEntries(Object.entries(ctx.quick ? QUICK_DATASETS : DATASETS).filter(([, d]) => d.manyFiles !== true))
+  for (const d of ctx.datasets) if (all[d] == null) throw new Error(`unknown dataset ${d} (known: ${Object.keys(all).join(', ')})`)
+  return Object.fromEntries(ctx.datasets.map((d) => [d, all[d]]))
+}
+
 async function run (ctx) {
   const why = unsupportedReason()
   if (why != null) throw new Error(`the wan suite ${why}`)
-  const defs = ctx.quick ? QUICK_DATASETS : DATASETS
+  const defs = wanDatasets(ctx)
   const rounds = optionGiven(process.argv.slice(2), 'rounds') ? ctx.rounds : ctx.quick ? 2 : 3
   const dir = join(ctx.work, 'wan')
   rmSync(dir, { recursive: true, force: true })
