@@ -129,21 +129,25 @@ export class PeerLink {
       return peer
     } catch (err) {
       if (signal.aborted) throw err
-      this.fail(err)
+      // never the peer's refusal: connection 0 to the same node got through, so a failed dial here (a
+      // handshake that timed out on a loaded host, say, which dialPeer calls final) is this connection's
+      this.down(err)
       return undefined
     }
   }
 
-  /** This connection failed: closed, to be redialled; a refusal is the whole peer's. */
+  /** A request over this connection failed: closed, to be redialled; a refusal is the whole peer's. */
   fail (err: unknown): void {
+    this.down(err)
+    if (isFerryError(err, 'ERR_PEER_REFUSED')) this.owner.fail(err)
+  }
+
+  /** Closes this connection and says so; the supervisor redials it after a backoff. */
+  private down (err: unknown): void {
     const peer = this.peer
     this.peer = undefined
     this.status = 'down'
     peer?.close().catch(() => {})
-    if (isFerryError(err, 'ERR_PEER_REFUSED')) {
-      this.owner.fail(err)
-      return
-    }
     const message = err instanceof Error ? err.message : String(err)
     this.emit({ type: 'pull:connection', peer: this.owner.name, label: this.owner.spec.label, connection: this.index, state: 'down', message })
   }
