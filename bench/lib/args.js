@@ -17,9 +17,10 @@ Options:
   --settle S        before each timed run, wait up to S seconds for the machine to be nearly idle
                     (< 0.25 cores busy; default 20, 0 to not wait)
   --rss gnu-time|python   force how peak RSS is taken (default: GNU time if present, else python3)
-  --datasets A,B    pull: only these datasets (default: the suite's set; M1m, 10^6 files, only when named)
+  --datasets A,B    pull, wan: only these datasets (default: the suite's set; M1m, 10^6 files, only when named)
   --links LIST      wan: only these links, RTT ms/loss % pairs (e.g. 60/0.1,20/0); 'none' skips them
   --no-two-sources  wan: skip the two-sources case
+  --connections N   wan: \`ferry pull --connections N\` (default: ferry's own default)
   --cc NAME         wan: TCP congestion control in the emulated hosts (default cubic; the host's may be bbr)
   --pin             pull: servers (ferry daemon, sshd) on CPU 0, clients on CPU 1 (taskset), like two
                     one-core machines; needs 2 or more cores
@@ -42,6 +43,7 @@ export function parseCli (argv, suiteNames) {
       cc: { type: 'string', default: 'cubic' },
       links: { type: 'string' },
       'no-two-sources': { type: 'boolean', default: false },
+      connections: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false }
     }
   })
@@ -55,7 +57,7 @@ export function parseCli (argv, suiteNames) {
   if (!(settle >= 0)) throw new Error(`--settle must be a number of seconds\n\n${usage}`)
   const suites = positionals.length > 0 ? positionals : suiteNames
   for (const s of suites) if (!suiteNames.includes(s)) throw new Error(`unknown suite '${s}'\n\n${usage}`)
-  return { suites, rounds, quick: values.quick, work: values.work, out: values.out, driver: values.driver, rss: values.rss, settle, pin: values.pin, cc: values.cc, links: values.links, twoSources: !values['no-two-sources'], datasets: values.datasets?.split(',').filter((d) => d !== '') }
+  return { suites, rounds, quick: values.quick, work: values.work, out: values.out, driver: values.driver, rss: values.rss, settle, pin: values.pin, cc: values.cc, links: values.links, twoSources: !values['no-two-sources'], connections: values.connections, datasets: values.datasets?.split(',').filter((d) => d !== '') }
 }
 
 /** Whether option `--name` was given on the command line `argv` (as `--name V` or `--name=V`), to tell a default from a choice. */

@@ -75,13 +75,18 @@ function checkPull (m, dataset, { several = false } = {}) {
   return out
 }
 
+/** `--connections N` for ferry pull when the bench was given one, else nothing (ferry's default). */
+function connectionsArgs (ctx) {
+  return ctx.connections != null ? ['--connections', String(ctx.connections)] : []
+}
+
 /** One round's copy with `tool` ('ferry' | 'rsync'); returns { wallS, clientCpuS, serverCpuS }. */
 async function copyOnce (tool, d, env, home, dest, ctx) {
   const server = tool === 'ferry' ? () => env.daemon.cpuSeconds() : () => env.sshd.cpuSeconds()
   const s0 = await server()
   let m
   if (tool === 'ferry') {
-    m = await timed(env.wan, 'dst', FERRY, ['pull', d.scan.root, dest, '--from', env.daemon.addr, '--json', '--home', home], d.dataset, dest, ctx)
+    m = await timed(env.wan, 'dst', FERRY, ['pull', d.scan.root, dest, '--from', env.daemon.addr, ...connectionsArgs(ctx), '--json', '--home', home], d.dataset, dest, ctx)
     checkPull(m, d.dataset)
   } else {
     m = await timed(env.wan, 'dst', 'rsync', ['-a', '-e', env.sshd.rsh, `${env.sshd.host}:${d.dataset.dir}/`, `${dest}/`], d.dataset, dest, ctx)
@@ -195,7 +200,7 @@ async function twoSourcesRounds (name, wan, daemons, homes, env, ctx) {
       rmSync(dest, { recursive: true, force: true })
       try {
         const s0 = daemons.map((dm) => dm.cpuSeconds())
-        const m = await timed(wan, 'dst', FERRY, ['pull', d.scan.root, dest, ...from[mode], '--json', '--home', home], d.dataset, dest, ctx)
+        const m = await timed(wan, 'dst', FERRY, ['pull', d.scan.root, dest, ...from[mode], ...connectionsArgs(ctx), '--json', '--home', home], d.dataset, dest, ctx)
         const out = checkPull(m, d.dataset, { several: mode === 'two' })
         const run = { wallS: round(m.wallS), clientCpuS: round(m.userS + m.sysS), serverCpuS: round(daemons.reduce((t, dm, i) => t + dm.cpuSeconds() - s0[i], 0)), extraBytes: out.bytesFetched - d.dataset.bytes }
         runs[mode].push(run)
@@ -224,16 +229,27 @@ function selectLinks (spec) {
   })
 }
 
+/**
+ * The datasets of this run: `--datasets` names, else the issue's large-file sets (L2 and S; L2q and S200 with
+ * --quick). The many-files sets of the pull suite are judged on loopback, not here.
+ */
+function wanDatasets (ctx) {
+  const all = { ...DATASETS, ...QUICK_DATASETS }
+  if (ctx.datasets == null) return Object.fromEntries(Object.entries(ctx.quick ? QUICK_DATASETS : DATASETS).filter(([, d]) => d.manyFiles !== true))
+  for (const d of ctx.datasets) if (all[d] == null) throw new Error(`unknown dataset ${d} (known: ${Object.keys(all).join(', ')})`)
+  return Object.fromEntries(ctx.datasets.map((d) => [d, all[d]]))
+}
+
 async function run (ctx) {
   const why = unsupportedReason()
   if (why != null) throw new Error(`the wan suite ${why}`)
-  const defs = ctx.quick ? QUICK_DATASETS : DATASETS
+  const defs = wanDatasets(ctx)
   const rounds = optionGiven(process.argv.slice(2), 'rounds') ? ctx.rounds : ctx.quick ? 2 : 3
   const dir = join(ctx.work, 'wan')
   rmSync(dir, { recursive: true, force: true })
   mkdirSync(dir, { recursive: true })
   const env = { dir, rounds, homeA: join(dir, 'home-A'), datasets: {} }
-  const result = { rounds, mtu: MTU, cc: ctx.cc, ferry: ferryBuild(), tools: { rsync: capture('rsync', ['--version']).split('\n')[0], iperf3: capture('iperf3', ['--version']).split('\n')[0] }, links: [] }
+  const result = { rounds, mtu: MTU, cc: ctx.cc, connections: ctx.connections ?? 'default', ferry: ferryBuild(), tools: { rsync: capture('rsync', ['--version']).split('\n')[0], iperf3: capture('iperf3', ['--version']).split('\n')[0] }, links: [] }
   const started = performance.now()
   initHome(env.homeA)
   try {
@@ -285,7 +301,7 @@ function report (result) {
       t.compare.map((c) => [`${c.dataset}  ${result.datasets[c.dataset].label}`, fixed(c.two.mbps, 1), fixed(c.one.mbps, 1), `${fixed(c.ratio.median, 2)}x`,
         `${fixed(c.two.clientCpuS, 1)} / ${fixed(c.two.serverCpuS, 1)}`, `${fixed(c.one.clientCpuS, 1)} / ${fixed(c.one.serverCpuS, 1)}`, humanBytes(c.maxExtraBytes)]), { right: [1, 2, 3, 4, 5, 6] })
   }
-  out += `\nferry ${result.ferry.commit}; ${result.tools.rsync}; ${result.tools.iperf3}; suite took ${fixed(result.wallS / 60, 1)} min\n`
+  out += `\nferry ${result.ferry.commit} (--connections ${result.connections ?? 'default'}); ${result.tools.rsync}; ${result.tools.iperf3}; suite took ${fixed(result.wallS / 60, 1)} min\n`
   out += '\ngoals:\n' + result.verdicts.map((v) => `  ${v.pass ? 'MET ' : 'MISS'}  ${v.goal}: ${v.value}`).join('\n') + '\n'
   return out
 }

@@ -18,10 +18,11 @@ export interface Daemon {
   kill: () => Promise<void>
 }
 
-export async function startDaemon (home: string, extra: string[] = [], timeoutMs = 30_000): Promise<Daemon> {
+/** `env`: more environment for the daemon (the test hooks, e.g. FERRY_TEST_CUT_CONNECTION_AFTER). */
+export async function startDaemon (home: string, extra: string[] = [], timeoutMs = 30_000, env: Record<string, string> = {}): Promise<Daemon> {
   const child = spawn(FERRY_BIN, ['daemon', '--home', home, '--listen', '/ip4/127.0.0.1/tcp/0', ...extra], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, FERRY_HOME: undefined }
+    env: { ...process.env, FERRY_HOME: undefined, ...env }
   })
   let out = ''
   child.stdout?.setEncoding('utf8').on('data', (d: string) => { out += d })
@@ -55,8 +56,8 @@ export async function startDaemon (home: string, extra: string[] = [], timeoutMs
 export class DaemonSet {
   private readonly running: Daemon[] = []
 
-  async start (home: string, extra: string[] = []): Promise<Daemon> {
-    const d = await startDaemon(home, extra)
+  async start (home: string, extra: string[] = [], env: Record<string, string> = {}): Promise<Daemon> {
+    const d = await startDaemon(home, extra, 30_000, env)
     this.running.push(d)
     return d
   }

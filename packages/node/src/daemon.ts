@@ -24,6 +24,7 @@ import { isAlive, readInfo, type DaemonInfo } from './daemon-info.js'
 import { createEventBus, type EventBus } from './events.js'
 import { createPeerBook, type PeerBook } from './peer-book.js'
 import { listPeers } from './peers.js'
+import { cutFromEnv } from './test-cut.js'
 
 /** What a daemon service gets: the daemon's home, node, event bus and peer states. */
 export interface DaemonContext {
@@ -220,7 +221,7 @@ export async function runDaemon (homeDir: string, options: RunDaemonOptions = {}
   try {
     await claim(file, info)
     process.once('exit', onExit) // a crash still leaves a stale file; this covers process.exit()
-    node = await createFerryNode({ ...options.node, home, listen: options.listen, open: options.open, onRefused: refusalPrinter(print), onSourceChanged: changePrinter(print) })
+    node = await createFerryNode({ ...options.node, ...cutFromEnv(process.env, print), home, listen: options.listen, open: options.open, onRefused: refusalPrinter(print), onSourceChanged: changePrinter(print) })
     info.addrs = node.addrs()
     const events = createEventBus()
     peers = createPeerBook({ node, events, peers: async () => await listPeers(home.dir), intervalMs: options.peerCheckIntervalMs })

@@ -13,7 +13,7 @@ import { tcp } from '@libp2p/tcp'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { FerryError, errorMessage, errorName } from '@ferry/errors'
-import { PeerClient, VerifyPool, startExchangeServer, type ExchangeServer, type ExchangeServerInit, type PeerClientInit } from '@ferry/exchange'
+import { DEFAULT_STREAMS_PER_PEER, PeerClient, VerifyPool, startExchangeServer, type ClientComponents, type ExchangeServer, type ExchangeServerInit, type PeerClientInit } from '@ferry/exchange'
 import { DEFAULT_LISTEN, type Home } from '@ferry/store'
 import {
   DEFAULT_LEAF_READERS, DEFAULT_VERIFY_WORKERS_PER_NODE, INBOUND_CONNECTIONS_PER_SECOND_PER_HOST, MAX_CONNECTIONS, MAX_INCOMING_PENDING_CONNECTIONS,
@@ -22,11 +22,12 @@ import {
 import { LeafReaderPool } from './leaf-pool.js'
 import { ferryNoiseCrypto } from './noise-crypto.js'
 import { slabReadOptions } from './tcp-reads.js'
+import { cuttingConnection } from './test-cut.js'
 import { homeSources, readLeafHere, reportingChanges, type LeafReader } from './sources.js'
 import { readSwarmKey, type SwarmKey } from './pnet.js'
 import { TrustGate, type TrustGateOptions } from './trust.js'
 import { homeCatalog, type HomeCatalog } from './catalog-source.js'
-import type { PeerId } from '@libp2p/interface'
+import type { Connection, PeerId } from '@libp2p/interface'
 
 /** Options of `createFerryNode`. */
 export interface FerryNodeInit {
@@ -59,6 +60,25 @@ export interface FerryNodeInit {
   onRefused?: TrustGateOptions['onRefused']
   /** Called for every leaf not served because its source file changed, with why (the daemon logs it). */
   onSourceChanged?: (reason: string) => void
+  /** Test hook (test-cut.ts): after this many bytes of leaves served, abort the newest connection carrying blocks, once. */
+  cutConnectionAfterBytes?: number
+  /** Where the test hook says what it cut (the daemon's output). */
+  say?: (line: string) => void
+}
+
+/** Options of `FerryNode.dialPeer`: the client's, and how to connect. */
+export type DialPeerInit = Omit<PeerClientInit, 'peer'> & {
+  signal?: AbortSignal
+  /**
+   * Open a new connection (libp2p's `force`) that only this client uses, closed when it is closed. Default:
+   * the node's connection to that peer, shared, opened if there is none.
+   */
+  own?: boolean
+  /**
+   * This client is one of `shareOf` connections to the peer: it opens its share of the exchange's
+   * DEFAULT_STREAMS_PER_PEER streams (rounded up), so the server's per-peer stream limit holds. Ignored with `streams`.
+   */
+  shareOf?: number
 }
 
 /** A started Ferry node. */
@@ -81,7 +101,7 @@ export interface FerryNode {
    * for it. ERR_INVALID_ARGUMENT for an address without /p2p/, ERR_NETWORK / ERR_TIMEOUT if it cannot be
    * reached.
    */
-  dialPeer: (addr: string | Multiaddr, init?: Omit<PeerClientInit, 'peer'> & { signal?: AbortSignal }) => Promise<PeerClient>
+  dialPeer: (addr: string | Multiaddr, init?: DialPeerInit) => Promise<PeerClient>
   /** Stops the server (open streams end with ERROR UNAVAILABLE) and the libp2p node. */
   stop: () => Promise<void>
 }
@@ -171,7 +191,9 @@ async function startServing (libp2p: Libp2p, init: FerryNodeInit, trust: TrustGa
   const leafPool = leafReaders > 0 && init.readLeaf == null ? new LeafReaderPool({ workers: leafReaders }) : undefined
   const catalog = homeCatalog(init.home, trust, { pollMs: init.announcePollMs, log: libp2p.logger.forComponent('ferry:node:catalog') })
   try {
-    const sources = homeSources(init.home, reportingChanges(init.readLeaf ?? leafPool?.reader ?? readLeafHere, init.onSourceChanged))
+    let reader = init.readLeaf ?? leafPool?.reader ?? readLeafHere
+    if (init.cutConnectionAfterBytes !== undefined) reader = cuttingConnection(reader, () => libp2p, init.cutConnectionAfterBytes, init.say ?? (() => {}))
+    const sources = homeSources(init.home, reportingChanges(reader, init.onSourceChanged))
     const server = await startExchangeServer(libp2p, { ...sources, catalog, authorize: trust.authorize, ...init.server })
     return { server, catalog, ...(leafPool !== undefined ? { leafPool } : {}) }
   } catch (err) {
@@ -208,6 +230,24 @@ function dialFailure (err: unknown, ma: Multiaddr, signal: AbortSignal | undefin
 }
 
 /**
+ * A client whose streams all go over `connection` (never another connection to that peer), and which closes
+ * it when closed: a pull's extra connections, each carrying its own share of the requests.
+ */
+function pinnedClient (libp2p: Libp2p, connection: Connection, init: PeerClientInit): PeerClient {
+  const components: ClientComponents = {
+    logger: libp2p.logger,
+    dialProtocol: async (_peer, protocols, options) => await connection.newStream(protocols, options)
+  }
+  const client = new PeerClient(components, init)
+  const closeClient = client.close.bind(client)
+  client.close = async () => {
+    await closeClient()
+    await connection.close().catch((err: unknown) => { connection.abort(err instanceof Error ? err : new Error(String(err))) })
+  }
+  return client
+}
+
+/**
  * Step 4: the node's `dialPeer` and the verify pool it starts on first use (a pure server never needs it).
  * `close` stops that pool.
  */
@@ -216,15 +256,17 @@ function peerDialer (libp2p: Libp2p, verifyWorkers: number, privateNetwork: bool
   return {
     async dialPeer (addr, options = {}) {
       const ma = toMultiaddr(addr)
-      const { signal, ...clientInit } = options
+      const { signal, own, shareOf, ...clientInit } = options
       if (verifyWorkers > 0 && clientInit.verify === undefined) verifyPool ??= new VerifyPool({ workers: verifyWorkers })
-      const client = new PeerClient(libp2p, { verify: verifyPool?.verify, ...clientInit, peer: ma })
+      const streams = shareOf !== undefined && shareOf > 1 ? Math.ceil(DEFAULT_STREAMS_PER_PEER / shareOf) : undefined
+      const init = { verify: verifyPool?.verify, ...(streams !== undefined ? { streams } : {}), ...clientInit, peer: ma }
+      let connection: Connection
       try {
-        await libp2p.dial(ma, { signal: signal ?? AbortSignal.timeout(clientInit.timeoutMs ?? 30_000) })
+        connection = await libp2p.dial(ma, { signal: signal ?? AbortSignal.timeout(clientInit.timeoutMs ?? 30_000), ...(own === true ? { force: true } : {}) })
       } catch (err) {
         throw dialFailure(err, ma, signal, privateNetwork)
       }
-      return client
+      return own === true ? pinnedClient(libp2p, connection, init) : new PeerClient(libp2p, init)
     },
     async close () {
       await verifyPool?.close()

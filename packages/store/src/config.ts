@@ -63,8 +63,19 @@ export interface FerryConfig {
   hooks?: Record<string, string>
   /** The daemon's HTTP API (always on 127.0.0.1). Absent = defaults (port 0: a free port, written to daemon.json). */
   api?: ApiConfig
+  /** Defaults of `ferry pull` and of the daemon's pulls. Absent = the built-in defaults. */
+  pull?: PullConfig
   [key: string]: unknown
 }
+
+/** The `pull` section of config.json. */
+export interface PullConfig {
+  /** TCP connections opened to each source peer, 1 .. 8 (`ferry pull --connections` wins). */
+  connections?: number
+}
+
+/** Most connections per source a config may ask for (the transfer engine's MAX_CONNECTIONS_PER_PEER). */
+const MAX_PULL_CONNECTIONS = 8
 
 /** The `api` section of config.json. */
 export interface ApiConfig {
@@ -110,6 +121,17 @@ function peerId (key: string) {
       throw new ConfigProblem(`"${key}" holds "${s}", which is not a PeerId`)
     }
   }
+}
+
+/** `pull`: { "connections": 1..8 }. */
+function pullSection (value: unknown): PullConfig {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigProblem('"pull" must be an object: { "connections": 4 }')
+  const section = value as Record<string, unknown>
+  const n = section.connections
+  if (n !== undefined && (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > MAX_PULL_CONNECTIONS)) {
+    throw new ConfigProblem(`"pull.connections" must be a whole number from 1 to ${MAX_PULL_CONNECTIONS}, not ${JSON.stringify(n)}`)
+  }
+  return { ...section, ...(n !== undefined ? { connections: n } : {}) }
 }
 
 /** `hooks`: { "<collection>": "<non-empty command>" }, or undefined when absent. */
@@ -175,11 +197,13 @@ export function validateConfig (value: unknown, where: string, invalid: (reason:
     }
     const hooks = checkHooks(raw.hooks)
     const api = raw.api === undefined ? undefined : apiSection(raw.api)
+    const pull = raw.pull === undefined ? undefined : pullSection(raw.pull)
     return {
       ...raw,
       ...(grants !== undefined ? { grants } : {}),
       ...(hooks !== undefined ? { hooks } : {}),
       ...(api !== undefined ? { api } : {}),
+      ...(pull !== undefined ? { pull } : {}),
       version: CONFIG_VERSION,
       listen: raw.listen === undefined ? [...DEFAULT_LISTEN] : stringList(raw.listen, 'listen', multiaddr('listen')),
       announce: stringList(raw.announce, 'announce', multiaddr('announce')),

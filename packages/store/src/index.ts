@@ -9,7 +9,7 @@ export {
 } from './home.js'
 export {
   CONFIG_VERSION, CONFIG_FILE, DEFAULT_LISTEN, defaultConfig, writeFileAtomic, readConfig, writeConfig, validateConfig,
-  type FerryConfig, type PeerEntry, type ApiConfig
+  type FerryConfig, type PeerEntry, type ApiConfig, type PullConfig
 } from './config.js'
 export { IDENTITY_FILE, IDENTITY_FILE_MODE } from './identity.js'
 export {

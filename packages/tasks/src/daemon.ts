@@ -4,8 +4,8 @@ import type { TaskService, TaskServiceInit } from './types.js'
 
 /** The parts of a running daemon the task service uses (structurally @ferry/node's DaemonContext). */
 export interface DaemonParts {
-  home: TaskServiceInit['home']
-  node: { dialPeer: (addr: string, init?: { signal?: AbortSignal }) => Promise<unknown> }
+  home: TaskServiceInit['home'] & { config?: { pull?: { connections?: number } } }
+  node: { dialPeer: (addr: string, init?: { signal?: AbortSignal, own?: boolean, shareOf?: number }) => Promise<unknown> }
 }
 
 /** Options of `taskDaemonService`: the service's, plus where its status lines go and who wants it. */
@@ -27,7 +27,8 @@ export function taskDaemonService (options: TaskDaemonOptions = {}) {
       ...rest,
       ...(print !== undefined ? { log: print } : {}),
       home,
-      dialPeer: async (addr, signal) => (await node.dialPeer(addr, { signal })) as BlockPeer
+      dialPeer: async (addr, signal, o) => (await node.dialPeer(addr, { signal, ...o })) as BlockPeer,
+      ...(home.config?.pull?.connections !== undefined ? { connections: home.config.pull.connections } : {})
     })
     const live = tasks.list({ conditions: ['QUEUED', 'ACTIVE'] }).length
     if (live > 0) print?.(`Tasks: ${live} queued or active, resuming.`)

@@ -6,8 +6,9 @@
  */
 import { CID } from 'multiformats/cid'
 import type { Catalog, InnerBlocks, TaskPatch, TaskRecord, TaskStore } from '@ferry/store'
-import { DEFAULT_DEADLINE_MS, pull, type BlockPeer, type PullProblem, type PullResult } from '@ferry/transfer'
+import { DEFAULT_CONNECTIONS, DEFAULT_DEADLINE_MS, pull, type ConnectOptions, type PullProblem, type PullResult } from '@ferry/transfer'
 import { classify, describeError } from './classify.js'
+import type { TaskServiceInit } from './types.js'
 import { createTally } from './progress.js'
 
 /** The longest delay setTimeout honours. */
@@ -17,7 +18,9 @@ const MAX_TIMER_MS = 2 ** 31 - 1
 export interface RunContext {
   store: TaskStore
   home: { catalog: Catalog, blocks: InnerBlocks }
-  dialPeer: (addr: string, signal: AbortSignal) => Promise<BlockPeer>
+  dialPeer: TaskServiceInit['dialPeer']
+  /** Connections per source (TaskServiceInit.connections). */
+  connections?: number
   persistMs: number
   retryInitialMs: number
   retryMaxMs: number
@@ -87,11 +90,13 @@ async function runPull (ctx: RunContext, task: TaskRecord, deadline: number, sig
   persister.unref()
   ctx.store.update(task.taskId, { attempts: task.attempts + 1, ...(task.started == null ? { started: Date.now() } : {}) })
   ctx.log(task.taskId, 'attempt', `run ${task.attempts + 1}: pulling from ${task.sources.length} source${task.sources.length === 1 ? '' : 's'}`, { attempt: task.attempts + 1 })
+  const connections = ctx.connections ?? DEFAULT_CONNECTIONS
   try {
     const result = await pull({
       root: CID.parse(task.root),
       dest: task.destination,
-      peers: task.sources.map((addr) => ({ label: addr, connect: async (s: AbortSignal) => await ctx.dialPeer(addr, s) })),
+      peers: task.sources.map((addr) => ({ label: addr, connect: async (s: AbortSignal, o?: ConnectOptions) => await ctx.dialPeer(addr, s, { own: o?.own === true, shareOf: connections }) })),
+      connections,
       home: ctx.home,
       signal: AbortSignal.any([signal, byDeadline.signal]),
       onProgress: tally.onProgress,

@@ -72,6 +72,7 @@ function runContext (init: TaskServiceInit, store: RunContext['store'], notify: 
     store,
     home: init.home,
     dialPeer: init.dialPeer,
+    ...(init.connections !== undefined ? { connections: init.connections } : {}),
     notify,
     log,
     persistMs: init.persistMs ?? TASK_PERSIST_MS,

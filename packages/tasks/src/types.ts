@@ -75,12 +75,20 @@ export interface TaskService {
   close: () => Promise<void>
 }
 
+/** How a task's pull asks the daemon's node for a connection. */
+export interface TaskDialOptions { own?: boolean, shareOf?: number }
+
 /** What `createTaskService` needs. */
 export interface TaskServiceInit {
   /** The daemon's open home: the catalog holds the tasks, the config the default hooks. */
   home: { dir: string, catalog: Catalog, blocks: InnerBlocks }
-  /** Connects to a source (the daemon's own libp2p node: `node.dialPeer(addr, { signal })`). */
-  dialPeer: (addr: string, signal: AbortSignal) => Promise<BlockPeer>
+  /**
+   * Connects to a source (the daemon's own libp2p node: `node.dialPeer(addr, { signal, ...options })`);
+   * `own`: a connection of its own, one of `shareOf` to that source (PeerSpec's ConnectOptions).
+   */
+  dialPeer: (addr: string, signal: AbortSignal, options?: TaskDialOptions) => Promise<BlockPeer>
+  /** Connections per source of each pull (default: the engine's DEFAULT_CONNECTIONS). */
+  connections?: number
   /** Tasks run at once (default DEFAULT_TASK_CONCURRENCY). */
   concurrency?: number
   /** Hooks are killed after this long (default DEFAULT_HOOK_TIMEOUT_MS). */

@@ -37,3 +37,11 @@ export const SMALL_LEAF_WINDOW = 64
 export const EXTRA_LANES_BYTES = 2 * 1024 * 1024
 /** Leaves the work queue holds at once, not yet written (it reads the plan lazily beyond that). */
 export const DEFAULT_QUEUE_WINDOW = 4096
+/**
+ * Connections a pull opens to each source peer for its leaf requests, spread evenly over them: one TCP stream
+ * is bounded by its window over the RTT and collapses under loss, several share the link (docs/benchmarks.md,
+ * WAN). `ferry pull --connections`, config `pull.connections`.
+ */
+export const DEFAULT_CONNECTIONS = 4
+/** Most connections per source peer a pull may open (the server allows 16 blocks streams per peer in all). */
+export const MAX_CONNECTIONS_PER_PEER = 8

@@ -15,6 +15,8 @@ export interface PullCounters {
   bytesPresent: number
   bytesResumed: number
   fromPeers: Record<string, number>
+  /** Bytes fetched per peer id and connection index. */
+  fromConnections: Record<string, number[]>
   /** When a leaf last arrived or was written (the fetch deadline counts from it). */
   lastProgress: number
 }
@@ -67,7 +69,7 @@ export function createContext (options: PullOptions): PullContext {
     peers: options.peers.map((spec) => new PeerState(spec, emit)),
     deadlineMs: options.deadlineMs ?? DEFAULT_DEADLINE_MS,
     started: performance.now(),
-    counters: { bytesFetched: 0, bytesLocal: 0, bytesPresent: 0, bytesResumed: 0, fromPeers: {}, lastProgress: Date.now() },
+    counters: { bytesFetched: 0, bytesLocal: 0, bytesPresent: 0, bytesResumed: 0, fromPeers: {}, fromConnections: {}, lastProgress: Date.now() },
     problems: [],
     pool: () => (ctx.hashPool ??= new HashPool()),
     ...(options.pool != null ? { hashPool: options.pool } : {}),

@@ -13,13 +13,15 @@ export interface PullOptions {
   home: { catalog: Catalog, blocks: InnerBlocks }
   signal?: AbortSignal
   onProgress?: (event: PullProgressEvent) => void
-  /** Leaf requests in flight per peer. */
+  /** Leaf requests in flight per peer (spread over its connections). */
   window?: number
   /**
    * Files the reconcile sorts at once, and leaves the work queue holds not yet written (default
    * DEFAULT_QUEUE_WINDOW): what the plan holds in memory follows this, not the size of the scan.
    */
   planWindow?: number
+  /** Connections opened to each peer for leaf requests, 1 .. MAX_CONNECTIONS_PER_PEER; default DEFAULT_CONNECTIONS. */
+  connections?: number
   /** Give up when no leaf has arrived for this long (peers are retried with backoff meanwhile). */
   deadlineMs?: number
   /** Re-hash files already at the destination instead of trusting size and mtime. */

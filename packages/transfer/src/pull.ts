@@ -63,7 +63,7 @@ async function runPhases (ctx: PullContext): Promise<PullResult> {
   if (done('place')) return stopped(ctx, 'place', rec, dag, sp)
   const result = await finishPhase(ctx, rec, dag, rc, sp, fe)
   done('finish')
-  return { ...result, phase: 'finish' }
+  return { ...result, phase: 'finish', ...(Object.keys(ctx.counters.fromConnections).length > 0 ? { fromConnections: ctx.counters.fromConnections } : {}) }
 }
 
 /** The result of a run stopped after `phase` (`stopAfter`): not complete; the next run goes on from there. */

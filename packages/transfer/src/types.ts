@@ -32,10 +32,19 @@ export interface BlockPeer {
   close: () => Promise<void>
 }
 
+/** How a pull asks for a connection to a source. */
+export interface ConnectOptions {
+  /**
+   * A connection of its own (a new TCP connection, not shared with other clients of that peer), closed with
+   * the BlockPeer: the pull's extra connections to one source (PullOptions.connections).
+   */
+  own?: boolean
+}
+
 /** A source to pull from: a label for messages (its address) and how to (re)connect to it. */
 export interface PeerSpec {
   label: string
-  connect: (signal: AbortSignal) => Promise<BlockPeer>
+  connect: (signal: AbortSignal, options?: ConnectOptions) => Promise<BlockPeer>
 }
 
 export type PullProgressEvent =
@@ -52,6 +61,11 @@ export type PullProgressEvent =
    * Each follows `PullOptions.planWindow`, not the size of the scan.
    */
   | { type: 'pull:held', reconcileFiles: number, stagedFiles: number, queuedLeaves: number }
+  /**
+   * One of the extra connections to a source (`connection` 1 .. connections - 1; connection 0 is the peer's
+   * own, reported by `pull:peer`) came up or was lost; a lost one is redialled, its requests asked on the others.
+   */
+  | { type: 'pull:connection', peer: string, label: string, connection: number, state: 'connected' | 'down', message?: string }
 
 /** A file not placed at the destination, and why. */
 export interface PullProblem {
@@ -80,6 +94,11 @@ export interface PullResult {
   bytesResumed: number
   /** Bytes fetched per peer id. */
   fromPeers: Record<string, number>
+  /**
+   * Bytes fetched per peer id and connection (index 0 .. connections - 1; a redialled connection keeps its
+   * index). Absent when nothing was fetched (a no-op, a run stopped before the fetch).
+   */
+  fromConnections?: Record<string, number[]>
   /** Entries the origin skipped (missing at source). */
   skipped: SkippedEntry[]
   /** Files that exist at the destination with other content (not overwritten), or could not be fetched. */

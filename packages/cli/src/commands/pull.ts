@@ -3,7 +3,7 @@ import { ExitCode, FerryError } from '@ferry/errors'
 import type { FerryNode } from '@ferry/node'
 import type { Home } from '@ferry/store'
 import { nodeApi } from '../lazy.js'
-import { DEFAULT_DEADLINE_MS, pull as pullScan, type BlockPeer, type PeerSpec, type PullProgressEvent, type PullResult } from '@ferry/transfer'
+import { DEFAULT_CONNECTIONS, DEFAULT_DEADLINE_MS, MAX_CONNECTIONS_PER_PEER, pull as pullScan, type BlockPeer, type PeerSpec, type PullProgressEvent, type PullResult } from '@ferry/transfer'
 import type { CID } from 'multiformats/cid'
 import type { Command } from '../command.js'
 import { printJson, println, withHome, type Context } from '../context.js'
@@ -25,6 +25,8 @@ interface PullArgs {
   from: string[]
   deadlineMs?: number
   spaceMarginBytes?: number
+  /** --connections; else config `pull.connections`; else the engine's DEFAULT_CONNECTIONS. */
+  connections?: number
 }
 
 /** Parses and checks every argument: a bad one is a usage error (exit 2) before anything is opened. */
@@ -47,15 +49,27 @@ function parsePullArgs (rootArg: string | undefined, destArg: string | undefined
     args.spaceMarginBytes = parseSize(String(flags['space-margin']))
     if (args.spaceMarginBytes === undefined) throw new FerryError('ERR_USAGE', `--space-margin takes a size (0, 500M, 2GB, 64MiB), not '${String(flags['space-margin'])}'`)
   }
+  if (flags.connections !== undefined) {
+    const n = Number(flags.connections)
+    if (!Number.isInteger(n) || n < 1 || n > MAX_CONNECTIONS_PER_PEER) throw new FerryError('ERR_USAGE', `--connections takes a whole number from 1 to ${MAX_CONNECTIONS_PER_PEER}, not '${String(flags.connections)}'`)
+    args.connections = n
+  }
   return args
 }
 
+/** What peerReporter returns: its handlers of peer and connection events, and the notes for the summary. */
+interface PeerReporter {
+  onPeer: (e: Extract<PullProgressEvent, { type: 'pull:peer' }>) => void
+  onConnection: (e: Extract<PullProgressEvent, { type: 'pull:connection' }>) => void
+  notes: () => string[]
+}
+
 /**
- * What the pull says about its peers: a peer that is down is said at once, on stderr, then at most every
+ * What the pull says about its peers (and their extra connections): a peer that is down is said at once, on stderr, then at most every
  * PEER_NOTE_INTERVAL_MS while it stays down (a pull waiting for a peer never sits silent until its deadline);
  * its return is said too. `notes` are kept for the summary, minus those of peers that came back.
  */
-function peerReporter (say: (text: string) => void, deadlineText: string): { onPeer: (e: Extract<PullProgressEvent, { type: 'pull:peer' }>) => void, notes: () => string[] } {
+function peerReporter (say: (text: string) => void, deadlineText: string): PeerReporter {
   const lastSaid = new Map<string, number>() // peer -> when we last said it is down
   const whyDown = new Map<string, string>() // peer -> its last failure
   const notes = new Map<string, string>() // peer -> what the summary says about it
@@ -77,7 +91,16 @@ function peerReporter (say: (text: string) => void, deadlineText: string): { onP
       if (e.state === 'refused' || e.state === 'banned') say(`${e.peer} ${e.state}${e.message != null ? `: ${e.message}` : ''}`)
     }
   }
-  return { onPeer, notes: () => [...notes.values()] }
+  // an extra connection lost is said, and its return; the pull goes on over the others meanwhile
+  const lost = new Set<string>()
+  const onConnection = (e: Extract<PullProgressEvent, { type: 'pull:connection' }>): void => {
+    const key = `${e.label}: connection ${e.connection}`
+    if (e.state === 'down') {
+      if (!lost.has(key)) say(`${key} lost (${e.message ?? 'closed'}); its requests go to the other connections, redialling`)
+      lost.add(key)
+    } else if (lost.delete(key)) say(`${key} connected again`)
+  }
+  return { onPeer, onConnection, notes: () => [...notes.values()] }
 }
 
 /** Runs the pull with a progress line and peer notes on stderr; the result and the notes for the summary. */
@@ -89,9 +112,10 @@ async function runPull (ctx: Context, home: Home, args: PullArgs, flags: Record<
     node ??= nodeApi().then(async ({ createFerryNode }) => await createFerryNode({ home, listen: [] }))
     return await node
   }
+  const connections = args.connections ?? home.config.pull?.connections ?? DEFAULT_CONNECTIONS
   const peers: PeerSpec[] = args.from.map((addr) => ({
     label: addr,
-    connect: async (signal) => (await (await startNode()).dialPeer(addr, { signal })) as BlockPeer
+    connect: async (signal, o) => (await (await startNode()).dialPeer(addr, { signal, shareOf: connections, own: o?.own === true })) as BlockPeer
   }))
   const state: ProgressState = { files: 0, bytes: 0 }
   const bar = ctx.json ? undefined : new ProgressLine('pulling', state, ctx.stderr)
@@ -107,6 +131,7 @@ async function runPull (ctx: Context, home: Home, args: PullArgs, flags: Record<
     } else if (e.type === 'pull:bytes' || e.type === 'pull:local') state.bytes += e.bytes
     else if (e.type === 'pull:file') state.files++
     else if (e.type === 'pull:peer') reporter.onPeer(e)
+    else if (e.type === 'pull:connection') reporter.onConnection(e)
   }
   try {
     const result = await pullScan({
@@ -120,6 +145,7 @@ async function runPull (ctx: Context, home: Home, args: PullArgs, flags: Record<
       allowEscapingSymlinks: flags['allow-escaping-symlinks'] === true,
       deadlineMs: args.deadlineMs,
       spaceMarginBytes: args.spaceMarginBytes,
+      connections,
       onProgress
     })
     return { result, notes: reporter.notes() }
@@ -144,6 +170,7 @@ function printJsonResult (ctx: Context, result: PullResult): void {
     bytesPresent,
     bytesResumed,
     fromPeers,
+    ...(result.fromConnections !== undefined ? { fromConnections: result.fromConnections } : {}),
     skipped,
     problems,
     planSeconds: Number(result.planSeconds.toFixed(3)),
@@ -173,7 +200,7 @@ function printSummary (ctx: Context, result: PullResult, notes: string[]): void 
 export const pull: Command = {
   name: 'pull',
   summary: 'Replicate a scan from other nodes into a directory, verified and resumable',
-  usage: '<root> <dest> --from PEER [--from PEER]... [--checksum] [--fsync] [--allow-escaping-symlinks] [--deadline SECONDS] [--space-margin SIZE] [--detach [--label TEXT] [--on-done CMD]] [--json]\n       ferry pull --collection ID <dest> --from PEER... --follow [--idle DURATION] [--deadline SECONDS] [--json]',
+  usage: '<root> <dest> --from PEER [--from PEER]... [--checksum] [--fsync] [--allow-escaping-symlinks] [--deadline SECONDS] [--space-margin SIZE] [--connections N] [--detach [--label TEXT] [--on-done CMD]] [--json]\n       ferry pull --collection ID <dest> --from PEER... --follow [--idle DURATION] [--deadline SECONDS] [--json]',
   help: [
     'Fetches the scan <root> into <dest> from every --from peer at once (each ends in /p2p/<PeerId>; the peer',
     'must trust this node: `ferry trust <our id>` there). Only what <dest> and this node lack is fetched;',
@@ -186,6 +213,8 @@ export const pull: Command = {
     '                     (files Ferry did not place are always hashed)',
     '  --deadline SECS    give up when no data has arrived for this long (default 300)',
     '  --space-margin SIZE  free space to leave on <dest> (default 1% of its filesystem, at most 64 MiB)',
+    '  --connections N    TCP connections to each peer, its requests spread over them (1-8; default the',
+    '                     config\'s pull.connections, else 4): one stream is bounded by window / RTT and by loss',
     '  --fsync            make each file durable on disk before its name appears (slower; default off, as rsync)',
     '  --allow-escaping-symlinks',
     '                     also create symlinks whose target is absolute or leaves <dest> (default: report them)',
@@ -209,13 +238,14 @@ export const pull: Command = {
     'written (read-only, not permitted) or another pull is writing there. With --detach: 0 once the task is',
     'queued, 2 for a bad argument, 8 when no daemon runs on the home (start `ferry daemon`).'
   ].join('\n'),
-  options: { from: { type: 'string', multiple: true }, checksum: { type: 'boolean' }, fsync: { type: 'boolean' }, 'allow-escaping-symlinks': { type: 'boolean' }, deadline: { type: 'string' }, 'space-margin': { type: 'string' }, detach: { type: 'boolean' }, label: { type: 'string' }, 'on-done': { type: 'string' }, collection: { type: 'string' }, follow: { type: 'boolean' }, idle: { type: 'string' } },
+  options: { from: { type: 'string', multiple: true }, checksum: { type: 'boolean' }, fsync: { type: 'boolean' }, 'allow-escaping-symlinks': { type: 'boolean' }, deadline: { type: 'string' }, 'space-margin': { type: 'string' }, connections: { type: 'string' }, detach: { type: 'boolean' }, label: { type: 'string' }, 'on-done': { type: 'string' }, collection: { type: 'string' }, follow: { type: 'boolean' }, idle: { type: 'string' } },
   positionals: [1, 2],
   async run (ctx, [rootArg, destArg], flags) {
     if (flags.follow === true || flags.collection !== undefined) {
       if (flags.follow !== true || destArg !== undefined) throw new FerryError('ERR_USAGE', 'Following a collection is `ferry pull --collection ID <dest> --from PEER --follow` (one positional: the destination)')
       return await followPull(ctx, rootArg, flags)
     }
+    if (flags.detach === true && flags.connections !== undefined) throw new FerryError('ERR_USAGE', '--connections does not go with --detach: the daemon\'s tasks use its config.json "pull": { "connections": N }')
     if (flags.idle !== undefined) throw new FerryError('ERR_USAGE', '--idle goes with --follow')
     if (destArg === undefined) throw new FerryError('ERR_USAGE', 'ferry pull takes <root> <dest> (or --collection ID <dest> --follow)')
     if (flags.detach === true) return await detachPull(ctx, rootArg, destArg, flags)
