@@ -1,7 +1,7 @@
 /**
  * Several connections per source (issue 15): a real daemon and a real `ferry pull --connections 3` over
  * loopback TCP. The daemon's test hook (FERRY_TEST_CUT_CONNECTION_AFTER) aborts one of the connections
- * carrying blocks once it has served a third of the scan, with requests in flight on it: the pull must end
+ * carrying blocks once it has served a sixth of the scan, with requests in flight on it: the pull must end
  * complete, every byte as at the source, the lost connection's requests fetched over the others, the
  * connection redialled, and more than one connection must have carried data.
  */
@@ -33,7 +33,7 @@ describe('a pull over several connections per peer', () => {
     puller = await initTestHome(tmp, 'puller')
     root = json(await ferry(['add', scan, '--json', '--home', A.dir])).root
     await ferry(['trust', puller.id, '--home', A.dir])
-    source = await daemons.start(A.dir, [], { FERRY_TEST_CUT_CONNECTION_AFTER: String(Math.floor(total / 3)) })
+    source = await daemons.start(A.dir, [], { FERRY_TEST_CUT_CONNECTION_AFTER: String(Math.floor(total / 6)) })
   }, 120_000)
   afterAll(async () => {
     await daemons.stopAll()
@@ -47,7 +47,7 @@ describe('a pull over several connections per peer', () => {
     expect(r.code, r.stderr).toBe(0)
     expect(out.complete).toBe(true)
     expect(hashTree(dest)).toEqual(hashTree(scan))
-    // the daemon cut a connection that carried blocks, past a third of the scan, with others open
+    // the daemon cut a connection that carried blocks, past a sixth of the scan, with others open
     const cut = /test hook: cutting connection \S+ from (\S+) after (\d+) bytes of leaves served \((\d+) connections carried blocks\)/.exec(source.output())
     expect(cut, source.output()).not.toBeNull()
     expect(cut?.[1]).toBe(puller.id)

@@ -125,6 +125,15 @@ function toMultiaddr (addr: string | Multiaddr): Multiaddr {
   }
 }
 
+/** `addr` as a multiaddr that names its peer (ends in /p2p/<PeerId>): ERR_INVALID_ARGUMENT before any dial otherwise. */
+function peerMultiaddr (addr: string | Multiaddr): Multiaddr {
+  const ma = toMultiaddr(addr)
+  if (ma.getComponents().findLast((c) => c.name === 'p2p') === undefined) {
+    throw new FerryError('ERR_INVALID_ARGUMENT', `Multiaddr ${ma.toString()} does not end in /p2p/<PeerId>: the peer's identity must be known to dial it`)
+  }
+  return ma
+}
+
 /** libp2p's multi-line listen failure as one line per address ("Cannot listen on /ip4/...: EADDRINUSE ..."). */
 function listenError (err: unknown): unknown {
   if (errorName(err) !== 'UnsupportedListenAddressesError') return err
@@ -255,7 +264,7 @@ function peerDialer (libp2p: Libp2p, verifyWorkers: number, privateNetwork: bool
   let verifyPool: VerifyPool | undefined
   return {
     async dialPeer (addr, options = {}) {
-      const ma = toMultiaddr(addr)
+      const ma = peerMultiaddr(addr)
       const { signal, own, shareOf, ...clientInit } = options
       if (verifyWorkers > 0 && clientInit.verify === undefined) verifyPool ??= new VerifyPool({ workers: verifyWorkers })
       const streams = shareOf !== undefined && shareOf > 1 ? Math.ceil(DEFAULT_STREAMS_PER_PEER / shareOf) : undefined

@@ -1,7 +1,7 @@
 /**
  * A test hook (FERRY_TEST_CUT_CONNECTION_AFTER in `ferry daemon`, for the end-to-end tests only): once the
- * node has served that many bytes of leaves, it aborts one connection carrying blocks streams, the newest,
- * once, so a client loses one of its connections mid-transfer with requests in flight. Never set in use.
+ * node has served that many bytes of leaves and two or more connections carry blocks streams, it aborts the
+ * newest of them, once, so a client loses one of its connections mid-transfer with requests in flight. Never set in use.
  */
 import { BLOCKS_PROTOCOL } from '@ferry/exchange'
 import type { Libp2p } from '@libp2p/interface'
@@ -21,7 +21,7 @@ export function cuttingConnection (reader: LeafReader, libp2p: () => Libp2p | un
     if (served < afterBytes) return r
     const carrying = (libp2p()?.getConnections() ?? []).filter((c) => c.status === 'open' && c.streams.some((s) => s.protocol === BLOCKS_PROTOCOL))
     const newest = carrying.sort((a, b) => b.timeline.open - a.timeline.open)[0]
-    if (newest === undefined) return r
+    if (newest === undefined || carrying.length < 2) return r // not yet: the client's extra connections are still dialling
     cut = true
     say(`test hook: cutting connection ${newest.id} from ${newest.remotePeer.toString()} after ${served} bytes of leaves served (${carrying.length} connections carried blocks)`)
     newest.abort(new Error('cut by the test hook'))

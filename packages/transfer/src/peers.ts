@@ -106,6 +106,8 @@ export class PeerLink {
   status: 'idle' | 'connecting' | 'up' | 'down' = 'idle'
   peer?: BlockPeer
   private backoff = INITIAL_BACKOFF_MS
+  /** Set when a connection that was up is lost: its first redial goes at once (the peer was fine a moment ago). */
+  private redialNow = false
 
   constructor (readonly owner: PeerState, readonly index: number, private readonly emit: (e: PullProgressEvent) => void) {}
 
@@ -146,14 +148,19 @@ export class PeerLink {
   private down (err: unknown): void {
     const peer = this.peer
     this.peer = undefined
+    this.redialNow = this.status === 'up'
     this.status = 'down'
     peer?.close().catch(() => {})
     const message = err instanceof Error ? err.message : String(err)
     this.emit({ type: 'pull:connection', peer: this.owner.name, label: this.owner.spec.label, connection: this.index, state: 'down', message })
   }
 
-  /** Waits before the next redial (doubling up to a maximum). */
+  /** Waits before the next redial (none after losing a connection that was up, then doubling up to a maximum). */
   async waitBackoff (signal: AbortSignal): Promise<void> {
+    if (this.redialNow) {
+      this.redialNow = false
+      return
+    }
     await sleep(this.backoff, signal)
     this.backoff = Math.min(this.backoff * 2, MAX_BACKOFF_MS)
   }

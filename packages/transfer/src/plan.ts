@@ -97,6 +97,11 @@ export class StagePlan {
     return done === undefined || !hasBit(done, leaf)
   }
 
+  /** The path of file `index` of the scan. */
+  pathOf (index: number): string {
+    return this.files[index]?.entry.path ?? `#${index}`
+  }
+
   /** The leaves of file `index`. */
   leavesOf (index: number): readonly FileLeaf[] {
     return this.files[index]?.leaves ?? []

@@ -21,6 +21,11 @@ export interface WorkItem {
   held?: boolean
 }
 
+/** Whether the item's leaf is written already (its bit in the staged file's bitmap is set). */
+function written (item: WorkItem): boolean {
+  return ((item.file.done[item.index >> 3] ?? 0) & (1 << (item.index & 7))) !== 0
+}
+
 /**
  * The leaves still to fetch, in file order (so files complete, and become usable, one after another).
  * Peers pull work from it, so a faster peer takes more; a failed request goes back to the front; when the
@@ -59,7 +64,7 @@ export class WorkQueue {
         break
       }
       const item = r.value
-      if (item.done || item.failed || (item.file.done[item.index >> 3] ?? 0) & (1 << (item.index & 7))) continue
+      if (item.done || item.failed || written(item)) continue
       item.held = true
       this.items.push(item)
       this.live++
@@ -93,7 +98,13 @@ export class WorkQueue {
     if (this.next >= this.items.length) this.refill()
     while (this.next < this.items.length) {
       const item = this.items[this.next++]
-      if (item != null && !item.done && !item.failed) return item
+      if (item == null || item.done || item.failed) continue
+      // written meanwhile through another item (a local copy of a leaf this window already held): not asked
+      if (written(item)) {
+        this.drop(item)
+        continue
+      }
+      return item
     }
     return undefined
   }
@@ -131,6 +142,18 @@ export class WorkQueue {
     this.release(item)
     item.done = true
     this.outstanding--
+    this.refill()
+    this.wake()
+  }
+
+  /**
+   * A leaf that another item already wrote (the same leaf, taken twice: a local copy and the queue's own
+   * item): this item is done, and `outstanding` is not counted down again.
+   */
+  drop (item: WorkItem): void {
+    if (item.done || item.failed) return
+    this.release(item)
+    item.done = true
     this.refill()
     this.wake()
   }

@@ -110,10 +110,14 @@ export class Staging {
     }
   }
 
-  /** Writes one verified leaf at its offset. Returns true when it completed the file. */
-  async write (file: StagedFile, index: number, data: Uint8Array | Uint8Array[], fetched: boolean): Promise<boolean> {
+  /**
+   * Writes one verified leaf at its offset. Returns 'finished' when it completed the file, 'written' when
+   * it was new, 'duplicate' when the leaf was already written (by an end-game duplicate, or by a local copy
+   * made through another work item): only a new leaf counts as done, so each leaf is counted once.
+   */
+  async write (file: StagedFile, index: number, data: Uint8Array | Uint8Array[], fetched: boolean): Promise<'finished' | 'written' | 'duplicate'> {
     const leaf = file.leaves[index]
-    if (leaf == null || hasBit(file.done, index)) return false
+    if (leaf == null || hasBit(file.done, index)) return 'duplicate'
     const chunks = Array.isArray(data) ? data : [data]
     const length = chunks.reduce((n, c) => n + c.byteLength, 0)
     if (length !== leaf.length) throw new FerryError('ERR_BAD_BLOCK', `Leaf ${index} of ${file.path} has ${length} bytes, ${leaf.length} expected`)
@@ -131,14 +135,14 @@ export class Staging {
     } finally {
       file.writing--
     }
-    if (hasBit(file.done, index)) return false // a duplicate request (end game) got here first
+    if (hasBit(file.done, index)) return 'duplicate' // another write of this leaf got here first
     setBit(file.done, index)
     file.remaining--
     file.dirty = true
     this.dirtyFiles.add(file)
     this.unsyncedBytes += length
     if (fetched) this.fetchedSinceCheckpoint += length
-    return file.remaining === 0
+    return file.remaining === 0 ? 'finished' : 'written'
   }
 
   /**

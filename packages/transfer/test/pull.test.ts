@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { chmodSync, lstatSync, readdirSync, statSync, symlinkSync, existsSync, readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -238,6 +239,22 @@ describe('pull (engine, in-process peers over real homes)', () => {
     expect(r.bytesFetched).toBe(0)
     expect(r.bytesLocal).toBe(r.bytes)
     expect(hashTree(dest)).toEqual(hashTree(scanDir))
+  })
+
+  it('copies the leaves it holds and fetches the rest of the same file: each leaf counted once, the file placed', async () => {
+    // a file whose first 6 MiB this node holds (in the scan above) and whose last 6 MiB only the source has:
+    // the queue's window holds the local leaves too, so a leaf written twice (copied, then fetched) must not
+    // end the fetch early (it did: the pull ended "complete" with the file never placed)
+    const mixed = join(tmp, 'mixed')
+    const held = readFileSync(join(scanDir, 'vol/recon.h5')).subarray(0, 6 * MiB)
+    writeTree(mixed, { 'vol/recon.h5': Buffer.concat([held, randomBytes(6 * MiB)]), 'proj/p000.tif': readFileSync(join(scanDir, 'proj/p000.tif')) })
+    const mixedRoot = await addScan(source, mixed, pool)
+    const dest = join(tmp, 'dest-mixed')
+    const r = await pull({ root: mixedRoot, dest, peers: [spec(source, { id: 'A' })], home: { catalog: second.catalog, blocks: second.blocks } })
+    expect(r.complete).toBe(true)
+    expect(hashTree(dest)).toEqual(hashTree(mixed))
+    expect(r.bytesLocal).toBe(6 * MiB + statSync(join(mixed, 'proj/p000.tif')).size)
+    expect(r.bytesFetched).toBe(6 * MiB)
   })
 })
 

@@ -1,4 +1,5 @@
 import { promises as fsp } from 'node:fs'
+import { FerryError } from '@ferry/errors'
 import type { Catalog, PlacedStat } from '@ferry/store'
 import type { CID } from 'multiformats/cid'
 import type { PullContext } from '../context.js'
@@ -23,6 +24,7 @@ export async function finishPhase (ctx: PullContext, rec: RecordOutput, dag: Dag
   const placedAll = problems.length === 0
   for (const s of record.skipped) problems.push({ path: s.path, code: 'ERR_MISSING_AT_SOURCE', message: `not in the scan: the origin could not read it (${s.message})` })
   if (placedAll) {
+    unplacedCheck(rc)
     await fe.staging.close(true)
     catalog.pulls.finish(rc.pullId, 'complete')
     const fetched = Date.now()
@@ -34,6 +36,19 @@ export async function finishPhase (ctx: PullContext, rec: RecordOutput, dag: Dag
     catalog.pulls.finish(rc.pullId, 'failed')
   }
   return resultOf(ctx, rec, dag, sp, placedAll && record.skipped.length === 0)
+}
+
+/**
+ * A pull with no problem has placed every file it planned to stage: one still pending means the fetch
+ * ended with leaves never written (a counting defect, as the double-counted local copies were; see
+ * CHANGELOG). Said loudly, before anything is marked complete or the staged data is removed: never a replica
+ * recorded as complete with a file missing.
+ */
+function unplacedCheck (rc: ReconcileOutput): void {
+  const pending = [...rc.plan.indexes()]
+  if (pending.length === 0) return
+  const first = rc.plan.pathOf(pending[0] as number)
+  throw new FerryError('ERR_INTERNAL', `The pull ended with ${pending.length} file${pending.length === 1 ? '' : 's'} not placed (first: ${first}); nothing was recorded as complete and what is staged is kept: run the pull again, and report this`)
 }
 
 /** The PullResult of this run so far. */

@@ -67,10 +67,13 @@ export function leafSink (ctx: PullContext, staging: Staging, queue: WorkQueue, 
       placedFile(item.file)
       return
     }
-    const finished = await staging.write(item.file, item.index, bytes, fetched)
+    const outcome = await staging.write(item.file, item.index, bytes, fetched)
+    // a leaf already written (through another item: a local copy of a leaf the queue also held) is done
+    // for this item, but counted once: a second count would end the fetch with leaves never written
+    if (outcome === 'duplicate') return queue.drop(item)
     queue.complete(item)
     ctx.counters.lastProgress = Date.now()
-    if (finished) await completed(item.file)
+    if (outcome === 'finished') await completed(item.file)
     if (staging.pendingBytes >= checkpointBytes) void checkpoint()
   }
   const drain = async (): Promise<void> => {
