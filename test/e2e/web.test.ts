@@ -307,6 +307,18 @@ describe('the web page', () => {
     await page.goto(`${api.url}/#/tasks/${id}`)
     const main = page.locator('main')
     await expect.poll(async () => await main.locator('.condition').first().textContent(), { timeout: 60_000 }).toBe('active')
+    // the node view shows the free space where this node writes now: the task's destination is listed
+    await page.goto(`${api.url}/#/`)
+    const dests = page.getByTestId('destinations')
+    const never = join(dir, 'incoming', 'never')
+    await expect.poll(async () => await dests.locator(`li[data-path="${never}"]`).textContent(), { timeout: 20_000 }).toMatch(/\(task\): [\d.]+ [kMGTP]?B free of [\d.]+ [kMGTP]?B/)
+    const node = (await api.call('GET', '/v1/node')).body
+    expect(node.destinations).toEqual(expect.arrayContaining([expect.objectContaining({ path: never, use: ['task'] })]))
+    const listed = node.destinations.find((d: any) => d.path === never)
+    expect(listed.total).toBeGreaterThan(0)
+    expect(listed.available).toBeLessThanOrEqual(listed.total)
+    await page.goto(`${api.url}/#/tasks/${id}`)
+    await expect.poll(async () => await main.locator('.condition').first().textContent(), { timeout: 60_000 }).toBe('active')
     await main.getByRole('button', { name: 'Cancel' }).click()
     await expect.poll(async () => await main.locator('.condition').first().textContent(), { timeout: 30_000 }).toBe('cancelled')
     expect((await api.call('GET', `/v1/tasks/${id}`)).body.condition).toBe('CANCELLED')

@@ -61,6 +61,17 @@ export const SpaceBody = Type.Object({
   total: Type.Integer({ minimum: 0, description: 'Size of the filesystem in bytes' })
 }, closed)
 
+/** Destinations listed by GET /v1/node at most (the node page shows each one's free space). */
+export const DESTINATIONS_SHOWN = 50
+
+/** A destination in use and the free space of its filesystem. */
+export const DestinationSpace = Type.Object({
+  path: Type.String({ description: 'The destination (a task\'s, or a subscription\'s directory)' }),
+  available: Type.Integer({ minimum: 0, description: 'Bytes this user may still write there' }),
+  total: Type.Integer({ minimum: 0, description: 'Size of its filesystem in bytes' }),
+  use: Type.Array(Type.Union([Type.Literal('task'), Type.Literal('subscription')]), { description: 'What writes there' })
+}, closed)
+
 export const SpaceQuery = Type.Object({
   path: Type.String({ pattern: '^/', maxLength: 4096, description: 'An absolute path; if it does not exist yet, its nearest existing ancestor is measured' })
 }, closed)
@@ -73,7 +84,8 @@ export const NodeBody = Type.Object({
   home: Type.String({ description: 'The home directory' }),
   started: Type.String({ format: 'date-time' }),
   api: Type.String({ description: 'This API\'s base URL' }),
-  space: SpaceBody
+  space: SpaceBody,
+  destinations: Type.Array(DestinationSpace, { maxItems: DESTINATIONS_SHOWN, description: `Free space where this node is writing now: each destination of a QUEUED or ACTIVE task and of a subscription (at most ${DESTINATIONS_SHOWN}, in the order given)` })
 }, { ...closed, description: 'This node' })
 
 /** Rows per page of GET /v1/peers/:name/catalog: default and maximum (the wire's MAX_CATALOG_PAGE_ROWS). */

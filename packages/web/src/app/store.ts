@@ -186,6 +186,7 @@ export function createStore (render: () => void) {
       if (route.view !== 'task' || state.route.view !== 'task' || route.id !== state.route.id) state.taskAction = { busy: false }
       state.route = route
       render()
+      if (route.view === 'home' && state.node !== undefined) await load.loadNode() // free space and destinations as they are now
       if (route.view === 'browse' && state.browse?.peer !== route.peer) await browse.openBrowse(route.peer)
       if (route.view === 'tasks' || route.view === 'task') await load.loadTasks()
       if (route.view === 'subscriptions') await subs.loadSubscriptions()

@@ -11,6 +11,8 @@ export interface NodeInfo {
   started: string
   api: string
   space: Space
+  /** Where this node writes now (live tasks, subscriptions), each with its filesystem's free space. */
+  destinations: Array<Space & { use: Array<'task' | 'subscription'> }>
 }
 
 export interface PeerState { state: 'connected' | 'disconnected' | 'unreachable' | 'refused' | 'unknown', since: string | null, reason: string | null }

@@ -2,7 +2,7 @@
 import { html, nothing, type TemplateResult } from 'lit-html'
 import { formatBytes, when } from './format.js'
 import type { Store } from './store.js'
-import type { NodeInfo, Peer } from './types.js'
+import type { NodeInfo, Peer, Space } from './types.js'
 
 async function copy (text: string, button: HTMLButtonElement): Promise<void> {
   try {
@@ -12,6 +12,20 @@ async function copy (text: string, button: HTMLButtonElement): Promise<void> {
     button.textContent = 'Select and copy it'
   }
   setTimeout(() => { button.textContent = 'Copy' }, 2000)
+}
+
+function spaceLine (s: Space): TemplateResult {
+  const used = s.total === 0 ? 0 : 1 - s.available / s.total
+  return html`${formatBytes(s.available)} free of ${formatBytes(s.total)}
+    <meter min="0" max="1" value=${used} high="0.9" aria-label="Space used at ${s.path}">${Math.round(used * 100)}%</meter>
+    <span class="muted">${Math.round(used * 100)}% used</span>`
+}
+
+function destinationsView (node: NodeInfo): TemplateResult {
+  if (node.destinations.length === 0) return html`<dt>Destinations</dt><dd class="muted">None in use (no queued or active task, no subscription)</dd>`
+  return html`<dt>Destinations</dt>
+    <dd><ul class="plain" data-testid="destinations">${node.destinations.map((d) => html`<li data-path=${d.path}>
+      <code>${d.path}</code> <span class="muted">(${d.use.join(', ')})</span>: ${spaceLine(d)}</li>`)}</ul></dd>`
 }
 
 function nodeView (node: NodeInfo | undefined, error: string | undefined): TemplateResult {
@@ -29,6 +43,7 @@ function nodeView (node: NodeInfo | undefined, error: string | undefined): Templ
       <dd>${formatBytes(node.space.available)} free of ${formatBytes(node.space.total)}
         <meter min="0" max="1" value=${used} high="0.9" aria-label="Space used">${Math.round(used * 100)}%</meter>
         <span class="muted">${Math.round(used * 100)}% used, on the filesystem of ${node.space.path}</span></dd>
+      ${destinationsView(node)}
       <dt>Version</dt><dd>Ferry ${node.version}, running since ${when(node.started)}</dd>
     </dl>
   </section>`
