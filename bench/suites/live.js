@@ -3,7 +3,7 @@
  *
  * Per rate (11 MB frames at 10 a second, 1 MB frames at 50 a second; 60 s each, 10 s with --quick):
  * 1. Home A runs `ferry daemon`; `ferry watch <acq dir> --collection live-<rate> --name scan --settle S`
- *    (S: the watch's settle time, 0.5 s here; `ferry watch`'s default is 2 s).
+ *    (S: --watch-settle, default 0.5 s here; `ferry watch`'s own default is 2 s).
  * 2. Home B runs `ferry pull --collection live-<rate> <dest> --from A --follow --json` in the foreground.
  * 3. The writer (this process) writes each frame under its final name in the watched directory as a
  *    detector would (open, write in 1 MiB pieces, close), paced to the rate, and records each file's close
@@ -40,7 +40,7 @@ export const GOALS = { medianS: 1, p95S: 2 }
 const RATES = [{ label: '11MBx10', frameBytes: 11 * MB, perS: 10 }, { label: '1MBx50', frameBytes: 1 * MB, perS: 50 }]
 const FULL_S = 60
 const QUICK_S = 10
-/** The watch's settle time in seconds (`ferry watch --settle`); its default, 2 s, alone exceeds the 1 s median goal. */
+/** The watch's settle time in seconds unless --watch-settle (`ferry watch --settle`); its default, 2 s, alone exceeds the 1 s median goal. */
 const WATCH_SETTLE_S = 0.5
 const PIECE = MiB
 const STAMP_EVERY = 64 * 1024
@@ -152,7 +152,7 @@ async function acquisition (env, rate, seconds, ctx) {
   const buf = randomFillSync(Buffer.allocUnsafe(rate.frameBytes))
   const count = Math.round(seconds * rate.perS)
   try {
-    ferry(['watch', acq, '--collection', collection, '--name', SCAN, '--settle', String(WATCH_SETTLE_S), '--home', env.homeA])
+    ferry(['watch', acq, '--collection', collection, '--name', SCAN, '--settle', String(env.watchSettleS), '--home', env.homeA])
     const arrivals = watchArrivals(dest)
     const follower = startFollower(env.homeB, collection, dest, env.daemon.addr)
     await sleep(1000) // the follower connects and waits for the first scan
@@ -229,9 +229,10 @@ export default {
     rmSync(dir, { recursive: true, force: true })
     mkdirSync(dir, { recursive: true })
     const build = ferryBuild()
-    const env = { dir, homeA: join(dir, 'home-A'), homeB: join(dir, 'home-B'), daemon: null }
-    const result = { goals: GOALS, seconds, watchSettleS: WATCH_SETTLE_S, ferry: build, rates: [] }
-    ctx.log(`[live] ${seconds} s per rate, watch settle ${WATCH_SETTLE_S} s; ferry ${build.commit}`)
+    const watchSettleS = ctx.watchSettle ?? WATCH_SETTLE_S
+    const env = { dir, homeA: join(dir, 'home-A'), homeB: join(dir, 'home-B'), daemon: null, watchSettleS }
+    const result = { goals: GOALS, seconds, watchSettleS, ferry: build, rates: [] }
+    ctx.log(`[live] ${seconds} s per rate, watch settle ${watchSettleS} s; ferry ${build.commit}`)
     const started = performance.now()
     try {
       initHome(env.homeA)
