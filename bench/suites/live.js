@@ -10,8 +10,8 @@
  *    time (performance.timeOrigin + performance.now(), ms since epoch). Frames are one random buffer made
  *    once, a frame counter stamped every 64 KiB, so no block repeats across frames and making them costs
  *    next to no CPU.
- * 4. Arrival is measured from the filesystem: fs.watch (recursive) on <dest>, each event under a final name
- *    stat'ed; the first time a path holds a regular file is its arrival, and a size other than the
+ * 4. Arrival is measured from the filesystem: fs.watch on <dest>/scan (inotify), each event under a final
+ *    name stat'ed; the first time a path holds a regular file is its arrival, and a size other than the
  *    frame's at that moment counts it half-written. The follower's own stderr lines (`..., lag N ms`, from
  *    the file's publication at A) are kept as a cross-check and as the source/receiver split.
  * 5. At the end `ferry seal` at A; the follower must exit 0; then every frame is checked at <dest>: present,
@@ -85,19 +85,30 @@ async function writeFrames (dir, buf, count, perS) {
   return { files, achievedPerS: count > 1 ? (count - 1) / spanS : NaN, cpuS: (c.user + c.system) / 1e6, lateMaxMs }
 }
 
-/** Watches `dest` for files placed under their final names in `dest/<scan>/`: arrivals Map(rel -> { at, size }). */
+/**
+ * Watches `dest` for files placed under their final names in `dest/<scan>/`: arrivals Map(rel -> { at, size }).
+ * Two plain (non-recursive) inotify watches, `dest` until the scan's directory appears, then that directory:
+ * Node 20's recursive fs.watch on Linux walks the tree in JavaScript on events, which cost the writer, in this
+ * same process, most of a core at 50 files a second.
+ */
 function watchArrivals (dest) {
   const arrivals = new Map()
+  const dir = join(dest, SCAN)
+  let inner = null
   const look = (rel) => {
-    if (rel == null || STAGING.test(rel) || !rel.startsWith(`${SCAN}/`)) return
-    rel = rel.slice(SCAN.length + 1)
-    if (arrivals.has(rel)) return
+    if (rel == null || STAGING.test(rel) || arrivals.has(rel)) return
     let st
-    try { st = statSync(join(dest, SCAN, rel)) } catch { return }
+    try { st = statSync(join(dir, rel)) } catch { return }
     if (st.isFile()) arrivals.set(rel, { at: nowMs(), size: st.size })
   }
-  const watcher = watch(dest, { recursive: true }, (_e, f) => look(f == null ? null : String(f)))
-  return { arrivals, close: () => watcher.close(), look }
+  const watchScan = () => {
+    if (inner != null) return
+    try { inner = watch(dir, (_e, f) => look(f == null ? null : String(f))) } catch { return }
+    for (const n of readdirSync(dir)) look(n) // placed before the watch began
+  }
+  const outer = watch(dest, (_e, f) => { if (String(f) === SCAN) watchScan() })
+  watchScan()
+  return { arrivals, close: () => { outer.close(); inner?.close() }, look }
 }
 
 /** Starts the follower on home B; resolves `exit` with { code, lines, cpuS, json }. */
@@ -166,7 +177,7 @@ async function acquisition (env, rate, seconds, ctx) {
     const done = await Promise.race([follower.exit, timeout])
     if (done == null) throw new Error(`the follower did not exit within ${FOLLOWER_EXIT_MS / 1000} s of the seal`)
     const cpuA = env.daemon.cpuSeconds() - cpuA0
-    for (const f of written.files) arrivals.look(`${SCAN}/${f.rel}`) // a final scan, for events fs.watch missed
+    for (const f of written.files) arrivals.look(f.rel) // a final scan, for events fs.watch missed
     arrivals.close()
     if (done.code !== 0) throw new Error(`the follower exited ${done.code}: ${done.stderrTail}`)
     return figures(rate, seconds, written, arrivals.arrivals, done, checkFrames(join(dest, SCAN), buf, written.files, done.lines), { seal, cpuA, busyBefore: quiet.busyCores })
