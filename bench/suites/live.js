@@ -173,8 +173,10 @@ async function acquisition (env, rate, seconds, ctx) {
     const written = await writeFrames(acq, buf, count, rate.perS)
     ctx.log(`[live] ${rate.label}: written at ${fixed(written.achievedPerS, 2)}/s (latest frame ${fixed(written.lateMaxMs, 0)} ms behind its schedule); sealing`)
     const seal = JSON.parse(ferry(['seal', '--collection', collection, '--name', SCAN, '--json', '--home', env.homeA]))
-    const timeout = sleep(FOLLOWER_EXIT_MS).then(() => { follower.kill(); return null })
+    const stopTimer = new AbortController() // a pending timer would keep the bench alive after its report
+    const timeout = sleep(FOLLOWER_EXIT_MS, null, { signal: stopTimer.signal }).then(() => { follower.kill(); return null }, () => null)
     const done = await Promise.race([follower.exit, timeout])
+    stopTimer.abort()
     if (done == null) throw new Error(`the follower did not exit within ${FOLLOWER_EXIT_MS / 1000} s of the seal`)
     const cpuA = env.daemon.cpuSeconds() - cpuA0
     for (const f of written.files) arrivals.look(f.rel) // a final scan, for events fs.watch missed
