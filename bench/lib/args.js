@@ -22,6 +22,7 @@ Options:
   --no-two-sources  wan: skip the two-sources case
   --connections N   wan: \`ferry pull --connections N\` (default: ferry's own default)
   --cc NAME         wan: TCP congestion control in the emulated hosts (default cubic; the host's may be bbr)
+  --watch-settle S  live: the watch's settle time in seconds (\`ferry watch --settle\`; default 0.5)
   --pin             pull: servers (ferry daemon, sshd) on CPU 0, clients on CPU 1 (taskset), like two
                     one-core machines; needs 2 or more cores
   -h, --help`
@@ -44,6 +45,7 @@ export function parseCli (argv, suiteNames) {
       links: { type: 'string' },
       'no-two-sources': { type: 'boolean', default: false },
       connections: { type: 'string' },
+      'watch-settle': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false }
     }
   })
@@ -55,9 +57,11 @@ export function parseCli (argv, suiteNames) {
   if (values.rss != null && !['gnu-time', 'python'].includes(values.rss)) throw new Error(`--rss must be gnu-time or python\n\n${usage}`)
   const settle = Number(values.settle)
   if (!(settle >= 0)) throw new Error(`--settle must be a number of seconds\n\n${usage}`)
+  const watchSettle = values['watch-settle'] == null ? undefined : Number(values['watch-settle'])
+  if (watchSettle !== undefined && !(watchSettle >= 0.1 && watchSettle <= 3600)) throw new Error(`--watch-settle must be seconds from 0.1 to 3600\n\n${usage}`)
   const suites = positionals.length > 0 ? positionals : suiteNames
   for (const s of suites) if (!suiteNames.includes(s)) throw new Error(`unknown suite '${s}'\n\n${usage}`)
-  return { suites, rounds, quick: values.quick, work: values.work, out: values.out, driver: values.driver, rss: values.rss, settle, pin: values.pin, cc: values.cc, links: values.links, twoSources: !values['no-two-sources'], connections: values.connections, datasets: values.datasets?.split(',').filter((d) => d !== '') }
+  return { suites, rounds, quick: values.quick, work: values.work, out: values.out, driver: values.driver, rss: values.rss, settle, pin: values.pin, cc: values.cc, links: values.links, twoSources: !values['no-two-sources'], connections: values.connections, watchSettle, datasets: values.datasets?.split(',').filter((d) => d !== '') }
 }
 
 /** Whether option `--name` was given on the command line `argv` (as `--name V` or `--name=V`), to tell a default from a choice. */

@@ -5,8 +5,9 @@
  * rsync over ssh), write bench/suites/<name>.js and list it here.
  */
 import importSuite from './import.js'
+import liveSuite from './live.js'
 import pullSuite from './pull.js'
 import visitSuite from './visit.js'
 import wanSuite from './wan.js'
 
-export const SUITES = [importSuite, pullSuite, wanSuite, visitSuite]
+export const SUITES = [importSuite, pullSuite, wanSuite, visitSuite, liveSuite]
