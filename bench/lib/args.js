@@ -20,7 +20,7 @@ Options:
   --datasets A,B    pull, wan: only these datasets (default: the suite's set; M1m, 10^6 files, only when named)
   --links LIST      wan: only these links, RTT ms/loss % pairs (e.g. 60/0.1,20/0); 'none' skips them
   --no-two-sources  wan: skip the two-sources case
-  --connections N   wan: \`ferry pull --connections N\` (default: ferry's own default)
+  --connections N   wan, visit: \`ferry pull --connections N\` (visit: and the subscriber's pull.connections; default: ferry's own)
   --cc NAME         wan: TCP congestion control in the emulated hosts (default cubic; the host's may be bbr)
   --watch-settle S  live: the watch's settle time in seconds (\`ferry watch --settle\`; default 0.5)
   --pin             pull: servers (ferry daemon, sshd) on CPU 0, clients on CPU 1 (taskset), like two

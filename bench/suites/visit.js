@@ -22,7 +22,7 @@
  * `sync` runs after each copy, outside the timing.
  */
 import { spawn } from 'node:child_process'
-import { lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, watch } from 'node:fs'
+import { lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { optionGiven } from '../lib/args.js'
@@ -202,12 +202,20 @@ function sampleRss (pid) {
   }
 }
 
+/** `--connections N`: the subscriber daemon's tasks open N connections per source (config.json `pull.connections`). */
+function setConnections (home, n) {
+  const file = join(home, 'config.json')
+  const cfg = JSON.parse(readFileSync(file, 'utf8'))
+  writeFileSync(file, JSON.stringify({ ...cfg, pull: { ...cfg.pull, connections: n } }, null, 2))
+}
+
 /** A fresh subscriber: home (trusted by A, with A named `src`) and its daemon. */
 async function subscriber (env, name, ctx) {
   const home = join(env.dir, 'homes', name)
   const id = initHome(home)
   trust(env.homeA, id)
   ferry(['peer', 'add', 'src', env.daemon.addr, '--home', home])
+  if (ctx.connections != null) setConnections(home, Number(ctx.connections))
   const daemon = await startDaemon(home, { log: ctx.log })
   env.daemons.add(daemon)
   return { home, id, daemon }
@@ -335,7 +343,7 @@ async function viaPull (env, round, ctx) {
   const dest = join(env.dir, `pull-dest-${round}`)
   try {
     await settle({ maxS: ctx.settle })
-    const m = await measure(FERRY, ['pull', env.single.root, dest, '--from', env.daemon.addr, '--json', '--home', home], { probe: ctx.probe })
+    const m = await measure(FERRY, ['pull', env.single.root, dest, '--from', env.daemon.addr, ...(ctx.connections != null ? ['--connections', String(ctx.connections)] : []), '--json', '--home', home], { probe: ctx.probe })
     if (m.code !== 0) throw new Error(`ferry pull exited ${m.code}: ${(m.stderr || m.stdout).slice(-2000)}`)
     const out = JSON.parse(m.stdout)
     if (out.complete !== true || out.bytesFetched !== env.data.bytes) throw new Error(`ferry pull: complete ${out.complete}, bytesFetched ${out.bytesFetched}, expected ${env.data.bytes}`)
