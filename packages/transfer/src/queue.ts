@@ -1,6 +1,6 @@
 import type { FileLeaf } from '@ferry/dag'
 import { DEFAULT_QUEUE_WINDOW } from './constants.js'
-import type { StagedFile } from './staging.js'
+import { hasBit, type StagedFile } from './staging.js'
 
 /** One leaf still to be written. */
 export interface WorkItem {
@@ -19,11 +19,6 @@ export interface WorkItem {
   failed: boolean
   /** In the queue's window (counted as held until done or failed). */
   held?: boolean
-}
-
-/** Whether the item's leaf is written already (its bit in the staged file's bitmap is set). */
-function written (item: WorkItem): boolean {
-  return ((item.file.done[item.index >> 3] ?? 0) & (1 << (item.index & 7))) !== 0
 }
 
 /**
@@ -64,7 +59,7 @@ export class WorkQueue {
         break
       }
       const item = r.value
-      if (item.done || item.failed || written(item)) continue
+      if (item.done || item.failed || hasBit(item.file.done, item.index)) continue
       item.held = true
       this.items.push(item)
       this.live++
@@ -100,7 +95,7 @@ export class WorkQueue {
       const item = this.items[this.next++]
       if (item == null || item.done || item.failed) continue
       // written meanwhile through another item (a local copy of a leaf this window already held): not asked
-      if (written(item)) {
+      if (hasBit(item.file.done, item.index)) {
         this.drop(item)
         continue
       }
