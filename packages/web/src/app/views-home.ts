@@ -14,11 +14,12 @@ async function copy (text: string, button: HTMLButtonElement): Promise<void> {
   setTimeout(() => { button.textContent = 'Copy' }, 2000)
 }
 
-function spaceLine (s: Space): TemplateResult {
+/** Free of total, a meter and the percentage used; `note` follows the percentage (where it was measured). */
+function spaceLine (s: Space, note = ''): TemplateResult {
   const used = s.total === 0 ? 0 : 1 - s.available / s.total
   return html`${formatBytes(s.available)} free of ${formatBytes(s.total)}
     <meter min="0" max="1" value=${used} high="0.9" aria-label="Space used at ${s.path}">${Math.round(used * 100)}%</meter>
-    <span class="muted">${Math.round(used * 100)}% used</span>`
+    <span class="muted">${Math.round(used * 100)}% used${note}</span>`
 }
 
 function destinationsView (node: NodeInfo): TemplateResult {
@@ -30,7 +31,6 @@ function destinationsView (node: NodeInfo): TemplateResult {
 
 function nodeView (node: NodeInfo | undefined, error: string | undefined): TemplateResult {
   if (node === undefined) return html`<section class="card" aria-labelledby="node-h"><h2 id="node-h">This node</h2><p class=${error === undefined ? '' : 'error'}>${error ?? 'Loading…'}</p></section>`
-  const used = node.space.total === 0 ? 0 : 1 - node.space.available / node.space.total
   return html`<section class="card" aria-labelledby="node-h">
     <h2 id="node-h">This node: ${node.name}</h2>
     <dl class="facts">
@@ -40,9 +40,7 @@ function nodeView (node: NodeInfo | undefined, error: string | undefined): Templ
       <dt>Addresses</dt>
       <dd><ul class="plain">${node.addresses.map((a) => html`<li><code>${a}</code></li>`)}</ul></dd>
       <dt>Free space</dt>
-      <dd>${formatBytes(node.space.available)} free of ${formatBytes(node.space.total)}
-        <meter min="0" max="1" value=${used} high="0.9" aria-label="Space used">${Math.round(used * 100)}%</meter>
-        <span class="muted">${Math.round(used * 100)}% used, on the filesystem of ${node.space.path}</span></dd>
+      <dd>${spaceLine(node.space, `, on the filesystem of ${node.space.path}`)}</dd>
       ${destinationsView(node)}
       <dt>Version</dt><dd>Ferry ${node.version}, running since ${when(node.started)}</dd>
     </dl>
