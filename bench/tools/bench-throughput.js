@@ -7,6 +7,14 @@
 //
 // --pin runs the server on CPU 0 and the client on CPU 1 (taskset), like two one-core machines.
 //
+// The two sides run as the `ferry` launcher runs Ferry: on $FERRY_NODE, else the checkout's Node 24
+// (node_modules/.bin/node), else this process's Node; with the launcher's glibc allocator settings, and with
+// --single-threaded-gc when pinned to one CPU. --node PATH picks another runtime (to compare Node 20 with 24);
+// --node-arg FLAG (repeatable) adds a flag such as --perf-basic-prof. The bare configurations build the
+// node's transport (bulkTransport from @ferry/node) without a home, so they run on any Node; the exchange
+// ones open homes, which needs Node 22 or later (better-sqlite3 13 crashes on Node 20). A side that dies
+// ends the run with its exit code instead of a wait that never ends.
+//
 // --json prints one JSON object instead of the table: { name: { mbps (median), runs: [...] } }; the pull
 // bench uses it for the transport's ceiling next to rsync.
 // Data and the serving home are kept in $TMPDIR/ferry-bench-throughput between runs.
@@ -70,6 +78,19 @@ function median (xs) {
   return s.length === 0 ? NaN : s.length % 2 === 1 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
 }
 
+/**
+ * The data set and the serving home, made in a child on the launcher's Node (a home needs Node 22 or later,
+ * whichever Node runs this script or the sides). Returns { home, cidsFile }.
+ */
+async function prepared (gib) {
+  const p = spawn(launcherNode(), [SELF, 'prepare', String(gib)], { stdio: ['ignore', 'pipe', 'inherit'] })
+  let out = ''
+  p.stdout.setEncoding('utf8').on('data', (d) => { out += d })
+  const code = await new Promise((resolve) => p.on('close', (c, signal) => resolve(c ?? signal)))
+  if (code !== 0) throw new Error(`preparing the ${gib} GiB data set on ${launcherNode()} failed (exit ${code})`)
+  return JSON.parse(out)
+}
+
 async function prepare (gib) {
   const base = path.join(os.tmpdir(), 'ferry-bench-throughput')
   const data = path.join(base, `data-${gib}g`)
@@ -106,19 +127,44 @@ async function prepare (gib) {
   return { home, cidsFile, base }
 }
 
+/**
+ * A libp2p node with Ferry's transport (bulkTransport) and a fresh identity, no home: the bare stream's
+ * ends. Returns the same { libp2p, addrs, stop } as a FerryNode has.
+ */
+async function bareNode (listen, windows) {
+  // Node 20 (measured for comparison only: Ferry needs 22) lacks Promise.withResolvers, which libp2p 3 calls.
+  Promise.withResolvers ??= () => {
+    const r = {}
+    r.promise = new Promise((resolve, reject) => { r.resolve = resolve; r.reject = reject })
+    return r
+  }
+  const { bulkTransport } = await import('@ferry/node')
+  const { createLibp2p } = await import('libp2p')
+  const { generateKeyPair } = await import('@libp2p/crypto/keys')
+  const libp2p = await createLibp2p({ privateKey: await generateKeyPair('Ed25519'), addresses: { listen }, ...bulkTransport(windows) })
+  return { libp2p, addrs: () => libp2p.getMultiaddrs().map((a) => a.toString()), stop: async () => { await libp2p.stop() } }
+}
+
 /** Child: serve the home (or bare bytes) until stdin closes. Prints the first address. */
 async function serve (args) {
-  const [homeDir, initial, max, readers] = args
-  const { openHome } = await import('@ferry/store')
-  const { createFerryNode } = await import('@ferry/node')
-  const home = await openHome(homeDir)
-  const node = await createFerryNode({
-    home,
-    listen: ['/ip4/127.0.0.1/tcp/0'],
-    open: true,
-    yamux: { initialStreamWindowSize: Number(initial), maxStreamWindowSize: Number(max) },
-    leafReaders: readers === 'default' ? undefined : Number(readers)
-  })
+  const [homeDir, initial, max, readers, bare] = args
+  const windows = { initialStreamWindowSize: Number(initial), maxStreamWindowSize: Number(max) }
+  let home
+  let node
+  if (bare === 'bare') {
+    node = await bareNode(['/ip4/127.0.0.1/tcp/0'], windows)
+  } else {
+    const { openHome } = await import('@ferry/store')
+    const { createFerryNode } = await import('@ferry/node')
+    home = await openHome(homeDir)
+    node = await createFerryNode({
+      home,
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      open: true,
+      yamux: windows,
+      leafReaders: readers === 'default' ? undefined : Number(readers)
+    })
+  }
   await node.libp2p.handle('/bench/bare/1.0.0', async (stream) => {
     const block = Buffer.alloc(MiB, 7)
     for await (const req of stream) {
@@ -138,20 +184,28 @@ async function serve (args) {
   const main = mainThreadCpu() - main0
   process.stdout.write(JSON.stringify({ cpuUser: cpu.user / 1e6, cpuSys: cpu.system / 1e6, mainBusy: main }) + '\n')
   await node.stop()
-  await home.close()
+  await home?.close()
   process.exit(0)
 }
 
 /** Child: pull every leaf and print { bytes, seconds }. */
 async function pull (args) {
   const [addr, cidsFile, mode, streams, initial, max, verifiers, useBytes] = args
-  const { initHome } = await import('@ferry/store')
-  const { createFerryNode } = await import('@ferry/node')
+  const windows = { initialStreamWindowSize: Number(initial), maxStreamWindowSize: Number(max) }
   const { CID } = await import('multiformats/cid')
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ferry-bench-client-'))
-  const home = await initHome(path.join(dir, 'home'))
-  const node = await createFerryNode({ home, listen: [], yamux: { initialStreamWindowSize: Number(initial), maxStreamWindowSize: Number(max) }, leafReaders: 0, verifyWorkers: verifiers === 'default' ? undefined : Number(verifiers) })
   const cids = JSON.parse(await fs.readFile(cidsFile, 'utf8')).map((c) => CID.parse(c))
+  let dir
+  let home
+  let node
+  if (mode === 'bare') {
+    node = await bareNode([], windows)
+  } else {
+    const { initHome } = await import('@ferry/store')
+    const { createFerryNode } = await import('@ferry/node')
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ferry-bench-client-'))
+    home = await initHome(path.join(dir, 'home'))
+    node = await createFerryNode({ home, listen: [], yamux: windows, leafReaders: 0, verifyWorkers: verifiers === 'default' ? undefined : Number(verifiers) })
+  }
   let bytes = 0
   let started
   const cpu0 = process.cpuUsage()
@@ -190,17 +244,32 @@ async function pull (args) {
   const cpu = process.cpuUsage(cpu0)
   const main = mainThreadCpu() - main0
   await node.stop()
-  await home.close()
-  await fs.rm(dir, { recursive: true, force: true })
+  await home?.close()
+  if (dir !== undefined) await fs.rm(dir, { recursive: true, force: true })
   process.stdout.write(JSON.stringify({ bytes, seconds, cpuUser: cpu.user / 1e6, cpuSys: cpu.system / 1e6, mainBusy: main }) + '\n')
   process.exit(0)
 }
 
-function child (args, prof, tag, cpu) {
-  const nodeArgs = prof === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${prof}`, `--cpu-prof-name=${tag}-${Date.now()}.cpuprofile`]
-  const argv = [process.execPath, ...nodeArgs, SELF, ...args]
+/** The Node the `ferry` launcher would run: $FERRY_NODE, else the checkout's node_modules/.bin/node, else this one. */
+function launcherNode () {
+  if (process.env.FERRY_NODE) return process.env.FERRY_NODE
+  const checkout = path.join(path.dirname(SELF), '..', '..', 'node_modules', '.bin', 'node')
+  return existsSync(checkout) ? checkout : process.execPath
+}
+
+/** The launcher's glibc allocator settings (packages/cli/bin/ferry), values already in the environment winning. */
+const LAUNCHER_ENV = { MALLOC_MMAP_THRESHOLD_: '33554432', MALLOC_TRIM_THRESHOLD_: '268435456', MALLOC_TOP_PAD_: '16777216' }
+
+/**
+ * One side as a child process (on CPU `cpu` if given), as the launcher would run it. `line()` resolves with
+ * its next line of stdout, or rejects once it has exited without one (so a crash is an error, not a hang).
+ */
+function child (args, opts, tag, cpu) {
+  const prof = opts.prof === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${opts.prof}`, `--cpu-prof-name=${tag}-${Date.now()}.cpuprofile`]
+  const gc = cpu === undefined ? [] : ['--single-threaded-gc']
+  const argv = [opts.node, ...gc, ...opts.nodeArgs, ...prof, SELF, ...args]
   const [cmd, ...rest] = cpu === undefined ? argv : ['taskset', '-c', String(cpu), ...argv]
-  const p = spawn(cmd, rest, { stdio: ['pipe', 'pipe', 'inherit'] })
+  const p = spawn(cmd, rest, { stdio: ['pipe', 'pipe', 'inherit'], env: { ...LAUNCHER_ENV, ...process.env } })
   let out = ''
   const lines = []
   const waiters = []
@@ -215,25 +284,33 @@ function child (args, prof, tag, cpu) {
       else lines.push(line)
     }
   })
-  const line = () => lines.length > 0 ? Promise.resolve(lines.shift()) : new Promise((resolve) => waiters.push(resolve))
-  const exited = new Promise((resolve) => p.on('exit', resolve))
+  let ended
+  const exited = new Promise((resolve) => p.on('close', (code, signal) => {
+    ended = `${tag} (${opts.node}) exited ${code ?? signal} without a result`
+    for (const w of waiters.splice(0)) w(undefined)
+    resolve(code)
+  }))
+  p.on('error', (err) => { ended = `${tag}: cannot run ${opts.node}: ${err.message}` })
+  const take = (l) => { if (l === undefined) throw new Error(ended); return l }
+  const line = () => lines.length > 0 ? Promise.resolve(lines.shift()) : ended !== undefined ? Promise.reject(new Error(ended)) : new Promise((resolve) => waiters.push(resolve)).then(take)
   return { p, line, exited }
 }
 
 async function main () {
-  const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, gib: { type: 'string', default: '1' }, prof: { type: 'string' }, only: { type: 'string' }, json: { type: 'boolean', default: false }, pin: { type: 'boolean', default: false } } })
+  const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, gib: { type: 'string', default: '1' }, prof: { type: 'string' }, only: { type: 'string' }, json: { type: 'boolean', default: false }, pin: { type: 'boolean', default: false }, node: { type: 'string' }, 'node-arg': { type: 'string', multiple: true, default: [] } } })
+  const opts = { prof: values.prof, node: values.node ?? launcherNode(), nodeArgs: values['node-arg'] }
   const names = values.only ? values.only.split(',') : Object.keys(CONFIGS)
-  const { home, cidsFile } = await prepare(Number(values.gib))
+  const { home, cidsFile } = await prepared(Number(values.gib))
   const results = Object.fromEntries(names.map((n) => [n, []]))
   for (let round = 0; round < Number(values.rounds); round++) {
     for (const name of names) {
       const c = CONFIGS[name]
-      const server = child(['serve', home, String(c.initial), String(c.max), String(c.readers ?? 'default')], values.prof, `server-${name}`, values.pin ? 0 : undefined)
+      const server = child(['serve', home, String(c.initial), String(c.max), String(c.readers ?? 'default'), c.bare ? 'bare' : 'home'], opts, `server-${name}`, values.pin ? 0 : undefined)
       const { addr } = JSON.parse(await server.line())
       server.p.stdin.write('mark\n')
       const busy0 = machineBusy()
       const wall0 = performance.now()
-      const client = child(['pull', addr, cidsFile, c.bare ? 'bare' : 'exchange', String(c.streams ?? 1), String(c.initial), String(c.max), String(c.verifiers ?? 'default'), c.bytes === true ? '1' : '0'], values.prof, `client-${name}`, values.pin ? 1 : undefined)
+      const client = child(['pull', addr, cidsFile, c.bare ? 'bare' : 'exchange', String(c.streams ?? 1), String(c.initial), String(c.max), String(c.verifiers ?? 'default'), c.bytes === true ? '1' : '0'], opts, `client-${name}`, values.pin ? 1 : undefined)
       const r = JSON.parse(await client.line())
       await client.exited
       server.p.stdin.end()
@@ -278,4 +355,10 @@ async function main () {
 const [mode, ...rest] = process.argv.slice(2)
 if (mode === 'serve') await serve(rest)
 else if (mode === 'pull') await pull(rest)
-else await main()
+else if (mode === 'prepare') process.stdout.write(JSON.stringify(await prepare(Number(rest[0]))) + '\n')
+else {
+  await main().catch((err) => {
+    console.error(`bench-throughput: ${err.message}`)
+    process.exit(1)
+  })
+}

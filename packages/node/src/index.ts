@@ -3,7 +3,7 @@
  * exchange server behind the trust gate), trust management and the daemon.
  */
 export * from './constants.js'
-export { createFerryNode, usesNativeCipher, type DialPeerInit, type FerryNode, type FerryNodeInit } from './node.js'
+export { bulkTransport, createFerryNode, usesNativeCipher, type DialPeerInit, type FerryNode, type FerryNodeInit } from './node.js'
 export {
   runDaemon, readDaemonInfo, type DaemonInfo, type RunDaemonOptions, type DaemonContext, type DaemonService, type DaemonServiceStarter
 } from './daemon.js'

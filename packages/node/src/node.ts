@@ -11,7 +11,7 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import { createLibp2p, type Libp2p } from 'libp2p'
+import { createLibp2p, type Libp2p, type Libp2pOptions } from 'libp2p'
 import { FerryError, errorMessage, errorName } from '@ferry/errors'
 import { DEFAULT_STREAMS_PER_PEER, PeerClient, VerifyPool, startExchangeServer, type ClientComponents, type ExchangeServer, type ExchangeServerInit, type PeerClientInit } from '@ferry/exchange'
 import { DEFAULT_LISTEN, type Home } from '@ferry/store'
@@ -162,6 +162,29 @@ function listenAddrs (init: FerryNodeInit): string[] {
   return listen
 }
 
+/**
+ * The data path of every Ferry node, as libp2p options: TCP with slab reads on dialled connections, Noise
+ * with ferryNoiseCrypto, yamux tuned for bulk, no connection monitor. Exported so that the bare-stream
+ * benchmark (bench/tools/bench-throughput.js) measures exactly this stack without a home.
+ */
+export function bulkTransport (windows?: FerryNodeInit['yamux']): Pick<Libp2pOptions, 'transports' | 'connectionEncrypters' | 'streamMuxers' | 'connectionMonitor'> {
+  return {
+    transports: [tcp({ dialOpts: slabReadOptions() })],
+    connectionEncrypters: [noise({ crypto: ferryNoiseCrypto })],
+    streamMuxers: [yamux({
+      maxInboundStreams: YAMUX_MAX_INBOUND_STREAMS,
+      streamOptions: {
+        initialStreamWindowSize: windows?.initialStreamWindowSize ?? YAMUX_INITIAL_STREAM_WINDOW,
+        maxStreamWindowSize: windows?.maxStreamWindowSize ?? YAMUX_MAX_STREAM_WINDOW,
+        maxReadBufferLength: YAMUX_MAX_READ_BUFFER
+      }
+    })],
+    // The ping-based monitor would abort a busy connection whose pings queue behind megabytes of blocks;
+    // yamux keep-alive and the exchange's own timeouts cover liveness.
+    connectionMonitor: { enabled: false }
+  }
+}
+
 /** Step 2: the libp2p node (started): TCP, Noise, yamux tuned for bulk, pnet with a swarm key. */
 async function startLibp2p (init: FerryNodeInit, listen: string[], swarmKey: SwarmKey | undefined): Promise<Libp2p> {
   const { home } = init
@@ -169,19 +192,7 @@ async function startLibp2p (init: FerryNodeInit, listen: string[], swarmKey: Swa
     ...(swarmKey !== undefined ? { connectionProtector: preSharedKey({ psk: swarmKey.bytes, timeout: PNET_HANDSHAKE_TIMEOUT_MS }) } : {}),
     privateKey: home.privateKey,
     addresses: { listen, announce: home.config.announce },
-    transports: [tcp({ dialOpts: slabReadOptions() })],
-    connectionEncrypters: [noise({ crypto: ferryNoiseCrypto })],
-    streamMuxers: [yamux({
-      maxInboundStreams: YAMUX_MAX_INBOUND_STREAMS,
-      streamOptions: {
-        initialStreamWindowSize: init.yamux?.initialStreamWindowSize ?? YAMUX_INITIAL_STREAM_WINDOW,
-        maxStreamWindowSize: init.yamux?.maxStreamWindowSize ?? YAMUX_MAX_STREAM_WINDOW,
-        maxReadBufferLength: YAMUX_MAX_READ_BUFFER
-      }
-    })],
-    // The ping-based monitor would abort a busy connection whose pings queue behind megabytes of blocks;
-    // yamux keep-alive and the exchange's own timeouts cover liveness.
-    connectionMonitor: { enabled: false },
+    ...bulkTransport(init.yamux),
     // libp2p's own bounds on connections (docs/security.md); per-peer stream and request limits are the exchange server's
     connectionManager: {
       maxConnections: MAX_CONNECTIONS,
