@@ -170,7 +170,7 @@ function listenAddrs (init: FerryNodeInit): string[] {
 export function bulkTransport (windows?: FerryNodeInit['yamux']): Pick<Libp2pOptions, 'transports' | 'connectionEncrypters' | 'streamMuxers' | 'connectionMonitor'> {
   return {
     transports: [tcp({ dialOpts: slabReadOptions() })],
-    connectionEncrypters: [noise({ crypto: ferryNoiseCrypto })],
+    connectionEncrypters: [noise({ crypto: ferryNoiseCrypto() })],
     streamMuxers: [yamux({
       maxInboundStreams: YAMUX_MAX_INBOUND_STREAMS,
       streamOptions: {

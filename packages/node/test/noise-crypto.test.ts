@@ -4,7 +4,7 @@
  * message that spans two socket reads). Unit checks of the crypto functions, then real libp2p nodes over
  * real TCP with a proxy between them that flips, truncates or replays one Noise message on the wire.
  */
-import { randomBytes } from 'node:crypto'
+import nodeCrypto, { KeyObject, randomBytes } from 'node:crypto'
 import net from 'node:net'
 import { noise, type ICryptoInterface } from '@chainsafe/libp2p-noise'
 import { defaultCrypto } from '@chainsafe/libp2p-noise/crypto'
@@ -13,11 +13,13 @@ import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { Uint8ArrayList } from 'uint8arraylist'
-import { afterEach, describe, expect, it } from 'vitest'
-import { ferryNoiseCrypto, slabReadOptions } from '@ferry/node'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { ferryNoiseCrypto as makeFerryNoiseCrypto, slabReadOptions } from '@ferry/node'
 import { cleanup, onCleanup } from './helpers.js'
 
 afterEach(cleanup)
+
+const ferryNoiseCrypto = makeFerryNoiseCrypto()
 
 const PROTOCOL = '/ferry-test/blob/1.0.0'
 const TOTAL = 8 * 1024 * 1024
@@ -42,6 +44,9 @@ function split (b: Uint8Array, at: number): Uint8ArrayList {
 
 type Cipher = ICryptoInterface['chaCha20Poly1305Decrypt']
 const decrypt = defaultCrypto.chaCha20Poly1305Decrypt as unknown as (...a: Parameters<Cipher>) => Uint8Array | Uint8ArrayList
+const ferryDecrypt = ferryNoiseCrypto.chaCha20Poly1305Decrypt as unknown as (...a: Parameters<Cipher>) => Uint8Array | Uint8ArrayList
+const realCipheriv = nodeCrypto.createCipheriv.bind(nodeCrypto)
+const realDecipheriv = nodeCrypto.createDecipheriv.bind(nodeCrypto)
 
 describe('ferryNoiseCrypto', () => {
   it('seals exactly what defaultCrypto seals, below and above the native threshold, from arrays and lists', () => {
@@ -52,6 +57,37 @@ describe('ferryNoiseCrypto', () => {
       const list = split(plain, size >> 1) as unknown as Parameters<Cipher>[0]
       expect(joined(ferryNoiseCrypto.chaCha20Poly1305Encrypt(list, nonce(size), ad, key))).toEqual(theirs)
       expect(joined(decrypt(theirs, nonce(size), ad, key))).toEqual(plain)
+      expect(joined(ferryDecrypt(theirs, nonce(size), ad, key))).toEqual(plain)
+      expect(joined(ferryDecrypt(split(theirs, size >> 1) as unknown as Parameters<Cipher>[0], nonce(size), ad, key))).toEqual(plain)
+    }
+  })
+
+  it('keys Node\'s cipher with one KeyObject per session key, not its bytes, each direction', () => {
+    const ours = makeFerryNoiseCrypto()
+    const keysSeen: unknown[] = []
+    const record = (k: unknown): void => { keysSeen.push(k) }
+    // Node's own ciphers, called through: the spies only record the key each is given
+    const enc = vi.spyOn(nodeCrypto, 'createCipheriv').mockImplementation(((...a: Parameters<typeof realCipheriv>) => { record(a[1]); return realCipheriv(...a) }) as typeof nodeCrypto.createCipheriv)
+    const dec = vi.spyOn(nodeCrypto, 'createDecipheriv').mockImplementation(((...a: Parameters<typeof realDecipheriv>) => { record(a[1]); return realDecipheriv(...a) }) as typeof nodeCrypto.createDecipheriv)
+    try {
+      const k1 = Buffer.from(key)
+      const k2 = randomBytes(32)
+      const plain = randomBytes(65519)
+      for (let n = 0; n < 3; n++) {
+        const sealed = joined(ours.chaCha20Poly1305Encrypt(plain, nonce(n), ad, k1))
+        expect(joined(ours.chaCha20Poly1305Decrypt(sealed, nonce(n), ad, k1))).toEqual(plain)
+      }
+      const other = joined(ours.chaCha20Poly1305Encrypt(plain, nonce(0), ad, k2))
+      expect(keysSeen).toHaveLength(7)
+      expect(keysSeen.every((k) => k instanceof KeyObject)).toBe(true)
+      expect(new Set(keysSeen).size).toBe(2)
+      expect(keysSeen[6]).not.toBe(keysSeen[0])
+      // the same array with other bytes gets a key of its own
+      k1.set(k2)
+      expect(joined(ours.chaCha20Poly1305Encrypt(plain, nonce(0), ad, k1))).toEqual(other)
+    } finally {
+      enc.mockRestore()
+      dec.mockRestore()
     }
   })
 
@@ -67,7 +103,14 @@ describe('ferryNoiseCrypto', () => {
       bad[where] = (bad[where] as number) ^ 1
       expect(() => decrypt(bad, nonce(7), ad, key)).toThrow()
       expect(() => decrypt(asList(bad, 32768), nonce(7), ad, key)).toThrow()
+      expect(() => ferryDecrypt(bad, nonce(7), ad, key)).toThrow()
+      expect(() => ferryDecrypt(asList(bad, 32768), nonce(7), ad, key)).toThrow()
     }
+    for (const at of [1, 32768, sealed.byteLength - 8]) {
+      expect(joined(ferryDecrypt(asList(sealed, at), nonce(7), ad, key))).toEqual(plain)
+    }
+    expect(() => ferryDecrypt(sealed, nonce(8), ad, key)).toThrow()
+    expect(() => ferryDecrypt(sealed.subarray(0, sealed.byteLength - 1), nonce(7), ad, key)).toThrow()
     expect(() => decrypt(sealed.subarray(0, sealed.byteLength - 1), nonce(7), ad, key)).toThrow()
     expect(() => decrypt(asList(sealed.subarray(0, sealed.byteLength - 1), 32768), nonce(7), ad, key)).toThrow()
     // a replayed message is opened under the next nonce
