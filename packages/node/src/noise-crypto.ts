@@ -10,7 +10,7 @@
  *   Node 24's `createCipheriv`/`createDecipheriv` first ask whether they are a KeyObject or a CryptoKey by
  *   trying to read their internal slots and catching the TypeError each attempt throws: two exceptions, each
  *   with a captured stack trace, per message (13-35 µs; about half the cipher's CPU for a 64 KiB message,
- *   docs/benchmarks.md "Node 24 vs Node 20"). Node 20 did not ask.
+ *   docs/benchmarks.md "Node 24 vs Node 20"). Node 20 tested with a property read.
  *
  * The copy on the receiving side is removed by patches/ (see patches/README.md).
  */
