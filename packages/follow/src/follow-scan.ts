@@ -208,14 +208,18 @@ async function placeInOrder (s: State, entries: OpenEntryRow[]): Promise<void> {
       const i = next++
       const e = entries[i]!
       try {
-        if (s.latest.get(e.path)?.seq !== e.seq) {
-          s.init.onProgress?.({ type: 'follow:skip', name: s.id.name, path: e.path, seq: e.seq, reason: 'superseded' })
-        } else {
-          placed[i] = await takeEntry(s, e)
-          s.init.onProgress?.({ type: 'follow:status', key: s.init.row.root, status: statusOf(s) })
-        }
-        done[i] = true
-        flush()
+        const superseded = s.latest.get(e.path)?.seq !== e.seq
+        if (superseded) s.init.onProgress?.({ type: 'follow:skip', name: s.id.name, path: e.path, seq: e.seq, reason: 'superseded' })
+        const took = superseded ? undefined : await takeEntry(s, e)
+        placed[i] = took?.placed
+        // the file's journal rows and the mirror's entries now in order: one commit (one fsync), not three
+        s.init.home.catalog.batch(() => {
+          took?.journal()
+          done[i] = true
+          flush()
+        })
+        took?.reported()
+        if (!superseded) s.init.onProgress?.({ type: 'follow:status', key: s.init.row.root, status: statusOf(s) })
       } catch (err) {
         failure ??= { err }
       }
@@ -233,8 +237,11 @@ function recordMirror (s: State, e: OpenEntryRow, placed?: Placed): void {
   s.init.home.catalog.open.record(s.mirror.openId, { ...fields, signature }, file)
 }
 
-/** Places one entry, unless the journal says it is here already and the file is untouched; what it placed. */
-async function takeEntry (s: State, e: OpenEntryRow): Promise<Placed | undefined> {
+/**
+ * Places one entry, unless the journal says it is here already and the file is untouched: what it placed,
+ * and `journal`, which records it in the catalog (the caller runs it in its transaction).
+ */
+async function takeEntry (s: State, e: OpenEntryRow): Promise<{ placed: Placed, journal: () => void, reported: () => void } | undefined> {
   const { catalog } = s.init.home
   const file = join(s.dir, ...e.path.split('/'))
   const known = catalog.followed.get(file)
@@ -254,14 +261,18 @@ async function takeEntry (s: State, e: OpenEntryRow): Promise<Placed | undefined
     const keep = async (cid: CID, bytes: Uint8Array): Promise<void> => { await s.init.home.blocks.put({ cid, bytes }) }
     const placed = await s.init.source.use(async (peer) => await placeFile({ peer, dir: s.dir, path: e.path, cid: e.cid, size: e.size, mode: e.mode, mtimeMs: e.mtimeMs, signal: s.init.signal, keep }))
     const arrived = Date.now()
-    catalog.placed.record([{ path: placed.file, ...placed.stat }])
-    catalog.followed.record({ file: placed.file, key: s.init.row.root, path: e.path, seq: e.seq, cid: e.cid, size: e.size, published: e.published, arrived })
-    s.placed.set(e.path, e.seq)
-    s.lagMs = arrived - e.published
-    s.counters.files++
-    s.counters.fetched += placed.fetched
-    s.init.onProgress?.({ type: 'follow:file', name: s.id.name, path: e.path, seq: e.seq, size: e.size, lagMs: s.lagMs, fetched: placed.fetched })
-    return placed
+    const journal = (): void => {
+      catalog.placed.record([{ path: placed.file, ...placed.stat }])
+      catalog.followed.record({ file: placed.file, key: s.init.row.root, path: e.path, seq: e.seq, cid: e.cid, size: e.size, published: e.published, arrived })
+    }
+    const reported = (): void => {
+      s.placed.set(e.path, e.seq)
+      s.lagMs = arrived - e.published
+      s.counters.files++
+      s.counters.fetched += placed.fetched
+      s.init.onProgress?.({ type: 'follow:file', name: s.id.name, path: e.path, seq: e.seq, size: e.size, lagMs: s.lagMs, fetched: placed.fetched })
+    }
+    return { placed, journal, reported }
   } catch (err) {
     if (!(err instanceof StaleVersion)) throw err
     s.init.onProgress?.({ type: 'follow:stale', name: s.id.name, path: e.path, seq: e.seq, message: err.message })
