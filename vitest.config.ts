@@ -13,6 +13,7 @@ export default defineConfig({
       { extends: true, test: { name: 'tasks', include: ['packages/tasks/test/**/*.test.ts'], testTimeout: 120_000, hookTimeout: 120_000 } },
       { extends: true, test: { name: 'web', include: ['packages/web/test/**/*.test.ts'] } },
       { extends: true, test: { name: 'watch', include: ['packages/watch/test/**/*.test.ts'] } },
+      { extends: true, test: { name: 'follow', include: ['packages/follow/test/**/*.test.ts'] } },
       { extends: true, test: { name: 'api', include: ['packages/api/test/**/*.test.ts'] } },
       { extends: true, test: { name: 'cli', include: ['packages/cli/test/**/*.test.ts'] } },
       { extends: true, test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], testTimeout: 120_000, hookTimeout: 120_000 } }

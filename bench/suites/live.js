@@ -217,6 +217,7 @@ function figures (rate, seconds, written, arrivals, done, check, more) {
     lag: { medianS: round(median(lags)), p95S: round(percentile(lags, 0.95)), maxS: round(Math.max(...lags)), minS: round(Math.min(...lags)) },
     followerLag: { medianS: round(median(followerLag)), p95S: round(percentile(followerLag, 0.95)), maxS: round(Math.max(...followerLag.filter(Number.isFinite))) },
     sourceSideMedianS: round(median(sourceSide)),
+    sourceSideP95S: round(percentile(sourceSide, 0.95)),
     lineAfterFsMedianS: round(median(lineVsFs)),
     followerLines: done.lines.length,
     lost: check.lost,
@@ -276,8 +277,9 @@ export default {
       result.rates.map((r) => [r.rate, r.files, fixed(r.achievedPerS, 2), fixed(r.achievedMBps, 1), fixed(r.lag.medianS, 3), fixed(r.lag.p95S, 3), fixed(r.lag.maxS, 3),
         fixed(r.followerLag.medianS, 3), r.lost, r.duplicated, r.bad, fixed(r.cpuS.daemonA, 1), fixed(r.cpuS.follower, 1), fixed(r.cpuS.writer, 1)]),
       { right: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13] })
-    out += '  follower lag: its own stderr line, from publication at A (after the settle and hash) to placement; ' +
-      `close -> publication (median): ${result.rates.map((r) => `${r.rate} ${fixed(r.sourceSideMedianS, 3)} s`).join(', ')}\n`
+    out += '  follower lag: its own stderr line, from publication at A (after the close or settle, and the hash) to placement; ' +
+      `follower lag p95: ${result.rates.map((r) => `${r.rate} ${fixed(r.followerLag.p95S, 3)} s`).join(', ')}; ` +
+      `close -> publication median / p95: ${result.rates.map((r) => `${r.rate} ${fixed(r.sourceSideMedianS, 3)} / ${fixed(r.sourceSideP95S, 3)} s`).join(', ')}\n`
     out += `  missed by fs.watch (found by the final scan): ${result.rates.map((r) => `${r.rate} ${r.missedByWatch}`).join(', ')}; ` +
       `extra files at the destination: ${result.rates.map((r) => `${r.rate} ${r.extra.length}`).join(', ')}\n`
     out += `\nferry ${result.ferry.commit}; suite took ${fixed(result.wallS / 60, 1)} min\n`

@@ -4,7 +4,7 @@
 // (`ferry pull --collection ... --follow`) and prints each file's lag as it lands, then each scan's sealed
 // root, verified. Run with `npm run demo:live`. Everything lives in a temporary directory removed at the end.
 import { spawn, spawnSync } from 'node:child_process'
-import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
@@ -49,14 +49,15 @@ async function acquire (name, frames, everyMs, volume) {
     writeFileSync(join(dir, 'raw', `proj_${String(i).padStart(4, '0')}.tif`), randomBytes(2 * 1024 * 1024))
     await sleep(everyMs)
   }
-  if (volume) { // 16 pieces of 1 MiB, 300 ms apart: never published half-written
-    const file = join(dir, 'recon.h5')
+  if (volume) { // 16 pieces of 1 MiB, 300 ms apart, through one open descriptor: published once closed
+    const fd = openSync(join(dir, 'recon.h5'), 'w')
     for (let i = 0; i < 16; i++) {
-      appendFileSync(file, randomBytes(1024 * 1024))
+      writeSync(fd, randomBytes(1024 * 1024))
       await sleep(300)
     }
+    closeSync(fd)
   }
-  await sleep(1500) // the last files settle (0.5 s) and are published
+  await sleep(1500) // the last files are published (at their close; else once unchanged for the settle time, 0.5 s)
   return dir
 }
 

@@ -8,7 +8,7 @@
  * the origin serves the open scan on to a third node.
  */
 import { createHash } from 'node:crypto'
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import Database from 'better-sqlite3'
@@ -16,7 +16,7 @@ import { openHome } from '@ferry/store'
 import { ferry, initTestHome, json, startFerry, type RunningFerry } from '../support/ferry.js'
 import { DaemonSet, type Daemon } from '../support/daemon.js'
 import { until } from '../support/api.js'
-import { bytes, cleanup, hashTree, tempDir } from '../support/tree.js'
+import { bytes, cleanup, hashTree, tempDir, writeKeptOpen } from '../support/tree.js'
 
 const daemons = new DaemonSet()
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
@@ -96,13 +96,9 @@ describe('ferry pull --collection --follow', () => {
       wrote(`raw/f${String(i).padStart(2, '0')}.tif`, bytes(sizes[i % sizes.length]! + i, `f${i}`))
       await new Promise((resolve) => setTimeout(resolve, 150))
     }
-    // a volume written slowly in pieces, 150 ms apart (a tenth of the settle time): 20 x 128 KiB over ~3 s
-    const piece = bytes(128 * 1024, 'vol')
-    writeFileSync(join(src, 'volume.h5'), piece)
-    for (let i = 1; i < 20; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 150))
-      appendFileSync(join(src, 'volume.h5'), piece)
-    }
+    // a volume written slowly in pieces through one open descriptor, 150 ms apart (a tenth of the settle
+    // time): 20 x 128 KiB over ~3 s, complete only when closed
+    await writeKeptOpen(join(src, 'volume.h5'), bytes(128 * 1024, 'vol'), 20, 150)
     versions.set('volume.h5', new Set([sha(readFileSync(join(src, 'volume.h5')))]))
     await until(async () => existsSync(join(dest, 'scan1', 'volume.h5')) && existsSync(join(dest, 'scan1', 'raw', 'f14.tif')) ? true : undefined, 60_000, 'the writer\'s files at the follower')
     // rewritten after it arrived: the new version replaces it, never a mix

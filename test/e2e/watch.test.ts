@@ -5,7 +5,8 @@
  * rewritten after it was published (and reports it), keeps the watch across a restart and catches up, and
  * `ferry seal` gives the root `ferry add` of the same directory gives in another home.
  */
-import { appendFileSync, writeFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -21,7 +22,8 @@ import { openHome, verifyOpenEntry, verifyOpenSeal, type Home, type PublishedEnt
 import { ferry, initTestHome, json } from '../support/ferry.js'
 import { DaemonSet, type Daemon } from '../support/daemon.js'
 import { apiOf, until } from '../support/api.js'
-import { bytes, cleanup, tempDir } from '../support/tree.js'
+import { bytes, cleanup, tempDir, writeKeptOpen } from '../support/tree.js'
+import { requireInCi } from '../support/ci.js'
 
 const daemons = new DaemonSet()
 
@@ -124,7 +126,6 @@ describe('ferry watch, ferry seal', () => {
 
   it('publishes each file as the writer closes it, with the importer\'s CID, announced to a subscriber and servable by CID', async () => {
     const dir = join(tmp, 'scan1')
-    const { mkdirSync } = await import('node:fs')
     mkdirSync(join(dir, 'raw'), { recursive: true })
     const sub = await subscribeFiles(peerNode, dA.addr, 'live')
     await sub.accepted
@@ -177,17 +178,14 @@ describe('ferry watch, ferry seal', () => {
 
   it('never publishes a file still being written in pieces, and republishes (and reports) one rewritten after it was published', async () => {
     const dir = join(tmp, 'scan2')
-    const { mkdirSync } = await import('node:fs')
     mkdirSync(dir, { recursive: true })
     expect((await ferry(['watch', dir, '--collection', 'live', '--name', 'scan2', '--home', A.dir])).code).toBe(0)
     const slow = join(dir, 'slow.bin')
     const piece = bytes(256 * 1024, 'slow')
-    writeFileSync(slow, piece)
-    for (let i = 1; i < 8; i++) { // 2 MiB in 8 pieces over ~4 s, never 2 s (the settle time) apart
-      await new Promise((resolve) => setTimeout(resolve, 500))
+    // 2 MiB in 8 pieces over ~4 s (twice the settle time) through one open descriptor, never 2 s apart
+    await writeKeptOpen(slow, piece, 8, 500, async () => {
       expect((await published(A.dir, 'live', 'scan2')).filter((e) => e.path === 'slow.bin')).toEqual([])
-      appendFileSync(slow, piece)
-    }
+    })
     const first = await until(async () => (await published(A.dir, 'live', 'scan2')).find((e) => e.path === 'slow.bin'), 20_000, 'slow.bin published')
     expect(first.size).toBe(8 * piece.length)
     expect(first.cid.toString()).toBe(await importerCid(slow))
@@ -208,7 +206,6 @@ describe('ferry watch, ferry seal', () => {
 
   it('keeps the watch across a restart and publishes what was written while the daemon was down; seal equals ferry add', async () => {
     const dir = join(tmp, 'scan3')
-    const { mkdirSync } = await import('node:fs')
     mkdirSync(join(dir, 'sub'), { recursive: true })
     const watched = await ferry(['watch', dir, '--collection', 'live', '--name', 'scan3', '--settle', '0.5', '--json', '--home', A.dir])
     expect(watched.code).toBe(0)
@@ -240,5 +237,51 @@ describe('ferry watch, ferry seal', () => {
     expect(await verifyOpenSeal(identity, sealedPage.seal!, sealedPage.seal!.signature)).toEqual({ ok: true })
     const listed = await ferry(['scans', '--json', '--home', A.dir])
     expect(listed.stdout).toContain(json(added).root)
+  })
+  it('publishes a file as soon as its writer closes it, well before the settle time (30 s), never while it is open; a rename into place and a rewrite too', async (ctx) => {
+    if (spawnSync('inotifywait', ['--help'], { stdio: 'ignore' }).error !== undefined) requireInCi(ctx, 'needs inotifywait (Debian package inotify-tools) for close events')
+    const dir = join(tmp, 'scan4')
+    mkdirSync(join(dir, 'raw'), { recursive: true })
+    const w = await ferry(['watch', dir, '--collection', 'live', '--name', 'scan4', '--settle', '30', '--json', '--home', A.dir])
+    expect(w.code, w.stderr).toBe(0)
+    const entries = async (rel: string): Promise<PublishedEntry[]> => (await published(A.dir, 'live', 'scan4')).filter((e) => e.path === rel)
+    // 9 pieces of 256 KiB over ~4 s through one open descriptor
+    const frame = join(dir, 'raw', 'frame 0001\n.h5') // a space and a newline in the name: parsed exactly
+    const size = await writeKeptOpen(frame, bytes(256 * 1024, 'open'), 9, 500, async () => {
+      expect(await entries('raw/frame 0001\n.h5')).toEqual([])
+    })
+    // published on close: the settle time (30 s) is twice the wait below
+    const first = await until(async () => (await entries('raw/frame 0001\n.h5'))[0], 15_000, 'the closed frame published')
+    expect(first.size).toBe(size)
+    expect(first.cid.toString()).toBe(await importerCid(frame))
+    // a file written under a temporary name and renamed into place (IN_MOVED_TO)
+    writeFileSync(join(dir, 'raw', '.part-0002'), bytes(300_000, 'renamed'))
+    renameSync(join(dir, 'raw', '.part-0002'), join(dir, 'raw', 'frame0002.h5'))
+    const renamed = await until(async () => (await entries('raw/frame0002.h5'))[0], 15_000, 'the renamed frame published')
+    expect(renamed.cid.toString()).toBe(await importerCid(join(dir, 'raw', 'frame0002.h5')))
+    // opened for writing again after it was published: a new version, reported, as promptly
+    writeFileSync(frame, bytes(5000, 'again'))
+    const second = await until(async () => (await entries('raw/frame 0001\n.h5')).find((e) => e.version === 1), 15_000, 'the rewritten frame republished')
+    expect(second.cid.toString()).toBe(await importerCid(frame))
+    expect(dA.output()).toMatch(/frame 0001\n\.h5 changed after it was published/)
+    expect((await published(A.dir, 'live', 'scan4')).map((e) => e.path).sort()).toEqual(['raw/frame 0001\n.h5', 'raw/frame 0001\n.h5', 'raw/frame0002.h5'])
+  })
+
+  it('falls back to the settle time when inotifywait fails (here: the inotify watch limit), and the daemon goes on', async () => {
+    const bin = join(tmp, 'failing-bin')
+    mkdirSync(bin, { recursive: true })
+    // what inotifywait prints and does when max_user_watches is reached
+    writeFileSync(join(bin, 'inotifywait'), '#!/bin/sh\necho "Failed to watch $*; upper limit on inotify watches reached!" >&2\nexit 1\n', { mode: 0o755 })
+    const D = await initTestHome(tmp, 'fallback')
+    const dD = await daemons.start(D.dir, [], { PATH: `${bin}:${process.env.PATH ?? ''}` })
+    const dir = join(tmp, 'scan5')
+    mkdirSync(dir, { recursive: true })
+    expect((await ferry(['watch', dir, '--collection', 'live', '--name', 'scan5', '--settle', '0.5', '--home', D.dir])).code).toBe(0)
+    writeFileSync(join(dir, 'a.bin'), bytes(70_000, 'fallback'))
+    const e = await until(async () => (await published(D.dir, 'live', 'scan5')).find((x) => x.path === 'a.bin'), 20_000, 'a.bin published after the settle time')
+    expect(e.cid.toString()).toBe(await importerCid(join(dir, 'a.bin')))
+    expect(dD.output()).toMatch(/no close events \(inotifywait exited \(code 1\): Failed to watch .*upper limit on inotify watches reached!\); files are published once unchanged for the settle time/)
+    expect(dD.child.exitCode).toBe(null)
+    await dD.stop()
   })
 })

@@ -1,6 +1,6 @@
 /** Real files on disk for tests, with deterministic pseudo-random content. */
 import { createCipheriv, createHash } from 'node:crypto'
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, lstatSync } from 'node:fs'
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, writeSync, lstatSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 
@@ -99,3 +99,24 @@ export function cleanup (...dirs: string[]): void {
 }
 
 export { statSync }
+
+/**
+ * Writes `count` copies of `piece` to `file` through one descriptor kept open, as a detector or an HDF5
+ * writer does, `gapMs` apart; `between()` runs before each piece after the first (the file open, part
+ * written). Closes the file at the end; resolves with the number of bytes written.
+ */
+export async function writeKeptOpen (file: string, piece: Buffer, count: number, gapMs: number, between: () => Promise<void> = async () => {}): Promise<number> {
+  const fd = openSync(file, 'w')
+  try {
+    for (let i = 0; i < count; i++) {
+      if (i > 0) {
+        await new Promise((resolve) => setTimeout(resolve, gapMs))
+        await between()
+      }
+      writeSync(fd, piece)
+    }
+  } finally {
+    closeSync(fd)
+  }
+  return count * piece.length
+}

@@ -15,6 +15,7 @@ import type { Catalog, InnerBlocks, OpenScanIdentity } from '@ferry/store'
 import { CID } from 'multiformats/cid'
 import { DEFAULT_ENTRIES_PAGE, DEFAULT_FILES_IN_FLIGHT, DEFAULT_FOLLOW_POLL_MS } from './constants.js'
 import { checkPath, placeFile, StaleVersion, type Placed } from './place-file.js'
+import { createPlacer, type Placer } from './placer.js'
 import type { Source } from './source.js'
 import type { FollowPeerSpec, FollowProgressEvent, OpenScanRow, OpenScanStatus } from './types.js'
 import { checkEntry, checkSeal, identityOf } from './verify.js'
@@ -151,25 +152,16 @@ function startMirror (s: State): Mirror | null {
 
 async function run (s: State): Promise<FollowScanResult> {
   const { init } = s
-  const key = CID.parse(init.row.root)
   s.mirror = startMirror(s)
-  let seal: OpenSeal | null = null
-  while (seal === null) {
-    if (init.signal.aborted) throw new FerryError('ERR_ABORTED', 'Follow aborted', { cause: init.signal.reason })
-    let entries = takePushed(s)
-    let state = 'open'
-    if (entries.length === 0) {
-      const page = await init.source.catalog(async (peer) => await peer.openEntries(key, s.next, DEFAULT_ENTRIES_PAGE, { signal: init.signal }))
-      entries = page.entries
-      state = page.state
-      if (entries.length === 0 && page.state === 'sealed') seal = page.seal
-    }
-    if (entries.length > 0) {
-      await takeEntries(s, entries)
-      continue
-    }
-    if (state === 'unknown') throw new FerryError('ERR_NOT_FOUND', `The source no longer offers the open scan ${init.row.name} (${init.row.root}): was it removed, or our access revoked?`)
-    if (seal === null) await waitForNews(s)
+  let failed: { err: unknown } | undefined
+  const placer = placerOf(s, (err) => { failed = { err }; s.wake() })
+  let seal: OpenSeal
+  try {
+    seal = await openPhase(s, placer, () => failed)
+    await placer.drained()
+  } catch (err) {
+    await placer.stopped() // no file left half-placed (its temporary name removed) when this throws
+    throw err
   }
   await checkSeal(s.id, seal, s.next)
   if (init.sealed === 'stop') return { name: s.id.name, key: init.row.root, root: seal.root.toString(), result: null, followed: s.counters }
@@ -178,51 +170,77 @@ async function run (s: State): Promise<FollowScanResult> {
   return out
 }
 
-/** Verifies `entries` (from `s.next` on), then places the latest version of each path among them. */
-async function takeEntries (s: State, entries: OpenEntryRow[]): Promise<void> {
+/**
+ * The open phase: entries taken as they come (pushed, else paged), verified and handed to the placer, which
+ * places them meanwhile; ends with the seal, or throws the placer's first failure.
+ */
+async function openPhase (s: State, placer: Placer, failed: () => { err: unknown } | undefined): Promise<OpenSeal> {
+  const { init } = s
+  const key = CID.parse(init.row.root)
+  let pushed = false // the last entries were pushed: wait for the next push (or the poll) before paging
+  for (;;) {
+    if (init.signal.aborted) throw new FerryError('ERR_ABORTED', 'Follow aborted', { cause: init.signal.reason })
+    const f = failed()
+    if (f !== undefined) throw f.err
+    if (placer.queued >= DEFAULT_ENTRIES_PAGE) await placer.drained() // bounded: at most a page ahead of the disk
+    let entries = takePushed(s)
+    const fromPush = entries.length > 0
+    let state = 'open'
+    if (entries.length === 0 && !pushed) {
+      const page = await init.source.catalog(async (peer) => await peer.openEntries(key, s.next, DEFAULT_ENTRIES_PAGE, { signal: init.signal }))
+      entries = page.entries
+      state = page.state
+      if (entries.length === 0 && page.state === 'sealed' && page.seal !== null) return page.seal
+    }
+    pushed = false
+    if (entries.length > 0) {
+      await takeEntries(s, placer, entries)
+      pushed = fromPush
+      continue
+    }
+    if (state === 'unknown') throw new FerryError('ERR_NOT_FOUND', `The source no longer offers the open scan ${init.row.name} (${init.row.root}): was it removed, or our access revoked?`)
+    await waitForNews(s)
+  }
+}
+
+/** Verifies `entries` (from `s.next` on) and hands them to the placer. */
+async function takeEntries (s: State, placer: Placer, entries: OpenEntryRow[]): Promise<void> {
   for (const e of entries) {
     await checkEntry(s.id, e, s.next)
     checkPath(e.path)
     s.next++
     s.latest.set(e.path, e)
   }
-  await placeInOrder(s, entries)
+  placer.add(entries)
 }
 
+type Took = Awaited<ReturnType<typeof takeEntry>>
+interface Outcome { superseded: boolean, took: Took }
+
 /**
- * Places the latest version of each path among `entries`, `DEFAULT_FILES_IN_FLIGHT` files at a time (distinct
- * paths: a superseded entry is not fetched), and records each in the mirror in seq order as the prefix
- * before it is done. After a failure no new file is started; the first failure is thrown once all stop.
+ * The placer of `s`: the latest version of each path, `DEFAULT_FILES_IN_FLIGHT` files at a time (an entry
+ * superseded before it starts is not fetched); each file's journal rows and the mirror's entries now in
+ * order are one transaction (one commit, one fsync). A failure wakes the loop, which throws it.
  */
-async function placeInOrder (s: State, entries: OpenEntryRow[]): Promise<void> {
-  const placed: Array<Placed | undefined> = []
-  const done: boolean[] = []
-  let recorded = 0
-  let next = 0
-  let failure: { err: unknown } | undefined
-  const flush = (): void => {
-    for (; recorded < entries.length && done[recorded] === true; recorded++) recordMirror(s, entries[recorded]!, placed[recorded])
-  }
-  const lane = async (): Promise<void> => {
-    while (next < entries.length && failure === undefined) {
-      const i = next++
-      const e = entries[i]!
-      try {
-        if (s.latest.get(e.path)?.seq !== e.seq) {
-          s.init.onProgress?.({ type: 'follow:skip', name: s.id.name, path: e.path, seq: e.seq, reason: 'superseded' })
-        } else {
-          placed[i] = await takeEntry(s, e)
-          s.init.onProgress?.({ type: 'follow:status', key: s.init.row.root, status: statusOf(s) })
-        }
-        done[i] = true
-        flush()
-      } catch (err) {
-        failure ??= { err }
-      }
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(DEFAULT_FILES_IN_FLIGHT, entries.length) }, lane))
-  if (failure !== undefined) throw failure.err
+function placerOf (s: State, fail: (err: unknown) => void): Placer {
+  return createPlacer<Outcome>({
+    lanes: DEFAULT_FILES_IN_FLIGHT,
+    place: async (e) => {
+      const superseded = s.latest.get(e.path)?.seq !== e.seq
+      if (superseded) s.init.onProgress?.({ type: 'follow:skip', name: s.id.name, path: e.path, seq: e.seq, reason: 'superseded' })
+      return { superseded, took: superseded ? undefined : await takeEntry(s, e) }
+    },
+    commit: ({ superseded, took }, recordDone) => {
+      s.init.home.catalog.batch(() => {
+        took?.journal()
+        recordDone()
+      })
+      took?.reported()
+      if (!superseded) s.init.onProgress?.({ type: 'follow:status', key: s.init.row.root, status: statusOf(s) })
+    },
+    record: (e, { took }) => { recordMirror(s, e, took?.placed) },
+    onFailure: fail
+  })
 }
 
 /** The entry in the mirror, in seq order, with the file that serves it when this node placed it now. */
@@ -233,8 +251,11 @@ function recordMirror (s: State, e: OpenEntryRow, placed?: Placed): void {
   s.init.home.catalog.open.record(s.mirror.openId, { ...fields, signature }, file)
 }
 
-/** Places one entry, unless the journal says it is here already and the file is untouched; what it placed. */
-async function takeEntry (s: State, e: OpenEntryRow): Promise<Placed | undefined> {
+/**
+ * Places one entry, unless the journal says it is here already and the file is untouched: what it placed,
+ * and `journal`, which records it in the catalog (the caller runs it in its transaction).
+ */
+async function takeEntry (s: State, e: OpenEntryRow): Promise<{ placed: Placed, journal: () => void, reported: () => void } | undefined> {
   const { catalog } = s.init.home
   const file = join(s.dir, ...e.path.split('/'))
   const known = catalog.followed.get(file)
@@ -254,14 +275,18 @@ async function takeEntry (s: State, e: OpenEntryRow): Promise<Placed | undefined
     const keep = async (cid: CID, bytes: Uint8Array): Promise<void> => { await s.init.home.blocks.put({ cid, bytes }) }
     const placed = await s.init.source.use(async (peer) => await placeFile({ peer, dir: s.dir, path: e.path, cid: e.cid, size: e.size, mode: e.mode, mtimeMs: e.mtimeMs, signal: s.init.signal, keep }))
     const arrived = Date.now()
-    catalog.placed.record([{ path: placed.file, ...placed.stat }])
-    catalog.followed.record({ file: placed.file, key: s.init.row.root, path: e.path, seq: e.seq, cid: e.cid, size: e.size, published: e.published, arrived })
-    s.placed.set(e.path, e.seq)
-    s.lagMs = arrived - e.published
-    s.counters.files++
-    s.counters.fetched += placed.fetched
-    s.init.onProgress?.({ type: 'follow:file', name: s.id.name, path: e.path, seq: e.seq, size: e.size, lagMs: s.lagMs, fetched: placed.fetched })
-    return placed
+    const journal = (): void => {
+      catalog.placed.record([{ path: placed.file, ...placed.stat }])
+      catalog.followed.record({ file: placed.file, key: s.init.row.root, path: e.path, seq: e.seq, cid: e.cid, size: e.size, published: e.published, arrived })
+    }
+    const reported = (): void => {
+      s.placed.set(e.path, e.seq)
+      s.lagMs = arrived - e.published
+      s.counters.files++
+      s.counters.fetched += placed.fetched
+      s.init.onProgress?.({ type: 'follow:file', name: s.id.name, path: e.path, seq: e.seq, size: e.size, lagMs: s.lagMs, fetched: placed.fetched })
+    }
+    return { placed, journal, reported }
   } catch (err) {
     if (!(err instanceof StaleVersion)) throw err
     s.init.onProgress?.({ type: 'follow:stale', name: s.id.name, path: e.path, seq: e.seq, message: err.message })

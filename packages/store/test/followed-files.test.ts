@@ -39,4 +39,35 @@ describe('followed files', () => {
       c2.close()
     }
   })
+
+  it('catalog.batch: a placed file\'s rows commit together, and none if the batch throws', async () => {
+    const dir = await tempDir()
+    const file = join(dir, 'catalog.db')
+    const a = await leafCid('a')
+    const c1 = openCatalog(file)
+    const st = { size: 1, mtimeMs: 1000, ctimeMs: 1000, ino: 7 }
+    try {
+      expect(c1.batch(() => {
+        c1.placed.record([{ path: '/dest/s1/a.tif', ...st }])
+        c1.followed.record({ file: '/dest/s1/a.tif', key: 'K', path: 'a.tif', seq: 0, cid: a, size: 1, published: 1000, arrived: 1400 })
+        return 'done'
+      })).toBe('done')
+      expect(() => c1.batch(() => {
+        c1.placed.record([{ path: '/dest/s1/b.tif', ...st }])
+        c1.followed.record({ file: '/dest/s1/b.tif', key: 'K', path: 'b.tif', seq: 1, cid: a, size: 1, published: 1000, arrived: 1400 })
+        throw new Error('cut short')
+      })).toThrow(/cut short/)
+    } finally {
+      c1.close()
+    }
+    const c2 = openCatalog(file)
+    try {
+      expect(c2.placed.trusted('/dest/s1/a.tif', st)).toBe(true)
+      expect(c2.followed.get('/dest/s1/a.tif')).toMatchObject({ seq: 0 })
+      expect(c2.placed.trusted('/dest/s1/b.tif', st)).toBe(false)
+      expect(c2.followed.get('/dest/s1/b.tif')).toBeUndefined()
+    } finally {
+      c2.close()
+    }
+  })
 })

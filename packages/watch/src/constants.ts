@@ -23,3 +23,18 @@ export const MAX_REPORTS = 100
 
 /** Names never published: hidden files and the usual temporary names of writers that rename when done. */
 export const IGNORED_NAME = /^\.|\.(tmp|part|partial|swp)$|~$/
+
+/**
+ * The close-event source (Linux): Debian's inotifywait (package inotify-tools), found on PATH. Without it
+ * (or on another system) a watch relies on the settle time alone.
+ */
+export const INOTIFYWAIT = 'inotifywait'
+
+/** How long a new watch waits for inotifywait to watch its whole tree before going on (it then still may). */
+export const CLOSE_EVENTS_READY_MS = 10_000
+
+/** The tail of inotifywait's stderr kept for the warning when it fails. */
+export const CLOSE_EVENTS_STDERR_BYTES = 4096
+
+/** Longest inotifywait record (events, NUL, path, NUL) held while parsing: beyond it the output is not ours. */
+export const MAX_CLOSE_EVENT_BYTES = 64 * 1024

@@ -1,7 +1,9 @@
 /**
- * Finding complete files in a watched tree: one recursive native subscription (`@parcel/watcher`, inotify
- * on Linux: one watch per directory, none per file) feeds a bounded map of files waiting to settle; a file
- * is complete when its size and mtime have not moved for the settle time. A periodic rescan walks the tree
+ * Finding complete files in a watched tree. A file is complete when its writer closes it (on Linux:
+ * inotify's IN_CLOSE_WRITE, or IN_MOVED_TO for a file renamed into place, from `closeEvents`), or else when
+ * its size and mtime have not moved for the settle time (writers that keep files open, mmap writers, no
+ * inotifywait). One recursive native subscription (`@parcel/watcher`, inotify on Linux: one watch per
+ * directory, none per file) feeds a bounded map of files waiting to settle. A periodic rescan walks the tree
  * (one directory at a time, never the whole listing in memory) and offers every file whose (size, mtime)
  * differs from what was last published, so events lost to an overflow, or written while the daemon was
  * down, are found too.
@@ -9,7 +11,8 @@
 import { opendir, stat } from 'node:fs/promises'
 import path from 'node:path'
 import watcher from '@parcel/watcher'
-import { DEFAULT_RESCAN_MS, IGNORED_NAME, MAX_PENDING_FILES, SETTLE_CHECK_MS } from './constants.js'
+import { closeEvents, type CloseEvents } from './close-events.js'
+import { DEFAULT_RESCAN_MS, IGNORED_NAME, INOTIFYWAIT, MAX_PENDING_FILES, SETTLE_CHECK_MS } from './constants.js'
 
 /** A file seen complete: its path inside the tree and the stat that settled. */
 export interface SettledFile {
@@ -31,6 +34,11 @@ export interface WatchTreeOptions {
   onSettled: (file: SettledFile) => Promise<boolean>
   onError: (err: unknown) => void
   signal: AbortSignal
+  /**
+   * Publish a file as soon as its writer closes it: the inotifywait executable, or false for the settle
+   * time alone. Default: INOTIFYWAIT on Linux, false elsewhere.
+   */
+  closeEvents?: string | false
 }
 
 /** A running watch of one tree. */
@@ -39,6 +47,8 @@ export interface TreeWatch {
   rescan: () => Promise<void>
   /** Files waiting to settle. */
   readonly pending: number
+  /** True while close events arrive (inotifywait running); false: the settle time alone. */
+  readonly closeEvents: boolean
   /** Resolves once no file waits and none is being published. */
   idle: () => Promise<void>
   close: () => Promise<void>
@@ -89,15 +99,19 @@ export async function watchTree (options: WatchTreeOptions): Promise<TreeWatch> 
     if (st === undefined || !st.isFile()) { pending.delete(rel); return }
     offer(rel, st.size, st.mtimeMs)
   }
+  /** Queues `f` for publishing, one at a time; skipped if the same (size, mtime) was published meanwhile. */
+  const run = (f: SettledFile): void => {
+    publishing++
+    busy = busy.then(async () => {
+      if (options.isNew(f.rel, f.size, f.mtimeMs) && !await options.onSettled(f)) await touch(f.rel)
+    }).catch(options.onError).finally(() => { publishing-- })
+  }
   const check = settleCheck({
     dir,
     settleMs,
     pending,
     options,
-    run: (f) => {
-      publishing++
-      busy = busy.then(async () => { if (!await options.onSettled(f)) await touch(f.rel) }).catch(options.onError).finally(() => { publishing-- })
-    }
+    run
   })
   const rescan = resumableRescan(dir, signal, (rel, size, mtimeMs) => {
     if (options.isNew(rel, size, mtimeMs)) offer(rel, size, mtimeMs)
@@ -112,6 +126,8 @@ export async function watchTree (options: WatchTreeOptions): Promise<TreeWatch> 
       else void touch(rel).catch(options.onError)
     }
   })
+  const closes = startCloseEvents(options, pending, run)
+  await closes?.ready
   const settleTimer = setInterval(check, Math.min(SETTLE_CHECK_MS, settleMs))
   const rescanTimer = setInterval(() => { void rescan().catch(options.onError) }, options.rescanMs ?? DEFAULT_RESCAN_MS)
   const idle = async (): Promise<void> => {
@@ -121,14 +137,42 @@ export async function watchTree (options: WatchTreeOptions): Promise<TreeWatch> 
   return {
     rescan,
     get pending () { return pending.size },
+    get closeEvents () { return closes?.running ?? false },
     idle,
     close: async () => {
       clearInterval(settleTimer)
       clearInterval(rescanTimer)
+      await closes?.close()
       await sub.unsubscribe()
       await busy
     }
   }
+}
+
+/**
+ * Close events for `options.dir` (unless turned off): a file closed after writing leaves the settle map and
+ * is published at once, at the size and mtime a stat gives now (the importer's change-while-hashing guard
+ * catches a writer that goes on). If inotifywait fails, a warning, and the settle time goes on alone.
+ */
+function startCloseEvents (options: WatchTreeOptions, pending: Map<string, Candidate>, run: (f: SettledFile) => void): CloseEvents | undefined {
+  const command = options.closeEvents ?? (process.platform === 'linux' ? INOTIFYWAIT : false)
+  if (command === false) return undefined
+  const { dir } = options
+  const closed = async (rel: string): Promise<void> => {
+    if (ignored(rel)) return
+    const abs = path.join(dir, rel)
+    const st = await stat(abs).catch(() => undefined)
+    if (st === undefined || !st.isFile()) return
+    pending.delete(rel)
+    if (options.isNew(rel, st.size, st.mtimeMs)) run({ abs, rel, size: st.size, mtimeMs: st.mtimeMs })
+  }
+  return closeEvents({
+    dir,
+    command,
+    signal: options.signal,
+    onClose: (rel) => { void closed(rel).catch(options.onError) },
+    onFail: (err) => { options.onError(new Error(`no close events (${err.message}); files are published once unchanged for the settle time`)) }
+  })
 }
 
 /**

@@ -2,14 +2,17 @@
  * `watchTree` on real files and the real native watcher (@parcel/watcher, inotify): a file is settled only
  * once unchanged for the settle time, never while it grows; with the queue of waiting files bounded far
  * below the number of files, every file is still found (rescans), with one kernel watch per directory and
- * none per file.
+ * none per file; with inotifywait, a file closed after writing (or renamed in) is settled at once, one still
+ * open never, and the inotifywait child ends with the watch.
  */
 import { appendFileSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { mkdtempSync } from 'node:fs'
 import { afterEach, describe, expect, it } from 'vitest'
-import { watchTree, type SettledFile, type TreeWatch } from '@ferry/watch'
+import { spawnSync } from 'node:child_process'
+import { closeSync, openSync, renameSync, writeSync } from 'node:fs'
+import { recordParser, watchTree, type SettledFile, type TreeWatch } from '@ferry/watch'
 
 const dirs: string[] = []
 const watches: TreeWatch[] = []
@@ -44,7 +47,7 @@ function inotifyWatches (): number {
   return n
 }
 
-async function start (dir: string, settleMs: number, settled: SettledFile[], extra: { maxPending?: number, rescanMs?: number } = {}): Promise<TreeWatch> {
+async function start (dir: string, settleMs: number, settled: SettledFile[], extra: { maxPending?: number, rescanMs?: number, closeEvents?: false } = {}): Promise<TreeWatch> {
   const done = new Map<string, string>()
   const w = await watchTree({
     dir,
@@ -63,7 +66,7 @@ describe('watchTree', () => {
   it('settles a file once it stops changing, never while it grows', async () => {
     const dir = temp()
     const settled: SettledFile[] = []
-    await start(dir, 1000, settled)
+    await start(dir, 1000, settled, { closeEvents: false }) // appendFileSync closes after every piece
     const f = join(dir, 'growing.bin')
     writeFileSync(f, Buffer.alloc(1000, 1))
     for (let i = 0; i < 6; i++) {
@@ -97,4 +100,54 @@ describe('watchTree', () => {
     expect(new Set(settled.map((s) => s.rel)).size).toBe(DIRS * PER)
     console.log(`100,000 files: at most ${peakPending} waiting at once`)
   }, 180_000)
+
+  it('settles a file the moment its writer closes it (settle 60 s), never while open; inotifywait ends with the watch', async (ctx) => {
+    if (spawnSync('inotifywait', ['--help'], { stdio: 'ignore' }).error !== undefined) ctx.skip('needs inotifywait (Debian package inotify-tools); the e2e test requires it in CI')
+    const dir = temp()
+    mkdirSync(join(dir, 'sub dir'))
+    const settled: SettledFile[] = []
+    const w = await start(dir, 60_000, settled)
+    expect(w.closeEvents).toBe(true)
+    expect(inotifywaitChildren()).toHaveLength(1)
+    const name = 'sub dir/frame\n1.raw'
+    const fd = openSync(join(dir, name), 'w')
+    for (let i = 0; i < 5; i++) {
+      writeSync(fd, Buffer.alloc(100_000, i))
+      await new Promise((resolve) => setTimeout(resolve, 200))
+    }
+    expect(settled).toEqual([])
+    closeSync(fd)
+    await until(() => settled.length === 1, 10_000, 'the closed file settled')
+    expect(settled[0]).toMatchObject({ rel: name, size: 500_000 })
+    writeFileSync(join(dir, '.tmp-2'), 'renamed')
+    renameSync(join(dir, '.tmp-2'), join(dir, 'two'))
+    await until(() => settled.length === 2, 10_000, 'the renamed file settled')
+    expect(settled[1]).toMatchObject({ rel: 'two', size: 7 })
+    await w.close()
+    expect(inotifywaitChildren()).toEqual([])
+  })
 })
+
+describe('recordParser', () => {
+  it('splits NUL-separated (events, path) records however the chunks fall', () => {
+    const got: Array<[string, string]> = []
+    const parse = recordParser((e, f) => { got.push([e, f]) })
+    const all = Buffer.from('CLOSE_WRITE,CLOSE\0/d/a b\0MOVED_TO\0/d/new\nline\0MOVED_TO,ISDIR\0/d/x\0')
+    for (let i = 0; i < all.length; i += 3) parse(all.subarray(i, i + 3))
+    expect(got).toEqual([['CLOSE_WRITE,CLOSE', '/d/a b'], ['MOVED_TO', '/d/new\nline'], ['MOVED_TO,ISDIR', '/d/x']])
+    expect(() => { parse(Buffer.alloc(70_000, 0x41)) }).toThrow(/without a separator/)
+  })
+})
+
+/** Pids of inotifywait processes whose parent is this process. */
+function inotifywaitChildren (): number[] {
+  const pids: number[] = []
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue
+    let stat = ''
+    try { stat = readFileSync(`/proc/${p}/stat`, 'utf8') } catch { continue }
+    const m = /^\d+ \((.*)\) \S+ (\d+)/.exec(stat)
+    if (m?.[1] === 'inotifywait' && Number(m[2]) === process.pid) pids.push(Number(p))
+  }
+  return pids
+}
