@@ -1,8 +1,9 @@
 /**
  * `PeerClient`: fetches blocks and scans from one peer.
  *
- * Blocks: every `get` joins a queue (concurrent gets of one CID share one request). A flush, once per
- * microtask, hands queued CIDs to the open stream with the most room (at most `pendingPerStream` outstanding
+ * Blocks: every `get` joins a queue (concurrent gets of one CID share one request). A flush, once per turn
+ * of the event loop (after the answers of one network read have been settled and their callers have asked
+ * for more, so many small blocks go out in one REQUEST, not one each), hands queued CIDs to the open stream with the most room (at most `pendingPerStream` outstanding
  * each), in REQUEST frames of up to MAX_CIDS_PER_REQUEST, and opens another stream (up to `streams`) while
  * the queue is longer than the room left. Each stream's reader settles answers as they arrive: an `ok` block
  * is hashed and compared with its CID first ('bad' if it does not match). A stream that receives nothing for
@@ -390,7 +391,7 @@ export class PeerClient {
   private scheduleFlush (): void {
     if (this.flushScheduled || this.closed) return
     this.flushScheduled = true
-    queueMicrotask(() => {
+    setImmediate(() => {
       this.flushScheduled = false
       this.flush()
     })
@@ -527,7 +528,7 @@ export class PeerClient {
         this.settle(want, (w) => { w.resolve({ status, message: msg.message }) })
       }
       if (s.pending.size === 0) this.becameIdle(s)
-      if (this.queued() > 0) this.flush()
+      if (this.queued() > 0) this.scheduleFlush()
     }
   }
 
