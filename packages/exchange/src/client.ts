@@ -19,7 +19,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { isMultiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import {
   BLOCKS_PROTOCOL, DEFAULT_CLIENT_IDLE_CLOSE_MS, DEFAULT_PENDING_PER_STREAM, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_SCAN_CREDIT,
-  DEFAULT_STREAMS_PER_PEER, MAX_BLOCKS_FRAME_BYTES, MAX_CIDS_PER_REQUEST, MAX_PENDING_PER_STREAM, MAX_SCAN_CREDIT, MAX_SCAN_FRAME_BYTES,
+  DEFAULT_STREAMS_PER_PEER, MAX_BLOCKS_FRAME_BYTES, MAX_CIDS_PER_REQUEST, MAX_PENDING_PER_STREAM, SMALL_BLOCK_BYTES, MAX_SCAN_CREDIT, MAX_SCAN_FRAME_BYTES,
   SCAN_PROTOCOL
 } from './constants.js'
 import { framed, streamError, type Framed } from './framed.js'
@@ -234,6 +234,8 @@ export class PeerClient {
   private openBlockedUntil = 0
   private waiting = 0
   private closed = false
+  /** Mean size of the blocks received lately (0 before the first): small blocks are requested in batches. */
+  private blockBytes = 0
 
   constructor (components: ClientComponents, init: PeerClientInit) {
     this.components = components
@@ -414,7 +416,27 @@ export class PeerClient {
     return out
   }
 
+  /** Blocks requested and not yet answered, over every stream. */
+  private outstanding (): number {
+    let n = 0
+    for (const s of this.streams) n += s.pending.size
+    return n
+  }
+
+  /**
+   * While blocks are small, queued CIDs wait until they are at least as many as those in flight (or nothing
+   * is in flight): so a REQUEST carries about half of the callers' window, and so does each batch of answers,
+   * instead of the window breaking up into requests of one or two blocks that stay that small. Large blocks
+   * go out at once (holding them back would empty the pipe).
+   */
+  private holdBack (): boolean {
+    if (this.blockBytes === 0 || this.blockBytes > SMALL_BLOCK_BYTES) return false
+    const inFlight = this.outstanding()
+    return inFlight > 0 && this.queued() < inFlight
+  }
+
   private flush (): void {
+    if (this.holdBack()) return
     while (this.queued() > 0) {
       let best: ClientStream | undefined
       let room = 0
@@ -534,6 +556,9 @@ export class PeerClient {
 
   /** Verifies a received block and settles its want. */
   private deliver (want: Want, chunks: Uint8Array[]): void {
+    let bytes = 0
+    for (const c of chunks) bytes += c.byteLength
+    this.blockBytes = this.blockBytes === 0 ? bytes + 1 : (this.blockBytes * 7 + bytes + 1) / 8
     if (this.verify === undefined) {
       // Hash the network chunks in place: no copy unless the caller asks for `bytes`.
       const hash = createHash('sha256')
