@@ -1,8 +1,9 @@
 /**
  * `PeerClient`: fetches blocks and scans from one peer.
  *
- * Blocks: every `get` joins a queue (concurrent gets of one CID share one request). A flush, once per
- * microtask, hands queued CIDs to the open stream with the most room (at most `pendingPerStream` outstanding
+ * Blocks: every `get` joins a queue (concurrent gets of one CID share one request). A flush, once per turn
+ * of the event loop (after the answers of one network read have been settled and their callers have asked
+ * for more, so many small blocks go out in one REQUEST, not one each), hands queued CIDs to the open stream with the most room (at most `pendingPerStream` outstanding
  * each), in REQUEST frames of up to MAX_CIDS_PER_REQUEST, and opens another stream (up to `streams`) while
  * the queue is longer than the room left. Each stream's reader settles answers as they arrive: an `ok` block
  * is hashed and compared with its CID first ('bad' if it does not match). A stream that receives nothing for
@@ -18,7 +19,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { isMultiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import {
   BLOCKS_PROTOCOL, DEFAULT_CLIENT_IDLE_CLOSE_MS, DEFAULT_PENDING_PER_STREAM, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_SCAN_CREDIT,
-  DEFAULT_STREAMS_PER_PEER, MAX_BLOCKS_FRAME_BYTES, MAX_CIDS_PER_REQUEST, MAX_PENDING_PER_STREAM, MAX_SCAN_CREDIT, MAX_SCAN_FRAME_BYTES,
+  DEFAULT_STREAMS_PER_PEER, MAX_BLOCKS_FRAME_BYTES, MAX_CIDS_PER_REQUEST, MAX_PENDING_PER_STREAM, SMALL_BLOCK_BYTES, MAX_SCAN_CREDIT, MAX_SCAN_FRAME_BYTES,
   SCAN_PROTOCOL
 } from './constants.js'
 import { framed, streamError, type Framed } from './framed.js'
@@ -233,6 +234,8 @@ export class PeerClient {
   private openBlockedUntil = 0
   private waiting = 0
   private closed = false
+  /** Mean size of the blocks received lately (0 before the first): small blocks are requested in batches. */
+  private blockBytes = 0
 
   constructor (components: ClientComponents, init: PeerClientInit) {
     this.components = components
@@ -390,7 +393,7 @@ export class PeerClient {
   private scheduleFlush (): void {
     if (this.flushScheduled || this.closed) return
     this.flushScheduled = true
-    queueMicrotask(() => {
+    setImmediate(() => {
       this.flushScheduled = false
       this.flush()
     })
@@ -413,7 +416,27 @@ export class PeerClient {
     return out
   }
 
+  /** Blocks requested and not yet answered, over every stream. */
+  private outstanding (): number {
+    let n = 0
+    for (const s of this.streams) n += s.pending.size
+    return n
+  }
+
+  /**
+   * While blocks are small, queued CIDs wait until they are at least as many as those in flight (or nothing
+   * is in flight): so a REQUEST carries about half of the callers' window, and so does each batch of answers,
+   * instead of the window breaking up into requests of one or two blocks that stay that small. Large blocks
+   * go out at once (holding them back would empty the pipe).
+   */
+  private holdBack (): boolean {
+    if (this.blockBytes === 0 || this.blockBytes > SMALL_BLOCK_BYTES) return false
+    const inFlight = this.outstanding()
+    return inFlight > 0 && this.queued() < inFlight
+  }
+
   private flush (): void {
+    if (this.holdBack()) return
     while (this.queued() > 0) {
       let best: ClientStream | undefined
       let room = 0
@@ -527,12 +550,15 @@ export class PeerClient {
         this.settle(want, (w) => { w.resolve({ status, message: msg.message }) })
       }
       if (s.pending.size === 0) this.becameIdle(s)
-      if (this.queued() > 0) this.flush()
+      if (this.queued() > 0) this.scheduleFlush()
     }
   }
 
   /** Verifies a received block and settles its want. */
   private deliver (want: Want, chunks: Uint8Array[]): void {
+    let bytes = 0
+    for (const c of chunks) bytes += c.byteLength
+    this.blockBytes = this.blockBytes === 0 ? bytes + 1 : (this.blockBytes * 7 + bytes + 1) / 8
     if (this.verify === undefined) {
       // Hash the network chunks in place: no copy unless the caller asks for `bytes`.
       const hash = createHash('sha256')

@@ -114,8 +114,11 @@ export const DEFAULT_SERVER_FIRST_FRAME_TIMEOUT_MS = 10_000
 /** Streams a PeerClient opens to one peer for blocks. */
 export const DEFAULT_STREAMS_PER_PEER = 4
 
-/** Blocks a PeerClient keeps requested ahead on each stream (at most MAX_PENDING_PER_STREAM). */
-export const DEFAULT_PENDING_PER_STREAM = 16
+/**
+ * Blocks a PeerClient keeps requested ahead on each stream (at most MAX_PENDING_PER_STREAM): enough for a
+ * pull's small-leaf window on one connection to ride one stream (transfer's SMALL_LEAF_WINDOW).
+ */
+export const DEFAULT_PENDING_PER_STREAM = 64
 
 /**
  * A client stream with requests outstanding that receives nothing for this long fails them with ERR_TIMEOUT.

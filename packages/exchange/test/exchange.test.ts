@@ -287,6 +287,42 @@ describe('server limits against a raw client', () => {
     expect(msg.type === 'error' && msg.code).toBe('limit')
   })
 
+  it('asks for many small blocks in a few REQUESTs of many CIDs, not one per block, every block verified', async () => {
+    const blocks = new Map<string, Uint8Array>()
+    const cids: CID[] = []
+    for (let i = 0; i < 512; i++) {
+      const bytes = pattern(1 + (i * 131) % 4096, i)
+      const cid = CID.createV1(0x55, await sha256.digest(bytes))
+      blocks.set(cid.toString(), bytes)
+      cids.push(cid)
+    }
+    const server = await makeNode()
+    const client = await makeNode()
+    let requests = 0
+    await startExchangeServer(server, {
+      blocks: { get: async (cid) => ({ status: 'ok', bytes: blocks.get(cid.toString())! }) },
+      // asked once per REQUEST frame (without a CID), then once per block
+      authorize: (_peer, req) => { if (req.cid === undefined) requests++; return ALLOW }
+    })
+    const peer = new PeerClient(client, { peer: server.getMultiaddrs()[0]!, streams: 1, pendingPerStream: 64 })
+    // 64 callers, each asking for its next block as soon as it has the last: a pull's lanes
+    const got = new Map<string, Uint8Array>()
+    let next = 0
+    await Promise.all(Array.from({ length: 64 }, async () => {
+      while (next < cids.length) {
+        const cid = cids[next++]!
+        const r = await peer.get(cid)
+        if (r.status === 'ok') got.set(cid.toString(), r.bytes)
+      }
+    }))
+    await peer.close()
+    expect(got.size).toBe(cids.length)
+    for (const cid of cids) expect(Buffer.from(got.get(cid.toString())!).equals(blocks.get(cid.toString())!)).toBe(true)
+    // 449 REQUESTs (one per answer after the first window) when the client flushed after every frame read;
+    // 8 now (a window each), 16 with the per-turn flush and no holding back
+    expect(requests).toBeLessThanOrEqual(cids.length / 8)
+  })
+
   it('holds back for a reader that does not read: few blocks read from the source, all delivered once it reads', async () => {
     const scan = await makeScan()
     const server = await makeNode()

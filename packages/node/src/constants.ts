@@ -27,6 +27,17 @@ export const DAEMON_FILE = 'daemon.json'
 export const DEFAULT_LEAF_READERS = 2
 
 /**
+ * Leaves at most this long that are asked for together (in the same turn of the event loop) go to a leaf
+ * worker in one message, up to LEAF_BATCH_BYTES of them: a message each cost the server's main thread about
+ * 0.2 ms per leaf on a tree of small files (`postMessage`, docs/benchmarks.md, "Many small files").
+ */
+export const LEAF_BATCH_MAX_LEAF_BYTES = 64 * 1024
+/** Bytes of small leaves read in one leaf-worker message (about 256 leaves of 0-4 KiB). */
+export const LEAF_BATCH_BYTES = 512 * 1024
+/** Leaves in one leaf-worker message, at most. */
+export const LEAF_BATCH_LEAVES = 256
+
+/**
  * Worker threads verifying received blocks for a node's clients. 0: measured, the copy a worker needs costs
  * the main thread as much as hashing the received chunks in place (bench/tools/bench-throughput.js).
  */

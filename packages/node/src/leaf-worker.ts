@@ -1,11 +1,11 @@
 /**
- * Worker thread of LeafReaderPool: reads one leaf from the first source file that still holds it and
- * re-hashes it. The bytes go back by transfer (read into memory of their own, never copied again).
+ * Worker thread of LeafReaderPool: reads each leaf of a batch from the first source file that still holds
+ * it and re-hashes it. The bytes go back by transfer (read into memory of their own, never copied again).
  */
 import { closeSync, openSync, readSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 import { serveRequests } from '@ferry/workers'
-import type { LeafReply, LeafRequest } from './leaf-pool.js'
+import type { LeafItem, LeafItemReply, LeafReply, LeafRequest } from './leaf-pool.js'
 import { errorMessage } from '@ferry/errors'
 
 /** As sourceUnreadable in @ferry/store (not imported here: it would load SQLite into every worker). */
@@ -15,7 +15,7 @@ function sourceUnreadable (path: string, err: unknown): string {
   return `${path} cannot be read any more (${code ?? errorMessage(err)})`
 }
 
-function read (req: LeafRequest): LeafReply {
+function read (req: LeafItem): LeafItemReply {
   const reasons: string[] = []
   for (const loc of req.locations) {
     let fd: number | undefined
@@ -47,6 +47,8 @@ function read (req: LeafRequest): LeafReply {
 }
 
 serveRequests<LeafRequest, LeafReply>((req) => {
-  const reply = read(req)
-  return reply.buffer !== undefined ? { reply, transfer: [reply.buffer] } : { reply }
+  const items = req.items.map(read)
+  const transfer: ArrayBuffer[] = []
+  for (const r of items) if (r.buffer !== undefined) transfer.push(r.buffer)
+  return { reply: { items }, transfer }
 })

@@ -314,3 +314,39 @@ describe('Noise transport messages over TCP', () => {
     expect(client.getConnections().length).toBe(0)
   })
 })
+
+describe('small messages over TCP (patches/@libp2p+tcp+11.0.28.patch)', () => {
+  it('go out in one socket write each, not one per piece (length prefix, ciphertext, tag)', async () => {
+    const server = await node(ferryNoiseCrypto, ['/ip4/127.0.0.1/tcp/0'])
+    await server.handle(PROTOCOL, async (stream) => {
+      for await (const buf of stream) if (!stream.send(buf)) await stream.onDrain()
+      await stream.close()
+    })
+    const client = await node(ferryNoiseCrypto, [])
+    const stream = await client.dialProtocol(server.getMultiaddrs()[0]!, PROTOCOL)
+    const sizes: number[] = []
+    const write = net.Socket.prototype.write
+    net.Socket.prototype.write = function (this: net.Socket, ...args: Parameters<typeof write>) {
+      sizes.push((args[0] as Uint8Array).byteLength)
+      return write.apply(this, args)
+    } as typeof write
+    const sent = [100, 3000, 9000].map((n) => randomBytes(n)) // below and above the native cipher's 1,200 bytes
+    const echoed: Buffer[] = []
+    try {
+      const reader = stream[Symbol.asyncIterator]()
+      for (const msg of sent) {
+        stream.send(msg)
+        let got = Buffer.alloc(0)
+        while (got.byteLength < msg.byteLength) got = Buffer.concat([got, Buffer.from((await reader.next()).value!.subarray())])
+        echoed.push(got)
+      }
+    } finally {
+      net.Socket.prototype.write = write
+    }
+    expect(Buffer.concat(echoed).equals(Buffer.concat(sent))).toBe(true)
+    // each message once each way, in one write of its bytes and 30 more (Noise's 2-byte length prefix and
+    // 16-byte tag, yamux's 12-byte header), not a write per piece; the other writes are yamux window
+    // updates, 30 bytes each
+    expect(sizes.filter((s) => s !== 30)).toEqual(sent.flatMap((m) => [m.byteLength + 30, m.byteLength + 30]))
+  })
+})

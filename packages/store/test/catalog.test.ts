@@ -107,6 +107,7 @@ describe('leaf index', () => {
     expect(found).toHaveLength(3)
     expect(found).toContainEqual({ path: '/d/one', offset: 200, length: 100, size: 300, mtimeMs: 111 })
     expect(found).toContainEqual({ path: '/d/two', offset: 0, length: 100, size: 100, mtimeMs: 222 })
+    expect(found[0]?.path).toBe('/d/two') // the most recently indexed source first
     // The same bytes under another codec share the leaf: the index is keyed by multihash.
     expect(home.catalog.findLeaf(a.toV1())).toHaveLength(3)
     expect(home.catalog.findLeaf(c)).toEqual([])

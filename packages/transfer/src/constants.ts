@@ -29,10 +29,12 @@ export const PLAN_CONCURRENCY = 16
 /** Entries a no-op pull stats at once (the fast no-op pages a complete replica's entries from the catalog). */
 export const NOOP_WINDOW = 256
 /**
- * Leaf requests in flight per peer when leaves are small (the exchange client's 4 streams x 16): with 0-4 KiB
- * files a window of 32 kept 64 KiB in flight and each request went out in a frame of its own.
+ * Leaf requests in flight per peer when leaves are small (64 on each of DEFAULT_CONNECTIONS connections, one
+ * exchange stream each): with 0-4 KiB files a window of 32 kept 64 KiB in flight and each request went out
+ * in a frame of its own; 64 still cost a round trip per 16 leaves on each connection. 256 x 4 KiB is 1 MiB
+ * (the extra lanes' EXTRA_LANES_BYTES bounds what larger leaves may hold).
  */
-export const SMALL_LEAF_WINDOW = 64
+export const SMALL_LEAF_WINDOW = 256
 /** Bytes of leaves the lanes beyond `window` may have in flight together (so 1 MiB leaves add at most 2). */
 export const EXTRA_LANES_BYTES = 2 * 1024 * 1024
 /** Leaves the work queue holds at once, not yet written (it reads the plan lazily beyond that). */

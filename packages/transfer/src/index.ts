@@ -7,4 +7,4 @@ export * from './constants.js'
 export { PULL_PHASES } from './types.js'
 /** @internal the pull's work queue (exported for its bounded-window test) */
 export { WorkQueue, type WorkItem } from './queue.js'
-export type { BlockPeer, BlockResult, ConnectOptions, PeerSpec, PullPhase, PullProblem, PullProgressEvent, PullResult, ScanEntryInfo, ScanInfo } from './types.js'
+export type { BlockPeer, BlockResult, ConnectOptions, PeerSpec, PhaseTime, PullPhase, PullProblem, PullProgressEvent, PullResult, ScanEntryInfo, ScanInfo } from './types.js'

@@ -10,7 +10,7 @@ import { reconcilePhase } from './phases/reconcile.js'
 import { recordPhase, type RecordOutput } from './phases/record.js'
 import { spacePhase, type SpaceOutput } from './phases/space.js'
 import { pruneEmptyDirs } from './space.js'
-import type { PullPhase, PullResult } from './types.js'
+import type { PhaseTime, PullPhase, PullResult } from './types.js'
 
 export type { PullOptions } from './options.js'
 
@@ -43,32 +43,52 @@ function stopsAfter (ctx: PullContext, phase: PullPhase): boolean {
 async function runPhases (ctx: PullContext): Promise<PullResult> {
   const noop = await quickNoop(ctx)
   if (noop !== undefined) return noop
+  const clock = phaseClock()
   const rec = await recordPhase(ctx)
   // the journal row exists once the record verified: nothing before it is worth resuming
   const pullId = ctx.catalog.pulls.open(ctx.root, ctx.dest).id
   const done = (phase: PullPhase): boolean => {
+    clock.lap(phase)
     ctx.catalog.pulls.phaseDone(pullId, phase)
     return stopsAfter(ctx, phase)
   }
-  if (done('record')) return stopped(ctx, 'record', rec)
+  const times = clock.times
+  if (done('record')) return stopped(ctx, 'record', times, rec)
   const dag = await dagPhase(ctx, rec)
-  if (done('dag')) return stopped(ctx, 'dag', rec, dag)
+  if (done('dag')) return stopped(ctx, 'dag', times, rec, dag)
   const rc = await reconcilePhase(ctx, rec, dag, pullId)
-  if (done('reconcile')) return stopped(ctx, 'reconcile', rec, dag)
+  if (done('reconcile')) return stopped(ctx, 'reconcile', times, rec, dag)
   const sp = await spacePhase(ctx, rec, dag, rc)
-  if (done('space')) return stopped(ctx, 'space', rec, dag, sp)
+  if (done('space')) return stopped(ctx, 'space', times, rec, dag, sp)
   const fe = await fetchPhase(ctx, rc, sp)
-  if (done('fetch')) return stopped(ctx, 'fetch', rec, dag, sp)
+  if (done('fetch')) return stopped(ctx, 'fetch', times, rec, dag, sp)
   await placePhase(ctx, dag, rc)
-  if (done('place')) return stopped(ctx, 'place', rec, dag, sp)
+  if (done('place')) return stopped(ctx, 'place', times, rec, dag, sp)
   const result = await finishPhase(ctx, rec, dag, rc, sp, fe)
   done('finish')
-  return { ...result, phase: 'finish', ...(Object.keys(ctx.counters.fromConnections).length > 0 ? { fromConnections: ctx.counters.fromConnections } : {}) }
+  return { ...result, phase: 'finish', phaseTimes: times, ...(Object.keys(ctx.counters.fromConnections).length > 0 ? { fromConnections: ctx.counters.fromConnections } : {}) }
+}
+
+/** Times each phase as it ends: wall seconds and the process's CPU seconds since the previous one ended. */
+function phaseClock (): { times: Partial<Record<PullPhase, PhaseTime>>, lap: (phase: PullPhase) => void } {
+  const times: Partial<Record<PullPhase, PhaseTime>> = {}
+  let wall = performance.now()
+  let cpu = process.cpuUsage()
+  return {
+    times,
+    lap (phase) {
+      const now = performance.now()
+      const used = process.cpuUsage(cpu)
+      times[phase] = { seconds: (now - wall) / 1000, cpuSeconds: (used.user + used.system) / 1e6 }
+      wall = now
+      cpu = process.cpuUsage()
+    }
+  }
 }
 
 /** The result of a run stopped after `phase` (`stopAfter`): not complete; the next run goes on from there. */
-function stopped (ctx: PullContext, phase: PullPhase, rec: RecordOutput, dag?: DagOutput, sp?: SpaceOutput): PullResult {
-  return { ...resultOf(ctx, rec, dag, sp, false), phase }
+function stopped (ctx: PullContext, phase: PullPhase, phaseTimes: Partial<Record<PullPhase, PhaseTime>>, rec: RecordOutput, dag?: DagOutput, sp?: SpaceOutput): PullResult {
+  return { ...resultOf(ctx, rec, dag, sp, false), phase, phaseTimes }
 }
 
 /**

@@ -108,7 +108,15 @@ export interface PullResult {
   seconds: number
   /** The last phase this run completed ('finish' when it ran to the end; another with `stopAfter`). */
   phase?: PullPhase
+  /**
+   * Per phase this run went through: wall seconds, and CPU seconds of the whole process (every thread) meanwhile.
+   * Absent for a fast no-op (no phase ran).
+   */
+  phaseTimes?: Partial<Record<PullPhase, PhaseTime>>
 }
+
+/** Where a phase's time went: wall seconds, and the process's CPU seconds (user + system, all threads) meanwhile. */
+export interface PhaseTime { seconds: number, cpuSeconds: number }
 
 /**
  * The phases of the pull engine, in order (docs/architecture.md, "Pull"). Each is journaled when done

@@ -174,8 +174,14 @@ function printJsonResult (ctx: Context, result: PullResult): void {
     skipped,
     problems,
     planSeconds: Number(result.planSeconds.toFixed(3)),
-    seconds: Number(result.seconds.toFixed(3))
+    seconds: Number(result.seconds.toFixed(3)),
+    ...(result.phaseTimes !== undefined ? { phaseTimes: roundedTimes(result.phaseTimes) } : {})
   })
+}
+
+/** PullResult.phaseTimes to the millisecond, for `--json`. */
+function roundedTimes (times: NonNullable<PullResult['phaseTimes']>): Record<string, { seconds: number, cpuSeconds: number }> {
+  return Object.fromEntries(Object.entries(times).map(([phase, t]) => [phase, { seconds: Number(t.seconds.toFixed(3)), cpuSeconds: Number(t.cpuSeconds.toFixed(3)) }]))
 }
 
 function printSummary (ctx: Context, result: PullResult, notes: string[]): void {
