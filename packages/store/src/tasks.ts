@@ -24,7 +24,15 @@ export interface TaskFileFailure {
 }
 
 /** Byte counts of the last run of a task's pull (what that run fetched, found in place, resumed). */
-export interface TaskRunStats { bytesFetched: number, bytesLocal: number, bytesPresent: number, bytesResumed: number, seconds: number }
+export interface TaskRunStats {
+  bytesFetched: number
+  bytesLocal: number
+  bytesPresent: number
+  bytesResumed: number
+  seconds: number
+  /** Seconds in each pull phase the run completed (PullResult.phaseSeconds); absent for a no-op run. */
+  phases?: Record<string, number>
+}
 
 /** The counters of a task, as the activity view shows them (entries, bytes). */
 export interface TaskCounters {

@@ -125,7 +125,8 @@ async function runPull (ctx: RunContext, task: TaskRecord, deadline: number, sig
 function resultPatch (ctx: RunContext, task: TaskRecord, result: PullResult): TaskPatch {
   const notPlaced = result.problems.filter((p) => p.code !== 'ERR_MISSING_AT_SOURCE')
   ctx.store.setFailures(task.taskId, result.problems)
-  const lastRun = { bytesFetched: result.bytesFetched, bytesLocal: result.bytesLocal, bytesPresent: result.bytesPresent, bytesResumed: result.bytesResumed, seconds: Number(result.seconds.toFixed(3)) }
+  const phases = result.phaseSeconds !== undefined ? { phases: Object.fromEntries(Object.entries(result.phaseSeconds).map(([k, v]) => [k, Number(v.toFixed(4))])) } : {}
+  const lastRun = { bytesFetched: result.bytesFetched, bytesLocal: result.bytesLocal, bytesPresent: result.bytesPresent, bytesResumed: result.bytesResumed, seconds: Number(result.seconds.toFixed(3)), ...phases }
   const collection = task.collection ?? (result.complete ? ctx.home.catalog.getScan(task.root)?.collection ?? null : null)
   return {
     condition: result.complete ? 'SUCCEEDED' : 'FAILED',

@@ -41,6 +41,7 @@ function stopsAfter (ctx: PullContext, phase: PullPhase): boolean {
 }
 
 async function runPhases (ctx: PullContext): Promise<PullResult> {
+  const times = phaseClock()
   const noop = await quickNoop(ctx)
   if (noop !== undefined) return noop
   const rec = await recordPhase(ctx)
@@ -48,22 +49,38 @@ async function runPhases (ctx: PullContext): Promise<PullResult> {
   const pullId = ctx.catalog.pulls.open(ctx.root, ctx.dest).id
   const done = (phase: PullPhase): boolean => {
     ctx.catalog.pulls.phaseDone(pullId, phase)
+    times.lap(phase)
     return stopsAfter(ctx, phase)
   }
-  if (done('record')) return stopped(ctx, 'record', rec)
+  const stop = (phase: PullPhase, dag?: DagOutput, sp?: SpaceOutput): PullResult => ({ ...stopped(ctx, phase, rec, dag, sp), phaseSeconds: times.seconds })
+  if (done('record')) return stop('record')
   const dag = await dagPhase(ctx, rec)
-  if (done('dag')) return stopped(ctx, 'dag', rec, dag)
+  if (done('dag')) return stop('dag', dag)
   const rc = await reconcilePhase(ctx, rec, dag, pullId)
-  if (done('reconcile')) return stopped(ctx, 'reconcile', rec, dag)
+  if (done('reconcile')) return stop('reconcile', dag)
   const sp = await spacePhase(ctx, rec, dag, rc)
-  if (done('space')) return stopped(ctx, 'space', rec, dag, sp)
+  if (done('space')) return stop('space', dag, sp)
   const fe = await fetchPhase(ctx, rc, sp)
-  if (done('fetch')) return stopped(ctx, 'fetch', rec, dag, sp)
+  if (done('fetch')) return stop('fetch', dag, sp)
   await placePhase(ctx, dag, rc)
-  if (done('place')) return stopped(ctx, 'place', rec, dag, sp)
+  if (done('place')) return stop('place', dag, sp)
   const result = await finishPhase(ctx, rec, dag, rc, sp, fe)
   done('finish')
-  return { ...result, phase: 'finish', ...(Object.keys(ctx.counters.fromConnections).length > 0 ? { fromConnections: ctx.counters.fromConnections } : {}) }
+  return { ...result, phase: 'finish', phaseSeconds: times.seconds, ...(Object.keys(ctx.counters.fromConnections).length > 0 ? { fromConnections: ctx.counters.fromConnections } : {}) }
+}
+
+/** Seconds spent in each phase (the quick no-op check counts in the record's), each lap ending at its journal write. */
+function phaseClock (): { lap: (phase: PullPhase) => void, seconds: Partial<Record<PullPhase, number>> } {
+  const seconds: Partial<Record<PullPhase, number>> = {}
+  let last = performance.now()
+  return {
+    lap (phase) {
+      const now = performance.now()
+      seconds[phase] = (now - last) / 1000
+      last = now
+    },
+    seconds
+  }
 }
 
 /** The result of a run stopped after `phase` (`stopAfter`): not complete; the next run goes on from there. */

@@ -108,6 +108,11 @@ export interface PullResult {
   seconds: number
   /** The last phase this run completed ('finish' when it ran to the end; another with `stopAfter`). */
   phase?: PullPhase
+  /**
+   * Seconds this run spent in each phase it completed, each up to its journal write (the quick no-op
+   * check is in the record's). Absent when the no-op check answered.
+   */
+  phaseSeconds?: Partial<Record<PullPhase, number>>
 }
 
 /**
