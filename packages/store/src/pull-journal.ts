@@ -42,11 +42,16 @@ function toRecord (r: PullRow): PullRecord {
   return { id: r.id, root: r.root, dest: r.dest, state: r.state, created: r.created, updated: r.updated, bytesFetched: r.bytes_fetched, ...(r.phase != null ? { phase: r.phase } : {}) }
 }
 
-export function createPullJournal (db: BetterSqlite3.Database, guard: <T>(fn: () => T) => T): PullJournal {
+/**
+ * The journal over the catalog's handle. The row, its phase marks and its end are `relaxed` commits (no
+ * fsync): after a power cut the pull redoes a phase whose mark was lost, and the checkpoints (durable) say
+ * what is safely staged.
+ */
+export function createPullJournal (db: BetterSqlite3.Database, guard: <T>(fn: () => T) => T, relaxed: <T>(fn: () => T) => T = guard): PullJournal {
   const select = (root: string, dest: string): PullRow | undefined =>
     db.prepare('SELECT * FROM pulls WHERE root = ? AND dest = ?').get(root, dest) as PullRow | undefined
   return {
-    open: (root, dest) => guard(() => db.transaction(() => {
+    open: (root, dest) => relaxed(() => db.transaction(() => {
       const now = Date.now()
       const existing = select(root.toString(), dest)
       if (existing != null) {
@@ -64,7 +69,7 @@ export function createPullJournal (db: BetterSqlite3.Database, guard: <T>(fn: ()
       const row = db.prepare('SELECT * FROM pulls WHERE id = ?').get(pullId) as PullRow | undefined
       return row == null ? undefined : toRecord(row)
     }),
-    phaseDone: (pullId, phase) => { guard(() => db.prepare('UPDATE pulls SET phase = ?, updated = ? WHERE id = ?').run(phase, Date.now(), pullId)) },
+    phaseDone: (pullId, phase) => { relaxed(() => db.prepare('UPDATE pulls SET phase = ?, updated = ? WHERE id = ?').run(phase, Date.now(), pullId)) },
     progress: (pullId) => guard(() => {
       const out = new Map<string, Uint8Array>()
       for (const r of db.prepare('SELECT path, done FROM pull_files WHERE pull_id = ?').iterate(pullId) as Iterable<{ path: string, done: Buffer }>) {
@@ -82,7 +87,7 @@ export function createPullJournal (db: BetterSqlite3.Database, guard: <T>(fn: ()
       }).immediate())
     },
     finish: (pullId, state) => {
-      guard(() => {
+      relaxed(() => {
         db.transaction(() => {
           db.prepare('UPDATE pulls SET state = ?, updated = ? WHERE id = ?').run(state, Date.now(), pullId)
           if (state === 'complete') db.prepare('DELETE FROM pull_files WHERE pull_id = ?').run(pullId)

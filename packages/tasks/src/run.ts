@@ -82,13 +82,13 @@ async function runPull (ctx: RunContext, task: TaskRecord, deadline: number, sig
   const timer = left <= MAX_TIMER_MS ? setTimeout(() => { byDeadline.abort() }, left) : undefined
   const tally = createTally(task, task.activeMs, (kind, message, data) => { ctx.log(task.taskId, kind, message, data) })
   const persist = (): void => {
-    ctx.store.update(task.taskId, tally.snapshot())
+    ctx.store.progress(task.taskId, tally.snapshot())
     const now = ctx.store.get(task.taskId)
     if (now != null) ctx.notify(now)
   }
   const persister = setInterval(() => { if (tally.dirty) persist() }, ctx.persistMs)
   persister.unref()
-  ctx.store.update(task.taskId, { attempts: task.attempts + 1, ...(task.started == null ? { started: Date.now() } : {}) })
+  ctx.store.progress(task.taskId, { attempts: task.attempts + 1, ...(task.started == null ? { started: Date.now() } : {}) })
   ctx.log(task.taskId, 'attempt', `run ${task.attempts + 1}: pulling from ${task.sources.length} source${task.sources.length === 1 ? '' : 's'}`, { attempt: task.attempts + 1 })
   const connections = ctx.connections ?? DEFAULT_CONNECTIONS
   try {
