@@ -30,9 +30,11 @@ export interface PullJournal {
   progress: (pullId: number) => Map<string, Uint8Array>
   /**
    * Records progress in one transaction: bitmaps of staged files, files now in place (rows removed) and
-   * bytes fetched since the last checkpoint. Call only after the data it describes is fsynced.
+   * bytes fetched since the last checkpoint. Call only after the data it describes is fsynced, or with
+   * `durable: false` (a relaxed commit) when that data was not fsynced either: a resumed pull re-verifies
+   * what the bitmaps say is staged, so after a power cut they only save re-fetching. Default durable.
    */
-  checkpoint: (pullId: number, update: { files?: Iterable<[string, Uint8Array]>, done?: Iterable<string>, bytesFetched?: number }) => void
+  checkpoint: (pullId: number, update: { files?: Iterable<[string, Uint8Array]>, done?: Iterable<string>, bytesFetched?: number, durable?: boolean }) => void
   finish: (pullId: number, state: PullState) => void
 }
 
@@ -78,7 +80,7 @@ export function createPullJournal (db: BetterSqlite3.Database, guard: <T>(fn: ()
       return out
     }),
     checkpoint: (pullId, update) => {
-      guard(() => db.transaction(() => {
+      (update.durable === false ? relaxed : guard)(() => db.transaction(() => {
         const put = db.prepare('INSERT INTO pull_files (pull_id, path, done) VALUES (?, ?, ?) ON CONFLICT (pull_id, path) DO UPDATE SET done = excluded.done')
         for (const [path, bitmap] of update.files ?? []) put.run(pullId, path, Buffer.from(bitmap.buffer, bitmap.byteOffset, bitmap.byteLength))
         const del = db.prepare('DELETE FROM pull_files WHERE pull_id = ? AND path = ?')

@@ -131,7 +131,7 @@ export interface TaskStore {
    * cut may take back to an earlier snapshot. Conditions and ends go through `update`.
    */
   progress: (taskId: string, patch: TaskPatch) => void
-  /** QUEUED -> ACTIVE if it is still QUEUED: true for the one runner that got it. */
+  /** QUEUED -> ACTIVE if it is still QUEUED: true for the one runner that got it (a relaxed commit). */
   claim: (taskId: string) => boolean
   /**
    * Replaces the entries that did not succeed with `failures` (paths still failing keep counting attempts;
@@ -326,7 +326,8 @@ export function openTaskStore (h: CatalogDb): TaskStore {
     live: () => guard(() => (st.live.all() as TaskRow[]).map(toRecord)),
     update: (taskId, patch) => { write(() => applyPatch(db, taskId, patch)) },
     progress: (taskId, patch) => { h.relaxed(() => { write(() => applyPatch(db, taskId, patch)) }) },
-    claim: (taskId) => write(() => st.claim.run(Date.now(), taskId).changes === 1),
+    // relaxed: a claim lost in a power cut leaves the task QUEUED, claimed again at the next start
+    claim: (taskId) => h.relaxed(() => write(() => st.claim.run(Date.now(), taskId).changes === 1)),
     setFailures: (taskId, failures) => {
       write(() => {
         const now = Date.now()
