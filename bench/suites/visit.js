@@ -51,6 +51,8 @@ const POLL_MS = 10
 const TASK_POLL_MS = 100
 const COLLECTION_POLL_MS = 250
 const STAGING_DIR = '.ferry-partial'
+/** The pull's phases, as a task's lastRun.phases has them. */
+const PHASES = ['record', 'dag', 'reconcile', 'space', 'fetch', 'place', 'finish']
 /** Before each timed run, wait at most this long for a quiet machine (the latency rounds are many). */
 const LATENCY_SETTLE_MAX_S = 3
 
@@ -325,7 +327,12 @@ function perTask (done) {
   return {
     activeS: round(median(done.map((t) => t.activeMs / 1000))),
     pullS: round(median(done.map((t) => t.lastRun?.seconds ?? NaN))),
-    startAfterEndS: round(median(gaps))
+    startAfterEndS: round(median(gaps)),
+    // the pull's own seconds per phase (lastRun.phases), median over the tasks
+    phasesS: Object.fromEntries(PHASES.map((p) => [p, round(median(done.map((t) => t.lastRun?.phases?.[p] ?? NaN)), 4)])),
+    // from the task's creation (the subscription saw the scan) to its start, and from its start to its pull's start
+    queuedS: round(median(done.map((t) => (Date.parse(t.started) - Date.parse(t.requested)) / 1000)), 3),
+    outsidePullS: round(median(done.map((t) => t.activeMs / 1000 - (t.lastRun?.seconds ?? NaN))), 4)
   }
 }
 
@@ -483,6 +490,8 @@ export default {
     out += `  subscription: from \`ferry subscribe\` to the last task's SUCCEEDED; pull: the process; RSS: the subscriber daemon's VmRSS every ${RSS_SAMPLE_MS} ms; MB = 10^6 bytes\n`
     out += `  per task (medians): ACTIVE ${result.collection.map((r) => fixed(r.subscription.perTask?.activeS, 3)).join(' / ')} s, the pull inside it ${result.collection.map((r) => fixed(r.subscription.perTask?.pullS, 3)).join(' / ')} s, ` +
       `next task started after one ended ${result.collection.map((r) => fixed(r.subscription.perTask?.startAfterEndS, 3)).join(' / ')} s (by round)\n`
+    out += `  per task, the pull's phases (medians, s, by round): ${PHASES.map((p) => `${p} ${result.collection.map((r) => fixed(r.subscription.perTask?.phasesS?.[p], 3)).join('/')}`).join(', ')}; ` +
+      `ACTIVE outside the pull ${result.collection.map((r) => fixed(r.subscription.perTask?.outsidePullS, 3)).join('/')}\n`
     out += `  RSS once the first tenth of the tasks ended, then its peak to the end: ${result.collection.map((r) => `${fixed(r.subscription.rss.warmBytes / MB, 0)} -> ${fixed(r.subscription.rss.peakAfterWarmBytes / MB, 0)} MB`).join('; ')} ` +
       `(growth after the first tenth, at most ${fixed(result.summary.rssDriftAfterWarmBytes / MB, 0)} MB: what a per-task leak would show)\n`
     out += `\nferry ${result.ferry.commit}; suite took ${fixed(result.wallS / 60, 1)} min\n`

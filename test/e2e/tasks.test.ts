@@ -93,6 +93,11 @@ describe('tasks in the daemon', () => {
     expect((run?.bytesPresent ?? 0) + (run?.bytesResumed ?? 0)).toBeGreaterThan(0)
     // what it found is (nearly) all that was on disk at the kill: lost are at most the leaves cut mid-write
     expect(run?.bytesFetched).toBeLessThanOrEqual(total - before + 0.02 * total + 4 * MiB)
+    // the run's seconds per phase: every phase, in order, together within the run's own time
+    expect(Object.keys(run?.phases ?? {})).toEqual(['record', 'dag', 'reconcile', 'space', 'fetch', 'place', 'finish'])
+    const phaseSum = Object.values(run?.phases ?? {}).reduce((a, b) => a + b, 0)
+    expect(phaseSum).toBeGreaterThan(0)
+    expect(phaseSum).toBeLessThanOrEqual((run?.seconds ?? 0) + 0.01)
     const c2 = openCatalog(join(puller.dir, 'catalog.db'))
     const kinds = c2.tasks.events(task.taskId).map((e) => e.kind)
     c2.close()

@@ -29,7 +29,8 @@ export const TaskRunStats = Type.Union([
     bytesLocal: count('Copied from files this node holds'),
     bytesPresent: count('Found in place at the destination'),
     bytesResumed: count('Staged by an earlier run and re-verified'),
-    seconds: Type.Number({ minimum: 0 })
+    seconds: Type.Number({ minimum: 0 }),
+    phases: Type.Optional(Type.Record(Type.String(), Type.Number({ minimum: 0 }), { description: 'Seconds in each phase of the pull this run completed (record, dag, reconcile, space, fetch, place, finish); absent when the quick no-op check answered' }))
   }, closed),
   Type.Null()
 ], { description: 'What the last run of the pull did; null before the first ends' })

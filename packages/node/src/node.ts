@@ -20,6 +20,7 @@ import {
   YAMUX_INITIAL_STREAM_WINDOW, YAMUX_MAX_INBOUND_STREAMS, YAMUX_MAX_READ_BUFFER, YAMUX_MAX_STREAM_WINDOW
 } from './constants.js'
 import { LeafReaderPool } from './leaf-pool.js'
+import { closeConnection, LinkPool } from './link-pool.js'
 import { ferryNoiseCrypto } from './noise-crypto.js'
 import { slabReadOptions } from './tcp-reads.js'
 import { cuttingConnection } from './test-cut.js'
@@ -62,6 +63,8 @@ export interface FerryNodeInit {
   onSourceChanged?: (reason: string) => void
   /** Test hook (test-cut.ts): after this many bytes of leaves served, abort the newest connection carrying blocks, once. */
   cutConnectionAfterBytes?: number
+  /** How long a connection of its own (`dialPeer({ own: true })`) is kept idle for the next; default DEFAULT_LINK_IDLE_MS. */
+  linkIdleMs?: number
   /** Where the test hook says what it cut (the daemon's output). */
   say?: (line: string) => void
 }
@@ -70,8 +73,9 @@ export interface FerryNodeInit {
 export type DialPeerInit = Omit<PeerClientInit, 'peer'> & {
   signal?: AbortSignal
   /**
-   * Open a new connection (libp2p's `force`) that only this client uses, closed when it is closed. Default:
-   * the node's connection to that peer, shared, opened if there is none.
+   * A connection (libp2p's `force`) that only this client uses: an idle one left by an earlier such client
+   * (link-pool.ts), else a new one. Closing the client gives it back to that pool for DEFAULT_LINK_IDLE_MS;
+   * its `discard` closes it. Default: the node's connection to that peer, shared, opened if there is none.
    */
   own?: boolean
   /**
@@ -249,29 +253,43 @@ function dialFailure (err: unknown, ma: Multiaddr, signal: AbortSignal | undefin
   return new FerryError('ERR_NETWORK', `Cannot connect to ${ma.toString()}: ${reason}`, { cause: err, details: { addr: ma.toString() } })
 }
 
+/** A client of its own connection: `close` gives the connection back to the pool, `discard` closes it for good. */
+export type PinnedClient = PeerClient & { discard: () => Promise<void> }
+
 /**
- * A client whose streams all go over `connection` (never another connection to that peer), and which closes
- * it when closed: a pull's extra connections, each carrying its own share of the requests.
+ * A client whose streams all go over `connection` (never another connection to that peer): a pull's extra
+ * connections, each carrying its own share of the requests. Closed after use, it hands the connection to
+ * `pool` for the next such client; `discard` (after a failure on it) closes the connection.
  */
-function pinnedClient (libp2p: Libp2p, connection: Connection, init: PeerClientInit): PeerClient {
+function pinnedClient (libp2p: Libp2p, connection: Connection, init: PeerClientInit, pool: LinkPool): PinnedClient {
   const components: ClientComponents = {
     logger: libp2p.logger,
     dialProtocol: async (_peer, protocols, options) => await connection.newStream(protocols, options)
   }
-  const client = new PeerClient(components, init)
+  const client = new PeerClient(components, init) as PinnedClient
   const closeClient = client.close.bind(client)
-  client.close = async () => {
+  let done = false
+  const end = async (keep: boolean): Promise<void> => {
     await closeClient()
-    await connection.close().catch((err: unknown) => { connection.abort(err instanceof Error ? err : new Error(String(err))) })
+    if (done) return
+    done = true
+    await (keep ? pool.release(connection) : closeConnection(connection))
   }
+  client.close = async () => { await end(true) }
+  client.discard = async () => { await end(false) }
   return client
+}
+
+/** The PeerId string `ma` ends with (checked by peerMultiaddr). */
+function peerOf (ma: Multiaddr): string {
+  return ma.getComponents().findLast((c) => c.name === 'p2p')?.value ?? ''
 }
 
 /**
  * Step 4: the node's `dialPeer` and the verify pool it starts on first use (a pure server never needs it).
  * `close` stops that pool.
  */
-function peerDialer (libp2p: Libp2p, verifyWorkers: number, privateNetwork: boolean): { dialPeer: FerryNode['dialPeer'], close: () => Promise<void> } {
+function peerDialer (libp2p: Libp2p, verifyWorkers: number, privateNetwork: boolean, links: LinkPool): { dialPeer: FerryNode['dialPeer'], close: () => Promise<void> } {
   let verifyPool: VerifyPool | undefined
   return {
     async dialPeer (addr, options = {}) {
@@ -280,15 +298,16 @@ function peerDialer (libp2p: Libp2p, verifyWorkers: number, privateNetwork: bool
       if (verifyWorkers > 0 && clientInit.verify === undefined) verifyPool ??= new VerifyPool({ workers: verifyWorkers })
       const streams = shareOf !== undefined && shareOf > 1 ? Math.ceil(DEFAULT_STREAMS_PER_PEER / shareOf) : undefined
       const init = { verify: verifyPool?.verify, ...(streams !== undefined ? { streams } : {}), ...clientInit, peer: ma }
-      let connection: Connection
+      let connection = own === true ? links.take(peerOf(ma)) : undefined
       try {
-        connection = await libp2p.dial(ma, { signal: signal ?? AbortSignal.timeout(clientInit.timeoutMs ?? 30_000), ...(own === true ? { force: true } : {}) })
+        connection ??= await libp2p.dial(ma, { signal: signal ?? AbortSignal.timeout(clientInit.timeoutMs ?? 30_000), ...(own === true ? { force: true } : {}) })
       } catch (err) {
         throw dialFailure(err, ma, signal, privateNetwork)
       }
-      return own === true ? pinnedClient(libp2p, connection, init) : new PeerClient(libp2p, init)
+      return own === true ? pinnedClient(libp2p, connection, init, links) : new PeerClient(libp2p, init)
     },
     async close () {
+      await links.close()
       await verifyPool?.close()
     }
   }
@@ -310,7 +329,7 @@ export async function createFerryNode (init: FerryNodeInit): Promise<FerryNode> 
   const cores = availableParallelism()
   const { server, catalog, leafPool } = await startServing(libp2p, init, trust, cores)
   const verifyWorkers = Math.min(init.verifyWorkers ?? DEFAULT_VERIFY_WORKERS_PER_NODE, cores - 1)
-  const dialer = peerDialer(libp2p, verifyWorkers, swarmKey !== undefined)
+  const dialer = peerDialer(libp2p, verifyWorkers, swarmKey !== undefined, new LinkPool({ ...(init.linkIdleMs !== undefined ? { idleMs: init.linkIdleMs } : {}) }))
 
   return {
     libp2p,
@@ -324,7 +343,7 @@ export async function createFerryNode (init: FerryNodeInit): Promise<FerryNode> 
     async stop () {
       await server.stop()
       catalog.close()
-      await libp2p.stop()
+      await libp2p.stop() // closes every connection, the pooled idle ones too
       await leafPool?.close()
       await dialer.close()
     }

@@ -15,6 +15,15 @@ import { rejection } from '../../../test/support/unit.js'
 
 afterEach(cleanup)
 
+/** Waits (polling every 50 ms) until `ok()`, failing after `ms`. */
+async function until (ok: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms
+  while (!ok()) {
+    if (Date.now() > end) throw new Error('timed out waiting')
+    await delay(50)
+  }
+}
+
 async function node (home: Home, init: Partial<Parameters<typeof createFerryNode>[0]> = {}): Promise<FerryNode> {
   const n = await createFerryNode({ home, listen: ['/ip4/127.0.0.1/tcp/0'], ...init })
   onCleanup(async () => { await n.stop() })
@@ -54,6 +63,40 @@ describe('createFerryNode', () => {
     expect(paths).toEqual(['', 'notes.txt', 'sub', 'sub/proj.tif', 'volume.raw'])
     expect(server.server.stats.blocksSent).toBe(scan.leaves.length + volumeLeaves.length)
   })
+
+  it('keeps a connection of its own for the next such client; one discarded after a failure, or idle too long, is closed', async () => {
+    const { home, dir, scan, server, clientHome } = await served()
+    const client = await node(clientHome, { listen: [], linkIdleMs: 1500 })
+    await trustPeer(home, clientHome.peerId.toString())
+    const addr = server.addrs()[0]!
+    const ids = (): string[] => client.libp2p.getConnections(server.peerId).map((c) => c.id).sort()
+    const volume = await fs.readFile(path.join(dir, 'volume.raw'))
+    const firstLeaf = async (peer: Awaited<ReturnType<FerryNode['dialPeer']>>): Promise<void> => {
+      const r = await peer.get(scan.files.get('volume.raw')![0]!)
+      expect(r.status === 'ok' && Buffer.from(r.bytes).equals(volume.subarray(0, r.bytes.length))).toBe(true)
+    }
+    const shared = await client.dialPeer(addr)
+    await firstLeaf(shared)
+    const a = await client.dialPeer(addr, { own: true })
+    await firstLeaf(a)
+    const two = ids()
+    expect(two).toHaveLength(2)
+    await a.close()
+    expect(ids()).toEqual(two) // kept, idle
+    const b = await client.dialPeer(addr, { own: true }) as Awaited<ReturnType<FerryNode['dialPeer']>> & { discard: () => Promise<void> }
+    expect(ids()).toEqual(two) // the idle one, not a new dial
+    await firstLeaf(b)
+    await b.discard()
+    await until(() => ids().length === 1)
+    const c = await client.dialPeer(addr, { own: true })
+    await firstLeaf(c)
+    const again = ids()
+    expect(again).toHaveLength(2)
+    expect(again.filter((id) => !two.includes(id))).toHaveLength(1) // a new connection
+    await c.close()
+    await until(() => ids().length === 1, 10_000) // closed once idle for linkIdleMs
+    await shared.close()
+  }, 30_000)
 
   it('refuses an untrusted peer with zero data bytes and tells it what to do', async () => {
     const { home, scan, server, clientHome, client } = await served()

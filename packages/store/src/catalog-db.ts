@@ -7,6 +7,12 @@
  * (a writer waits for another instead of failing), every write in a `BEGIN IMMEDIATE` transaction (takes the
  * write lock up front, so no deadlock on lock upgrade) and `synchronous = FULL` (a committed transaction
  * survives power loss; cheap here because writes are batched).
+ *
+ * `relaxed` commits without the fsync (`synchronous = NORMAL` for that call): for writes a power cut may
+ * lose because they are redone or only informational (a pull's phase marks, a task's progress counters and
+ * event log lines). Such a commit survives the process being killed (it is in the WAL, in the kernel's
+ * cache); in WAL mode the database stays a prefix of its commits, and the next FULL commit makes every
+ * earlier one durable with it. One fsync of the WAL costs 7 ms here, blocking the event loop (docs/benchmarks.md).
  */
 import Database from 'better-sqlite3'
 import { FerryError, fromSystemError, errorMessage } from '@ferry/errors'
@@ -46,6 +52,11 @@ export interface CatalogDb {
   readonly migrated: readonly number[]
   /** Runs `fn`, turning a SQLite error into a FerryError naming the catalog. */
   guard: <T>(fn: () => T) => T
+  /**
+   * Runs `fn` (its own transactions or single statements) under `guard`, committing without an fsync: for
+   * writes whose loss in a power cut is harmless (redone, or informational). Not for a state others rely on.
+   */
+  relaxed: <T>(fn: () => T) => T
   /** ERR_PERMISSION if the catalog is open read-only. */
   requireWritable: (action: string) => void
   close: () => void
@@ -166,11 +177,24 @@ export function openDatabase (file: string, options: DatabaseOptions = {}): Cata
       throw fromSqliteError(err, what)
     }
   }
+  let relaxedDepth = 0
+  const relaxed = <T>(fn: () => T): T => guard(() => {
+    // nested calls (a relaxed write inside another) leave the outer one to restore FULL
+    if (db.inTransaction || relaxedDepth > 0) return fn()
+    relaxedDepth++
+    db.pragma('synchronous = NORMAL')
+    try {
+      return fn()
+    } finally {
+      relaxedDepth--
+      db.pragma('synchronous = FULL')
+    }
+  })
   const requireWritable = (action: string): void => {
     if (readonly) throw new FerryError('ERR_PERMISSION', `Cannot ${action}: ${file} is open read-only`)
   }
   const close = (): void => {
     if (db.open) db.close()
   }
-  return { db, file, readonly, schemaVersion: schema.version, migrated: schema.migrated, guard, requireWritable, close }
+  return { db, file, readonly, schemaVersion: schema.version, migrated: schema.migrated, guard, relaxed, requireWritable, close }
 }

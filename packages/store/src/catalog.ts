@@ -167,10 +167,10 @@ export function openCatalog (file: string, options: CatalogOptions = {}): Catalo
     rootCollections: scans.rootCollections,
     getSource: leafIndex.get,
     removeStaleImports: scans.removeStaleImports,
-    pulls: createPullJournal(h.db, h.guard),
+    pulls: createPullJournal(h.db, h.guard, h.relaxed),
     tasks: openTaskStore(h),
     subscriptions: openSubscriptionStore(h),
-    placed: createPlacedFiles(h.db, h.guard),
+    placed: createPlacedFiles(h.db, h.guard, h.relaxed),
     open: openOpenScans(h, leafIndex, nodes),
     followed: openFollowedFiles(h),
     batch: (fn) => {

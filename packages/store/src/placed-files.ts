@@ -23,11 +23,15 @@ export interface PlacedFiles {
 
 interface PlacedRow { size: number, mtime_ms: number, ctime_ms: number, ino: number }
 
-export function createPlacedFiles (db: BetterSqlite3.Database, guard: <T>(fn: () => T) => T): PlacedFiles {
+/**
+ * The table over the catalog's handle; `record` is a `relaxed` commit (a row lost in a power cut only
+ * means that file is hashed by the next pull instead of trusted).
+ */
+export function createPlacedFiles (db: BetterSqlite3.Database, guard: <T>(fn: () => T) => T, relaxed: <T>(fn: () => T) => T = guard): PlacedFiles {
   let select: BetterSqlite3.Statement | undefined
   return {
     record: (files) => {
-      guard(() => db.transaction(() => {
+      relaxed(() => db.transaction(() => {
         const put = db.prepare('INSERT INTO placed_files (path, size, mtime_ms, ctime_ms, ino) VALUES (?, ?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET size = excluded.size, mtime_ms = excluded.mtime_ms, ctime_ms = excluded.ctime_ms, ino = excluded.ino')
         for (const f of files) put.run(f.path, f.size, f.mtimeMs, f.ctimeMs, f.ino)
       }).immediate())

@@ -30,9 +30,11 @@ export interface PullJournal {
   progress: (pullId: number) => Map<string, Uint8Array>
   /**
    * Records progress in one transaction: bitmaps of staged files, files now in place (rows removed) and
-   * bytes fetched since the last checkpoint. Call only after the data it describes is fsynced.
+   * bytes fetched since the last checkpoint. Call only after the data it describes is fsynced, or with
+   * `durable: false` (a relaxed commit) when that data was not fsynced either: a resumed pull re-verifies
+   * what the bitmaps say is staged, so after a power cut they only save re-fetching. Default durable.
    */
-  checkpoint: (pullId: number, update: { files?: Iterable<[string, Uint8Array]>, done?: Iterable<string>, bytesFetched?: number }) => void
+  checkpoint: (pullId: number, update: { files?: Iterable<[string, Uint8Array]>, done?: Iterable<string>, bytesFetched?: number, durable?: boolean }) => void
   finish: (pullId: number, state: PullState) => void
 }
 
@@ -42,11 +44,16 @@ function toRecord (r: PullRow): PullRecord {
   return { id: r.id, root: r.root, dest: r.dest, state: r.state, created: r.created, updated: r.updated, bytesFetched: r.bytes_fetched, ...(r.phase != null ? { phase: r.phase } : {}) }
 }
 
-export function createPullJournal (db: BetterSqlite3.Database, guard: <T>(fn: () => T) => T): PullJournal {
+/**
+ * The journal over the catalog's handle. The row, its phase marks and its end are `relaxed` commits (no
+ * fsync): after a power cut the pull redoes a phase whose mark was lost, and the checkpoints (durable) say
+ * what is safely staged.
+ */
+export function createPullJournal (db: BetterSqlite3.Database, guard: <T>(fn: () => T) => T, relaxed: <T>(fn: () => T) => T = guard): PullJournal {
   const select = (root: string, dest: string): PullRow | undefined =>
     db.prepare('SELECT * FROM pulls WHERE root = ? AND dest = ?').get(root, dest) as PullRow | undefined
   return {
-    open: (root, dest) => guard(() => db.transaction(() => {
+    open: (root, dest) => relaxed(() => db.transaction(() => {
       const now = Date.now()
       const existing = select(root.toString(), dest)
       if (existing != null) {
@@ -64,7 +71,7 @@ export function createPullJournal (db: BetterSqlite3.Database, guard: <T>(fn: ()
       const row = db.prepare('SELECT * FROM pulls WHERE id = ?').get(pullId) as PullRow | undefined
       return row == null ? undefined : toRecord(row)
     }),
-    phaseDone: (pullId, phase) => { guard(() => db.prepare('UPDATE pulls SET phase = ?, updated = ? WHERE id = ?').run(phase, Date.now(), pullId)) },
+    phaseDone: (pullId, phase) => { relaxed(() => db.prepare('UPDATE pulls SET phase = ?, updated = ? WHERE id = ?').run(phase, Date.now(), pullId)) },
     progress: (pullId) => guard(() => {
       const out = new Map<string, Uint8Array>()
       for (const r of db.prepare('SELECT path, done FROM pull_files WHERE pull_id = ?').iterate(pullId) as Iterable<{ path: string, done: Buffer }>) {
@@ -73,7 +80,7 @@ export function createPullJournal (db: BetterSqlite3.Database, guard: <T>(fn: ()
       return out
     }),
     checkpoint: (pullId, update) => {
-      guard(() => db.transaction(() => {
+      (update.durable === false ? relaxed : guard)(() => db.transaction(() => {
         const put = db.prepare('INSERT INTO pull_files (pull_id, path, done) VALUES (?, ?, ?) ON CONFLICT (pull_id, path) DO UPDATE SET done = excluded.done')
         for (const [path, bitmap] of update.files ?? []) put.run(pullId, path, Buffer.from(bitmap.buffer, bitmap.byteOffset, bitmap.byteLength))
         const del = db.prepare('DELETE FROM pull_files WHERE pull_id = ? AND path = ?')
@@ -82,7 +89,7 @@ export function createPullJournal (db: BetterSqlite3.Database, guard: <T>(fn: ()
       }).immediate())
     },
     finish: (pullId, state) => {
-      guard(() => {
+      relaxed(() => {
         db.transaction(() => {
           db.prepare('UPDATE pulls SET state = ?, updated = ? WHERE id = ?').run(state, Date.now(), pullId)
           if (state === 'complete') db.prepare('DELETE FROM pull_files WHERE pull_id = ?').run(pullId)

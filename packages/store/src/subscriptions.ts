@@ -146,7 +146,9 @@ export function openSubscriptionStore (h: CatalogDb): SubscriptionStore {
       st.reserve.run(id, scan.root, scan.name, dir, scan.peer, Date.now())
       return { scan: toScan(st.scan.get(id, scan.root) as ScanRow), existing: false }
     }),
-    setTask: (id, root, taskId) => { write(() => st.setTask.run(taskId, id, root)) },
+    // relaxed: a link lost in a power cut leaves the scan `withoutTask`, which the service queues again (a
+    // live task is found, not doubled; an ended one gets a new task, whose pull finds the scan in place)
+    setTask: (id, root, taskId) => { h.relaxed(() => { write(() => st.setTask.run(taskId, id, root)) }) },
     withoutTask: (id) => guard(() => (st.withoutTask.all(id) as ScanRow[]).map(toScan)),
     counts: (id) => guard(() => {
       const out: SubscriptionCounts = { scans: 0, none: 0, QUEUED: 0, ACTIVE: 0, SUCCEEDED: 0, FAILED: 0, CANCELLED: 0 }

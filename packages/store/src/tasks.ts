@@ -24,7 +24,15 @@ export interface TaskFileFailure {
 }
 
 /** Byte counts of the last run of a task's pull (what that run fetched, found in place, resumed). */
-export interface TaskRunStats { bytesFetched: number, bytesLocal: number, bytesPresent: number, bytesResumed: number, seconds: number }
+export interface TaskRunStats {
+  bytesFetched: number
+  bytesLocal: number
+  bytesPresent: number
+  bytesResumed: number
+  seconds: number
+  /** Seconds in each pull phase the run completed (the `seconds` of PullResult.phaseTimes); absent for a no-op run. */
+  phases?: Record<string, number>
+}
 
 /** The counters of a task, as the activity view shows them (entries, bytes). */
 export interface TaskCounters {
@@ -118,7 +126,12 @@ export interface TaskStore {
   /** QUEUED and ACTIVE tasks, oldest request first: what a runner has to do. */
   live: () => TaskRecord[]
   update: (taskId: string, patch: TaskPatch) => void
-  /** QUEUED -> ACTIVE if it is still QUEUED: true for the one runner that got it. */
+  /**
+   * `update` as a relaxed commit (no fsync; catalog-db.ts): for a running task's counters, which a power
+   * cut may take back to an earlier snapshot. Conditions and ends go through `update`.
+   */
+  progress: (taskId: string, patch: TaskPatch) => void
+  /** QUEUED -> ACTIVE if it is still QUEUED: true for the one runner that got it (a relaxed commit). */
   claim: (taskId: string) => boolean
   /**
    * Replaces the entries that did not succeed with `failures` (paths still failing keep counting attempts;
@@ -126,7 +139,10 @@ export interface TaskStore {
    */
   setFailures: (taskId: string, failures: Array<{ path: string, code: string, message: string }>) => void
   failures: (taskId: string, options?: { limit?: number, offset?: number }) => TaskFileFailure[]
-  /** Appends an event; the log keeps the last EVENTS_KEPT plus the first and last of each kind. */
+  /**
+   * Appends an event (a relaxed commit: a power cut may lose the last lines, never the task's condition);
+   * the log keeps the last EVENTS_KEPT plus the first and last of each kind.
+   */
   addEvent: (taskId: string, kind: string, message: string, data?: Record<string, unknown>) => TaskEvent
   /** Events oldest first, those with id > `after` (default all), at most `limit` (default 1000). */
   events: (taskId: string, options?: { after?: number, limit?: number }) => TaskEvent[]
@@ -261,6 +277,20 @@ function toEvent (r: EventRow): TaskEvent {
   return { id: r.id, taskId: r.task_id, time: iso(r.time), kind: r.kind, message: r.message, data: r.data == null ? null : JSON.parse(r.data) as Record<string, unknown> }
 }
 
+/** Writes `patch` to the task's row (and `updated`), inside the caller's transaction. */
+function applyPatch (db: CatalogDb['db'], taskId: string, patch: TaskPatch): void {
+  const sets: string[] = ['updated = ?']
+  const values: unknown[] = [Date.now()]
+  for (const [key, value] of Object.entries(patch)) {
+    const column = PATCH_COLUMNS[key as keyof TaskPatch]
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a patch built by spreading may carry undefined values and other keys
+    if (column == null || value === undefined) continue
+    sets.push(`${column[0]} = ?`)
+    values.push(column[1](value))
+  }
+  db.prepare(`UPDATE tasks SET ${sets.join(', ')} WHERE id = ?`).run(...values, taskId)
+}
+
 /** The task store over the catalog's handle. */
 export function openTaskStore (h: CatalogDb): TaskStore {
   const { db, guard } = h
@@ -294,19 +324,10 @@ export function openTaskStore (h: CatalogDb): TaskStore {
       return wanted == null ? rows : rows.filter((t) => wanted.includes(t.condition))
     }),
     live: () => guard(() => (st.live.all() as TaskRow[]).map(toRecord)),
-    update: (taskId, patch) => {
-      const sets: string[] = ['updated = ?']
-      const values: unknown[] = [Date.now()]
-      for (const [key, value] of Object.entries(patch)) {
-        const column = PATCH_COLUMNS[key as keyof TaskPatch]
-        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a patch built by spreading may carry undefined values and other keys
-        if (column == null || value === undefined) continue
-        sets.push(`${column[0]} = ?`)
-        values.push(column[1](value))
-      }
-      write(() => db.prepare(`UPDATE tasks SET ${sets.join(', ')} WHERE id = ?`).run(...values, taskId))
-    },
-    claim: (taskId) => write(() => st.claim.run(Date.now(), taskId).changes === 1),
+    update: (taskId, patch) => { write(() => applyPatch(db, taskId, patch)) },
+    progress: (taskId, patch) => { h.relaxed(() => { write(() => applyPatch(db, taskId, patch)) }) },
+    // relaxed: a claim lost in a power cut leaves the task QUEUED, claimed again at the next start
+    claim: (taskId) => h.relaxed(() => write(() => st.claim.run(Date.now(), taskId).changes === 1)),
     setFailures: (taskId, failures) => {
       write(() => {
         const now = Date.now()
@@ -317,7 +338,7 @@ export function openTaskStore (h: CatalogDb): TaskStore {
     },
     failures: (taskId, options = {}) => guard(() => (st.failures.all(taskId, options.limit ?? 1000, options.offset ?? 0) as Array<{ path: string, code: string, message: string, at: number, attempts: number }>)
       .map((r) => ({ path: r.path, code: r.code, message: r.message, when: iso(r.at), attempts: r.attempts }))),
-    addEvent: (taskId, kind, message, data) => write(() => {
+    addEvent: (taskId, kind, message, data) => h.relaxed(() => write(() => {
       const now = Date.now()
       const id = Number(st.addEvent.run(taskId, now, kind, message, data == null ? null : JSON.stringify(data)).lastInsertRowid)
       const added = (eventCount.get(taskId) ?? PRUNE_SLACK) + 1 // unknown = check on the first event
@@ -325,8 +346,9 @@ export function openTaskStore (h: CatalogDb): TaskStore {
         if ((st.countEvents.get(taskId) as { n: number }).n > TASK_EVENTS_KEPT + PRUNE_SLACK) st.pruneEvents.run({ task: taskId, keep: TASK_EVENTS_KEPT })
         eventCount.set(taskId, 0)
       } else eventCount.set(taskId, added)
+      if (kind === 'ended') eventCount.delete(taskId) // a task that runs again checks its count on its next event
       return { id, taskId, time: iso(now), kind, message, data: data ?? null }
-    }),
+    })),
     events: (taskId, options = {}) => guard(() => (st.events.all(taskId, options.after ?? 0, options.limit ?? 1000) as EventRow[]).map(toEvent))
   }
 }

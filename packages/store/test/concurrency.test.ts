@@ -92,3 +92,49 @@ describe('two processes on one home', () => {
     await home.close()
   })
 })
+
+// Runs in a child process: relaxed commits (no fsync) of a pull's journal and a task's progress and events,
+// then the process kills itself with SIGKILL, closing nothing.
+const RELAXED_CHILD = `
+import { openCatalog } from '@ferry/store'
+import { CID } from 'multiformats/cid'
+import { sha256 } from 'multiformats/hashes/sha2'
+const [dir] = process.argv.slice(1)
+const catalog = openCatalog(dir + '/catalog.db')
+const root = CID.createV1(0x70, await sha256.digest(new TextEncoder().encode('root')))
+const pull = catalog.pulls.open(root, '/dest')
+catalog.pulls.phaseDone(pull.id, 'dag')
+catalog.placed.record([{ path: '/dest/f', size: 4, mtimeMs: 1, ctimeMs: 2, ino: 3 }])
+const { task } = catalog.tasks.create({ taskId: 't1', root: root.toString(), destination: '/dest', sources: ['/ip4/127.0.0.1/tcp/1'], deadline: Date.now() + 60_000 })
+catalog.tasks.progress(task.taskId, { succeeded: 7, bytesTransferred: 123 })
+for (let i = 0; i < 3; i++) catalog.tasks.addEvent(task.taskId, 'note', 'line ' + i)
+process.kill(process.pid, 'SIGKILL')
+`
+
+describe('relaxed commits', () => {
+  it('survive the process being killed with SIGKILL: journal phase, placed file, task progress and events', async () => {
+    const dir = await tempDir()
+    await (await initHome(dir)).close()
+    const child = await new Promise<{ signal: NodeJS.Signals | null, stderr: string }>((resolve, reject) => {
+      const c = spawn(process.execPath, ['--input-type=module', '-e', RELAXED_CHILD, dir], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'pipe'] })
+      let stderr = ''
+      c.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+      c.on('error', reject)
+      c.on('close', (_code, signal) => { resolve({ signal, stderr }) })
+    })
+    expect(child).toEqual({ signal: 'SIGKILL', stderr: '' })
+    const home = await openHome(dir)
+    try {
+      const pull = home.catalog.pulls.getById(1)
+      expect(pull).toMatchObject({ dest: '/dest', state: 'active', phase: 'dag' })
+      expect(home.catalog.placed.trusted('/dest/f', { size: 4, mtimeMs: 1, ctimeMs: 2, ino: 3 })).toBe(true)
+      expect(home.catalog.tasks.get('t1')).toMatchObject({ condition: 'QUEUED', succeeded: 7, bytesTransferred: 123 })
+      expect(home.catalog.tasks.events('t1').map((e) => e.message)).toEqual(['line 0', 'line 1', 'line 2'])
+    } finally {
+      await home.close()
+    }
+    const db = new Database(path.join(dir, 'catalog.db'))
+    expect(db.pragma('integrity_check', { simple: true })).toBe('ok')
+    db.close()
+  }, 30_000)
+})

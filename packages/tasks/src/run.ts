@@ -82,13 +82,13 @@ async function runPull (ctx: RunContext, task: TaskRecord, deadline: number, sig
   const timer = left <= MAX_TIMER_MS ? setTimeout(() => { byDeadline.abort() }, left) : undefined
   const tally = createTally(task, task.activeMs, (kind, message, data) => { ctx.log(task.taskId, kind, message, data) })
   const persist = (): void => {
-    ctx.store.update(task.taskId, tally.snapshot())
+    ctx.store.progress(task.taskId, tally.snapshot())
     const now = ctx.store.get(task.taskId)
     if (now != null) ctx.notify(now)
   }
   const persister = setInterval(() => { if (tally.dirty) persist() }, ctx.persistMs)
   persister.unref()
-  ctx.store.update(task.taskId, { attempts: task.attempts + 1, ...(task.started == null ? { started: Date.now() } : {}) })
+  ctx.store.progress(task.taskId, { attempts: task.attempts + 1, ...(task.started == null ? { started: Date.now() } : {}) })
   ctx.log(task.taskId, 'attempt', `run ${task.attempts + 1}: pulling from ${task.sources.length} source${task.sources.length === 1 ? '' : 's'}`, { attempt: task.attempts + 1 })
   const connections = ctx.connections ?? DEFAULT_CONNECTIONS
   try {
@@ -125,7 +125,8 @@ async function runPull (ctx: RunContext, task: TaskRecord, deadline: number, sig
 function resultPatch (ctx: RunContext, task: TaskRecord, result: PullResult): TaskPatch {
   const notPlaced = result.problems.filter((p) => p.code !== 'ERR_MISSING_AT_SOURCE')
   ctx.store.setFailures(task.taskId, result.problems)
-  const lastRun = { bytesFetched: result.bytesFetched, bytesLocal: result.bytesLocal, bytesPresent: result.bytesPresent, bytesResumed: result.bytesResumed, seconds: Number(result.seconds.toFixed(3)) }
+  const phases = result.phaseTimes !== undefined ? { phases: Object.fromEntries(Object.entries(result.phaseTimes).map(([k, v]) => [k, Number(v.seconds.toFixed(4))])) } : {}
+  const lastRun = { bytesFetched: result.bytesFetched, bytesLocal: result.bytesLocal, bytesPresent: result.bytesPresent, bytesResumed: result.bytesResumed, seconds: Number(result.seconds.toFixed(3)), ...phases }
   const collection = task.collection ?? (result.complete ? ctx.home.catalog.getScan(task.root)?.collection ?? null : null)
   return {
     condition: result.complete ? 'SUCCEEDED' : 'FAILED',

@@ -150,7 +150,7 @@ export class PeerLink {
     this.peer = undefined
     this.redialNow = this.status === 'up'
     this.status = 'down'
-    peer?.close().catch(() => {})
+    ;(peer?.discard ?? peer?.close)?.call(peer).catch(() => {})
     const message = err instanceof Error ? err.message : String(err)
     this.emit({ type: 'pull:connection', peer: this.owner.name, label: this.owner.spec.label, connection: this.index, state: 'down', message })
   }

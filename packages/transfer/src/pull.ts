@@ -41,9 +41,10 @@ function stopsAfter (ctx: PullContext, phase: PullPhase): boolean {
 }
 
 async function runPhases (ctx: PullContext): Promise<PullResult> {
+  // the record's time includes the quick no-op check's (absent when that check answered)
+  const clock = phaseClock()
   const noop = await quickNoop(ctx)
   if (noop !== undefined) return noop
-  const clock = phaseClock()
   const rec = await recordPhase(ctx)
   // the journal row exists once the record verified: nothing before it is worth resuming
   const pullId = ctx.catalog.pulls.open(ctx.root, ctx.dest).id

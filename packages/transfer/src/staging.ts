@@ -228,7 +228,8 @@ export class Staging {
     this.journal.checkpoint(this.pullId, {
       files: snapshot.filter(([p]) => !placedPaths.has(p)),
       done: placedPaths,
-      bytesFetched: fetched
+      bytesFetched: fetched,
+      durable: this.fsync // without fsync the staged data is in the page cache only: no point in an fsync of its journal
     })
     return { bytes, placed, conflicts }
   }

@@ -30,13 +30,19 @@ export interface BlockPeer {
   get: (cid: CID, options?: { signal?: AbortSignal }) => Promise<BlockResult>
   getScan: (root: CID, options?: { signal?: AbortSignal }) => Promise<{ record: ScanInfo, entries: AsyncIterable<ScanEntryInfo> }>
   close: () => Promise<void>
+  /**
+   * Closes a connection of its own (ConnectOptions.own) for good after a failure on it, where `close`
+   * may keep it for the next pull; absent: `close` does.
+   */
+  discard?: () => Promise<void>
 }
 
 /** How a pull asks for a connection to a source. */
 export interface ConnectOptions {
   /**
-   * A connection of its own (a new TCP connection, not shared with other clients of that peer), closed with
-   * the BlockPeer: the pull's extra connections to one source (PullOptions.connections).
+   * A connection of its own (a TCP connection not shared with other clients of that peer, perhaps one an
+   * earlier pull left idle), given up with the BlockPeer: the pull's extra connections to one source
+   * (PullOptions.connections).
    */
   own?: boolean
 }
@@ -110,7 +116,7 @@ export interface PullResult {
   phase?: PullPhase
   /**
    * Per phase this run went through: wall seconds, and CPU seconds of the whole process (every thread) meanwhile.
-   * Absent for a fast no-op (no phase ran).
+   * The record's includes the quick no-op check. Absent for a fast no-op (no phase ran).
    */
   phaseTimes?: Partial<Record<PullPhase, PhaseTime>>
 }
