@@ -280,6 +280,26 @@ describe('ferry pull --collection --follow', () => {
     expect(hashTree(join(dest, 'scan5'))).toEqual(hashTree(src))
   })
 
+  it('--idle runs from the last scan done: a next scan started soon after a long one was sealed is followed too', async () => {
+    // the first scan stays open longer than the idle time; the second starts 1 s after the first is sealed
+    const srcs = [join(tmp, 'idle1'), join(tmp, 'idle2')]
+    const dest = join(tmp, 'dest-idle')
+    const f = follow(B.dir, dest, dA.addr, ['--idle', '8'], 'idle')
+    for (const [i, src] of srcs.entries()) {
+      mkdirSync(src, { recursive: true })
+      expect((await ferry(['watch', src, '--collection', 'idle', '--name', `idle${i + 1}`, '--settle', '0.5', '--home', A.dir])).code).toBe(0)
+      writeFileSync(join(src, 'a.bin'), bytes(100_000 + i, `idle${i}`))
+      await until(async () => existsSync(join(dest, `idle${i + 1}`, 'a.bin')) ? true : undefined, 60_000, `idle${i + 1}/a.bin at the follower`)
+      if (i === 0) await new Promise((resolve) => setTimeout(resolve, 10_000))
+      expect((await ferry(['seal', '--collection', 'idle', '--name', `idle${i + 1}`, '--home', A.dir])).code).toBe(0)
+      if (i === 0) await new Promise((resolve) => setTimeout(resolve, 1000))
+    }
+    const r = await f.exited
+    expect(r.code, r.stderr).toBe(0)
+    expect(json(r).scans.map((s: { name: string }) => s.name).sort()).toEqual(['idle1', 'idle2'])
+    for (const [i, src] of srcs.entries()) expect(hashTree(join(dest, `idle${i + 1}`))).toEqual(hashTree(src))
+  })
+
   it('a relay following from the origin serves the open scan on: a third node follows it there, verified as the origin\'s', async () => {
     const R = await initTestHome(tmp, 'relay2')
     const E = await initTestHome(tmp, 'far')

@@ -79,7 +79,7 @@ export function followCollection (init: FollowCollectionInit): CollectionFollowe
   return { status: () => [...ctx.followers.values()].map((f) => f.status()), done }
 }
 
-/** Resolves once every scan is done and nothing new came for `idleMs` (never without it). */
+/** Resolves once every scan is done and, since the last was done or seen, nothing new came for `idleMs` (never without it). */
 async function untilIdle (ctx: Ctx): Promise<FollowScanResult[]> {
   const { idleMs } = ctx.init
   for (;;) {
@@ -158,6 +158,9 @@ function learn (ctx: Ctx, row: Pick<RemoteCatalogRow, 'root' | 'collection' | 'n
 function track (ctx: Ctx, p: Promise<FollowScanResult>): void {
   ctx.lastNews = Date.now()
   const t = p.then((r) => {
+    // the idle time runs from the last scan done, not from the last one seen: a visit's next scan often
+    // starts a while after the previous one was first seen
+    ctx.lastNews = Date.now()
     ctx.roots.add(r.root)
     ctx.results.push(r)
     return r
