@@ -281,7 +281,8 @@ describe('ferry pull --collection --follow', () => {
   })
 
   it('--idle runs from the last scan done: a next scan started soon after a long one was sealed is followed too', async () => {
-    // the first scan stays open longer than the idle time; the second starts 1 s after the first is sealed
+    // the first scan stays open longer than the idle time; the second starts 1 s after the follower has
+    // verified the first's seal
     const srcs = [join(tmp, 'idle1'), join(tmp, 'idle2')]
     const dest = join(tmp, 'dest-idle')
     const f = follow(B.dir, dest, dA.addr, ['--idle', '8'], 'idle')
@@ -292,7 +293,10 @@ describe('ferry pull --collection --follow', () => {
       await until(async () => existsSync(join(dest, `idle${i + 1}`, 'a.bin')) ? true : undefined, 60_000, `idle${i + 1}/a.bin at the follower`)
       if (i === 0) await new Promise((resolve) => setTimeout(resolve, 10_000))
       expect((await ferry(['seal', '--collection', 'idle', '--name', `idle${i + 1}`, '--home', A.dir])).code).toBe(0)
-      if (i === 0) await new Promise((resolve) => setTimeout(resolve, 1000))
+      if (i > 0) continue
+      // the next scan starts 1 s after the follower is done with this one (well inside the idle time)
+      await until(async () => /idle1: sealed into \S+, verified/.test(f.stderr()) ? true : undefined, 60_000, 'idle1 sealed at the follower')
+      await new Promise((resolve) => setTimeout(resolve, 1000))
     }
     const r = await f.exited
     expect(r.code, r.stderr).toBe(0)
