@@ -9,10 +9,11 @@
  *    then `ferry pull <root> <dest> --from <daemon> --json --home B` and `rsync -a -e ssh host:<dataset>/
  *    <dest>/` into fresh destinations, each first every other round. Ferry's JSON must say complete with
  *    bytesFetched = bytes; both destinations must hold the dataset's files and bytes.
- * 2. No-op: the same two commands again into the now complete destinations (Ferry with the same home B),
- *    same order. Ferry must fetch nothing.
- *    Destinations and home B are removed after each round; `sync` runs after every copy (outside the
- *    timing), so no run pays for the previous one's write-back.
+ * 2. No-op: right after each full copy, the same command again into the now complete destination (Ferry
+ *    with the same home B). Ferry must fetch nothing. Then that destination is removed (and `sync`) before
+ *    the other tool runs, so that neither runs with the other's copy in the page cache; home B is removed
+ *    after each round; `sync` runs after every copy (outside the timing), so no run pays for the previous
+ *    one's write-back.
  * 3. kill -9 at ~50%, once per dataset: a pull into a fresh destination with a fresh home B is killed with
  *    SIGKILL when the bytes allocated under the destination (`.ferry-partial/` included) reach half the
  *    dataset; then the same command again. Reported: the second run's bytesFetched against the bytes that
@@ -285,17 +286,20 @@ async function compare (name, def, env, ctx) {
     for (const d of Object.values(dests)) rmSync(d, { recursive: true, force: true })
     capture('sync', [])
     try {
+      // each tool's full copy and no-op, then its destination removed before the other tool runs: the second
+      // tool of a round paid 3-6 s more system time when the first one's 2 GB were still in the page cache
+      // (docs/benchmarks.md, "Pinned pull on a quiet machine, after session 6's merges")
       for (const tool of roundOrder(r)) {
         ensureWarm(dataset, cache)
         const run = await runOnce(tool, 'full', dataset, scan, dests[tool], home, env, ctx)
         full[tool].push({ round: r, ...run })
         line('full', r, tool, run)
-        capture('sync', []) // the next run does not pay for this one's write-back
-      }
-      for (const tool of roundOrder(r)) {
-        const run = await runOnce(tool, 'noop', dataset, scan, dests[tool], home, env, ctx)
-        noop[tool].push({ round: r, ...run })
-        line('noop', r, tool, run)
+        capture('sync', []) // the no-op does not pay for this copy's write-back
+        const again = await runOnce(tool, 'noop', dataset, scan, dests[tool], home, env, ctx)
+        noop[tool].push({ round: r, ...again })
+        line('noop', r, tool, again)
+        rmSync(dests[tool], { recursive: true, force: true })
+        capture('sync', [])
       }
     } finally {
       for (const d of Object.values(dests)) rmSync(d, { recursive: true, force: true })
