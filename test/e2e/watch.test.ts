@@ -244,6 +244,8 @@ describe('ferry watch, ferry seal', () => {
     mkdirSync(join(dir, 'raw'), { recursive: true })
     const w = await ferry(['watch', dir, '--collection', 'live', '--name', 'scan4', '--settle', '30', '--json', '--home', A.dir])
     expect(w.code, w.stderr).toBe(0)
+    const shown = await ferry(['watches', '--json', '--home', A.dir])
+    expect(json(shown).watches.find((x: { name: string }) => x.name === 'scan4')).toMatchObject({ closeEvents: true })
     const entries = async (rel: string): Promise<PublishedEntry[]> => (await published(A.dir, 'live', 'scan4')).filter((e) => e.path === rel)
     // 9 pieces of 256 KiB over ~4 s through one open descriptor
     const frame = join(dir, 'raw', 'frame 0001\n.h5') // a space and a newline in the name: parsed exactly
@@ -282,6 +284,8 @@ describe('ferry watch, ferry seal', () => {
     expect(e.cid.toString()).toBe(await importerCid(join(dir, 'a.bin')))
     expect(dD.output()).toMatch(/no close events \(inotifywait exited \(code 1\): Failed to watch .*upper limit on inotify watches reached!\); files are published once unchanged for the settle time/)
     expect(dD.child.exitCode).toBe(null)
+    const shown = await ferry(['watches', '--home', D.dir])
+    expect(shown.stdout).toMatch(/live\/scan5 .* published after 0\.5 s unchanged \(no close events: see the daemon's log\)/)
     await dD.stop()
   })
 })

@@ -160,6 +160,7 @@ export const Watch = Type.Object({
   key: Type.String({ description: 'The open scan\'s identifier (docs/format.md, "Signed open-scan entries")' }),
   published: Type.Integer({ minimum: 0, description: 'Files published so far, every version counted' }),
   pending: Type.Integer({ minimum: 0, description: 'Files waiting to settle' }),
+  closeEvents: Type.Boolean({ description: 'Files are published as their writer closes them (inotifywait); false: only once unchanged for settleMs (the daemon log says why)' }),
   reports: Type.Array(WatchReportBody, { description: 'The newest changes reported (files rewritten after they were published)' })
 }, { ...closed, description: 'A watch' })
 

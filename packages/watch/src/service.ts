@@ -26,6 +26,11 @@ export interface WatchInfo extends WatchRecord {
   published: number
   /** Files waiting to settle. */
   pending: number
+  /**
+   * Whether files are published as their writer closes them (inotifywait running); false: only once
+   * unchanged for the settle time (no inotifywait, or it failed: the daemon's log says why).
+   */
+  closeEvents: boolean
   reports: WatchReport[]
 }
 
@@ -96,7 +101,7 @@ async function stopWatch (r: Running): Promise<void> {
 
 function info (r: Running, d: DaemonContext): WatchInfo {
   const open = d.home.catalog.open.find(r.record.collection, r.record.name) ?? r.open
-  return { ...r.record, key: open.key.toString(), published: open.published, pending: r.tree.pending, reports: [...r.reports] }
+  return { ...r.record, key: open.key.toString(), published: open.published, pending: r.tree.pending, closeEvents: r.tree.closeEvents, reports: [...r.reports] }
 }
 
 /** The control of a started service. */

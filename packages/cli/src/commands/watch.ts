@@ -8,7 +8,7 @@ import { daemonApi } from '../peers.js'
 /** Longest `ferry seal` waits for the daemon: it imports the whole finished directory. */
 const SEAL_TIMEOUT_MS = 6 * 3600_000
 
-interface ShownWatch { id: number, dir: string, collection: string, name: string, settleMs: number, key: string, published: number, pending: number, reports: Array<{ path: string, reason: string, at: string }> }
+interface ShownWatch { id: number, dir: string, collection: string, name: string, settleMs: number, key: string, published: number, pending: number, closeEvents: boolean, reports: Array<{ path: string, reason: string, at: string }> }
 
 async function daemon (ctx: Context): Promise<import('@ferry/api/client').ApiClient> {
   const client = await daemonApi(homeDir(ctx))
@@ -66,7 +66,8 @@ export const watches: Command = {
     if (ctx.json) printJson(ctx, { watches: list })
     else if (list.length === 0) println(ctx, 'No watches.')
     for (const w of ctx.json ? [] : list) {
-      println(ctx, `${w.id}  ${w.collection}/${w.name}  ${w.dir}  ${plural(w.published, 'file')} published, ${w.pending} pending`)
+      const when = w.closeEvents ? 'on close' : `after ${w.settleMs / 1000} s unchanged (no close events: see the daemon's log)`
+      println(ctx, `${w.id}  ${w.collection}/${w.name}  ${w.dir}  ${plural(w.published, 'file')} published, ${w.pending} pending, published ${when}`)
       for (const r of w.reports) println(ctx, `    ${r.at}  ${r.path}: ${r.reason}`)
     }
     return ExitCode.OK
