@@ -18,6 +18,7 @@ Options:
                     (< 0.25 cores busy; default 20, 0 to not wait)
   --rss gnu-time|python   force how peak RSS is taken (default: GNU time if present, else python3)
   --datasets A,B    pull, wan: only these datasets (default: the suite's set; M1m, 10^6 files, only when named)
+  (live: 11MBx10, 1MBx50)
   --links LIST      wan: only these links, RTT ms/loss % pairs (e.g. 60/0.1,20/0); 'none' skips them
   --no-two-sources  wan: skip the two-sources case
   --connections N   wan, visit: \`ferry pull --connections N\` (visit: and the subscriber's pull.connections; default: ferry's own)

@@ -252,7 +252,7 @@ export default {
       initHome(env.homeA)
       trust(env.homeA, initHome(env.homeB))
       env.daemon = await startDaemon(env.homeA, { log: ctx.log })
-      for (const rate of RATES) {
+      for (const rate of RATES.filter((r) => ctx.datasets == null || ctx.datasets.includes(r.label))) {
         const r = await acquisition(env, rate, seconds, ctx)
         ctx.log(`[live] ${rate.label}: lag median ${fixed(r.lag.medianS, 3)} s, p95 ${fixed(r.lag.p95S, 3)} s, max ${fixed(r.lag.maxS, 3)} s; lost ${r.lost}, dup ${r.duplicated}, bad ${r.bad}`)
         result.rates.push(r)

@@ -94,6 +94,12 @@ export interface OpenScans {
   latest: (openId: number, path: string) => PublishedEntry | undefined
   /** Signs and records the next entry, its leaves and nodes, in one transaction. */
   publish: (openId: number, file: PublishFile, key: Signer, now?: number) => Promise<PublishedEntry>
+  /**
+   * Publishes `files` as the next entries, in order, each signed, all in one transaction (one commit, one
+   * fsync for the lot: a watch publishes what closed while the last commit ran together). A path given twice
+   * gets two versions.
+   */
+  publishMany: (openId: number, files: PublishFile[], key: Signer, now?: number) => Promise<PublishedEntry[]>
   /** Up to `limit` entries after `afterSeq` (-1: from the first), in seq order. */
   entries: (openId: number, afterSeq: number, limit: number) => PublishedEntry[]
   /** A change feed of entries published from now on, by any process. */
@@ -130,8 +136,10 @@ const SQL = {
   openByName: `SELECT ${'id, collection, name, origin, source_path AS sourcePath, created, state, sealed_root AS sealedRoot, scan_id AS scanId, sealed_at AS sealedAt, seal_signature AS sealSignature'} FROM open_scans WHERE collection = ? AND name = ? ORDER BY state = 'open' DESC, id DESC LIMIT 1`,
   openById: 'SELECT id, collection, name, origin, source_path AS sourcePath, created, state, sealed_root AS sealedRoot, scan_id AS scanId, sealed_at AS sealedAt, seal_signature AS sealSignature FROM open_scans WHERE id = ?',
   listOpen: 'SELECT id, collection, name, origin, source_path AS sourcePath, created, state, sealed_root AS sealedRoot, scan_id AS scanId, sealed_at AS sealedAt, seal_signature AS sealSignature FROM open_scans WHERE state = \'open\' ORDER BY id',
-  counts: 'SELECT count(*) AS n, coalesce(max(seq) + 1, 0) AS next FROM open_entries WHERE open_id = ?',
+  // seq runs 0, 1, ... without gaps: the next one is max + 1, found in the (open_id, seq) index (no count over the entries)
+  counts: 'SELECT coalesce(max(seq) + 1, 0) AS next FROM open_entries WHERE open_id = ?',
   bytes: 'SELECT coalesce(sum(size), 0) AS bytes FROM open_entries e WHERE open_id = ? AND seq = (SELECT max(seq) FROM open_entries WHERE open_id = e.open_id AND path = e.path)',
+  placeholderBytes: 'SELECT bytes FROM scans WHERE id = ?',
   latest: 'SELECT * FROM open_entries WHERE open_id = ? AND path = ? ORDER BY seq DESC LIMIT 1',
   versions: 'SELECT count(*) AS n FROM open_entries WHERE open_id = ? AND path = ?',
   insertMirrored: 'INSERT OR IGNORE INTO open_entries (open_id, seq, path, cid, size, mode, mtime_ms, published, signature, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
@@ -139,9 +147,12 @@ const SQL = {
   entries: 'SELECT * FROM open_entries WHERE open_id = ? AND seq > ? ORDER BY seq LIMIT ?',
   maxEntry: 'SELECT coalesce(max(id), 0) AS id FROM open_entries',
   entriesAfter: 'SELECT * FROM open_entries WHERE id > ? ORDER BY id LIMIT 1000',
+  entryById: 'SELECT * FROM open_entries WHERE id = ?',
   changes: 'SELECT total_changes() AS n',
   seal: 'UPDATE open_scans SET state = \'sealed\', sealed_root = ?, sealed_at = ?, seal_signature = ?, scan_id = NULL WHERE id = ? AND state = \'open\'',
-  placeholderCounts: 'UPDATE scans SET files = (SELECT count(DISTINCT path) FROM open_entries WHERE open_id = ?), bytes = ? WHERE id = ?',
+  // the placeholder's files and bytes are kept as the entries come (one more path, or a version replacing
+  // the latest's size): an aggregate over all the entries at each publish made publishing O(entries)
+  placeholderCounts: 'UPDATE scans SET files = files + ?, bytes = bytes + ? WHERE id = ?',
   dropPlaceholder: 'DELETE FROM scans WHERE id = ? AND state = \'importing\''
 } as const
 
@@ -193,6 +204,11 @@ function entryFeed (h: CatalogDb, q: Statements<keyof typeof SQL>): { poll: () =
   }
 }
 
+/** The placeholder's counts after one more entry of a path whose latest version was `before` (if any). */
+function countEntry (q: Statements<keyof typeof SQL>, scanId: number, size: number, before: EntryRow | undefined): void {
+  q.placeholderCounts.run(before === undefined ? 1 : 0, size - (before?.size ?? 0), scanId)
+}
+
 function mustRow (q: Statements<keyof typeof SQL>, id: number): OpenRow {
   const row = q.openById.get(id) as OpenRow | undefined
   if (row === undefined) throw new FerryError('ERR_NOT_FOUND', `No open scan ${id}`)
@@ -212,12 +228,13 @@ interface MirrorDeps {
 function mirrorMethods ({ h, q, leafIndex, nodes, byId, toOpen }: MirrorDeps): Pick<OpenScans, 'mirror' | 'record' | 'sealMirror'> {
   const mirrored = h.db.transaction((o: OpenScanRecord, e: Omit<PublishedEntry, 'id' | 'openId'>, file: Parameters<OpenScans['record']>[2]) => {
     if (e.seq > o.published) throw new FerryError('ERR_INVALID_ARGUMENT', `Entry ${e.seq} of ${o.name} cannot be recorded before entry ${o.published}`)
-    q.insertMirrored.run(o.id, e.seq, e.path, Buffer.from(e.cid.bytes), e.size, e.mode, e.mtimeMs, e.published, Buffer.from(e.signature), e.version)
+    const before = q.latest.get(o.id, e.path) as EntryRow | undefined
+    const added = q.insertMirrored.run(o.id, e.seq, e.path, Buffer.from(e.cid.bytes), e.size, e.mode, e.mtimeMs, e.published, Buffer.from(e.signature), e.version).changes === 1
+    if (added && o.scanId !== null) countEntry(q, o.scanId, e.size, before)
     if (file !== undefined && o.scanId !== null) {
       leafIndex.putSources(o.scanId, [pendingSource(file.absPath, file.size, file.mtimeMs, file.leaves)])
       nodes.insert(o.scanId, file.nodes.map((c) => nodes.key(c)).filter((k): k is Buffer => k !== undefined))
     }
-    if (o.scanId !== null) q.placeholderCounts.run(o.id, (q.bytes.get(o.id) as { bytes: number }).bytes, o.scanId)
   })
   return {
     mirror: (id, sourcePath) => h.guard(() => h.db.transaction(() => {
@@ -246,21 +263,34 @@ function mirrorMethods ({ h, q, leafIndex, nodes, byId, toOpen }: MirrorDeps): P
 export function openOpenScans (h: CatalogDb, leafIndex: LeafIndex, nodes: ScanNodes): OpenScans {
   const q = lazyStatements(h.db, SQL)
   const toOpen = (r: OpenRow): OpenScanRecord => {
-    const c = q.counts.get(r.id) as { n: number, next: number }
-    const { bytes } = q.bytes.get(r.id) as { bytes: number }
+    const c = q.counts.get(r.id) as { next: number }
+    // while open, the placeholder keeps the sum (countEntry); a sealed scan's is summed once asked
+    const kept = r.scanId === null ? undefined : q.placeholderBytes.get(r.scanId) as { bytes: number } | undefined
+    const { bytes } = kept ?? q.bytes.get(r.id) as { bytes: number }
     const { sealedAt, sealSignature, ...rest } = r
     const seal = sealedAt === null || sealSignature === null ? null : { entries: c.next, sealedAt, signature: new Uint8Array(sealSignature) }
     return { ...rest, key: openScanId(r), sealedRoot: r.sealedRoot === null ? null : CID.parse(r.sealedRoot), published: c.next, bytes, seal }
   }
   const byId = (id: number): OpenScanRecord => h.guard(() => toOpen(mustRow(q, id)))
-  const insert = h.db.transaction((o: OpenScanRecord, file: PublishFile, seq: number, published: number, signature: Uint8Array) => {
+  /** Inserts the signed entries `seq0`, `seq0 + 1`, ... in one transaction (one commit); returns their row ids. */
+  const insert = h.db.transaction((o: OpenScanRecord, files: PublishFile[], seq0: number, published: number, signatures: Uint8Array[]) => files.map((file, i) => {
+    const before = q.latest.get(o.id, file.path) as EntryRow | undefined
     const version = (q.versions.get(o.id, file.path) as { n: number }).n
-    const row = q.insertEntry.get(o.id, seq, file.path, Buffer.from(file.cid.bytes), file.size, file.mode, file.mtimeMs, published, Buffer.from(signature), version) as { id: number }
+    const row = q.insertEntry.get(o.id, seq0 + i, file.path, Buffer.from(file.cid.bytes), file.size, file.mode, file.mtimeMs, published, Buffer.from(signatures[i]!), version) as { id: number }
     leafIndex.putSources(o.scanId!, [pendingSource(file.absPath, file.size, file.mtimeMs, file.leaves)])
     nodes.insert(o.scanId!, file.nodes.map((c) => nodes.key(c)).filter((k): k is Buffer => k !== undefined))
-    q.placeholderCounts.run(o.id, (q.bytes.get(o.id) as { bytes: number }).bytes, o.scanId)
+    countEntry(q, o.scanId!, file.size, before)
     return row.id
-  })
+  }))
+  const publishMany = async (openId: number, files: PublishFile[], key: Signer, now = Date.now()): Promise<PublishedEntry[]> => {
+    const o = byId(openId)
+    if (o.state !== 'open' || o.scanId === null) throw new FerryError('ERR_CONFLICT', `${o.collection}/${o.name} is sealed: nothing more can be published into it`)
+    if (files.length === 0) return []
+    const seq0 = o.published
+    const signatures = await Promise.all(files.map(async (file, i) => await signOpenEntry(key, o, { seq: seq0 + i, path: file.path, size: file.size, mode: file.mode, mtimeMs: file.mtimeMs, cid: file.cid, published: now })))
+    const ids = h.guard(() => insert.immediate(o, files, seq0, now, signatures))
+    return ids.map((id) => toEntry(q.entryById.get(id) as EntryRow))
+  }
   return {
     ...mirrorMethods({ h, q, leafIndex, nodes, byId, toOpen }),
     addWatch: (w) => h.guard(() => {
@@ -301,14 +331,8 @@ export function openOpenScans (h: CatalogDb, leafIndex: LeafIndex, nodes: ScanNo
       const r = q.latest.get(openId, path) as EntryRow | undefined
       return r === undefined ? undefined : toEntry(r)
     }),
-    publish: async (openId, file, key, now = Date.now()) => {
-      const o = byId(openId)
-      if (o.state !== 'open' || o.scanId === null) throw new FerryError('ERR_CONFLICT', `${o.collection}/${o.name} is sealed: nothing more can be published into it`)
-      const seq = o.published
-      const signature = await signOpenEntry(key, o, { seq, path: file.path, size: file.size, mode: file.mode, mtimeMs: file.mtimeMs, cid: file.cid, published: now })
-      const id = h.guard(() => insert.immediate(o, file, seq, now, signature))
-      return toEntry(q.entriesAfter.get(id - 1) as EntryRow)
-    },
+    publish: async (openId, file, key, now) => (await publishMany(openId, [file], key, now))[0]!,
+    publishMany,
     entries: (openId, afterSeq, limit) => h.guard(() => (q.entries.all(openId, afterSeq, limit) as EntryRow[]).map(toEntry)),
     feed: () => entryFeed(h, q),
     seal: async (openId, root, key, now = Date.now()) => {

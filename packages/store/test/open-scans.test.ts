@@ -57,4 +57,42 @@ describe('open scans', () => {
       catalog.close()
     }
   })
+
+  it('publishMany: consecutive signed entries in one commit; the kept files/bytes equal the entries\' (publish, batch, mirror, a repeated record)', async () => {
+    const dir = await tempDir()
+    const catalog = openCatalog(join(dir, 'catalog.db'))
+    try {
+      const open = catalog.open.ensureOpen({ collection: 'c', name: 's2', origin, sourcePath: '/beamline/s2' })
+      const f = async (path: string, size: number, mtimeMs: number) => {
+        const cid = await cidOf(new TextEncoder().encode(`${path}:${size}:${mtimeMs}`), 0x55)
+        return { path, absPath: `/beamline/s2/${path}`, cid, size, mode: 0o100644, mtimeMs, leaves: [{ cid, offset: 0, length: size }], nodes: [] }
+      }
+      await catalog.open.publish(open.id, await f('a', 10, 1), key)
+      const many = await catalog.open.publishMany(open.id, [await f('b', 20, 1), await f('a', 30, 2), await f('c', 5, 1), await f('b', 7, 2)], key)
+      expect(many.map((e) => [e.seq, e.path, e.version])).toEqual([[1, 'b', 0], [2, 'a', 1], [3, 'c', 0], [4, 'b', 1]])
+      for (const e of many) expect(await verifyOpenEntry(open, e, e.signature, e.seq)).toEqual({ ok: true })
+      expect(await catalog.open.publishMany(open.id, [], key)).toEqual([])
+      // latest versions: a 30, b 7, c 5
+      expect(catalog.open.find('c', 's2')).toMatchObject({ published: 5, bytes: 42 })
+      expect(catalog.pageScans({ limit: 10, includeOpen: true }).scans).toMatchObject([{ name: 's2', files: 3, bytes: 42 }])
+
+      // a follower's mirror of it: the same counts, a record repeated changes nothing
+      const other = openCatalog(join(dir, 'other.db'))
+      try {
+        const m = other.open.mirror({ origin, collection: 'c', name: 's2', created: open.created }, '/dest/s2')
+        for (const e of [...catalog.open.entries(open.id, -1, 100), ...catalog.open.entries(open.id, 2, 100)]) {
+          const { id: _id, openId: _o, ...fields } = e
+          other.open.record(m.id, fields)
+        }
+        expect(other.open.byKey(open.key)).toMatchObject({ published: 5, bytes: 42 })
+        expect(other.pageScans({ limit: 10, includeOpen: true }).scans).toMatchObject([{ name: 's2', files: 3, bytes: 42 }])
+      } finally {
+        other.close()
+      }
+      const root = await cidOf(new TextEncoder().encode('root'))
+      expect(await catalog.open.seal(open.id, root, key)).toMatchObject({ state: 'sealed', published: 5, bytes: 42 })
+    } finally {
+      catalog.close()
+    }
+  })
 })
