@@ -259,19 +259,8 @@ function mirrorMethods ({ h, q, leafIndex, nodes, byId, toOpen }: MirrorDeps): P
   }
 }
 
-/** The watches and open scans of the catalog `h`, writing leaves and nodes through the given modules. */
-export function openOpenScans (h: CatalogDb, leafIndex: LeafIndex, nodes: ScanNodes): OpenScans {
-  const q = lazyStatements(h.db, SQL)
-  const toOpen = (r: OpenRow): OpenScanRecord => {
-    const c = q.counts.get(r.id) as { next: number }
-    // while open, the placeholder keeps the sum (countEntry); a sealed scan's is summed once asked
-    const kept = r.scanId === null ? undefined : q.placeholderBytes.get(r.scanId) as { bytes: number } | undefined
-    const { bytes } = kept ?? q.bytes.get(r.id) as { bytes: number }
-    const { sealedAt, sealSignature, ...rest } = r
-    const seal = sealedAt === null || sealSignature === null ? null : { entries: c.next, sealedAt, signature: new Uint8Array(sealSignature) }
-    return { ...rest, key: openScanId(r), sealedRoot: r.sealedRoot === null ? null : CID.parse(r.sealedRoot), published: c.next, bytes, seal }
-  }
-  const byId = (id: number): OpenScanRecord => h.guard(() => toOpen(mustRow(q, id)))
+/** `publishMany` of OpenScans: signs the entries, then inserts them in one transaction. */
+function publisher ({ h, q, leafIndex, nodes, byId }: MirrorDeps): OpenScans['publishMany'] {
   /** Inserts the signed entries `seq0`, `seq0 + 1`, ... in one transaction (one commit); returns their row ids. */
   const insert = h.db.transaction((o: OpenScanRecord, files: PublishFile[], seq0: number, published: number, signatures: Uint8Array[]) => files.map((file, i) => {
     const before = q.latest.get(o.id, file.path) as EntryRow | undefined
@@ -291,6 +280,23 @@ export function openOpenScans (h: CatalogDb, leafIndex: LeafIndex, nodes: ScanNo
     const ids = h.guard(() => insert.immediate(o, files, seq0, now, signatures))
     return ids.map((id) => toEntry(q.entryById.get(id) as EntryRow))
   }
+  return publishMany
+}
+
+/** The watches and open scans of the catalog `h`, writing leaves and nodes through the given modules. */
+export function openOpenScans (h: CatalogDb, leafIndex: LeafIndex, nodes: ScanNodes): OpenScans {
+  const q = lazyStatements(h.db, SQL)
+  const toOpen = (r: OpenRow): OpenScanRecord => {
+    const c = q.counts.get(r.id) as { next: number }
+    // while open, the placeholder keeps the sum (countEntry); a sealed scan's is summed once asked
+    const kept = r.scanId === null ? undefined : q.placeholderBytes.get(r.scanId) as { bytes: number } | undefined
+    const { bytes } = kept ?? q.bytes.get(r.id) as { bytes: number }
+    const { sealedAt, sealSignature, ...rest } = r
+    const seal = sealedAt === null || sealSignature === null ? null : { entries: c.next, sealedAt, signature: new Uint8Array(sealSignature) }
+    return { ...rest, key: openScanId(r), sealedRoot: r.sealedRoot === null ? null : CID.parse(r.sealedRoot), published: c.next, bytes, seal }
+  }
+  const byId = (id: number): OpenScanRecord => h.guard(() => toOpen(mustRow(q, id)))
+  const publishMany = publisher({ h, q, leafIndex, nodes, byId, toOpen })
   return {
     ...mirrorMethods({ h, q, leafIndex, nodes, byId, toOpen }),
     addWatch: (w) => h.guard(() => {

@@ -38,3 +38,12 @@ export const CLOSE_EVENTS_STDERR_BYTES = 4096
 
 /** Longest inotifywait record (events, NUL, path, NUL) held while parsing: beyond it the output is not ours. */
 export const MAX_CLOSE_EVENT_BYTES = 64 * 1024
+
+/**
+ * Files of one watch hashed at once (each through the shared hash pool) while earlier ones commit: a file
+ * closed while the last commit ran is hashed meanwhile, not after it.
+ */
+export const PUBLISH_AHEAD = 4
+
+/** Most files of one watch committed in one transaction (one fsync for all of them). */
+export const MAX_PUBLISH_GROUP = 64

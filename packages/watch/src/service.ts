@@ -11,7 +11,7 @@ import { HashPool } from '@ferry/dag'
 import type { DaemonContext, DaemonServiceStarter } from '@ferry/node'
 import type { OpenScanRecord, WatchRecord } from '@ferry/store'
 import { DEFAULT_SETTLE_MS, MAX_REPORTS } from './constants.js'
-import { publishFile } from './publish.js'
+import { createPublisher, type Publisher } from './publish.js'
 import { sealOpenScan, type SealResult } from './seal.js'
 import { watchTree, type SettledFile, type TreeWatch, type WatchTreeOptions } from './tree.js'
 
@@ -157,7 +157,9 @@ async function startWatch (d: DaemonContext, pool: () => HashPool, record: Watch
   const open = catalog.open.ensureOpen({ collection: record.collection, name: record.name, origin: d.home.peerId.toString(), sourcePath: record.dir })
   const abort = new AbortController()
   const reports: WatchReport[] = []
-  const onSettled = async (f: SettledFile): Promise<boolean> => await publishSettled(d, pool, open, f, abort.signal, (rep) => {
+  let publisher: Publisher | undefined // made with the first file: the hash pool starts then
+  const publisherOf = (): Publisher => { publisher ??= createPublisher(d.home, pool(), open, abort.signal); return publisher }
+  const onSettled = async (f: SettledFile): Promise<boolean> => await publishSettled(d, publisherOf(), open, f, (rep) => {
     reports.push(rep)
     if (reports.length > MAX_REPORTS) reports.shift()
     options.print(`${record.collection}/${record.name}: ${rep.path} ${rep.reason}`)
@@ -179,9 +181,9 @@ async function startWatch (d: DaemonContext, pool: () => HashPool, record: Watch
   return { record, open, tree, abort, reports }
 }
 
-/** Publishes one settled file and tells the event bus; false if it changed while hashed (watched again). */
-async function publishSettled (d: DaemonContext, pool: () => HashPool, open: OpenScanRecord, f: SettledFile, signal: AbortSignal, report: (r: WatchReport) => void): Promise<boolean> {
-  const out = await publishFile(d.home, pool(), open, f.abs, f.rel, signal)
+/** Publishes one settled file (through the watch's publisher) and tells the event bus; false if it changed while hashed (watched again). */
+async function publishSettled (d: DaemonContext, publisher: Publisher, open: OpenScanRecord, f: SettledFile, report: (r: WatchReport) => void): Promise<boolean> {
+  const out = await publisher.publish(f)
   if (out.published === undefined) return false
   const e = out.published
   if (out.previous !== undefined && out.previous.seq !== e.seq) {

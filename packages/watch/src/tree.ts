@@ -30,7 +30,10 @@ export interface WatchTreeOptions {
   maxPending?: number
   /** True if `rel` at (size, mtime) still needs publishing (differs from the latest published version). */
   isNew: (rel: string, size: number, mtimeMs: number) => boolean
-  /** Called once per settled file, one at a time (awaited before the next); false: not published, watch it again. */
+  /**
+   * Called once per settled file, in the order they settle, without waiting for the previous call to end (the
+   * callee orders and groups its work: `createPublisher`); false: not published, watch it again.
+   */
   onSettled: (file: SettledFile) => Promise<boolean>
   onError: (err: unknown) => void
   signal: AbortSignal
@@ -82,7 +85,7 @@ export async function watchTree (options: WatchTreeOptions): Promise<TreeWatch> 
   const maxPending = options.maxPending ?? MAX_PENDING_FILES
   const pending = new Map<string, Candidate>()
   let overflowed = false
-  let busy: Promise<void> = Promise.resolve()
+  const busy = new Set<Promise<void>>()
   let publishing = 0
 
   const offer = (rel: string, size: number, mtimeMs: number): void => {
@@ -99,12 +102,14 @@ export async function watchTree (options: WatchTreeOptions): Promise<TreeWatch> 
     if (st === undefined || !st.isFile()) { pending.delete(rel); return }
     offer(rel, st.size, st.mtimeMs)
   }
-  /** Queues `f` for publishing, one at a time; skipped if the same (size, mtime) was published meanwhile. */
+  /** Hands `f` on for publishing now (in order); skipped if the same (size, mtime) was published meanwhile. */
   const run = (f: SettledFile): void => {
+    if (!options.isNew(f.rel, f.size, f.mtimeMs)) return
     publishing++
-    busy = busy.then(async () => {
-      if (options.isNew(f.rel, f.size, f.mtimeMs) && !await options.onSettled(f)) await touch(f.rel)
-    }).catch(options.onError).finally(() => { publishing-- })
+    const p: Promise<void> = (async () => {
+      if (!await options.onSettled(f)) await touch(f.rel)
+    })().catch(options.onError).finally(() => { publishing--; busy.delete(p) })
+    busy.add(p)
   }
   const check = settleCheck({
     dir,
@@ -132,7 +137,7 @@ export async function watchTree (options: WatchTreeOptions): Promise<TreeWatch> 
   const rescanTimer = setInterval(() => { void rescan().catch(options.onError) }, options.rescanMs ?? DEFAULT_RESCAN_MS)
   const idle = async (): Promise<void> => {
     while (!signal.aborted && (pending.size > 0 || publishing > 0)) await new Promise((resolve) => setTimeout(resolve, SETTLE_CHECK_MS))
-    await busy
+    await Promise.all(busy)
   }
   return {
     rescan,
@@ -144,7 +149,7 @@ export async function watchTree (options: WatchTreeOptions): Promise<TreeWatch> 
       clearInterval(rescanTimer)
       await closes?.close()
       await sub.unsubscribe()
-      await busy
+      await Promise.all(busy)
     }
   }
 }
