@@ -219,8 +219,8 @@ interface Outcome { superseded: boolean, took: Took }
 
 /**
  * The placer of `s`: the latest version of each path, `DEFAULT_FILES_IN_FLIGHT` files at a time (an entry
- * superseded before it starts is not fetched); each file's journal rows and the mirror's entries now in
- * order are one transaction (one commit, one fsync). A failure wakes the loop, which throws it.
+ * superseded before it starts is not fetched); the journal rows of the files placed together (the placer
+ * groups them) and the mirror's entries now in order are one transaction (one commit, one fsync). A failure wakes the loop, which throws it.
  */
 function placerOf (s: State, fail: (err: unknown) => void): Placer {
   return createPlacer<Outcome>({
@@ -230,13 +230,15 @@ function placerOf (s: State, fail: (err: unknown) => void): Placer {
       if (superseded) s.init.onProgress?.({ type: 'follow:skip', name: s.id.name, path: e.path, seq: e.seq, reason: 'superseded' })
       return { superseded, took: superseded ? undefined : await takeEntry(s, e) }
     },
-    commit: ({ superseded, took }, recordDone) => {
+    commit: (group) => {
       s.init.home.catalog.batch(() => {
-        took?.journal()
-        recordDone()
+        for (const { placed: { took }, recordDone } of group) {
+          took?.journal()
+          recordDone()
+        }
       })
-      took?.reported()
-      if (!superseded) s.init.onProgress?.({ type: 'follow:status', key: s.init.row.root, status: statusOf(s) })
+      for (const { placed: { took } } of group) took?.reported()
+      if (group.some(({ placed }) => !placed.superseded)) s.init.onProgress?.({ type: 'follow:status', key: s.init.row.root, status: statusOf(s) })
     },
     record: (e, { took }) => { recordMirror(s, e, took?.placed) },
     onFailure: fail

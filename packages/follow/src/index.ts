@@ -5,7 +5,7 @@
 export { followCollection, type CollectionFollower, type FollowCollectionInit } from './follow-collection.js'
 export { followScan, type FollowScanInit, type FollowCounters, type FollowScanResult, type ScanFollower } from './follow-scan.js'
 export { placeFile, checkPath, type PlaceInit, type Placed } from './place-file.js'
-export { createPlacer, type Placer, type PlacerInit } from './placer.js'
+export { createPlacer, DEFAULT_COMMIT_WAIT_MS, type PlacedEntry, type Placer, type PlacerInit } from './placer.js'
 export { createSource, type Source, type SourceInit } from './source.js'
 export * from './constants.js'
 export type { FollowPeer, FollowPeerSpec, FollowProgressEvent, OpenScanRow, OpenScanStatus } from './types.js'
