@@ -169,7 +169,7 @@ function startCloseEvents (options: WatchTreeOptions, pending: Map<string, Candi
     const st = await stat(abs).catch(() => undefined)
     if (st === undefined || !st.isFile()) return
     pending.delete(rel)
-    if (options.isNew(rel, st.size, st.mtimeMs)) run({ abs, rel, size: st.size, mtimeMs: st.mtimeMs })
+    run({ abs, rel, size: st.size, mtimeMs: st.mtimeMs }) // which skips it unless it is new
   }
   return closeEvents({
     dir,
@@ -219,7 +219,7 @@ function settleCheck (s: { dir: string, settleMs: number, pending: Map<string, C
         if (st === undefined || !st.isFile()) { s.pending.delete(rel); continue }
         if (st.size !== c.size || st.mtimeMs !== c.mtimeMs) { s.pending.set(rel, { size: st.size, mtimeMs: st.mtimeMs, since: Date.now() }); continue }
         s.pending.delete(rel)
-        if (s.options.isNew(rel, st.size, st.mtimeMs)) s.run({ abs: path.join(s.dir, rel), rel, size: st.size, mtimeMs: st.mtimeMs })
+        s.run({ abs: path.join(s.dir, rel), rel, size: st.size, mtimeMs: st.mtimeMs }) // skipped unless new
       }
     })().catch(s.options.onError).finally(() => { checking = false })
   }
