@@ -257,7 +257,7 @@ describe('the web page', () => {
     // on a phone's width the page reflows: nothing wider than the screen but the tables' own scrolling
     await page.setViewportSize({ width: 390, height: 800 })
     try {
-      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390)
+      expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390)
       await shot('web-task-narrow', 390)
     } finally {
       await page.setViewportSize({ width: 1280, height: 800 })
@@ -360,7 +360,7 @@ describe('the web page', () => {
     await shot('web-subscriptions')
     await page.setViewportSize({ width: 390, height: 800 })
     try {
-      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390)
+      expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390)
     } finally {
       await page.setViewportSize({ width: 1280, height: 800 })
     }
