@@ -29,6 +29,7 @@ import { createPlacedFiles, type PlacedFiles } from './placed-files.js'
 import { openFollowedFiles, type FollowedFiles } from './followed-files.js'
 import type { SignatureCheck } from './scan-signature.js'
 import { openOpenScans, type OpenScans } from './open-scans.js'
+import { openReplicaEntries, type ReplicaEntry } from './replica-entries.js'
 import type { CID } from 'multiformats/cid'
 
 export { fromSqliteError, DEFAULT_BUSY_TIMEOUT_MS, DEFAULT_CACHE_MIB } from './catalog-db.js'
@@ -39,6 +40,7 @@ export {
 export { RAW_CODE, type LeafLocation, type LeafRecord, type SourceRecord } from './leaf-index.js'
 export { DEFAULT_FLUSH_ROWS, type ScanSummary, type ScanWriter } from './scan-writer.js'
 export type { ProvenanceRecord } from './signatures.js'
+export { REPLICA_PAGE_ROWS, type ReplicaEntry } from './replica-entries.js'
 export type { OpenScans, OpenScanRecord, PublishedEntry, PublishFile, WatchRecord } from './open-scans.js'
 
 /** File name of the catalog inside a home. */
@@ -76,6 +78,12 @@ export interface Catalog {
   getScan: (rootOrId: string | number | CID) => ScanRecord | undefined
   /** A scan's entries in path order (UTF-8 byte order: a directory comes before everything under it). */
   entries: (scanId: number) => IterableIterator<EntryRecord>
+  /**
+   * A replica's entries in path order, in pages (at most `pageRows` each, default REPLICA_PAGE_ROWS), each
+   * with what `placed` recorded for `prefix + path` (`prefix`: the destination's absolute path and a
+   * separator): the fast no-op's one range scan (replica-entries.ts).
+   */
+  replicaEntries: (scanId: number, prefix: string, pageRows?: number) => IterableIterator<ReplicaEntry[]>
   /** One entry of a scan by path, or undefined. */
   getEntry: (scanId: number, path: string) => EntryRecord | undefined
   /** Where a pulled replica came from (empty for a scan imported here), most bytes first. */
@@ -159,6 +167,7 @@ export function openCatalog (file: string, options: CatalogOptions = {}): Catalo
     scanFeed: scans.feed,
     getScan: scans.get,
     entries: scans.entries,
+    replicaEntries: openReplicaEntries(h),
     getEntry: scans.getEntry,
     provenance: signatures.provenance,
     checkSignature: signatures.check,

@@ -17,10 +17,10 @@ export {
   type InnerBlocks, type InnerBlocksOptions, type Block, type PutManyResult
 } from './blocks.js'
 export {
-  openCatalog, fromSqliteError, CATALOG_FILE, DEFAULT_BUSY_TIMEOUT_MS, DEFAULT_FLUSH_ROWS, DEFAULT_CACHE_MIB, ENTRIES_PAGE_ROWS, RAW_CODE,
+  openCatalog, fromSqliteError, CATALOG_FILE, REPLICA_PAGE_ROWS, DEFAULT_BUSY_TIMEOUT_MS, DEFAULT_FLUSH_ROWS, DEFAULT_CACHE_MIB, ENTRIES_PAGE_ROWS, RAW_CODE,
   type Catalog, type CatalogOptions, type ScanWriter, type ScanRecord, type ScanSummary, type ScanState,
   type EntryRecord, type EntryType, type SkippedEntry, type LeafRecord, type LeafLocation, type SourceRecord,
-  type ListScansOptions, type ProvenanceRecord, type ScanFeed, type ScanListing, type ScanPage, type ScanPageQuery
+  type ListScansOptions, type ProvenanceRecord, type ReplicaEntry, type ScanFeed, type ScanListing, type ScanPage, type ScanPageQuery
 } from './catalog.js'
 export {
   SCAN_SIGNATURE_FORMAT, SCAN_SIGNATURE_DOMAIN, MAX_SIGNATURE_BYTES, EntriesDigest, encodeSignedEntry, scanSigningBytes, digestEntries,

@@ -26,8 +26,6 @@ export const SPACE_MARGIN_MAX_BYTES = 64 * 1024 * 1024
 export const ENDGAME_AFTER_MS = 2000
 /** Files whose inner nodes are resolved at once while planning (each may need a round trip). */
 export const PLAN_CONCURRENCY = 16
-/** Entries a no-op pull stats at once (the fast no-op pages a complete replica's entries from the catalog). */
-export const NOOP_WINDOW = 256
 /**
  * Leaf requests in flight per peer when leaves are small (64 on each of DEFAULT_CONNECTIONS connections, one
  * exchange stream each): with 0-4 KiB files a window of 32 kept 64 KiB in flight and each request went out
