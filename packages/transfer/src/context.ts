@@ -1,6 +1,6 @@
 import { resolve } from 'node:path'
 import { HashPool } from '@ferry/dag'
-import type { Catalog, InnerBlocks } from '@ferry/store'
+import type { Catalog, InnerBlocks, PullPlan } from '@ferry/store'
 import type { CID } from 'multiformats/cid'
 import { DEFAULT_DEADLINE_MS } from './constants.js'
 import type { PullOptions } from './options.js'
@@ -48,6 +48,8 @@ export interface PullContext {
   staging?: Staging
   /** Set by reconcile: the destination did not exist before this run. */
   freshDest: boolean
+  /** The plan on disk (entries, files and leaves, placed stats), once the record phase opened it: closed by `closeContext`. */
+  table?: PullPlan
 }
 
 /** A context for `options`; `closeContext` must follow, whatever happens. */
@@ -83,6 +85,7 @@ export function createContext (options: PullOptions): PullContext {
 export async function closeContext (ctx: PullContext): Promise<void> {
   if (!ctx.signal.aborted) ctx.controller.abort() // detaches from the caller's signal
   await ctx.staging?.close(false)
+  ctx.table?.close()
   await Promise.all(ctx.peers.map(async (p) => { await p.close() }))
   if (ctx.ownPool) await ctx.hashPool?.close()
 }

@@ -1,13 +1,17 @@
-import type { DagEntry, FileLeaf } from '@ferry/dag'
+import type { FileLeaf } from '@ferry/dag'
+import type { PlanFileRow } from '@ferry/store'
 import { safeMode } from './fs-safe.js'
 import type { WorkItem } from './queue.js'
 import { bitmapFor, hasBit, type StagedFile } from './staging.js'
 
-/** What the plan needs of a file of the scan: its DAG entry and its leaves in file order. */
-export interface PlanFile { entry: DagEntry, leaves: FileLeaf[] }
-
-/** A file's mode and mtime as signed. */
-export interface PlanMeta { mode: number, mtimeMs: number }
+/**
+ * The scan's files by index, as the plan reads them: the pull's plan on disk (`PullPlan`), which pages them
+ * (so a file's row is read again when asked for after its page left the cache).
+ */
+export interface PlanFiles {
+  readonly fileCount: number
+  file: (index: number) => PlanFileRow | undefined
+}
 
 /** A file's state in the plan: 0 (the default) not to stage (present, in conflict or blocked), or: */
 const STAGE = 1
@@ -33,13 +37,13 @@ export class StagePlan {
   /** The most `StagedFile`s held at once (what the queue's window bounds; tests count it). */
   maxLive = 0
 
-  constructor (private readonly files: readonly PlanFile[], private readonly metaOf: (path: string) => PlanMeta) {
-    this.state = new Uint8Array(files.length)
+  constructor (private readonly files: PlanFiles) {
+    this.state = new Uint8Array(files.fileCount)
   }
 
   /** File `index` of the scan is to be staged; `done`: the leaves an earlier run staged that re-verified. */
   add (index: number, done?: Uint8Array): void {
-    const leaves = this.files[index]?.leaves ?? []
+    const leaves = this.files.file(index)?.leaves ?? []
     this.state[index] = STAGE
     this.count++
     if (done !== undefined && done.some((b) => b !== 0)) this.resumed.set(index, done)
@@ -59,13 +63,12 @@ export class StagePlan {
   open (index: number): StagedFile {
     const held = this.live.get(index)
     if (held !== undefined) return held
-    const f = this.files[index] as PlanFile
-    const m = this.metaOf(f.entry.path)
+    const f = this.files.file(index) as PlanFileRow
     const done = this.resumed.get(index) ?? bitmapFor(f.leaves.length)
     this.resumed.delete(index) // the staged file's bitmap is the truth from now on
     let remaining = 0
     for (let i = 0; i < f.leaves.length; i++) if (!hasBit(done, i)) remaining++
-    const file: StagedFile = { path: f.entry.path, cid: f.entry.cid, size: f.entry.size, mode: safeMode(m.mode, false), mtimeMs: m.mtimeMs, leaves: f.leaves, done, remaining, writing: 0, dirty: false }
+    const file: StagedFile = { path: f.path, cid: f.cid, size: f.size, mode: safeMode(f.mode, false), mtimeMs: f.mtimeMs, leaves: f.leaves, done, remaining, writing: 0, dirty: false }
     this.live.set(index, file)
     this.ids.set(file, index)
     if (this.live.size > this.maxLive) this.maxLive = this.live.size
@@ -78,6 +81,11 @@ export class StagePlan {
     if (index === undefined) return
     this.state[index] = DONE
     this.live.delete(index)
+  }
+
+  /** The index in the scan of a file this plan opened (undefined for another object). */
+  indexOf (file: StagedFile): number | undefined {
+    return this.ids.get(file)
   }
 
   /** Staged files held now. */
@@ -99,12 +107,12 @@ export class StagePlan {
 
   /** The path of file `index` of the scan. */
   pathOf (index: number): string {
-    return this.files[index]?.entry.path ?? `#${index}`
+    return this.files.file(index)?.path ?? `#${index}`
   }
 
   /** The leaves of file `index`. */
   leavesOf (index: number): readonly FileLeaf[] {
-    return this.files[index]?.leaves ?? []
+    return this.files.file(index)?.leaves ?? []
   }
 
   /**

@@ -62,11 +62,13 @@ export type PullProgressEvent =
   | { type: 'pull:peer', peer: string, label?: string, state: 'connected' | 'down' | 'retrying' | 'banned' | 'refused' | 'gone', message?: string }
   | { type: 'pull:checkpoint', bytes: number }
   /**
-   * Once, when the fetch phase ends: the most the plan held at once. `reconcileFiles`: destination stats
+   * Once, when the finish phase ends: the most the plan held at once. `reconcileFiles`: destination stats
    * in one reconcile window; `stagedFiles`: files being written; `queuedLeaves`: leaves taken, not written.
-   * Each follows `PullOptions.planWindow`, not the size of the scan.
+   * `entries`, `dagFiles`, `placedFiles`: rows of the plan on disk in memory at once (signed entries being
+   * written or read, file rows in its page cache, placed marks being written or read). Each follows
+   * `PullOptions.planWindow`, not the size of the scan. Emitted once, by the finish phase.
    */
-  | { type: 'pull:held', reconcileFiles: number, stagedFiles: number, queuedLeaves: number }
+  | { type: 'pull:held', reconcileFiles: number, stagedFiles: number, queuedLeaves: number, entries: number, dagFiles: number, placedFiles: number }
   /**
    * One of the extra connections to a source (`connection` 1 .. connections - 1; connection 0 is the peer's
    * own, reported by `pull:peer`) came up or was lost; a lost one is redialled, its requests asked on the others.

@@ -1,8 +1,9 @@
 /**
  * The plan's memory follows its window, not the scan (issue 12): a real pull from a real home, once into an
  * empty destination and once into one holding half the files, counts what the plan held at once (the
- * `pull:held` event: destination stats in one reconcile window, staged files open, leaves queued). Two
- * scan sizes, one window: the counts stay under the same bound while the scan grows sixfold. Counted, not
+ * `pull:held` event: destination stats in one reconcile window, staged files open, leaves queued, and the
+ * rows of the plan on disk in memory: signed entries, DAG file rows with their leaves, placed stats). Two
+ * scan sizes, one window: the counts stay under the same bound while the scan grows tenfold. Counted, not
  * timed.
  */
 import { join } from 'node:path'
@@ -23,6 +24,8 @@ const WINDOW = 32
  * last leaf was written and which are being placed (at most one per request in flight).
  */
 const STAGED_BOUND = WINDOW + SMALL_LEAF_WINDOW
+/** File rows of the plan on disk in memory at once: its page cache, two pages of the window. */
+const FILE_ROWS_BOUND = 2 * WINDOW
 
 describe('plan window', () => {
   let tmp: string
@@ -37,7 +40,7 @@ describe('plan window', () => {
     cleanup(tmp)
   })
 
-  for (const files of [400, 2400]) {
+  for (const files of [400, 4000]) {
     it(`holds at most the window of ${WINDOW} for a scan of ${files} files`, { timeout: 120_000 }, async () => {
       const scanDir = join(tmp, `scan-${files}`)
       const spec: Record<string, number> = {}
@@ -72,6 +75,11 @@ describe('plan window', () => {
           expect(h.queuedLeaves).toBeLessThanOrEqual(WINDOW)
           expect(h.stagedFiles).toBeGreaterThan(0)
           expect(h.stagedFiles).toBeLessThanOrEqual(STAGED_BOUND)
+          // the signed entries (files + 9 directories + 4 big files), written and read a window at a time
+          expect(h.entries).toBe(WINDOW)
+          expect(h.dagFiles).toBeGreaterThan(WINDOW) // two pages were held: the bound is reached, not loose
+          expect(h.dagFiles).toBeLessThanOrEqual(FILE_ROWS_BOUND)
+          expect(h.placedFiles).toBe(WINDOW) // placed marks written, then read for the finish, a window at a time
         }
       } finally {
         await home.close()

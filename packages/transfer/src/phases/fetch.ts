@@ -9,6 +9,7 @@ import { WorkQueue, type WorkItem } from '../queue.js'
 import { Staging } from '../staging.js'
 import type { PullProblem } from '../types.js'
 import { leafSink, type LeafSink } from './sink.js'
+import type { DagOutput } from './dag.js'
 import type { ReconcileOutput } from './reconcile.js'
 import type { SpaceOutput } from './space.js'
 
@@ -16,6 +17,8 @@ import type { SpaceOutput } from './space.js'
 export interface FetchOutput {
   staging: Staging
   failed: WorkItem[]
+  /** The most leaves the work queue held at once (its window; `pull:held`). */
+  queuedMax: number
 }
 
 /**
@@ -23,11 +26,11 @@ export interface FetchOutput {
  * every peer at once; each verified leaf is written at its offset in its staged file, and each file is
  * placed under its final name as soon as it is complete and rebuilds its CID. Progress is journaled.
  */
-export async function fetchPhase (ctx: PullContext, rc: ReconcileOutput, sp: SpaceOutput): Promise<FetchOutput> {
+export async function fetchPhase (ctx: PullContext, dag: DagOutput, rc: ReconcileOutput, sp: SpaceOutput): Promise<FetchOutput> {
   const { signal } = ctx
   const staging = ctx.staging = new Staging(ctx.dest, ctx.catalog.pulls, rc.pullId, ctx.options.fsync === true)
   const queue = new WorkQueue(sp.items(), sp.missingLeaves, ctx.options.planWindow ?? DEFAULT_QUEUE_WINDOW)
-  const sink = leafSink(ctx, staging, queue, rc)
+  const sink = leafSink(ctx, staging, queue, rc, dag.files)
   if (rc.plan.count > 0) await staging.prepare()
   for (const file of rc.plan.completeAlready()) await sink.completed(file)
   const timer = setInterval(() => { void sink.checkpoint() }, ctx.options.checkpointMs ?? DEFAULT_CHECKPOINT_MS)
@@ -39,7 +42,6 @@ export async function fetchPhase (ctx: PullContext, rc: ReconcileOutput, sp: Spa
   }
   void sink.checkpoint()
   await sink.drain()
-  ctx.emit({ type: 'pull:held', reconcileFiles: rc.maxHeld, stagedFiles: rc.plan.maxLive, queuedLeaves: queue.maxHeld })
   if (signal.aborted) throw new FerryError('ERR_ABORTED', 'Pull interrupted: run the same command again to resume', { cause: signal.reason })
   const failed = queue.failedItems()
   // a refusal (untrusted, not permitted, revoked mid-transfer) is the reason worth showing with each file
@@ -48,7 +50,7 @@ export async function fetchPhase (ctx: PullContext, rc: ReconcileOutput, sp: Spa
     if (ctx.problems.some((p) => p.path === item.file.path)) continue
     ctx.problems.push(unavailable(item, refusals))
   }
-  return { staging, failed }
+  return { staging, failed, queuedMax: queue.maxHeld }
 }
 
 /**

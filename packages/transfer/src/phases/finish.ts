@@ -1,12 +1,12 @@
 import { promises as fsp } from 'node:fs'
 import { FerryError } from '@ferry/errors'
-import type { Catalog, PlacedStat } from '@ferry/store'
+import type { Catalog, PlacedStat, PullPlan } from '@ferry/store'
 import type { CID } from 'multiformats/cid'
 import type { PullContext } from '../context.js'
 import { PLAN_CONCURRENCY } from '../constants.js'
 import { eachConcurrently, joinPath } from '../fs-safe.js'
-import type { PullResult, ScanEntryInfo, ScanInfo } from '../types.js'
-import type { DagOutput, PlannedFile } from './dag.js'
+import type { PullResult, ScanInfo } from '../types.js'
+import type { DagOutput } from './dag.js'
 import type { FetchOutput } from './fetch.js'
 import type { ReconcileOutput } from './reconcile.js'
 import type { RecordOutput } from './record.js'
@@ -20,7 +20,7 @@ import type { SpaceOutput } from './space.js'
 export async function finishPhase (ctx: PullContext, rec: RecordOutput, dag: DagOutput, rc: ReconcileOutput, sp: SpaceOutput, fe: FetchOutput): Promise<PullResult> {
   const { catalog, dest, problems, counters } = ctx
   const { record, recordFrom } = rec
-  await recordPlaced(catalog, dest, rc)
+  await recordPlaced(catalog, dest, dag.files)
   const placedAll = problems.length === 0
   for (const s of record.skipped) problems.push({ path: s.path, code: 'ERR_MISSING_AT_SOURCE', message: `not in the scan: the origin could not read it (${s.message})` })
   if (placedAll) {
@@ -30,11 +30,13 @@ export async function finishPhase (ctx: PullContext, rec: RecordOutput, dag: Dag
     const fetched = Date.now()
     const provenance = Object.entries(counters.fromPeers).map(([peer, bytes]) => ({ peer, bytes, fetched }))
     if (recordFrom !== undefined && counters.fromPeers[recordFrom] === undefined) provenance.push({ peer: recordFrom, bytes: 0, fetched })
-    await registerScan(catalog, dest, { record, root: ctx.root, files: dag.files, meta: rec.meta, innerNodes: dag.innerNodes.values(), provenance, stats: rc.placedStats })
+    await registerScan(catalog, dest, { record, root: ctx.root, table: dag.files, innerNodes: dag.innerNodes.values(), provenance })
   } else {
     await fe.staging.close(false)
     catalog.pulls.finish(rc.pullId, 'failed')
   }
+  const { held } = dag.files
+  ctx.emit({ type: 'pull:held', reconcileFiles: rc.maxHeld, stagedFiles: rc.plan.maxLive, queuedLeaves: fe.queuedMax, entries: held.entries, dagFiles: held.files, placedFiles: held.placed })
   return resultOf(ctx, rec, dag, sp, placedAll && record.skipped.length === 0)
 }
 
@@ -58,7 +60,7 @@ export function resultOf (ctx: PullContext, rec: RecordOutput, dag: DagOutput | 
     root: ctx.root.toString(),
     dest: ctx.dest,
     complete,
-    files: dag?.files.length ?? rec.record.files,
+    files: dag?.files.fileCount ?? rec.record.files,
     directories: dag?.dirs.length ?? rec.record.directories,
     symlinks: dag?.links.length ?? rec.record.symlinks,
     bytes: rec.record.bytes,
@@ -75,34 +77,42 @@ export function resultOf (ctx: PullContext, rec: RecordOutput, dag: DagOutput | 
 }
 
 /** The stat of a placed file: the one taken when it was placed, else an lstat now (undefined if not a file). */
-async function statOf (abs: string, path: string, stats: Map<string, PlacedStat>): Promise<PlacedStat | undefined> {
-  const known = stats.get(path)
+async function statOf (abs: string, known: PlacedStat | undefined): Promise<PlacedStat | undefined> {
   if (known !== undefined) return known
   const st = await fsp.lstat(abs).catch(() => undefined)
   return st?.isFile() === true ? { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino } : undefined
 }
 
-/** Records the files a pull placed (or hashed) as they are now on disk, for the quick check of later pulls. */
-async function recordPlaced (catalog: Catalog, dest: string, rc: ReconcileOutput): Promise<void> {
-  const rows: Array<{ path: string } & PlacedStat> = []
-  await eachConcurrently(rc.placedNow, PLAN_CONCURRENCY, async (path) => {
-    const abs = joinPath(dest, path)
-    const st = await statOf(abs, path, rc.placedStats)
-    if (st !== undefined) rows.push({ path: abs, ...st })
-  })
-  catalog.placed.record(rows)
+/**
+ * Records the files a pull placed (or hashed) as they are now on disk, for the quick check of later pulls:
+ * read from the plan on disk a page at a time, recorded a page per transaction.
+ */
+async function recordPlaced (catalog: Catalog, dest: string, table: PullPlan): Promise<void> {
+  let page: Array<{ abs: string, known?: PlacedStat }> = []
+  const write = async (): Promise<void> => {
+    const rows: Array<{ path: string } & PlacedStat> = []
+    await eachConcurrently(page, PLAN_CONCURRENCY, async ({ abs, known }) => {
+      const st = await statOf(abs, known)
+      if (st !== undefined) rows.push({ path: abs, ...st })
+    })
+    if (rows.length > 0) catalog.placed.record(rows)
+    page = []
+  }
+  for (const r of table.placedFiles(true)) {
+    page.push({ abs: joinPath(dest, r.file.path), ...(r.stat !== undefined ? { known: r.stat } : {}) })
+    if (page.length >= table.window) await write()
+  }
+  await write()
 }
 
-/** What registerScan writes: the record and entries as signed, the DAG's files and inner nodes, provenance. */
+/** What registerScan writes: the record, entries as signed and the DAG's files (in the plan on disk), inner nodes, provenance. */
 interface Replica {
   record: ScanInfo
   root: CID
-  files: PlannedFile[]
-  meta: Map<string, ScanEntryInfo>
+  /** The signed entries, the files with their leaves and the stats taken when they were placed. */
+  table: PullPlan
   innerNodes: Iterable<CID>
   provenance: Array<{ peer: string, bytes: number, fetched: number }>
-  /** Stats taken when files were placed, by path. */
-  stats: Map<string, PlacedStat>
 }
 
 async function registerScan (catalog: Catalog, dest: string, r: Replica): Promise<void> {
@@ -111,12 +121,12 @@ async function registerScan (catalog: Catalog, dest: string, r: Replica): Promis
   const writer = catalog.createScanWriter({ collection: record.collection, name: record.name, sourcePath: dest, origin: record.origin, created: record.created })
   try {
     // the entries exactly as signed (checked against the DAG above), so the origin's signature still verifies here
-    for (const m of r.meta.values()) writer.addEntry(m)
+    for (const m of r.table.entries()) writer.addEntry(m)
     writer.addNodes(r.innerNodes)
-    for (const { entry, leaves } of r.files) {
-      const abs = joinPath(dest, entry.path)
-      const st = r.stats.get(entry.path) ?? await fsp.lstat(abs)
-      writer.addSource(abs, st.size, st.mtimeMs, leaves.map((l) => ({ cid: l.cid, offset: l.offset, length: l.length })))
+    for (const { file, stat } of r.table.placedFiles(false)) {
+      const abs = joinPath(dest, file.path)
+      const st = stat ?? await fsp.lstat(abs)
+      writer.addSource(abs, st.size, st.mtimeMs, file.leaves)
     }
     writer.commit({ root, files: record.files, directories: record.directories, symlinks: record.symlinks, bytes: record.bytes, skipped: record.skipped, signature: record.signature, provenance: r.provenance })
   } catch (err) {

@@ -1,15 +1,14 @@
 import { promises as fsp, type Stats } from 'node:fs'
 import { join } from 'node:path'
 import type { FileLeaf } from '@ferry/dag'
-import type { PlacedStat } from '@ferry/store'
+import type { PlanFileRow } from '@ferry/store'
 import { throwIfAborted } from '@ferry/errors'
 import { DEFAULT_QUEUE_WINDOW, PLAN_CONCURRENCY, STAGING_DIR } from '../constants.js'
 import type { PullContext } from '../context.js'
 import { describeType, eachConcurrently, joinPath, mkdirSafe, safeMode, sameMtime } from '../fs-safe.js'
 import { StagePlan } from '../plan.js'
 import { bitmapFor, hasBit, stagingName } from '../staging.js'
-import type { DagOutput, PlannedFile } from './dag.js'
-import type { RecordOutput } from './record.js'
+import type { DagOutput } from './dag.js'
 
 /** Paths under which nothing is created (a directory that could not be made, the reserved staging name). */
 export interface Blocked {
@@ -22,50 +21,45 @@ export interface ReconcileOutput {
   blocked: Blocked
   /** Files not at the destination, to stage (maybe partly staged by an earlier run), kept compact. */
   plan: StagePlan
-  /** Files this run placed or hashed: recorded for the next run's quick check. */
-  placedNow: string[]
-  /** Of `placedNow`, the stat right after placing, where it was taken then (saves a stat each at finish). */
-  placedStats: Map<string, PlacedStat>
   /** The most files whose destination stat the reconcile held at once (its window; tests count it). */
   maxHeld: number
 }
 
-const DEFAULT_META = { mode: 0o644, mtimeMs: 0 }
-
 /**
  * Phase 3, reconcile: creates the destination's directories (never through a symlink), then sorts every
  * file into present (quick check for files Ferry placed, else hashed), conflict (never overwritten) or to
- * stage, keeping every leaf an interrupted run staged that still hashes right. Files go through in windows
- * of `planWindow` (lstat'ed PLAN_CONCURRENCY at a time, then sorted), so what it holds is one window's
- * stats, and of each file to stage one byte of state (a bitmap if an earlier run staged part of it).
+ * stage, keeping every leaf an interrupted run staged that still hashes right. Files are read from the plan
+ * on disk in windows of `planWindow` (lstat'ed PLAN_CONCURRENCY at a time, then sorted), so what it holds
+ * is one window's rows and stats, and of each file to stage one byte of state (a bitmap if an earlier run
+ * staged part of it). A file it finds in place by hashing is marked placed in the plan (`markPlaced`).
  */
-export async function reconcilePhase (ctx: PullContext, rec: RecordOutput, dag: DagOutput, pullId: number): Promise<ReconcileOutput> {
+export async function reconcilePhase (ctx: PullContext, dag: DagOutput, pullId: number): Promise<ReconcileOutput> {
   const { dest } = ctx
   ctx.freshDest = await fsp.lstat(dest).then(() => false, () => true)
   await mkdirSafe(dest, '')
   const blocked = await makeDirs(ctx, dag)
-  const metaOf = (path: string): { mode: number, mtimeMs: number } => rec.meta.get(path) ?? DEFAULT_META
-  const out: ReconcileOutput = { pullId, blocked, plan: new StagePlan(dag.files, metaOf), placedNow: [], placedStats: new Map(), maxHeld: 0 }
+  const files = dag.files
+  const out: ReconcileOutput = { pullId, blocked, plan: new StagePlan(files), maxHeld: 0 }
   const saved = ctx.catalog.pulls.progress(pullId)
   const resumable = await fsp.lstat(join(dest, STAGING_DIR)).then((st) => st.isDirectory(), () => false)
   const window = Math.max(1, ctx.options.planWindow ?? DEFAULT_QUEUE_WINDOW)
-  for (let start = 0; start < dag.files.length; start += window) {
+  for (let start = 0; start < files.fileCount; start += window) {
     throwIfAborted(ctx.signal)
     const indexes: number[] = []
-    for (let i = start; i < Math.min(start + window, dag.files.length); i++) if (!blocked.has(dag.files[i]?.entry.path ?? '')) indexes.push(i)
+    for (let i = start; i < Math.min(start + window, files.fileCount); i++) if (!blocked.has(files.file(i)?.path ?? '')) indexes.push(i)
     // what already sits at each file's place, lstat'ed PLAN_CONCURRENCY at a time (one after the other, a
     // no-op pull of 2,000 files spent most of its plan waiting on them)
     const present = new Map<number, Stats>()
     await eachConcurrently(indexes, PLAN_CONCURRENCY, async (i) => {
-      const st = await fsp.lstat(joinPath(dest, dag.files[i]?.entry.path ?? '')).catch(() => undefined)
+      const st = await fsp.lstat(joinPath(dest, files.file(i)?.path ?? '')).catch(() => undefined)
       if (st != null) present.set(i, st)
     })
     if (present.size > out.maxHeld) out.maxHeld = present.size
     for (const i of indexes) {
-      const f = dag.files[i] as PlannedFile
+      const f = files.file(i) as PlanFileRow
       const st = present.get(i)
-      if (st != null) await reconcilePresent(ctx, f, metaOf(f.entry.path), st, out)
-      else await reconcileStaged(ctx, i, f, saved.has(f.entry.path) || resumable, out)
+      if (st != null) await reconcilePresent(ctx, dag, i, f, st)
+      else await reconcileStaged(ctx, i, f, saved.has(f.path) || resumable, out)
     }
   }
   return out
@@ -76,10 +70,10 @@ async function makeDirs (ctx: PullContext, dag: DagOutput): Promise<Blocked> {
   const { dest, problems } = ctx
   const blockedDirs: string[] = []
   // the staging directory's name is Ferry's own: an entry of that name at the top is never placed
-  for (const e of [...dag.dirs, ...dag.links, ...dag.files.map((f) => f.entry)]) {
-    if (e.path !== STAGING_DIR) continue
-    problems.push({ path: e.path, code: 'ERR_CONFLICT', message: `the name ${STAGING_DIR} is reserved for Ferry's staging directory; not placed` })
-    blockedDirs.push(e.path)
+  // (paths are distinct: the signed entries' table has at most one of that name, whatever its type)
+  if (dag.files.entry(STAGING_DIR) !== undefined) {
+    problems.push({ path: STAGING_DIR, code: 'ERR_CONFLICT', message: `the name ${STAGING_DIR} is reserved for Ferry's staging directory; not placed` })
+    blockedDirs.push(STAGING_DIR)
   }
   const blocked: Blocked = { has: (path) => blockedDirs.some((d) => path === d || path.startsWith(`${d}/`)) }
   for (const d of dag.dirs) {
@@ -94,20 +88,19 @@ async function makeDirs (ctx: PullContext, dag: DagOutput): Promise<Blocked> {
 }
 
 /** A file already at its place: present (quick check or hashed), else a conflict. */
-async function reconcilePresent (ctx: PullContext, f: PlannedFile, m: { mode: number, mtimeMs: number }, st: Stats, out: ReconcileOutput): Promise<void> {
-  const { entry, leaves } = f
-  const final = joinPath(ctx.dest, entry.path)
+async function reconcilePresent (ctx: PullContext, dag: DagOutput, index: number, f: PlanFileRow, st: Stats): Promise<void> {
+  const final = joinPath(ctx.dest, f.path)
   if (!st.isFile()) {
-    ctx.problems.push({ path: entry.path, code: 'ERR_CONFLICT', message: `exists at the destination as ${describeType(st)}; not replaced` })
-  } else if (ctx.options.checksum !== true && st.size === entry.size && sameMtime(st.mtimeMs, m.mtimeMs) && ctx.catalog.placed.trusted(final, st)) {
-    ctx.counters.bytesPresent += entry.size // the quick check, for a file Ferry placed and nothing touched since
-  } else if (st.size === entry.size && await matches(ctx, final, st.size, leaves)) {
-    ctx.counters.bytesPresent += entry.size
-    await fsp.chmod(final, safeMode(m.mode, false))
-    await fsp.utimes(final, m.mtimeMs / 1000, m.mtimeMs / 1000)
-    out.placedNow.push(entry.path) // hashed: from now on it is known as Ferry's
+    ctx.problems.push({ path: f.path, code: 'ERR_CONFLICT', message: `exists at the destination as ${describeType(st)}; not replaced` })
+  } else if (ctx.options.checksum !== true && st.size === f.size && sameMtime(st.mtimeMs, f.mtimeMs) && ctx.catalog.placed.trusted(final, st)) {
+    ctx.counters.bytesPresent += f.size // the quick check, for a file Ferry placed and nothing touched since
+  } else if (st.size === f.size && await matches(ctx, final, st.size, f.leaves)) {
+    ctx.counters.bytesPresent += f.size
+    await fsp.chmod(final, safeMode(f.mode, false))
+    await fsp.utimes(final, f.mtimeMs / 1000, f.mtimeMs / 1000)
+    dag.files.markPlaced(index) // hashed: from now on it is known as Ferry's
   } else {
-    ctx.problems.push({ path: entry.path, code: 'ERR_CONFLICT', message: 'exists at the destination with other content; not overwritten' })
+    ctx.problems.push({ path: f.path, code: 'ERR_CONFLICT', message: 'exists at the destination with other content; not overwritten' })
   }
 }
 
@@ -115,9 +108,9 @@ async function reconcilePresent (ctx: PullContext, f: PlannedFile, m: { mode: nu
  * A file to stage. An earlier run's staged file keeps every leaf that still hashes right, whatever the
  * journal says (after kill -9 the journal lags the data; after a power cut the data may lag the journal).
  */
-async function reconcileStaged (ctx: PullContext, index: number, f: PlannedFile, look: boolean, out: ReconcileOutput): Promise<void> {
-  const { entry, leaves } = f
-  const stagedAt = stagingName(ctx.dest, entry.path)
+async function reconcileStaged (ctx: PullContext, index: number, f: PlanFileRow, look: boolean, out: ReconcileOutput): Promise<void> {
+  const { leaves } = f
+  const stagedAt = stagingName(ctx.dest, f.path)
   const stagedStat = look ? await fsp.lstat(stagedAt).then((st) => (st.isFile() ? st : undefined), () => undefined) : undefined
   const done = stagedStat != null ? await verifiedLeaves(ctx, stagedAt, stagedStat.size, leaves) : undefined
   if (done !== undefined) for (let i = 0; i < leaves.length; i++) if (hasBit(done, i)) ctx.counters.bytesResumed += leaves[i]?.length ?? 0

@@ -1,27 +1,34 @@
+import { dirname } from 'node:path'
 import { FerryError } from '@ferry/errors'
 import { pathProblem } from '@ferry/dag'
-import { EntriesDigest, verifyScanSignature } from '@ferry/store'
+import { EntriesDigest, PullPlan, verifyScanSignature } from '@ferry/store'
 import type { CID } from 'multiformats/cid'
+import { DEFAULT_QUEUE_WINDOW } from '../constants.js'
 import type { PullContext } from '../context.js'
 import { fromAnyPeer } from '../remote.js'
-import type { ScanEntryInfo, ScanInfo } from '../types.js'
+import type { ScanInfo } from '../types.js'
 
-/** Output of the record phase: the scan record, verified as its origin's, and its signed entries by path. */
+/** Output of the record phase: the scan record, verified as its origin's, and its signed entries (on disk). */
 export interface RecordOutput {
   record: ScanInfo
   /** The peer that sent the record; undefined when it came from this node's catalog. */
   recordFrom?: string
-  meta: Map<string, ScanEntryInfo>
+  /** The pull's plan on disk, holding the signed entries in their order (and, after the DAG phase, its files). */
+  table: PullPlan
 }
 
 /**
  * Phase 1, record: the scan record and its signed entry list, from this node's catalog if it holds the scan
  * (signed), else from the first peer that answers. The origin's signature over both must verify before
- * anything is written (ERR_UNSIGNED / ERR_BAD_SIGNATURE).
+ * anything is written (ERR_UNSIGNED / ERR_BAD_SIGNATURE). The entries go to the pull's plan on disk
+ * (`PullPlan`, in windows of `planWindow`), not to memory; a peer's list with a path twice is refused.
  */
 export async function recordPhase (ctx: PullContext): Promise<RecordOutput> {
   const { catalog, root, signal } = ctx
-  const meta = new Map<string, ScanEntryInfo>()
+  const table = ctx.table = new PullPlan(dirname(catalog.file), Math.max(1, ctx.options.planWindow ?? DEFAULT_QUEUE_WINDOW))
+  const twice = (path: string | undefined): void => {
+    if (path !== undefined) throw new FerryError('ERR_PROTOCOL', `The peer sent the scan entry ${JSON.stringify(path)} twice`)
+  }
   const digest = new EntriesDigest()
   const local = catalog.getScan(root)
   let record: ScanInfo
@@ -31,7 +38,7 @@ export async function recordPhase (ctx: PullContext): Promise<RecordOutput> {
     record = { root: root.toString(), collection: local.collection, name: local.name, origin: local.origin, files: local.files, directories: local.directories, symlinks: local.symlinks, bytes: local.bytes, skipped: local.skipped, created: local.created, signature: local.signature }
     for (const e of catalog.entries(local.id)) {
       digest.add(e)
-      meta.set(e.path, e)
+      table.addEntry(e) // the catalog's entries of one scan have distinct paths
     }
   } else {
     const scan = await fromAnyPeer(ctx, `the scan ${root.toString()}`, async (peer) => {
@@ -40,17 +47,21 @@ export async function recordPhase (ctx: PullContext): Promise<RecordOutput> {
       return s
     })
     record = scan.record
+    let last: string | undefined
     for await (const e of scan.entries) {
       // a peer's entry list is metadata only (the verified DAG decides what is written), but check it anyway
       const problem = pathProblem(e.path)
       if (problem !== undefined) throw new FerryError('ERR_PROTOCOL', `The peer sent the scan entry ${JSON.stringify(e.path.slice(0, 200))}: ${problem}`)
-      if (meta.has(e.path)) throw new FerryError('ERR_PROTOCOL', `The peer sent the scan entry ${JSON.stringify(e.path)} twice`)
+      // the digest refuses a list out of strict path order, so a path repeated is the one just before
+      if (e.path === last) twice(e.path)
+      last = e.path
       digest.add(e)
-      meta.set(e.path, e)
+      twice(table.addEntry(e))
     }
   }
+  twice(table.flushEntries())
   await checkRecordSignature(record, root, { count: digest.count, digest: digest.digest() }, recordFrom)
-  return { record, ...(recordFrom !== undefined ? { recordFrom } : {}), meta }
+  return { record, ...(recordFrom !== undefined ? { recordFrom } : {}), table }
 }
 
 /**

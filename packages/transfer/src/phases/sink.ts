@@ -1,4 +1,5 @@
 import { promises as fsp } from 'node:fs'
+import type { PlacedStat, PullPlan } from '@ferry/store'
 import { DEFAULT_CHECKPOINT_BYTES } from '../constants.js'
 import type { PullContext } from '../context.js'
 import { joinPath } from '../fs-safe.js'
@@ -23,15 +24,15 @@ function conflictAppeared (path: string): PullProblem {
   return { path, code: 'ERR_CONFLICT', message: 'appeared at the destination during the pull; not overwritten (the pulled copy stays staged)' }
 }
 
-/** The sink over `staging`; every file it places is pushed to `rc.placedNow` (with its stat when known). */
-export function leafSink (ctx: PullContext, staging: Staging, queue: WorkQueue, rc: ReconcileOutput): LeafSink {
-  const { placedNow } = rc
+/** The sink over `staging`; every file it places is marked placed in the plan on disk (with its stat when known). */
+export function leafSink (ctx: PullContext, staging: Staging, queue: WorkQueue, rc: ReconcileOutput, table: PullPlan): LeafSink {
   const checkpointBytes = ctx.options.checkpointBytes ?? DEFAULT_CHECKPOINT_BYTES
   let checkpointing: Promise<void> = Promise.resolve()
   let checkpointError: unknown
-  const placedFile = (f: StagedFile): void => {
+  const placedFile = (f: StagedFile, stat?: PlacedStat): void => {
+    const index = rc.plan.indexOf(f)
     rc.plan.release(f)
-    placedNow.push(f.path)
+    if (index !== undefined) table.markPlaced(index, stat)
     ctx.emit({ type: 'pull:file', path: f.path, size: f.size })
   }
   // a file that appeared at its place during the pull is fine if it holds exactly our bytes, else a conflict
@@ -63,8 +64,7 @@ export function leafSink (ctx: PullContext, staging: Staging, queue: WorkQueue, 
       queue.complete(item)
       ctx.counters.lastProgress = Date.now()
       if (placed === 'conflict') return await appeared(item.file)
-      rc.placedStats.set(item.file.path, placed)
-      placedFile(item.file)
+      placedFile(item.file, placed)
       return
     }
     const outcome = await staging.write(item.file, item.index, bytes, fetched)

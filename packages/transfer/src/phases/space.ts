@@ -23,6 +23,6 @@ export async function spacePhase (ctx: PullContext, rec: RecordOutput, dag: DagO
   const { plan } = rc
   const { missingBytes, missingLeaves } = plan
   await checkSpace(ctx.dest, missingBytes, ctx.options.spaceMarginBytes)
-  ctx.emit({ type: 'pull:plan', files: dag.files.length, bytes: rec.record.bytes, missingBytes, presentBytes: ctx.counters.bytesPresent, missingFiles: plan.count })
+  ctx.emit({ type: 'pull:plan', files: dag.files.fileCount, bytes: rec.record.bytes, missingBytes, presentBytes: ctx.counters.bytesPresent, missingFiles: plan.count })
   return { items: () => plan.items(), missingLeaves, missingBytes, planSeconds: (performance.now() - ctx.started) / 1000 }
 }
