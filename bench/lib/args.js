@@ -22,6 +22,8 @@ Options:
   --links LIST      wan: only these links, RTT ms/loss % pairs (e.g. 60/0.1,20/0); 'none' skips them
   --no-two-sources  wan: skip the two-sources case
   --connections N   wan, visit: \`ferry pull --connections N\` (visit: and the subscriber's pull.connections; default: ferry's own)
+  --daemon-pull JSON  visit: merged into the subscriber daemons' config.json \`pull\` section (e.g.
+                    '{"daemonTasks":3,"daemonInflightMiB":32}')
   --cc NAME         wan: TCP congestion control in the emulated hosts (default cubic; the host's may be bbr)
   --watch-settle S  live: the watch's settle time in seconds (\`ferry watch --settle\`; default 0.5)
   --pin             pull: servers (ferry daemon, sshd) on CPU 0, clients on CPU 1 (taskset), like two
@@ -46,6 +48,7 @@ export function parseCli (argv, suiteNames) {
       links: { type: 'string' },
       'no-two-sources': { type: 'boolean', default: false },
       connections: { type: 'string' },
+      'daemon-pull': { type: 'string' },
       'watch-settle': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false }
     }
@@ -60,9 +63,14 @@ export function parseCli (argv, suiteNames) {
   if (!(settle >= 0)) throw new Error(`--settle must be a number of seconds\n\n${usage}`)
   const watchSettle = values['watch-settle'] == null ? undefined : Number(values['watch-settle'])
   if (watchSettle !== undefined && !(watchSettle >= 0.1 && watchSettle <= 3600)) throw new Error(`--watch-settle must be seconds from 0.1 to 3600\n\n${usage}`)
+  let daemonPull
+  try {
+    daemonPull = values['daemon-pull'] == null ? undefined : JSON.parse(values['daemon-pull'])
+  } catch {}
+  if (values['daemon-pull'] != null && (typeof daemonPull !== 'object' || daemonPull === null || Array.isArray(daemonPull))) throw new Error(`--daemon-pull must be a JSON object\n\n${usage}`)
   const suites = positionals.length > 0 ? positionals : suiteNames
   for (const s of suites) if (!suiteNames.includes(s)) throw new Error(`unknown suite '${s}'\n\n${usage}`)
-  return { suites, rounds, quick: values.quick, work: values.work, out: values.out, driver: values.driver, rss: values.rss, settle, pin: values.pin, cc: values.cc, links: values.links, twoSources: !values['no-two-sources'], connections: values.connections, watchSettle, datasets: values.datasets?.split(',').filter((d) => d !== '') }
+  return { suites, rounds, quick: values.quick, work: values.work, out: values.out, driver: values.driver, rss: values.rss, settle, pin: values.pin, cc: values.cc, links: values.links, twoSources: !values['no-two-sources'], connections: values.connections, daemonPull, watchSettle, datasets: values.datasets?.split(',').filter((d) => d !== '') }
 }
 
 /** Whether option `--name` was given on the command line `argv` (as `--name V` or `--name=V`), to tell a default from a choice. */

@@ -204,11 +204,16 @@ function sampleRss (pid) {
   }
 }
 
-/** `--connections N`: the subscriber daemon's tasks open N connections per source (config.json `pull.connections`). */
-function setConnections (home, n) {
+/**
+ * The subscriber daemon's `pull` settings (config.json): `--connections N` (its tasks open N connections per
+ * source) and whatever `--daemon-pull JSON` names (daemonTasks, daemonInflightMiB).
+ */
+function setPullConfig (home, ctx) {
+  if (ctx.connections == null && ctx.daemonPull == null) return
   const file = join(home, 'config.json')
   const cfg = JSON.parse(readFileSync(file, 'utf8'))
-  writeFileSync(file, JSON.stringify({ ...cfg, pull: { ...cfg.pull, connections: n } }, null, 2))
+  const pull = { ...cfg.pull, ...(ctx.connections != null ? { connections: Number(ctx.connections) } : {}), ...ctx.daemonPull }
+  writeFileSync(file, JSON.stringify({ ...cfg, pull }, null, 2))
 }
 
 /** A fresh subscriber: home (trusted by A, with A named `src`) and its daemon. */
@@ -217,7 +222,7 @@ async function subscriber (env, name, ctx) {
   const id = initHome(home)
   trust(env.homeA, id)
   ferry(['peer', 'add', 'src', env.daemon.addr, '--home', home])
-  if (ctx.connections != null) setConnections(home, Number(ctx.connections))
+  setPullConfig(home, ctx)
   const daemon = await startDaemon(home, { log: ctx.log })
   env.daemons.add(daemon)
   return { home, id, daemon }

@@ -22,26 +22,28 @@ describe('the ferry launcher (packages/cli/bin/ferry)', () => {
     const [mmap, trim, pad, ...rest] = r.stdout.trimEnd().split('\n')
     expect([mmap, trim, pad]).toEqual(['33554432', '12345', '16777216'])
     const [semi, script, ...args] = rest[0] === '--single-threaded-gc' ? rest.slice(1) : rest // on a one-CPU machine
-    expect(semi).toBe('--max-semi-space-size=8') // `ferry pull` only: a small young generation
+    expect(semi).toBe('--max-semi-space-size=8') // `ferry pull` and `ferry daemon` only: a small young generation
     expect(script).toMatch(/\/packages\/cli\/bin\/\.\.\/bundle\/ferry\.js$/)
     expect(existsSync(script!)).toBe(true)
     expect(args).toEqual(['pull', 'a b', '--json'])
   })
 
-  it('gives `ferry pull` a small young generation, another size with FERRY_PULL_SEMI_SPACE_MB, none with 0, other commands none', () => {
+  it('gives `ferry pull` and `ferry daemon` a small young generation, another size with FERRY_SEMI_SPACE_MB, none with 0, other commands none', () => {
     const probe = join(tmp, 'probe-semi.sh')
     writeFileSync(probe, '#!/bin/sh\nprintf "%s\\n" "$@"\n')
     chmodSync(probe, 0o755)
     const run = (args: string[], semi?: string): string[] => {
       const env: NodeJS.ProcessEnv = { ...process.env, FERRY_NODE: probe }
-      if (semi !== undefined) env.FERRY_PULL_SEMI_SPACE_MB = semi
-      else delete env.FERRY_PULL_SEMI_SPACE_MB
+      if (semi !== undefined) env.FERRY_SEMI_SPACE_MB = semi
+      else delete env.FERRY_SEMI_SPACE_MB
       return execFileSync(FERRY_BIN, args, { env }).toString().trimEnd().split('\n').filter((a) => a !== '--single-threaded-gc')
     }
     expect(run(['pull', 'x'])[0]).toBe('--max-semi-space-size=8')
     expect(run(['pull', 'x'], '4')[0]).toBe('--max-semi-space-size=4')
     expect(run(['pull', 'x'], '0')[0]).toMatch(/\/bundle\/ferry\.js$/)
-    expect(run(['daemon'])[0]).toMatch(/\/bundle\/ferry\.js$/)
+    expect(run(['daemon'])[0]).toBe('--max-semi-space-size=8')
+    expect(run(['daemon'], '0')[0]).toMatch(/\/bundle\/ferry\.js$/)
+    expect(run(['add', 'x'])[0]).toMatch(/\/bundle\/ferry\.js$/)
   })
 
   it('collects garbage on the main thread when it may use one CPU only (taskset), not otherwise', () => {

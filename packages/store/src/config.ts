@@ -72,10 +72,21 @@ export interface FerryConfig {
 export interface PullConfig {
   /** TCP connections opened to each source peer, 1 .. 8 (`ferry pull --connections` wins). */
   connections?: number
+  /**
+   * MiB of leaves the daemon's tasks may have in flight together (asked of a peer and not yet written),
+   * shared by every running task; default the task service's DEFAULT_TASK_INFLIGHT_BYTES.
+   */
+  daemonInflightMiB?: number
+  /** Tasks the daemon runs at once; default the task service's DEFAULT_TASK_CONCURRENCY. */
+  daemonTasks?: number
 }
 
 /** Most connections per source a config may ask for (the transfer engine's MAX_CONNECTIONS_PER_PEER). */
 const MAX_PULL_CONNECTIONS = 8
+/** Largest in-flight budget a config may give the daemon's tasks (MiB). */
+const MAX_DAEMON_INFLIGHT_MIB = 4096
+/** Most tasks a config may have the daemon run at once. */
+const MAX_DAEMON_TASKS = 64
 
 /** The `api` section of config.json. */
 export interface ApiConfig {
@@ -123,7 +134,7 @@ function peerId (key: string) {
   }
 }
 
-/** `pull`: { "connections": 1..8 }. */
+/** `pull`: { "connections": 1..8, "daemonInflightMiB": 1..4096, "daemonTasks": 1..64 }. */
 function pullSection (value: unknown): PullConfig {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigProblem('"pull" must be an object: { "connections": 4 }')
   const section = value as Record<string, unknown>
@@ -131,7 +142,15 @@ function pullSection (value: unknown): PullConfig {
   if (n !== undefined && (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > MAX_PULL_CONNECTIONS)) {
     throw new ConfigProblem(`"pull.connections" must be a whole number from 1 to ${MAX_PULL_CONNECTIONS}, not ${JSON.stringify(n)}`)
   }
-  return { ...section, ...(n !== undefined ? { connections: n } : {}) }
+  const mib = section.daemonInflightMiB
+  if (mib !== undefined && (typeof mib !== 'number' || !Number.isInteger(mib) || mib < 1 || mib > MAX_DAEMON_INFLIGHT_MIB)) {
+    throw new ConfigProblem(`"pull.daemonInflightMiB" must be a whole number from 1 to ${MAX_DAEMON_INFLIGHT_MIB}, not ${JSON.stringify(mib)}`)
+  }
+  const tasks = section.daemonTasks
+  if (tasks !== undefined && (typeof tasks !== 'number' || !Number.isInteger(tasks) || tasks < 1 || tasks > MAX_DAEMON_TASKS)) {
+    throw new ConfigProblem(`"pull.daemonTasks" must be a whole number from 1 to ${MAX_DAEMON_TASKS}, not ${JSON.stringify(tasks)}`)
+  }
+  return { ...section, ...(n !== undefined ? { connections: n } : {}), ...(mib !== undefined ? { daemonInflightMiB: mib } : {}), ...(tasks !== undefined ? { daemonTasks: tasks } : {}) }
 }
 
 /** `hooks`: { "<collection>": "<non-empty command>" }, or undefined when absent. */

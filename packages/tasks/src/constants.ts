@@ -1,5 +1,10 @@
 /** Tasks run at once by default (each a pull with its own peers and hash pool). */
 export const DEFAULT_TASK_CONCURRENCY = 2
+/**
+ * Bytes of leaves the daemon's running tasks may have in flight together (asked and not yet written): what
+ * their pulls hold for leaves stays under it however many run (config `pull.daemonInflightMiB`).
+ */
+export const DEFAULT_TASK_INFLIGHT_BYTES = 16 * 1024 * 1024
 /** A task's deadline when the request names none: give up a day after it was requested. */
 export const DEFAULT_TASK_DEADLINE_MS = 24 * 60 * 60 * 1000
 /** Counters of a running task are written to the catalog at most this often (not on every event). */

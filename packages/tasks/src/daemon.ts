@@ -4,7 +4,7 @@ import type { TaskService, TaskServiceInit } from './types.js'
 
 /** The parts of a running daemon the task service uses (structurally @ferry/node's DaemonContext). */
 export interface DaemonParts {
-  home: TaskServiceInit['home'] & { config?: { pull?: { connections?: number } } }
+  home: TaskServiceInit['home'] & { config?: { pull?: { connections?: number, daemonInflightMiB?: number, daemonTasks?: number } } }
   node: { dialPeer: (addr: string, init?: { signal?: AbortSignal, own?: boolean, shareOf?: number }) => Promise<unknown> }
 }
 
@@ -28,7 +28,9 @@ export function taskDaemonService (options: TaskDaemonOptions = {}) {
       ...(print !== undefined ? { log: print } : {}),
       home,
       dialPeer: async (addr, signal, o) => (await node.dialPeer(addr, { signal, ...o })) as BlockPeer,
-      ...(home.config?.pull?.connections !== undefined ? { connections: home.config.pull.connections } : {})
+      ...(home.config?.pull?.connections !== undefined ? { connections: home.config.pull.connections } : {}),
+      ...(home.config?.pull?.daemonInflightMiB !== undefined ? { inflightBytes: home.config.pull.daemonInflightMiB * 1024 * 1024 } : {}),
+      ...(rest.concurrency === undefined && home.config?.pull?.daemonTasks !== undefined ? { concurrency: home.config.pull.daemonTasks } : {})
     })
     const live = tasks.list({ conditions: ['QUEUED', 'ACTIVE'] }).length
     if (live > 0) print?.(`Tasks: ${live} queued or active, resuming.`)

@@ -6,7 +6,7 @@
  */
 import { CID } from 'multiformats/cid'
 import type { Catalog, InnerBlocks, TaskPatch, TaskRecord, TaskStore } from '@ferry/store'
-import { DEFAULT_CONNECTIONS, DEFAULT_DEADLINE_MS, pull, type ConnectOptions, type PullProblem, type PullResult } from '@ferry/transfer'
+import { DEFAULT_CONNECTIONS, DEFAULT_DEADLINE_MS, pull, type ConnectOptions, type InflightBudget, type PullProblem, type PullResult } from '@ferry/transfer'
 import { classify, describeError } from './classify.js'
 import type { TaskServiceInit } from './types.js'
 import { createTally } from './progress.js'
@@ -21,6 +21,8 @@ export interface RunContext {
   dialPeer: TaskServiceInit['dialPeer']
   /** Connections per source (TaskServiceInit.connections). */
   connections?: number
+  /** The bytes in flight shared by every running task's pull. */
+  inflight: InflightBudget
   persistMs: number
   retryInitialMs: number
   retryMaxMs: number
@@ -97,6 +99,7 @@ async function runPull (ctx: RunContext, task: TaskRecord, deadline: number, sig
       dest: task.destination,
       peers: task.sources.map((addr) => ({ label: addr, connect: async (s: AbortSignal, o?: ConnectOptions) => await ctx.dialPeer(addr, s, { own: o?.own === true, shareOf: connections }) })),
       connections,
+      inflight: ctx.inflight,
       home: ctx.home,
       signal: AbortSignal.any([signal, byDeadline.signal]),
       onProgress: tally.onProgress,

@@ -11,8 +11,9 @@ import { CID } from 'multiformats/cid'
 import { FerryError, errorMessage } from '@ferry/errors'
 import type { OpenScanStatus } from '@ferry/follow'
 import type { Catalog, TaskRecord, TaskStore } from '@ferry/store'
+import { InflightBudget } from '@ferry/transfer'
 import {
-  DEFAULT_TASK_CONCURRENCY, DEFAULT_TASK_DEADLINE_MS, FILE_ERRORS_SHOWN, TASK_PERSIST_MS, TASK_POLL_MS, TASK_RETRY_INITIAL_MS, TASK_RETRY_MAX_MS
+  DEFAULT_TASK_CONCURRENCY, DEFAULT_TASK_DEADLINE_MS, DEFAULT_TASK_INFLIGHT_BYTES, FILE_ERRORS_SHOWN, TASK_PERSIST_MS, TASK_POLL_MS, TASK_RETRY_INITIAL_MS, TASK_RETRY_MAX_MS
 } from './constants.js'
 import { createHookRunner, type HookRunner } from './hook-runner.js'
 import { runTask, type RunContext, type StopReason } from './run.js'
@@ -73,6 +74,7 @@ function runContext (init: TaskServiceInit, store: RunContext['store'], notify: 
     home: init.home,
     dialPeer: init.dialPeer,
     ...(init.connections !== undefined ? { connections: init.connections } : {}),
+    inflight: new InflightBudget(init.inflightBytes ?? DEFAULT_TASK_INFLIGHT_BYTES),
     notify,
     log,
     persistMs: init.persistMs ?? TASK_PERSIST_MS,

@@ -89,6 +89,11 @@ export interface TaskServiceInit {
   dialPeer: (addr: string, signal: AbortSignal, options?: TaskDialOptions) => Promise<BlockPeer>
   /** Connections per source of each pull (default: the engine's DEFAULT_CONNECTIONS). */
   connections?: number
+  /**
+   * Bytes of leaves the running tasks' pulls may have in flight together (asked of a peer and not yet
+   * written), one budget shared by all of them (default DEFAULT_TASK_INFLIGHT_BYTES).
+   */
+  inflightBytes?: number
   /** Tasks run at once (default DEFAULT_TASK_CONCURRENCY). */
   concurrency?: number
   /** Hooks are killed after this long (default DEFAULT_HOOK_TIMEOUT_MS). */

@@ -103,6 +103,8 @@ function linkUp (on: OnLink): boolean {
 /**
  * One request at a time over one connection, while it stays up and work remains. A lane with a `budget` (one
  * beyond the first `window`) takes a leaf only while the leaves in flight on such lanes are under its bytes.
+ * With a shared in-flight budget (PullOptions.inflight) a leaf taken waits for its bytes before it is asked
+ * for, and gives them back once written (or its request failed).
  */
 async function lane (ctx: PullContext, queue: WorkQueue, sink: LeafSink, on: OnLink, budget?: Budget): Promise<void> {
   const { signal } = ctx
@@ -117,11 +119,17 @@ async function lane (ctx: PullContext, queue: WorkQueue, sink: LeafSink, on: OnL
       await queue.changed()
       continue
     }
+    const shared = ctx.options.inflight
+    if (shared !== undefined && !await shared.acquire(item.leaf.length, signal)) {
+      queue.requeue(item)
+      return
+    }
     if (budget !== undefined) budget.inflight += item.leaf.length
     try {
       await request(ctx, queue, sink, on, item)
     } finally {
       if (budget !== undefined) budget.inflight -= item.leaf.length
+      shared?.release(item.leaf.length)
     }
     if (!linkUp(on)) return
   }

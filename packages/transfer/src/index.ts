@@ -4,6 +4,7 @@
  */
 export { pull, type PullOptions } from './pull.js'
 export * from './constants.js'
+export { InflightBudget } from './inflight.js'
 export { PULL_PHASES } from './types.js'
 /** @internal the pull's work queue (exported for its bounded-window test) */
 export { WorkQueue, type WorkItem } from './queue.js'

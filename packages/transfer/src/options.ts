@@ -1,6 +1,7 @@
 import type { HashPool } from '@ferry/dag'
 import type { Catalog, InnerBlocks } from '@ferry/store'
 import type { CID } from 'multiformats/cid'
+import type { InflightBudget } from './inflight.js'
 import type { PeerSpec, PullPhase, PullProgressEvent } from './types.js'
 
 /** What `pull()` replicates, from where, into where, and how. */
@@ -20,6 +21,11 @@ export interface PullOptions {
    * DEFAULT_QUEUE_WINDOW): what the plan holds in memory follows this, not the size of the scan.
    */
   planWindow?: number
+  /**
+   * Bytes of leaves in flight (asked of a peer and not yet written) shared with other pulls: each leaf
+   * waits for its share before it is asked for, on top of `window`. Default: none (only `window` bounds it).
+   */
+  inflight?: InflightBudget
   /** Connections opened to each peer for leaf requests, 1 .. MAX_CONNECTIONS_PER_PEER; default DEFAULT_CONNECTIONS. */
   connections?: number
   /** Give up when no leaf has arrived for this long (peers are retried with backoff meanwhile). */
