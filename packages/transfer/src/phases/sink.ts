@@ -1,6 +1,6 @@
 import { promises as fsp } from 'node:fs'
 import type { PlacedStat, PullPlan } from '@ferry/store'
-import { DEFAULT_CHECKPOINT_BYTES } from '../constants.js'
+import { DEFAULT_CHECKPOINT_BYTES, PLACED_ROWS_FLUSH } from '../constants.js'
 import type { PullContext } from '../context.js'
 import { joinPath } from '../fs-safe.js'
 import type { WorkItem, WorkQueue } from '../queue.js'
@@ -29,10 +29,15 @@ export function leafSink (ctx: PullContext, staging: Staging, queue: WorkQueue, 
   const checkpointBytes = ctx.options.checkpointBytes ?? DEFAULT_CHECKPOINT_BYTES
   let checkpointing: Promise<void> = Promise.resolve()
   let checkpointError: unknown
+  // the placed files' rows, recorded as they accumulate (finish records every placed file again, with the
+  // stats of those placed without one here)
+  const rows: Array<{ path: string } & PlacedStat> = []
   const placedFile = (f: StagedFile, stat?: PlacedStat): void => {
     const index = rc.plan.indexOf(f)
     rc.plan.release(f)
     if (index !== undefined) table.markPlaced(index, stat)
+    if (stat !== undefined) rows.push({ path: joinPath(ctx.dest, f.path), ...stat })
+    if (rows.length >= PLACED_ROWS_FLUSH) ctx.catalog.placed.record(rows.splice(0))
     ctx.emit({ type: 'pull:file', path: f.path, size: f.size })
   }
   // a file that appeared at its place during the pull is fine if it holds exactly our bytes, else a conflict
