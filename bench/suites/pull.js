@@ -22,7 +22,9 @@
  * 4. The transport's ceiling: a bare libp2p stream between two Ferry nodes (Noise + yamux with Ferry's
  *    settings, 1 MiB messages, no disk, no hashing, no exchange protocol), N rounds of 1 GiB through
  *    bench/tools/bench-throughput.js. Nothing built on that stack can beat it on this machine, so it
- *    says how much of the rsync goal is reachable at all.
+ *    says how much of the rsync goal is reachable at all. Beside it, the same stream with the least a
+ *    verified receiver must add (SHA-256 of each 1 MiB leaf, each leaf written to a file with one writev):
+ *    the floor under any verified pull on this stack, with no exchange protocol, catalog or staging.
  *
  * With --pin, the servers (the ferry daemon; sshd, its sessions and rsync's server side) run on CPU 0 and the
  * clients (ferry pull; rsync and ssh) on CPU 1, like two one-core machines: neither side can borrow the other's
@@ -69,7 +71,9 @@ export const HUGE_DATASETS = {
   M1m: { label: '1,000,000 x 0-1 KiB in 2,000 dirs', spec: { kind: 'small-tree', files: 1_000_000, dirs: 2000, maxSize: KiB }, ...MANY }
 }
 export const GOALS = {
-  speedupVsRsync: 1.5, // full copy, loopback, warm source cache
+  // full copy, loopback, warm source cache: at least rsync's speed, pinned and unpinned (issue 15 replaced the
+  // earlier 1.5x, shown out of reach on one shared 2-core machine)
+  speedupVsRsync: 1.0,
   // many small files: a full copy in at most rsync's time, a no-op in at most twice rsync's, under 300 MB
   manyFilesFullTimeVsRsync: 1.0,
   manyFilesNoopTimeVsRsync: 2.0,
@@ -395,21 +399,28 @@ async function killAndResume (name, env, ctx) {
   }
 }
 
-/** The bare libp2p stream's throughput on this machine (see 4. above), medians over `rounds` runs. */
+/**
+ * The bare libp2p stream's throughput on this machine (see 4. above), and the same stream with each leaf
+ * hashed and written (the verified receiver's floor), medians over `rounds` alternating runs.
+ */
 async function transportCeiling (rounds, ctx) {
   const script = join(REPO, 'bench', 'tools', 'bench-throughput.js')
   await settle({ maxS: ctx.settle })
   const out = await new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [script, '--only', 'bare-256K', '--rounds', String(rounds), '--gib', '1', '--json', ...(ctx.pin ? ['--pin'] : [])], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const p = spawn(process.execPath, [script, '--only', 'bare-256K,bare-hash-write-256K', '--rounds', String(rounds), '--gib', '1', '--json', ...(ctx.pin ? ['--pin'] : [])], { stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     p.stdout.on('data', (b) => { stdout += b.toString() })
     p.stderr.on('data', (b) => { stderr = (stderr + b.toString()).slice(-4000) })
     p.on('close', (code) => code === 0 ? resolve(stdout) : reject(new Error(`bench-throughput exited ${code}: ${stderr}`)))
   })
-  const r = JSON.parse(out.trim().split('\n').pop())['bare-256K']
-  ctx.log(`[pull] transport ceiling (bare libp2p stream): ${fixed(r.mbps, 0)} MB/s (runs ${r.runs.map((x) => fixed(x.mbps, 0)).join(' ')})`)
-  return { mbps: round(r.mbps), clientCpuSPerGB: round(r.clientCpuSPerGB), serverCpuSPerGB: round(r.serverCpuSPerGB), runs: r.runs.map((x) => round(x.mbps)) }
+  const all = JSON.parse(out.trim().split('\n').pop())
+  const pick = (r) => ({ mbps: round(r.mbps), clientCpuSPerGB: round(r.clientCpuSPerGB), serverCpuSPerGB: round(r.serverCpuSPerGB), runs: r.runs.map((x) => round(x.mbps)) })
+  const r = pick(all['bare-256K'])
+  const floor = pick(all['bare-hash-write-256K'])
+  ctx.log(`[pull] transport ceiling (bare libp2p stream): ${fixed(r.mbps, 0)} MB/s (runs ${r.runs.map((x) => fixed(x, 0)).join(' ')}); ` +
+    `with SHA-256 and a write per leaf: ${fixed(floor.mbps, 0)} MB/s (runs ${floor.runs.map((x) => fixed(x, 0)).join(' ')})`)
+  return { ...r, verified: floor }
 }
 
 /** The re-run after the kill: like runOnce, but any bytesFetched is accepted (it is what is measured). */
@@ -543,6 +554,12 @@ export default {
       out += `  transport ceiling, a bare libp2p stream between two Ferry nodes (Noise + yamux, no disk, no hashing): ${fixed(c.mbps, 0)} MB/s ` +
         `(runs ${c.runs.map((x) => fixed(x, 0)).join(' ')}; CPU-s/GB client ${fixed(c.clientCpuSPerGB, 2)}, server ${fixed(c.serverCpuSPerGB, 2)}); ` +
         result.compare.map((d) => `${d.dataset}: ceiling / rsync ${fixed(c.mbps / d.full.rsync.mbps, 2)}x, ferry / ceiling ${fixed(d.full.ferry.mbps / c.mbps, 2)}`).join('; ') + '\n'
+      if (c.verified != null) {
+        const f = c.verified
+        out += `  verified floor, the same stream with SHA-256 of each 1 MiB leaf and one writev per leaf to a file: ${fixed(f.mbps, 0)} MB/s ` +
+          `(runs ${f.runs.map((x) => fixed(x, 0)).join(' ')}; CPU-s/GB client ${fixed(f.clientCpuSPerGB, 2)}, server ${fixed(f.serverCpuSPerGB, 2)}); ` +
+          result.compare.map((d) => `${d.dataset}: floor / rsync ${fixed(f.mbps / d.full.rsync.mbps, 2)}x, ferry / floor ${fixed(d.full.ferry.mbps / f.mbps, 2)}`).join('; ') + '\n'
+      }
     }
     out += '\n' + table('pull: no-op into a complete destination (medians)', ['dataset', 'tool', 'wall s', 'client CPU s', 'server CPU s', 'ferry speed / rsync'],
       result.compare.flatMap((d) => TOOLS.map((tool) => [
@@ -603,6 +620,13 @@ function verdicts (result) {
         goal: `${d.dataset}: the goal is within the transport's reach (bare libp2p stream >= ${GOALS.speedupVsRsync}x rsync)`,
         value: `${fixed(result.ceiling.mbps / d.full.rsync.mbps, 2)}x (${fixed(result.ceiling.mbps, 0)} vs ${fixed(d.full.rsync.mbps, 0)} MB/s)`,
         pass: result.ceiling.mbps >= GOALS.speedupVsRsync * d.full.rsync.mbps
+      })
+      const f = result.ceiling.verified
+      if (f == null) continue
+      v.push({
+        goal: `${d.dataset}: the goal is within a verified receiver's reach (bare stream + SHA-256 + write >= ${GOALS.speedupVsRsync}x rsync)`,
+        value: `${fixed(f.mbps / d.full.rsync.mbps, 2)}x (${fixed(f.mbps, 0)} vs ${fixed(d.full.rsync.mbps, 0)} MB/s)`,
+        pass: f.mbps >= GOALS.speedupVsRsync * d.full.rsync.mbps
       })
     }
   }

@@ -37,6 +37,11 @@ const CONFIGS = {
   'bare-256K': { bare: true, streams: 1, initial: 256 * 1024, max: 16 * MiB },
   'bare-1M': { bare: true, streams: 1, initial: MiB, max: 16 * MiB },
   'bare-4M': { bare: true, streams: 1, initial: 4 * MiB, max: 16 * MiB },
+  // The bare stream with what any verified receiver must add to it: SHA-256 of each 1 MiB leaf as it arrives
+  // (bare-hash), and the leaf written to a file with one writev (bare-hash-write, the file deleted after).
+  // No exchange protocol, no catalog, no staging: the floor under `ferry pull`'s receive path on this machine.
+  'bare-hash-256K': { bare: true, sink: 'hash', streams: 1, initial: 256 * 1024, max: 16 * MiB },
+  'bare-hash-write-256K': { bare: true, sink: 'write', streams: 1, initial: 256 * 1024, max: 16 * MiB },
   // The exchange with the node's defaults (1 leaf-reader worker on 2 cores; blocks hashed in place).
   's1-256K': { streams: 1, initial: 256 * 1024, max: 16 * MiB },
   's2-256K': { streams: 2, initial: 256 * 1024, max: 16 * MiB },
@@ -188,9 +193,53 @@ async function serve (args) {
   process.exit(0)
 }
 
+/**
+ * What a bare stream's receiver does with the bytes: nothing ('none'), SHA-256 of each 1 MiB leaf ('hash'),
+ * or that and the leaf's pieces written to `file` with one writev each at the leaf's offset ('write').
+ */
+async function leafSink (kind, file) {
+  if (kind === 'none') return { add () {}, close () {} }
+  const { createHash } = await import('node:crypto')
+  const { openSync, writevSync, closeSync } = await import('node:fs')
+  const fd = kind === 'write' ? openSync(file, 'w') : undefined
+  let hash = createHash('sha256')
+  let pieces = []
+  let inLeaf = 0
+  let offset = 0
+  const leafDone = () => {
+    hash.digest()
+    hash = createHash('sha256')
+    if (fd !== undefined) writevSync(fd, pieces, offset)
+    offset += inLeaf
+    pieces = []
+    inLeaf = 0
+  }
+  const piece = (b) => {
+    while (b.byteLength > 0) {
+      const take = Math.min(b.byteLength, MiB - inLeaf)
+      const part = take === b.byteLength ? b : b.subarray(0, take)
+      hash.update(part)
+      if (fd !== undefined) pieces.push(part)
+      inLeaf += take
+      b = b.subarray(take)
+      if (inLeaf === MiB) leafDone()
+    }
+  }
+  return {
+    add (buf) {
+      if (buf instanceof Uint8Array) piece(buf)
+      else for (const b of buf) piece(b)
+    },
+    close () {
+      if (inLeaf > 0) leafDone()
+      if (fd !== undefined) closeSync(fd)
+    }
+  }
+}
+
 /** Child: pull every leaf and print { bytes, seconds }. */
 async function pull (args) {
-  const [addr, cidsFile, mode, streams, initial, max, verifiers, useBytes] = args
+  const [addr, cidsFile, mode, streams, initial, max, verifiers, useBytes, sinkKind = 'none'] = args
   const windows = { initialStreamWindowSize: Number(initial), maxStreamWindowSize: Number(max) }
   const { CID } = await import('multiformats/cid')
   const cids = JSON.parse(await fs.readFile(cidsFile, 'utf8')).map((c) => CID.parse(c))
@@ -215,13 +264,19 @@ async function pull (args) {
     const count = cids.length
     const per = Math.ceil(count / Number(streams))
     await node.libp2p.dial(multiaddr(addr))
+    dir = sinkKind === 'write' ? await fs.mkdtemp(path.join(os.tmpdir(), 'ferry-bench-client-')) : undefined
     started = performance.now()
-    await Promise.all(Array.from({ length: Number(streams) }, async () => {
+    await Promise.all(Array.from({ length: Number(streams) }, async (_, s) => {
       const stream = await node.libp2p.dialProtocol(multiaddr(addr), '/bench/bare/1.0.0')
       const req = new Uint8Array(4)
       new DataView(req.buffer).setUint32(0, per)
       stream.send(req)
-      for await (const buf of stream) bytes += buf.byteLength
+      const sink = await leafSink(sinkKind, dir === undefined ? undefined : path.join(dir, `stream-${s}`))
+      for await (const buf of stream) {
+        bytes += buf.byteLength
+        sink.add(buf)
+      }
+      sink.close()
     }))
   } else {
     const client = await node.dialPeer(addr, { streams: Number(streams) })
@@ -310,7 +365,7 @@ async function main () {
       server.p.stdin.write('mark\n')
       const busy0 = machineBusy()
       const wall0 = performance.now()
-      const client = child(['pull', addr, cidsFile, c.bare ? 'bare' : 'exchange', String(c.streams ?? 1), String(c.initial), String(c.max), String(c.verifiers ?? 'default'), c.bytes === true ? '1' : '0'], opts, `client-${name}`, values.pin ? 1 : undefined)
+      const client = child(['pull', addr, cidsFile, c.bare ? 'bare' : 'exchange', String(c.streams ?? 1), String(c.initial), String(c.max), String(c.verifiers ?? 'default'), c.bytes === true ? '1' : '0', c.sink ?? 'none'], opts, `client-${name}`, values.pin ? 1 : undefined)
       const r = JSON.parse(await client.line())
       await client.exited
       server.p.stdin.end()
