@@ -21,8 +21,9 @@ describe('the ferry launcher (packages/cli/bin/ferry)', () => {
     expect(r.code, r.stderr).toBe(0)
     const [mmap, trim, pad, ...rest] = r.stdout.trimEnd().split('\n')
     expect([mmap, trim, pad]).toEqual(['33554432', '12345', '16777216'])
-    const [semi, script, ...args] = rest[0] === '--single-threaded-gc' ? rest.slice(1) : rest // on a one-CPU machine
+    const [semi, grow, script, ...args] = rest[0] === '--single-threaded-gc' ? rest.slice(1) : rest // on a one-CPU machine
     expect(semi).toBe('--max-semi-space-size=8') // `ferry pull` and `ferry daemon` only: a small young generation
+    expect(grow).toBe('--heap-growing-percent=50') // `ferry pull` only: an old generation that grows 1.5x, not ~3x
     expect(script).toMatch(/\/packages\/cli\/bin\/\.\.\/bundle\/ferry\.js$/)
     expect(existsSync(script!)).toBe(true)
     expect(args).toEqual(['pull', 'a b', '--json'])
@@ -36,13 +37,31 @@ describe('the ferry launcher (packages/cli/bin/ferry)', () => {
       const env: NodeJS.ProcessEnv = { ...process.env, FERRY_NODE: probe }
       if (semi !== undefined) env.FERRY_SEMI_SPACE_MB = semi
       else delete env.FERRY_SEMI_SPACE_MB
-      return execFileSync(FERRY_BIN, args, { env }).toString().trimEnd().split('\n').filter((a) => a !== '--single-threaded-gc')
+      return execFileSync(FERRY_BIN, args, { env }).toString().trimEnd().split('\n').filter((a) => a !== '--single-threaded-gc' && !a.startsWith('--heap-growing-percent='))
     }
     expect(run(['pull', 'x'])[0]).toBe('--max-semi-space-size=8')
     expect(run(['pull', 'x'], '4')[0]).toBe('--max-semi-space-size=4')
     expect(run(['pull', 'x'], '0')[0]).toMatch(/\/bundle\/ferry\.js$/)
     expect(run(['daemon'])[0]).toBe('--max-semi-space-size=8')
     expect(run(['daemon'], '0')[0]).toMatch(/\/bundle\/ferry\.js$/)
+    expect(run(['add', 'x'])[0]).toMatch(/\/bundle\/ferry\.js$/)
+  })
+
+  it('lets `ferry pull` grow V8\'s old generation by 50% between full collections, another share with FERRY_HEAP_GROWING_PERCENT, V8\'s own with 0, other commands V8\'s own', () => {
+    const probe = join(tmp, 'probe-grow.sh')
+    writeFileSync(probe, '#!/bin/sh\nprintf "%s\\n" "$@"\n')
+    chmodSync(probe, 0o755)
+    const run = (args: string[], grow?: string): string[] => {
+      const env: NodeJS.ProcessEnv = { ...process.env, FERRY_NODE: probe }
+      delete env.FERRY_SEMI_SPACE_MB
+      if (grow !== undefined) env.FERRY_HEAP_GROWING_PERCENT = grow
+      else delete env.FERRY_HEAP_GROWING_PERCENT
+      return execFileSync(FERRY_BIN, args, { env }).toString().trimEnd().split('\n').filter((a) => a !== '--single-threaded-gc' && !a.startsWith('--max-semi-space-size='))
+    }
+    expect(run(['pull', 'x'])[0]).toBe('--heap-growing-percent=50')
+    expect(run(['pull', 'x'], '100')[0]).toBe('--heap-growing-percent=100')
+    expect(run(['pull', 'x'], '0')[0]).toMatch(/\/bundle\/ferry\.js$/)
+    expect(run(['daemon'])[0]).toMatch(/\/bundle\/ferry\.js$/)
     expect(run(['add', 'x'])[0]).toMatch(/\/bundle\/ferry\.js$/)
   })
 
