@@ -258,6 +258,42 @@ describe('ferry pull --collection --follow', () => {
     await dR.stop()
   })
 
+  it('a follower killed between its renames and its commit records those files at restart, checked against their entries: no conflict', async () => {
+    const src = join(tmp, 'scan8')
+    const dest = join(tmp, 'dest8')
+    mkdirSync(src, { recursive: true })
+    expect((await ferry(['watch', src, '--collection', 'crash', '--name', 'scan8', '--settle', '0.5', '--home', A.dir])).code).toBe(0)
+    const size = 1024 * 1024 + 5
+    for (let i = 0; i < 3; i++) writeFileSync(join(src, `a${i}.bin`), bytes(size, `crash${i}`))
+    // the first run kills itself once its first group is renamed into place, before the group's commit
+    const first = startFerry(['pull', '--collection', 'crash', dest, '--from', dA.addr, '--follow', '--json', '--home', B.dir], { env: { FERRY_TEST_FOLLOW_KILL_BEFORE_COMMIT: '1' } })
+    expect((await first.exited).code).toBe(128)
+    const left = finalFiles(join(dest, 'scan8'))
+    expect(left.length).toBeGreaterThan(0)
+    for (const rel of left) expect(readFileSync(join(dest, 'scan8', rel)).equals(readFileSync(join(src, rel)))).toBe(true)
+
+    const second = follow(B.dir, dest, dA.addr, [], 'crash')
+    await until(async () => /scan8: open, following/.test(second.stderr()) ? true : undefined, 60_000, 'the second run following the open scan')
+    writeFileSync(join(src, 'a3.bin'), bytes(size, 'crash3')) // placed after the three: the entries before it are taken
+    await until(async () => /scan8\/a3\.bin .*lag/.test(second.stderr()) ? true : undefined, 60_000, 'a3.bin at the follower')
+    const sealed = await ferry(['seal', '--collection', 'crash', '--name', 'scan8', '--json', '--home', A.dir])
+    expect(sealed.code, sealed.stderr).toBe(0)
+    const r = await second.exited
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stderr).not.toMatch(/not placed by Ferry/)
+    const scan = json(r).scans[0]
+    // the files the killed run placed are hashed against their entries and recorded, not fetched again
+    expect(scan.followed).toEqual({ files: 4 - left.length, fetched: (4 - left.length) * size, reused: left.length })
+    expect(scan).toMatchObject({ root: json(sealed).root, complete: true, files: 4, bytesFetched: 0 })
+    expect(hashTree(join(dest, 'scan8'))).toEqual(hashTree(src))
+    const home = await openHome(B.dir)
+    try {
+      for (let i = 0; i < 4; i++) expect(home.catalog.followed.get(join(dest, 'scan8', `a${i}.bin`))?.size).toBe(size)
+    } finally {
+      await home.close()
+    }
+  })
+
   it('stops cleanly on SIGINT (exit 130, no temporary file left) and a second run goes on from there', async () => {
     const src = join(tmp, 'scan5')
     const dest = join(tmp, 'dest5')

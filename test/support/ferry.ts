@@ -73,8 +73,8 @@ export interface RunningFerry {
 }
 
 /** Starts the real `ferry` CLI without waiting for it (killed after `timeoutMs`, default 5 min). */
-export function startFerry (args: string[], options: { timeoutMs?: number } = {}): RunningFerry {
-  const child = spawn(FERRY_BIN, args, { env: { ...process.env, FERRY_HOME: undefined }, stdio: ['ignore', 'pipe', 'pipe'] })
+export function startFerry (args: string[], options: { timeoutMs?: number, env?: Record<string, string> } = {}): RunningFerry {
+  const child = spawn(FERRY_BIN, args, { env: { ...process.env, FERRY_HOME: undefined, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d })

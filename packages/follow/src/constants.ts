@@ -23,3 +23,9 @@ export const TEMP_PREFIX = '.ferry-follow-'
 
 /** Pause before asking again a source that refused a request with ERROR LIMIT (too many of our streams at once). */
 export const BUSY_PAUSE_MS = 500
+
+/**
+ * Tests only: set to 1, a follower kills itself (SIGKILL) when its first group of placed files is about to
+ * be committed, after their renames (test/e2e/follow.test.ts, the crash window).
+ */
+export const KILL_BEFORE_COMMIT_ENV = 'FERRY_TEST_FOLLOW_KILL_BEFORE_COMMIT'

@@ -4,7 +4,7 @@
  * size must be the entry's, then mode and mtime are set and the file is renamed over its final name (an
  * earlier version there is replaced only now, once the new bytes are complete and verified).
  */
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { promises as fsp } from 'node:fs'
 import { basename, dirname, join, relative, sep } from 'node:path'
 import { fileLeaves, type FileLeaf, type GetBlock } from '@ferry/dag'
@@ -41,6 +41,7 @@ export interface Placed {
 }
 
 const DAG_PB = 0x70
+const SHA2_256 = 0x12
 
 /** Raised when the source no longer serves a block of this version (it changed or was republished). */
 export class StaleVersion extends FerryError {}
@@ -127,4 +128,41 @@ export async function placeFile (init: PlaceInit): Promise<Placed> {
       await fsp.rm(temp, { force: true })
     }
   }
+}
+
+/** What `matchesEntry` checks: the file at `file` (absolute) against the entry's CID, size and mtime. */
+export interface MatchInit { peer: FollowPeer, file: string, cid: CID, size: number, mtimeMs: number, signal: AbortSignal }
+
+/**
+ * The file already at `file` checked against an entry, as a restart finds a file this follower renamed into
+ * place but did not record (killed before its commit): same size and mtime, and every leaf's bytes hash to
+ * the leaf's CID (the file's DAG from the peer, each node verified against its CID). The file as placed if
+ * it matches and did not change while it was read, else undefined.
+ */
+export async function matchesEntry (init: MatchInit): Promise<Placed | undefined> {
+  const before = await fsp.stat(init.file).catch(() => undefined)
+  if (before === undefined || !before.isFile() || before.size !== init.size || before.mtimeMs !== init.mtimeMs) return undefined
+  const fetch = peerGet(init.peer, init.signal)
+  const nodes: CID[] = []
+  const get: GetBlock = async (cid, options) => {
+    if (cid.code === DAG_PB) nodes.push(cid)
+    return await fetch(cid, options)
+  }
+  const leaves: FileLeaf[] = []
+  for await (const leaf of fileLeaves(init.cid, get, { signal: init.signal, size: init.size })) leaves.push(leaf)
+  const fh = await fsp.open(init.file, 'r')
+  try {
+    for (const leaf of leaves) {
+      init.signal.throwIfAborted()
+      const buf = Buffer.allocUnsafe(leaf.length)
+      const { bytesRead } = await fh.read(buf, 0, leaf.length, leaf.offset)
+      if (bytesRead !== leaf.length || leaf.cid.multihash.code !== SHA2_256) return undefined
+      if (!createHash('sha256').update(buf).digest().equals(leaf.cid.multihash.digest)) return undefined
+    }
+  } finally {
+    await fh.close()
+  }
+  const after = await fsp.stat(init.file)
+  if (after.size !== before.size || after.mtimeMs !== before.mtimeMs || after.ctimeMs !== before.ctimeMs || after.ino !== before.ino) return undefined
+  return { file: init.file, fetched: 0, leaves, nodes, stat: { size: after.size, mtimeMs: after.mtimeMs, ctimeMs: after.ctimeMs, ino: after.ino } }
 }

@@ -125,8 +125,10 @@ export interface Catalog {
   /**
    * Runs `fn` as one write transaction: the catalog writes it makes (their own transactions nest as
    * savepoints) commit together, with one fsync instead of one each; if it throws, none is kept.
+   * `relaxed`: commit without the fsync (`synchronous = NORMAL` for it): the writes survive the process
+   * being killed, a power cut may lose them (for rows that only save work, like what a follower placed).
    */
-  batch: <T>(fn: () => T) => T
+  batch: <T>(fn: () => T, options?: { relaxed?: boolean }) => T
   close: () => void
 }
 
@@ -182,9 +184,10 @@ export function openCatalog (file: string, options: CatalogOptions = {}): Catalo
     placed: createPlacedFiles(h.db, h.guard, h.relaxed),
     open: openOpenScans(h, leafIndex, nodes),
     followed: openFollowedFiles(h),
-    batch: (fn) => {
+    batch: <T>(fn: () => T, options?: { relaxed?: boolean }): T => {
       h.requireWritable('write to the catalog')
-      return h.guard(() => h.db.transaction(fn).immediate())
+      const run = (): T => h.guard(() => h.db.transaction(fn).immediate())
+      return options?.relaxed === true ? h.relaxed(run) : run()
     },
     close: h.close
   }
