@@ -36,6 +36,7 @@ export { MIGRATIONS, type Migration } from './migrations.js'
 export { freeSpace, type FreeSpace } from './space.js'
 export { readLeaf, type LeafRead } from './leaf-reader.js'
 export type { PullJournal, PullRecord, PullState } from './pull-journal.js'
+export { PLAN_MEMORY_ROWS } from './constants.js'
 export { PullPlan, encodeLeaves, decodeLeaves, type PlanFileRow, type PlanLeaf, type PlanPlacedRow, type PlanHeld } from './pull-plan.js'
 export {
   TASK_EVENTS_KEPT,

@@ -4,8 +4,10 @@
  * its window, not the scan. Written by the record and DAG phases, read in windows by reconcile, fetch and
  * finish.
  *
- * The database is a file beside the catalog (`plan-<pid>-<random>.db` in the home), unlinked as soon as it is open: nothing
- * to remove at the end, nothing left behind by `kill -9`. It holds nothing a resume needs (a resume redoes
+ * The database is in memory while the plan holds at most `memoryRows` rows (PLAN_MEMORY_ROWS: entries plus
+ * files), and past that a file beside the catalog (`plan-<pid>-<random>.db` in the home, the rows so far
+ * copied there once with VACUUM INTO), unlinked as soon as it is open: nothing to remove at the end,
+ * nothing left behind by `kill -9`. It holds nothing a resume needs (a resume redoes
  * the record and the DAG walk from local blocks; the pull's durable state is the catalog's journal and the
  * staged files), so it is never synced: `synchronous = OFF`, the rollback journal in memory, one
  * connection, exclusive.
@@ -21,6 +23,7 @@ import Database from 'better-sqlite3'
 import type BetterSqlite3 from 'better-sqlite3'
 import { CID } from 'multiformats/cid'
 import { fromSqliteError } from './catalog-db.js'
+import { PLAN_MEMORY_ROWS } from './constants.js'
 import type { PlacedStat } from './placed-files.js'
 import type { EntryRecord, EntryType } from './scans.js'
 
@@ -139,33 +142,54 @@ function prepare (db: BetterSqlite3.Database): PlanStatements {
  * `window` and read back in pages of `window`.
  */
 export class PullPlan {
-  private readonly db: BetterSqlite3.Database
-  private readonly st: PlanStatements
+  private db: BetterSqlite3.Database
+  private st: PlanStatements
   private readonly pendingEntries: EntryRecord[] = []
   private readonly pendingFiles: PlanFileRow[] = []
   private readonly pendingMarks: Array<{ index: number, stat?: PlacedStat }> = []
   private readonly pages = new Map<number, PlanFileRow[]>()
   private entryRows = 0
   private fileRows = 0
+  private disk = false
   /** The most rows held at once, by kind. */
   readonly held: PlanHeld = { entries: 0, files: 0, placed: 0 }
 
-  /** A new, empty plan database in directory `dir` (the home), paged by `window` rows. */
-  constructor (dir: string, readonly window: number) {
-    const file = join(dir, `plan-${process.pid}-${randomBytes(6).toString('hex')}.db`)
+  /**
+   * A new, empty plan paged by `window` rows: in memory up to `memoryRows` rows (entries plus files), then a
+   * scratch database file in directory `dir` (the home).
+   */
+  constructor (private readonly dir: string, readonly window: number, private readonly memoryRows = PLAN_MEMORY_ROWS) {
+    this.db = this.guard(() => new Database(':memory:'))
+    this.db.exec(SCHEMA)
+    this.st = prepare(this.db)
+  }
+
+  /** True once the plan moved to its file (it held more than `memoryRows` rows). */
+  get onDisk (): boolean {
+    return this.disk
+  }
+
+  /** Before inserting `more` rows: past `memoryRows`, copies the database to its file and goes on there. */
+  private room (more: number): void {
+    if (this.disk || this.entryRows + this.fileRows + more <= this.memoryRows) return
+    const file = join(this.dir, `plan-${process.pid}-${randomBytes(6).toString('hex')}.db`)
+    let db: BetterSqlite3.Database
     try {
-      this.db = new Database(file)
+      this.db.exec(`VACUUM INTO '${file.replaceAll('\'', '\'\'')}'`)
+      db = new Database(file)
     } catch (err) {
       throw fromSqliteError(err, `the pull's plan database ${file}`)
     } finally {
       rmSync(file, { force: true }) // the open handle keeps it; nothing left on disk after close or kill -9
     }
-    this.db.pragma('journal_mode = MEMORY')
-    this.db.pragma('synchronous = OFF')
-    this.db.pragma('locking_mode = EXCLUSIVE')
-    this.db.pragma('cache_size = -8192')
-    this.db.exec(SCHEMA)
-    this.st = prepare(this.db)
+    db.pragma('journal_mode = MEMORY')
+    db.pragma('synchronous = OFF')
+    db.pragma('locking_mode = EXCLUSIVE')
+    db.pragma('cache_size = -8192')
+    this.db.close()
+    this.db = db
+    this.st = prepare(db)
+    this.disk = true
   }
 
   private guard<T>(fn: () => T): T {
@@ -199,6 +223,7 @@ export class PullPlan {
   /** Inserts the entries waiting; returns the path of the first duplicate met, if any. */
   flushEntries (): string | undefined {
     if (this.pendingEntries.length === 0) return undefined
+    this.room(this.pendingEntries.length)
     let duplicate: string | undefined
     this.guard(() => this.db.transaction(() => {
       for (const e of this.pendingEntries) {
@@ -239,6 +264,7 @@ export class PullPlan {
   /** Inserts the files waiting. */
   flushFiles (): void {
     if (this.pendingFiles.length === 0) return
+    this.room(this.pendingFiles.length)
     this.guard(() => this.db.transaction(() => {
       for (const f of this.pendingFiles) this.st.addFile.run(this.fileRows++, f.path, f.cid.bytes, f.size, f.mode, f.mtimeMs, encodeLeaves(f.cid, f.size, f.leaves))
     })())

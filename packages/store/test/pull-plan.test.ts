@@ -1,11 +1,13 @@
 /**
- * The pull's plan on disk (PullPlan): what goes in comes back in order and intact (entries, files with their
- * leaves, placed stats), a repeated entry path is reported, no file is left in the directory (unlinked at
- * open), and the rows held in memory stay within the window while the plan grows.
+ * The pull's plan (PullPlan), in memory and moved to its file past its memoryRows: what goes in comes back in
+ * order and intact (entries, files with their leaves, placed stats), a repeated entry path is reported, no
+ * file is left in the directory (unlinked at open), the rows held in memory stay within the window while the
+ * plan grows, and a small plan needs no file at all.
  */
-import { readdirSync } from 'node:fs'
+import { existsSync, readdirSync } from 'node:fs'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { PullPlan, decodeLeaves, encodeLeaves, type EntryRecord, type PlanFileRow } from '@ferry/store'
+import { PLAN_MEMORY_ROWS, PullPlan, decodeLeaves, encodeLeaves, type EntryRecord, type PlanFileRow } from '@ferry/store'
 import { cidOf, leafCid, tempDir } from './helpers.js'
 
 async function fileRow (i: number): Promise<PlanFileRow> {
@@ -29,10 +31,11 @@ describe('PullPlan', () => {
     expect(decodeLeaves(two.cid, 0, new Uint8Array(0))).toEqual([])
   })
 
-  for (const n of [100, 1000]) {
-    it(`gives back ${n} entries and files in order, holding at most its window of 16`, async () => {
+  for (const [n, memoryRows] of [[100, undefined], [1000, undefined], [100, 50], [1000, 50]] as const) {
+    const where = memoryRows === undefined ? 'in memory' : `moved to its file past ${memoryRows} rows`
+    it(`gives back ${n} entries and files in order, holding at most its window of 16 (${where})`, async () => {
       const dir = await tempDir()
-      const plan = new PullPlan(dir, 16)
+      const plan = new PullPlan(dir, 16, memoryRows)
       try {
         expect(readdirSync(dir)).toEqual([]) // unlinked as soon as it is open
         const rows: PlanFileRow[] = []
@@ -57,6 +60,8 @@ describe('PullPlan', () => {
         for (const p of placed) expect(p.stat).toEqual(p.index % 4 === 0 ? { size: p.index, mtimeMs: p.index + 0.25, ctimeMs: p.index + 0.5, ino: 1e9 + p.index } : undefined)
         expect([...plan.placedFiles(false)].filter((p) => p.placed)).toHaveLength(placed.length)
         expect(plan.held).toEqual({ entries: 16, files: 32, placed: 16 })
+        expect(plan.onDisk).toBe(memoryRows !== undefined)
+        expect(readdirSync(dir)).toEqual([])
       } finally {
         plan.close()
       }
@@ -75,5 +80,31 @@ describe('PullPlan', () => {
     } finally {
       plan.close()
     }
+  })
+
+  it('keeps a plan of at most PLAN_MEMORY_ROWS rows in memory: no file, so no directory needed; past that, its file', async () => {
+    const missing = join(await tempDir(), 'absent')
+    const rows: PlanFileRow[] = []
+    for (let i = 0; i < 40; i++) rows.push(await fileRow(i))
+    const small = new PullPlan(missing, 16, 40)
+    try {
+      for (const r of rows.slice(0, 20)) small.addEntry({ path: r.path, type: 'file', size: r.size, mode: r.mode, mtimeMs: r.mtimeMs, cid: r.cid })
+      small.flushEntries()
+      for (const r of rows.slice(0, 20)) small.addFile(r)
+      expect(small.file(19)?.path).toBe(rows[19]?.path)
+      expect(small.onDisk).toBe(false)
+      expect(existsSync(missing)).toBe(false)
+    } finally {
+      small.close()
+    }
+    const large = new PullPlan(missing, 16, 30)
+    try {
+      // the first page of 16 entries fits in memory, the second (32 rows, past 30) needs the file, in a directory that is not there
+      expect(() => { for (const r of rows) large.addEntry({ path: r.path, type: 'file', size: r.size, mode: r.mode, mtimeMs: r.mtimeMs, cid: r.cid }) }).toThrow(/plan database/)
+      expect(large.onDisk).toBe(false)
+    } finally {
+      large.close()
+    }
+    expect(PLAN_MEMORY_ROWS).toBeGreaterThanOrEqual(4096)
   })
 })
