@@ -36,7 +36,7 @@ export async function finishPhase (ctx: PullContext, rec: RecordOutput, dag: Dag
     catalog.pulls.finish(rc.pullId, 'failed')
   }
   const { held } = dag.files
-  ctx.emit({ type: 'pull:held', reconcileFiles: rc.maxHeld, stagedFiles: rc.plan.maxLive, queuedLeaves: fe.queuedMax, entries: held.entries, dagFiles: held.files, placedFiles: held.placed, placedRows: counters.placedRows })
+  ctx.emit({ type: 'pull:held', reconcileFiles: rc.maxHeld, stagedFiles: rc.plan.maxLive, queuedLeaves: fe.queuedMax, entries: held.entries, dagFiles: held.files, placedFiles: held.placed, placedRows: counters.placedRows, stagedLookups: rc.stagedLookups })
   return resultOf(ctx, rec, dag, sp, placedAll && record.skipped.length === 0)
 }
 
