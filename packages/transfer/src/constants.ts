@@ -13,6 +13,12 @@ export const DEFAULT_CHECKPOINT_BYTES = 256 * 1024 * 1024
  * trusts what the killed run placed instead of hashing every such file again.
  */
 export const PLACED_ROWS_FLUSH = 1024
+/**
+ * A resumed pull reads its staging directory's names once instead of an lstat of each remaining file's
+ * staged name (10,000 of them cost a resumed 20,000-file pull seconds of its plan); beyond this many names
+ * it lstats each file's staged name instead, so what it holds stays bounded.
+ */
+export const STAGED_NAMES_MAX = 65_536
 /** Leaves copied at once from files this node already holds. */
 export const LOCAL_COPY_CONCURRENCY = 8
 /** Give up when no peer has answered for this long. */

@@ -19,6 +19,8 @@ export interface PullCounters {
   fromConnections: Record<string, number[]>
   /** When a leaf last arrived or was written (the fetch deadline counts from it). */
   lastProgress: number
+  /** Rows this run wrote to the catalog's placed_files (one per file placed or adopted; `pull:held`). */
+  placedRows: number
 }
 
 /**
@@ -71,7 +73,7 @@ export function createContext (options: PullOptions): PullContext {
     peers: options.peers.map((spec) => new PeerState(spec, emit)),
     deadlineMs: options.deadlineMs ?? DEFAULT_DEADLINE_MS,
     started: performance.now(),
-    counters: { bytesFetched: 0, bytesLocal: 0, bytesPresent: 0, bytesResumed: 0, fromPeers: {}, fromConnections: {}, lastProgress: Date.now() },
+    counters: { bytesFetched: 0, bytesLocal: 0, bytesPresent: 0, bytesResumed: 0, fromPeers: {}, fromConnections: {}, lastProgress: Date.now(), placedRows: 0 },
     problems: [],
     pool: () => (ctx.hashPool ??= new HashPool()),
     ...(options.pool != null ? { hashPool: options.pool } : {}),

@@ -66,9 +66,11 @@ export type PullProgressEvent =
    * in one reconcile window; `stagedFiles`: files being written; `queuedLeaves`: leaves taken, not written.
    * `entries`, `dagFiles`, `placedFiles`: rows of the plan on disk in memory at once (signed entries being
    * written or read, file rows in its page cache, placed marks being written or read). Each follows
-   * `PullOptions.planWindow`, not the size of the scan. Emitted once, by the finish phase.
+   * `PullOptions.planWindow`, not the size of the scan. `placedRows`: rows this run wrote to the catalog's
+   * placed_files, once per file it placed or adopted; `stagedLookups`: earlier runs' staged files it
+   * lstat'ed to resume them (those in the staging directory). Counts, not bounds. Emitted once, by the finish phase.
    */
-  | { type: 'pull:held', reconcileFiles: number, stagedFiles: number, queuedLeaves: number, entries: number, dagFiles: number, placedFiles: number }
+  | { type: 'pull:held', reconcileFiles: number, stagedFiles: number, queuedLeaves: number, entries: number, dagFiles: number, placedFiles: number, placedRows: number, stagedLookups: number }
   /**
    * One of the extra connections to a source (`connection` 1 .. connections - 1; connection 0 is the peer's
    * own, reported by `pull:peer`) came up or was lost; a lost one is redialled, its requests asked on the others.

@@ -70,6 +70,10 @@ describe('plan window', () => {
         expect(a.reconcileFiles).toBe(0) // nothing was in place
         expect(b.reconcileFiles).toBeGreaterThan(0) // files / 2 were in place, at most WINDOW stat'ed at once
         expect(b.reconcileFiles).toBeLessThanOrEqual(WINDOW)
+        // one placed_files row per file placed, not one when placed and another at the finish: every file
+        // (and the four of two leaves, placed without a stat, recorded by the finish), then the half refetched
+        expect(a.placedRows).toBe(files + 4)
+        expect(b.placedRows).toBe(files / 2)
         for (const h of held) {
           expect(h.queuedLeaves).toBeGreaterThan(0)
           expect(h.queuedLeaves).toBeLessThanOrEqual(WINDOW)

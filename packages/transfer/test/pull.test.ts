@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { join } from 'node:path'
-import { chmodSync, lstatSync, readdirSync, statSync, symlinkSync, existsSync, readFileSync } from 'node:fs'
+import { chmodSync, lstatSync, mkdirSync, readdirSync, statSync, symlinkSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { importDirectory, HashPool } from '@ferry/dag'
 import { initHome, type Home } from '@ferry/store'
-import { pull, type BlockPeer, type PeerSpec, type ScanEntryInfo } from '@ferry/transfer'
+import { pull, type BlockPeer, type PeerSpec, type PullProgressEvent, type ScanEntryInfo } from '@ferry/transfer'
 import { PeerClient, startExchangeServer } from '@ferry/exchange'
 import { homeSources, readLeafHere, type LeafReader } from '@ferry/node'
 import type { CID } from 'multiformats/cid'
@@ -123,6 +123,29 @@ describe('pull (engine, in-process peers over real homes)', () => {
     expect(onDisk).toBeGreaterThan(0)
     expect(r.bytesFetched).toBeLessThanOrEqual(r.bytes - fetched + 0.02 * r.bytes + 32 * MiB)
     expect(r.bytesFetched).toBeLessThanOrEqual(missingAtResume)
+    await home.close()
+  })
+
+  it('resumes from the staged files the staging directory holds, read once, not one lstat per file to stage', async () => {
+    const home = await newHome()
+    const dest = join(tmp, 'dest-staged')
+    // an earlier run's staged file: the first 3 MiB of vol/recon.h5 under its staged name (the staging
+    // module's: sha256 of the path, 32 hex digits, .part), and a stray name that is nobody's staged file
+    const staging = join(dest, '.ferry-partial')
+    mkdirSync(staging, { recursive: true })
+    const stagedName = `${createHash('sha256').update('vol/recon.h5').digest('hex').slice(0, 32)}.part`
+    writeFileSync(join(staging, stagedName), readFileSync(join(scanDir, 'vol/recon.h5')).subarray(0, 3 * MiB))
+    writeFileSync(join(staging, 'stray.part'), 'not a staged file')
+    const lookups: number[] = []
+    const onProgress = (e: PullProgressEvent): void => { if (e.type === 'pull:held') lookups.push(e.stagedLookups) }
+    const r = await pull({ root, dest, peers: [spec(source, { id: 'A' })], home: { catalog: home.catalog, blocks: home.blocks }, onProgress })
+    expect(r.complete).toBe(true)
+    expect(hashTree(dest)).toEqual(hashTree(scanDir))
+    expect(existsSync(staging)).toBe(false)
+    // one staged name looked at (of the 62 files to stage), its three leaves verified and kept
+    expect(lookups).toEqual([1])
+    expect(r.bytesResumed).toBe(3 * MiB)
+    expect(r.bytesFetched).toBe(r.bytes - 3 * MiB)
     await home.close()
   })
 

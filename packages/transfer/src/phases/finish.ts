@@ -20,7 +20,7 @@ import type { SpaceOutput } from './space.js'
 export async function finishPhase (ctx: PullContext, rec: RecordOutput, dag: DagOutput, rc: ReconcileOutput, sp: SpaceOutput, fe: FetchOutput): Promise<PullResult> {
   const { catalog, dest, problems, counters } = ctx
   const { record, recordFrom } = rec
-  await recordPlaced(catalog, dest, dag.files)
+  counters.placedRows += await recordPlaced(catalog, dest, dag.files)
   const placedAll = problems.length === 0
   for (const s of record.skipped) problems.push({ path: s.path, code: 'ERR_MISSING_AT_SOURCE', message: `not in the scan: the origin could not read it (${s.message})` })
   if (placedAll) {
@@ -36,7 +36,7 @@ export async function finishPhase (ctx: PullContext, rec: RecordOutput, dag: Dag
     catalog.pulls.finish(rc.pullId, 'failed')
   }
   const { held } = dag.files
-  ctx.emit({ type: 'pull:held', reconcileFiles: rc.maxHeld, stagedFiles: rc.plan.maxLive, queuedLeaves: fe.queuedMax, entries: held.entries, dagFiles: held.files, placedFiles: held.placed })
+  ctx.emit({ type: 'pull:held', reconcileFiles: rc.maxHeld, stagedFiles: rc.plan.maxLive, queuedLeaves: fe.queuedMax, entries: held.entries, dagFiles: held.files, placedFiles: held.placed, placedRows: counters.placedRows, stagedLookups: rc.stagedLookups })
   return resultOf(ctx, rec, dag, sp, placedAll && record.skipped.length === 0)
 }
 
@@ -76,33 +76,38 @@ export function resultOf (ctx: PullContext, rec: RecordOutput, dag: DagOutput | 
   }
 }
 
-/** The stat of a placed file: the one taken when it was placed, else an lstat now (undefined if not a file). */
-async function statOf (abs: string, known: PlacedStat | undefined): Promise<PlacedStat | undefined> {
-  if (known !== undefined) return known
+/** The stat of a placed file now (undefined if not a file). */
+async function statOf (abs: string): Promise<PlacedStat | undefined> {
   const st = await fsp.lstat(abs).catch(() => undefined)
   return st?.isFile() === true ? { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino } : undefined
 }
 
 /**
- * Records the files a pull placed (or hashed) as they are now on disk, for the quick check of later pulls:
- * read from the plan on disk a page at a time, recorded a page per transaction.
+ * Records the files a pull placed (or hashed) without a stat taken then, as they are now on disk, for the
+ * quick check of later pulls: those placed with one were recorded by the fetch's sink (the stat in the
+ * plan means its row is written, the sink's drain flushed the last). Read from the plan on disk a page at
+ * a time, recorded a page per transaction. Returns the rows written.
  */
-async function recordPlaced (catalog: Catalog, dest: string, table: PullPlan): Promise<void> {
-  let page: Array<{ abs: string, known?: PlacedStat }> = []
+async function recordPlaced (catalog: Catalog, dest: string, table: PullPlan): Promise<number> {
+  let page: string[] = []
+  let written = 0
   const write = async (): Promise<void> => {
     const rows: Array<{ path: string } & PlacedStat> = []
-    await eachConcurrently(page, PLAN_CONCURRENCY, async ({ abs, known }) => {
-      const st = await statOf(abs, known)
+    await eachConcurrently(page, PLAN_CONCURRENCY, async (abs) => {
+      const st = await statOf(abs)
       if (st !== undefined) rows.push({ path: abs, ...st })
     })
     if (rows.length > 0) catalog.placed.record(rows)
+    written += rows.length
     page = []
   }
   for (const r of table.placedFiles(true)) {
-    page.push({ abs: joinPath(dest, r.file.path), ...(r.stat !== undefined ? { known: r.stat } : {}) })
+    if (r.stat !== undefined) continue // recorded when placed
+    page.push(joinPath(dest, r.file.path))
     if (page.length >= table.window) await write()
   }
   await write()
+  return written
 }
 
 /** What registerScan writes: the record, entries as signed and the DAG's files (in the plan on disk), inner nodes, provenance. */

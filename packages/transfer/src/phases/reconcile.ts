@@ -1,9 +1,9 @@
 import { promises as fsp, type Stats } from 'node:fs'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import type { FileLeaf } from '@ferry/dag'
 import type { PlanFileRow } from '@ferry/store'
 import { throwIfAborted } from '@ferry/errors'
-import { DEFAULT_QUEUE_WINDOW, PLAN_CONCURRENCY, STAGING_DIR } from '../constants.js'
+import { DEFAULT_QUEUE_WINDOW, PLAN_CONCURRENCY, STAGED_NAMES_MAX, STAGING_DIR } from '../constants.js'
 import type { PullContext } from '../context.js'
 import { describeType, eachConcurrently, joinPath, mkdirSafe, safeMode, sameMtime } from '../fs-safe.js'
 import { StagePlan } from '../plan.js'
@@ -23,6 +23,8 @@ export interface ReconcileOutput {
   plan: StagePlan
   /** The most files whose destination stat the reconcile held at once (its window; tests count it). */
   maxHeld: number
+  /** Staged names lstat'ed (those the staging directory holds; `pull:held`, tests count it). */
+  stagedLookups: number
 }
 
 /**
@@ -39,9 +41,12 @@ export async function reconcilePhase (ctx: PullContext, dag: DagOutput, pullId: 
   await mkdirSafe(dest, '')
   const blocked = await makeDirs(ctx, dag)
   const files = dag.files
-  const out: ReconcileOutput = { pullId, blocked, plan: new StagePlan(files), maxHeld: 0 }
+  const out: ReconcileOutput = { pullId, blocked, plan: new StagePlan(files), maxHeld: 0, stagedLookups: 0 }
   const saved = ctx.catalog.pulls.progress(pullId)
   const resumable = await fsp.lstat(join(dest, STAGING_DIR)).then((st) => st.isDirectory(), () => false)
+  // the staging directory read once: a file's staged name is lstat'ed only if it is there
+  const names = resumable ? await stagedNames(dest) : new Set<string>()
+  const look = (f: PlanFileRow, stagedAt: string): boolean => names !== undefined ? names.has(basename(stagedAt)) : saved.has(f.path) || resumable
   const window = Math.max(1, ctx.options.planWindow ?? DEFAULT_QUEUE_WINDOW)
   for (let start = 0; start < files.fileCount; start += window) {
     throwIfAborted(ctx.signal)
@@ -59,10 +64,25 @@ export async function reconcilePhase (ctx: PullContext, dag: DagOutput, pullId: 
       const f = files.file(i) as PlanFileRow
       const st = present.get(i)
       if (st != null) await reconcilePresent(ctx, dag, i, f, st)
-      else await reconcileStaged(ctx, i, f, saved.has(f.path) || resumable, out)
+      else await reconcileStaged(ctx, i, f, look, out)
     }
   }
   return out
+}
+
+/**
+ * The names in the staging directory (an earlier run's staged files), read once; undefined if it holds
+ * more than STAGED_NAMES_MAX (then each file's staged name is lstat'ed).
+ */
+async function stagedNames (dest: string): Promise<Set<string> | undefined> {
+  const names = new Set<string>()
+  const dir = await fsp.opendir(join(dest, STAGING_DIR)).catch(() => undefined)
+  if (dir === undefined) return undefined // unreadable: look at each name, as before
+  for await (const e of dir) { // leaving the loop closes the directory
+    if (names.size >= STAGED_NAMES_MAX) return undefined
+    names.add(e.name)
+  }
+  return names
 }
 
 /** The reserved staging name, then every directory, pre-order: a directory that could not be made blocks all below it. */
@@ -105,13 +125,16 @@ async function reconcilePresent (ctx: PullContext, dag: DagOutput, index: number
 }
 
 /**
- * A file to stage. An earlier run's staged file keeps every leaf that still hashes right, whatever the
- * journal says (after kill -9 the journal lags the data; after a power cut the data may lag the journal).
+ * A file to stage. An earlier run's staged file (its name is in the staging directory, `look`) keeps every
+ * leaf that still hashes right, whatever the journal says (after kill -9 the journal lags the data; after
+ * a power cut the data may lag the journal).
  */
-async function reconcileStaged (ctx: PullContext, index: number, f: PlanFileRow, look: boolean, out: ReconcileOutput): Promise<void> {
+async function reconcileStaged (ctx: PullContext, index: number, f: PlanFileRow, look: (f: PlanFileRow, stagedAt: string) => boolean, out: ReconcileOutput): Promise<void> {
   const { leaves } = f
   const stagedAt = stagingName(ctx.dest, f.path)
-  const stagedStat = look ? await fsp.lstat(stagedAt).then((st) => (st.isFile() ? st : undefined), () => undefined) : undefined
+  const lookup = look(f, stagedAt)
+  if (lookup) out.stagedLookups++
+  const stagedStat = lookup ? await fsp.lstat(stagedAt).then((st) => (st.isFile() ? st : undefined), () => undefined) : undefined
   const done = stagedStat != null ? await verifiedLeaves(ctx, stagedAt, stagedStat.size, leaves) : undefined
   if (done !== undefined) for (let i = 0; i < leaves.length; i++) if (hasBit(done, i)) ctx.counters.bytesResumed += leaves[i]?.length ?? 0
   out.plan.add(index, done)

@@ -16,7 +16,10 @@ export interface LeafSink {
   completed: (file: StagedFile) => Promise<void>
   /** Journals progress (one at a time, queued); a failure aborts the pull and is rethrown by `drain`. */
   checkpoint: () => Promise<void>
-  /** Waits for the checkpoints queued so far; throws the first one's error. */
+  /**
+   * Waits for the checkpoints queued so far and records the placed rows not yet recorded (also when a
+   * checkpoint failed: those files are placed); throws the first checkpoint's error.
+   */
   drain: () => Promise<void>
 }
 
@@ -29,15 +32,21 @@ export function leafSink (ctx: PullContext, staging: Staging, queue: WorkQueue, 
   const checkpointBytes = ctx.options.checkpointBytes ?? DEFAULT_CHECKPOINT_BYTES
   let checkpointing: Promise<void> = Promise.resolve()
   let checkpointError: unknown
-  // the placed files' rows, recorded as they accumulate (finish records every placed file again, with the
-  // stats of those placed without one here)
+  // the rows of the files placed with their stat, recorded PLACED_ROWS_FLUSH at a time and the last at
+  // drain (finish records only those placed without one: the plan's mark says which)
   const rows: Array<{ path: string } & PlacedStat> = []
+  const flushRows = (): void => {
+    if (rows.length === 0) return
+    ctx.catalog.placed.record(rows)
+    ctx.counters.placedRows += rows.length
+    rows.length = 0
+  }
   const placedFile = (f: StagedFile, stat?: PlacedStat): void => {
     const index = rc.plan.indexOf(f)
     rc.plan.release(f)
     if (index !== undefined) table.markPlaced(index, stat)
     if (stat !== undefined) rows.push({ path: joinPath(ctx.dest, f.path), ...stat })
-    if (rows.length >= PLACED_ROWS_FLUSH) ctx.catalog.placed.record(rows.splice(0))
+    if (rows.length >= PLACED_ROWS_FLUSH) flushRows()
     ctx.emit({ type: 'pull:file', path: f.path, size: f.size })
   }
   // a file that appeared at its place during the pull is fine if it holds exactly our bytes, else a conflict
@@ -83,6 +92,7 @@ export function leafSink (ctx: PullContext, staging: Staging, queue: WorkQueue, 
   }
   const drain = async (): Promise<void> => {
     await checkpointing
+    flushRows()
     if (checkpointError !== undefined) throw checkpointError
   }
   return { written, completed, checkpoint, drain }
