@@ -47,7 +47,7 @@ describe('the ferry launcher (packages/cli/bin/ferry)', () => {
     expect(run(['add', 'x'])[0]).toMatch(/\/bundle\/ferry\.js$/)
   })
 
-  it('lets `ferry pull` grow V8\'s old generation by 50% between full collections, another share with FERRY_HEAP_GROWING_PERCENT, V8\'s own with 0, other commands V8\'s own', () => {
+  it('lets `ferry pull` grow V8\'s old generation by 50% between full collections, another share with FERRY_HEAP_GROWING_PERCENT, V8\'s own with 0, for a follow and for other commands V8\'s own', () => {
     const probe = join(tmp, 'probe-grow.sh')
     writeFileSync(probe, '#!/bin/sh\nprintf "%s\\n" "$@"\n')
     chmodSync(probe, 0o755)
@@ -61,6 +61,7 @@ describe('the ferry launcher (packages/cli/bin/ferry)', () => {
     expect(run(['pull', 'x'])[0]).toBe('--heap-growing-percent=50')
     expect(run(['pull', 'x'], '100')[0]).toBe('--heap-growing-percent=100')
     expect(run(['pull', 'x'], '0')[0]).toMatch(/\/bundle\/ferry\.js$/)
+    expect(run(['pull', '--collection', 'c', 'd', '--follow'])[0]).toMatch(/\/bundle\/ferry\.js$/) // a live follow: V8's own
     expect(run(['daemon'])[0]).toMatch(/\/bundle\/ferry\.js$/)
     expect(run(['add', 'x'])[0]).toMatch(/\/bundle\/ferry\.js$/)
   })
