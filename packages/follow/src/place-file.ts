@@ -90,23 +90,32 @@ async function writeLeaves (fh: fsp.FileHandle, leaves: FileLeaf[], get: GetBloc
   return written
 }
 
+/**
+ * The leaves of file `cid` from `peer` (each block verified against its CID by the peer's getter), the inner
+ * nodes met on the way (each handed to `keep` too), and the getter, which fetches the leaves next.
+ */
+async function fileDag (peer: FollowPeer, cid: CID, size: number, signal: AbortSignal, keep?: (cid: CID, bytes: Uint8Array) => Promise<void>): Promise<{ leaves: FileLeaf[], nodes: CID[], get: GetBlock }> {
+  const fetch = peerGet(peer, signal)
+  const nodes: CID[] = []
+  const get: GetBlock = async (c, options) => {
+    const bytes = await fetch(c, options)
+    if (c.code === DAG_PB) {
+      nodes.push(c)
+      await keep?.(c, bytes)
+    }
+    return bytes
+  }
+  const leaves: FileLeaf[] = []
+  for await (const leaf of fileLeaves(cid, get, { signal, size })) leaves.push(leaf)
+  return { leaves, nodes, get }
+}
+
 /** Fetches the file, verifies it and renames it into place (see the module comment). */
 export async function placeFile (init: PlaceInit): Promise<Placed> {
   checkPath(init.path)
   const final = join(init.dir, ...init.path.split('/'))
   await makeParents(init.dir, final)
-  const fetch = peerGet(init.peer, init.signal)
-  const nodes: CID[] = []
-  const get: GetBlock = async (cid, options) => {
-    const bytes = await fetch(cid, options)
-    if (cid.code === DAG_PB) {
-      nodes.push(cid)
-      await init.keep?.(cid, bytes)
-    }
-    return bytes
-  }
-  const leaves: FileLeaf[] = []
-  for await (const leaf of fileLeaves(init.cid, get, { signal: init.signal, size: init.size })) leaves.push(leaf)
+  const { leaves, nodes, get } = await fileDag(init.peer, init.cid, init.size, init.signal, init.keep)
   const temp = join(dirname(final), `${TEMP_PREFIX}${basename(final)}.${randomBytes(4).toString('hex')}`)
   const fh = await fsp.open(temp, 'wx', 0o600)
   let placed = false
@@ -142,14 +151,7 @@ export interface MatchInit { peer: FollowPeer, file: string, cid: CID, size: num
 export async function matchesEntry (init: MatchInit): Promise<Placed | undefined> {
   const before = await fsp.stat(init.file).catch(() => undefined)
   if (before === undefined || !before.isFile() || before.size !== init.size || before.mtimeMs !== init.mtimeMs) return undefined
-  const fetch = peerGet(init.peer, init.signal)
-  const nodes: CID[] = []
-  const get: GetBlock = async (cid, options) => {
-    if (cid.code === DAG_PB) nodes.push(cid)
-    return await fetch(cid, options)
-  }
-  const leaves: FileLeaf[] = []
-  for await (const leaf of fileLeaves(init.cid, get, { signal: init.signal, size: init.size })) leaves.push(leaf)
+  const { leaves, nodes } = await fileDag(init.peer, init.cid, init.size, init.signal)
   const fh = await fsp.open(init.file, 'r')
   try {
     for (const leaf of leaves) {
