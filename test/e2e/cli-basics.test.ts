@@ -12,6 +12,23 @@ describe('the ferry launcher (packages/cli/bin/ferry)', () => {
   beforeAll(() => { tmp = tempDir() })
   afterAll(() => { cleanup(tmp) })
 
+  /**
+   * What the launcher hands Node for `ferry <args>` (through a stand-in for node that prints its arguments),
+   * with `vars` set in its environment (undefined: unset), leaving out --single-threaded-gc (a one-CPU
+   * machine's) and the flags that start with `other` (another test's).
+   */
+  const nodeArgs = (args: string[], vars: Record<string, string | undefined>, other: string): string[] => {
+    const probe = join(tmp, 'probe-node-args.sh')
+    writeFileSync(probe, '#!/bin/sh\nprintf "%s\\n" "$@"\n')
+    chmodSync(probe, 0o755)
+    const env: NodeJS.ProcessEnv = { ...process.env, FERRY_NODE: probe }
+    for (const [k, v] of Object.entries(vars)) {
+      if (v !== undefined) env[k] = v
+      else delete env[k]
+    }
+    return execFileSync(FERRY_BIN, args, { env }).toString().trimEnd().split('\n').filter((a) => a !== '--single-threaded-gc' && !a.startsWith(other))
+  }
+
   it('runs the bundle with the allocator settings, lets the environment override them, and passes arguments through', async () => {
     // a stand-in for node that prints what it was given: the launcher's contract, not Node's
     const probe = join(tmp, 'probe.sh')
@@ -30,15 +47,7 @@ describe('the ferry launcher (packages/cli/bin/ferry)', () => {
   })
 
   it('gives `ferry pull` and `ferry daemon` a small young generation, another size with FERRY_SEMI_SPACE_MB, none with 0, other commands none', () => {
-    const probe = join(tmp, 'probe-semi.sh')
-    writeFileSync(probe, '#!/bin/sh\nprintf "%s\\n" "$@"\n')
-    chmodSync(probe, 0o755)
-    const run = (args: string[], semi?: string): string[] => {
-      const env: NodeJS.ProcessEnv = { ...process.env, FERRY_NODE: probe }
-      if (semi !== undefined) env.FERRY_SEMI_SPACE_MB = semi
-      else delete env.FERRY_SEMI_SPACE_MB
-      return execFileSync(FERRY_BIN, args, { env }).toString().trimEnd().split('\n').filter((a) => a !== '--single-threaded-gc' && !a.startsWith('--heap-growing-percent='))
-    }
+    const run = (args: string[], semi?: string): string[] => nodeArgs(args, { FERRY_SEMI_SPACE_MB: semi, FERRY_HEAP_GROWING_PERCENT: undefined }, '--heap-growing-percent=')
     expect(run(['pull', 'x'])[0]).toBe('--max-semi-space-size=8')
     expect(run(['pull', 'x'], '4')[0]).toBe('--max-semi-space-size=4')
     expect(run(['pull', 'x'], '0')[0]).toMatch(/\/bundle\/ferry\.js$/)
@@ -48,16 +57,7 @@ describe('the ferry launcher (packages/cli/bin/ferry)', () => {
   })
 
   it('lets `ferry pull` grow V8\'s old generation by 50% between full collections, another share with FERRY_HEAP_GROWING_PERCENT, V8\'s own with 0, for a follow and for other commands V8\'s own', () => {
-    const probe = join(tmp, 'probe-grow.sh')
-    writeFileSync(probe, '#!/bin/sh\nprintf "%s\\n" "$@"\n')
-    chmodSync(probe, 0o755)
-    const run = (args: string[], grow?: string): string[] => {
-      const env: NodeJS.ProcessEnv = { ...process.env, FERRY_NODE: probe }
-      delete env.FERRY_SEMI_SPACE_MB
-      if (grow !== undefined) env.FERRY_HEAP_GROWING_PERCENT = grow
-      else delete env.FERRY_HEAP_GROWING_PERCENT
-      return execFileSync(FERRY_BIN, args, { env }).toString().trimEnd().split('\n').filter((a) => a !== '--single-threaded-gc' && !a.startsWith('--max-semi-space-size='))
-    }
+    const run = (args: string[], grow?: string): string[] => nodeArgs(args, { FERRY_SEMI_SPACE_MB: undefined, FERRY_HEAP_GROWING_PERCENT: grow }, '--max-semi-space-size=')
     expect(run(['pull', 'x'])[0]).toBe('--heap-growing-percent=50')
     expect(run(['pull', 'x'], '100')[0]).toBe('--heap-growing-percent=100')
     expect(run(['pull', 'x'], '0')[0]).toMatch(/\/bundle\/ferry\.js$/)
