@@ -7,6 +7,7 @@
  * subscription follows an open scan; a relay that alters an entry is refused, and a relay that follows from
  * the origin serves the open scan on to a third node.
  */
+import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
@@ -271,6 +272,9 @@ describe('ferry pull --collection --follow', () => {
     const left = finalFiles(join(dest, 'scan8'))
     expect(left.length).toBeGreaterThan(0)
     for (const rel of left) expect(readFileSync(join(dest, 'scan8', rel)).equals(readFileSync(join(src, rel)))).toBe(true)
+    // what SIGKILL leaves of a file in flight, whether or not this kill caught one: a temporary name of a dead pid
+    const dead = spawnSync('true').pid
+    writeFileSync(join(dest, 'scan8', `.ferry-follow-a1.bin.${dead}.0badc0de`), bytes(4096, 'half'))
 
     const second = follow(B.dir, dest, dA.addr, [], 'crash')
     await until(async () => /scan8: open, following/.test(second.stderr()) ? true : undefined, 60_000, 'the second run following the open scan')
@@ -281,6 +285,7 @@ describe('ferry pull --collection --follow', () => {
     const r = await second.exited
     expect(r.code, r.stderr).toBe(0)
     expect(r.stderr).not.toMatch(/not placed by Ferry/)
+    expect(r.stderr).toMatch(/scan8: removed \d+ temporary files? an earlier follower left when it was killed/)
     const scan = json(r).scans[0]
     // the files the killed run placed are hashed against their entries and recorded, not fetched again
     expect(scan.followed).toEqual({ files: 4 - left.length, fetched: (4 - left.length) * size, reused: left.length })

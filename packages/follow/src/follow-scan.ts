@@ -16,6 +16,7 @@ import { CID } from 'multiformats/cid'
 import { DEFAULT_ENTRIES_PAGE, DEFAULT_FILES_IN_FLIGHT, DEFAULT_FOLLOW_POLL_MS, KILL_BEFORE_COMMIT_ENV } from './constants.js'
 import { checkPath, matchesEntry, placeFile, StaleVersion, type Placed } from './place-file.js'
 import { createPlacer, type Placer } from './placer.js'
+import { sweepTemps } from './temps.js'
 import type { Source } from './source.js'
 import type { FollowPeerSpec, FollowProgressEvent, OpenScanRow, OpenScanStatus } from './types.js'
 import { checkEntry, checkSeal, identityOf } from './verify.js'
@@ -152,6 +153,8 @@ function startMirror (s: State): Mirror | null {
 
 async function run (s: State): Promise<FollowScanResult> {
   const { init } = s
+  const swept = await sweepTemps(s.dir, init.signal) // what a follower killed outright left half-written
+  if (swept.length > 0) init.onProgress?.({ type: 'follow:swept', name: s.id.name, paths: swept })
   s.mirror = startMirror(s)
   let failed: { err: unknown } | undefined
   const placer = placerOf(s, (err) => { failed = { err }; s.wake() })

@@ -7,6 +7,7 @@ export { followScan, type FollowScanInit, type FollowCounters, type FollowScanRe
 export { placeFile, checkPath, type PlaceInit, type Placed } from './place-file.js'
 export { createPlacer, DEFAULT_COMMIT_WAIT_MS, type PlacedEntry, type Placer, type PlacerInit } from './placer.js'
 export { createSource, type Source, type SourceInit } from './source.js'
+export { sweepTemps, tempNameFor, tempOwner } from './temps.js'
 export * from './constants.js'
 export type { FollowPeer, FollowPeerSpec, FollowProgressEvent, OpenScanRow, OpenScanStatus } from './types.js'
 export type { OpenEntryRow, Publication, PublishedFileRow } from '@ferry/exchange'

@@ -4,13 +4,14 @@
  * size must be the entry's, then mode and mtime are set and the file is renamed over its final name (an
  * earlier version there is replaced only now, once the new bytes are complete and verified).
  */
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import { promises as fsp } from 'node:fs'
-import { basename, dirname, join, relative, sep } from 'node:path'
+import { dirname, join, relative, sep } from 'node:path'
 import { fileLeaves, type FileLeaf, type GetBlock } from '@ferry/dag'
 import { FerryError } from '@ferry/errors'
 import type { CID } from 'multiformats/cid'
 import { DEFAULT_FILE_WINDOW, TEMP_PREFIX } from './constants.js'
+import { tempNameFor } from './temps.js'
 import type { FollowPeer } from './types.js'
 
 /** What to place: the entry's CID, size, mode and mtime, at `path` under `dir`. */
@@ -46,10 +47,13 @@ const SHA2_256 = 0x12
 /** Raised when the source no longer serves a block of this version (it changed or was republished). */
 export class StaleVersion extends FerryError {}
 
-/** A relative path of a scan that is safe to create under its directory: no '..', no absolute, no empty part. */
+/**
+ * A relative path of a scan that is safe to create under its directory: no '..', no absolute, no empty part,
+ * no part named as a follower's temporary file (a restart would sweep it).
+ */
 export function checkPath (path: string): void {
   const parts = path.split('/')
-  if (path === '' || path.startsWith('/') || path.includes('\\') || path.includes('\0') || parts.some((p) => p === '' || p === '.' || p === '..') || parts[0]?.startsWith(TEMP_PREFIX) === true) {
+  if (path === '' || path.startsWith('/') || path.includes('\\') || path.includes('\0') || parts.some((p) => p === '' || p === '.' || p === '..' || p.startsWith(TEMP_PREFIX))) {
     throw new FerryError('ERR_PROTOCOL', `Refusing the published path "${path}": not a plain relative path`, { details: { path } })
   }
 }
@@ -116,7 +120,7 @@ export async function placeFile (init: PlaceInit): Promise<Placed> {
   const final = join(init.dir, ...init.path.split('/'))
   await makeParents(init.dir, final)
   const { leaves, nodes, get } = await fileDag(init.peer, init.cid, init.size, init.signal, init.keep)
-  const temp = join(dirname(final), `${TEMP_PREFIX}${basename(final)}.${randomBytes(4).toString('hex')}`)
+  const temp = tempNameFor(final)
   const fh = await fsp.open(temp, 'wx', 0o600)
   let placed = false
   try {

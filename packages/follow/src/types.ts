@@ -47,6 +47,8 @@ export type FollowProgressEvent =
   | { type: 'follow:stale', name: string, path: string, seq: number, message: string }
   /** A file at the destination that this follow did not place (or that changed since): never replaced. */
   | { type: 'follow:conflict', name: string, path: string, seq: number }
+  /** Temporary files a follower killed outright left in the scan's directory, removed at the start. */
+  | { type: 'follow:swept', name: string, paths: string[] }
   /** The source is unreachable (retrying) or connected again. */
   | { type: 'follow:peer', peer: string, state: 'down' | 'connected', message?: string }
   /** The scan was sealed, its root verified and the replica recorded (`result` of the pull of the root). */

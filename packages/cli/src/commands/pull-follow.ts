@@ -54,6 +54,7 @@ function reporter (ctx: Context): (e: FollowProgressEvent) => void {
     if (e.type === 'follow:scan') say(`${e.name}: ${e.state === 'open' ? 'open, following it as it is acquired' : 'sealed, pulling it'}`)
     else if (e.type === 'follow:file') say(`${e.name}/${e.path} ${formatBytes(e.size)}, lag ${e.lagMs} ms`)
     else if (e.type === 'follow:stale') say(`${e.name}/${e.path}: version ${e.seq} is no longer served (rewritten at the source); its next version replaces it`)
+    else if (e.type === 'follow:swept') say(`${e.name}: removed ${plural(e.paths.length, 'temporary file')} an earlier follower left when it was killed`)
     else if (e.type === 'follow:peer') say(e.state === 'down' ? `${e.peer} is unreachable (${e.message ?? 'retrying'}); retrying` : `${e.peer}: connected again`)
     else if (e.type === 'follow:conflict') say(`${e.name}/${e.path}: a different file is at the destination, not placed by Ferry; not replaced`)
     else if (e.type === 'follow:sealed' && e.result !== null) say(`${e.name}: sealed into ${e.root}, ${e.result.complete ? 'verified' : 'INCOMPLETE'} (${plural(e.result.files, 'file')}, ${formatBytes(e.result.bytes)})`)
