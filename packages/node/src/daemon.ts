@@ -19,6 +19,7 @@ import { openHome, type Home } from '@ferry/store'
 import { DAEMON_FILE } from './constants.js'
 export { readDaemonInfo, type DaemonInfo } from './daemon-info.js'
 import { createFerryNode, type FerryNode, type FerryNodeInit } from './node.js'
+import { LeafCache } from './leaf-cache.js'
 import type { RefusalKind } from './access-policy.js'
 import { isAlive, readInfo, type DaemonInfo } from './daemon-info.js'
 import { createEventBus, type EventBus } from './events.js'
@@ -33,6 +34,8 @@ export interface DaemonContext {
   info: Readonly<DaemonInfo>
   events: EventBus
   peers: PeerBook
+  /** Leaves just published, served from memory: a watch puts the leaves it hashes here. */
+  leafCache: LeafCache
 }
 
 /** A service running beside the daemon's node (the HTTP API). */
@@ -221,11 +224,12 @@ export async function runDaemon (homeDir: string, options: RunDaemonOptions = {}
   try {
     await claim(file, info)
     process.once('exit', onExit) // a crash still leaves a stale file; this covers process.exit()
-    node = await createFerryNode({ ...options.node, ...cutFromEnv(process.env, print), home, listen: options.listen, open: options.open, onRefused: refusalPrinter(print), onSourceChanged: changePrinter(print) })
+    const leafCache = options.node?.leafCache ?? new LeafCache()
+    node = await createFerryNode({ ...options.node, ...cutFromEnv(process.env, print), leafCache, home, listen: options.listen, open: options.open, onRefused: refusalPrinter(print), onSourceChanged: changePrinter(print) })
     info.addrs = node.addrs()
     const events = createEventBus()
     peers = createPeerBook({ node, events, peers: async () => await listPeers(home.dir), intervalMs: options.peerCheckIntervalMs })
-    services.push(...await startServices(options.services ?? [], { home, node, info, events, peers }, info))
+    services.push(...await startServices(options.services ?? [], { home, node, info, events, peers, leafCache }, info))
     await update(file, info)
     printStatus(print, home, node, info, options.open === true)
     options.onReady?.(info, node)

@@ -24,5 +24,6 @@ export { CONFIG_RECHECK_MS, configWatch, type ConfigWatch, type ConfigWatchInit 
 export { SWARM_KEY_FILE, readSwarmKey, writeSwarmKey, parseSwarmKey, newSwarmKeyText, type SwarmKey } from './pnet.js'
 export { homeSources, readLeafHere, type LeafReader } from './sources.js'
 export { LeafReaderPool, type LeafReaderPoolOptions } from './leaf-pool.js'
+export { LeafCache, cachedLeaves, type LeafCacheOptions, type LeafCacheStats } from './leaf-cache.js'
 export { ferryNoiseCrypto } from './noise-crypto.js'
 export { slabReadOptions } from './tcp-reads.js'

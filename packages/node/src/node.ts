@@ -28,6 +28,7 @@ import { homeSources, readLeafHere, reportingChanges, type LeafReader } from './
 import { readSwarmKey, type SwarmKey } from './pnet.js'
 import { TrustGate, type TrustGateOptions } from './trust.js'
 import { homeCatalog, type HomeCatalog } from './catalog-source.js'
+import { cachedLeaves, type LeafCache } from './leaf-cache.js'
 import type { Connection, PeerId } from '@libp2p/interface'
 
 /** Options of `createFerryNode`. */
@@ -47,6 +48,8 @@ export interface FerryNodeInit {
   leafReaders?: number
   /** Reads raw leaves for the server instead of the worker pool (tests: a hostile double). */
   readLeaf?: LeafReader
+  /** Leaves just published, served from memory before the leaf index is read (the daemon's watches fill it). */
+  leafCache?: LeafCache
   /**
    * Worker threads that verify blocks received by clients made with `dialPeer` (default
    * DEFAULT_VERIFY_WORKERS_PER_NODE = 0: blocks are hashed on the main thread as the chunks they arrived in,
@@ -216,6 +219,7 @@ async function startServing (libp2p: Libp2p, init: FerryNodeInit, trust: TrustGa
   const catalog = homeCatalog(init.home, trust, { pollMs: init.announcePollMs, log: libp2p.logger.forComponent('ferry:node:catalog') })
   try {
     let reader = init.readLeaf ?? leafPool?.reader ?? readLeafHere
+    if (init.leafCache !== undefined) reader = cachedLeaves(reader, init.leafCache)
     if (init.cutConnectionAfterBytes !== undefined) reader = cuttingConnection(reader, () => libp2p, init.cutConnectionAfterBytes, init.say ?? (() => {}))
     const sources = homeSources(init.home, reportingChanges(reader, init.onSourceChanged))
     const server = await startExchangeServer(libp2p, { ...sources, catalog, authorize: trust.authorize, ...init.server })

@@ -1,8 +1,9 @@
 /**
  * What a node serves, read from its home: inner dag-pb nodes from the block store, raw leaves from the
  * source files through the leaf index (re-hashed on every read: a changed file is reported, never served),
- * and scans from the catalog. Nothing is cached, so a scan that `ferry add` commits in another process is
- * served on the next request (the catalog is SQLite in WAL mode; blocks are files).
+ * and scans from the catalog. Nothing is cached here, so a scan that `ferry add` commits in another process
+ * is served on the next request (the catalog is SQLite in WAL mode; blocks are files); the daemon puts a
+ * LeafCache of just-published leaves in front of the leaf reader (leaf-cache.ts).
  */
 import { isFerryError } from '@ferry/errors'
 import { readLeaf, type Home } from '@ferry/store'

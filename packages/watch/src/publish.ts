@@ -41,12 +41,13 @@ interface Item extends ToPublish {
 }
 
 /** Hashes `abs` and stores its inner nodes: the file's entry, or why it cannot be published yet. */
-async function prepare (home: Home, pool: HashPool, abs: string, rel: string, signal: AbortSignal): Promise<Prepared> {
+async function prepare (home: Home, pool: HashPool, abs: string, rel: string, signal: AbortSignal, keep?: KeepLeaf): Promise<Prepared> {
   const nodes: CID[] = []
   let leaves: Array<{ cid: CID, offset: number, length: number }> = []
   const result = await importFile(abs, rel, {
     pool,
     signal,
+    ...(keep !== undefined ? { onLeafBytes: keep } : {}),
     sink: {
       putBlocks: async (blocks) => {
         for (const b of blocks) nodes.push(b.cid)
@@ -61,8 +62,11 @@ async function prepare (home: Home, pool: HashPool, abs: string, rel: string, si
   return { file: { path: rel, absPath: abs, cid: entry.cid, size: entry.size, mode: entry.mode, mtimeMs: entry.mtimeMs, leaves, nodes } }
 }
 
-/** The publisher of one open scan (see the module comment). */
-export function createPublisher (home: Home, pool: HashPool, open: OpenScanRecord, signal: AbortSignal): Publisher {
+/** Given each leaf of a file being published, with the SHA-256 its bytes hashed to (the daemon's LeafCache). */
+export type KeepLeaf = (digest: Uint8Array, bytes: Uint8Array) => void
+
+/** The publisher of one open scan (see the module comment); `keep` is handed the leaves it hashes. */
+export function createPublisher (home: Home, pool: HashPool, open: OpenScanRecord, signal: AbortSignal, keep?: KeepLeaf): Publisher {
   const queue: Item[] = []
   const hashing = limiter(PUBLISH_AHEAD)
   let committing = false
@@ -83,7 +87,7 @@ export function createPublisher (home: Home, pool: HashPool, open: OpenScanRecor
       const outcome = new Promise<PublishOutcome>((resolve, reject) => { settle = { resolve, reject } })
       const item: Item = { ...f, outcome, ...settle, done: false }
       queue.push(item)
-      void hashing(async () => { item.prepared = await prepare(home, pool, f.abs, f.rel, signal) })
+      void hashing(async () => { item.prepared = await prepare(home, pool, f.abs, f.rel, signal, keep) })
         .catch((err: unknown) => { item.error = err })
         .finally(() => { item.done = true; void pump().catch(() => {}) })
       return await outcome

@@ -5,7 +5,8 @@
  * commit that fails (as a crash before it would) publishes none of its group, and the files are all
  * published afterwards, with the CIDs `ferry add` gives them.
  */
-import { mkdtempSync, rmSync, writeFileSync, statSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -87,5 +88,20 @@ describe('publisher', () => {
     const entries = home.catalog.open.entries(open.id, -1, 100)
     for (const [i, f] of files.entries()) expect([entries[i]!.path, entries[i]!.cid.toString()]).toEqual([f.rel, await cidOf(pool, f)])
     expect(home.catalog.open.find('c', 's')).toMatchObject({ published: 6, bytes: 6 * 200_000 })
+  })
+
+  it('hands the leaves it hashes to `keep`, each the bytes of the file at its offset, with the digest of its CID', async () => {
+    const { home, pool, dir } = await setup()
+    const open = home.catalog.open.ensureOpen({ collection: 'c', name: 's', origin: home.peerId.toString(), sourcePath: dir })
+    const kept = new Map<string, Buffer>()
+    const publisher = createPublisher(home, pool, open, new AbortController().signal, (digest, bytes) => { kept.set(Buffer.from(digest).toString('hex'), Buffer.from(bytes)) })
+    const f = write(dir, 'frame', 2 * 1024 * 1024 + 4096, 9)
+    expect((await publisher.publish(f)).published?.seq).toBe(0)
+    const bytes = readFileSync(f.abs)
+    expect(kept.size).toBe(3)
+    for (const [i, [hex, b]] of [...kept].entries()) {
+      expect(createHash('sha256').update(b).digest('hex')).toBe(hex)
+      expect(b.equals(bytes.subarray(i * 1024 * 1024, Math.min(bytes.length, (i + 1) * 1024 * 1024)))).toBe(true)
+    }
   })
 })

@@ -42,10 +42,19 @@ export class HashPool {
    * Rejects with SliceError when the file cannot be read or ends early.
    */
   async hash (path: string, offset: number, length: number, chunkSize: number, signal?: AbortSignal): Promise<Uint8Array> {
-    if (length === 0) return new Uint8Array(0)
-    const reply = await this.pool.run({ path, offset, length, chunkSize }, [], signal)
+    return (await this.hashSlice({ path, offset, length, chunkSize }, signal)).digests
+  }
+
+  /** As `hash`, and the slice's bytes as they were hashed (read into a buffer of their own). */
+  async hashKeeping (path: string, offset: number, length: number, chunkSize: number, signal?: AbortSignal): Promise<{ digests: Uint8Array, bytes: Uint8Array }> {
+    return await this.hashSlice({ path, offset, length, chunkSize, keep: true }, signal)
+  }
+
+  private async hashSlice (req: HashRequest, signal?: AbortSignal): Promise<{ digests: Uint8Array, bytes: Uint8Array }> {
+    if (req.length === 0) return { digests: new Uint8Array(0), bytes: new Uint8Array(0) }
+    const reply = await this.pool.run(req, [], signal)
     if (reply.error != null) throw new SliceError(reply.error.code, reply.error.message)
-    return reply.digests ?? new Uint8Array(0)
+    return { digests: reply.digests ?? new Uint8Array(0), bytes: reply.bytes ?? new Uint8Array(0) }
   }
 
   /** Stops the workers; pending calls reject. */

@@ -3,7 +3,8 @@
  *
  * It reads with blocking `readSync` into one reusable buffer: in a worker that is the fastest path (no
  * event-loop round trip per read) and keeps memory at one chunk per worker. Only 32-byte digests cross back
- * to the main thread, so file content is never copied between threads.
+ * to the main thread, so file content is never copied between threads; with `keep` the slice is read into a
+ * new buffer of its own, whose memory is transferred (not copied) back with the digests.
  */
 import { closeSync, openSync, readSync } from 'node:fs'
 import { createHash } from 'node:crypto'
@@ -13,7 +14,8 @@ import type { HashReply, HashRequest } from './hash-protocol.js'
 let buffer = Buffer.allocUnsafe(0)
 
 function hashSlice (req: HashRequest): HashReply {
-  if (buffer.byteLength < req.chunkSize) buffer = Buffer.allocUnsafe(req.chunkSize)
+  const kept = req.keep === true ? Buffer.allocUnsafeSlow(req.length) : undefined
+  if (kept === undefined && buffer.byteLength < req.chunkSize) buffer = Buffer.allocUnsafe(req.chunkSize)
   const chunks = Math.ceil(req.length / req.chunkSize)
   const digests = new Uint8Array(32 * chunks)
   const fd = openSync(req.path, 'r')
@@ -21,20 +23,21 @@ function hashSlice (req: HashRequest): HashReply {
     for (let i = 0; i < chunks; i++) {
       const start = req.offset + i * req.chunkSize
       const want = Math.min(req.chunkSize, req.length - i * req.chunkSize)
+      const into = kept?.subarray(i * req.chunkSize) ?? buffer
       let got = 0
       while (got < want) {
-        const n = readSync(fd, buffer, got, want - got, start + got)
+        const n = readSync(fd, into, got, want - got, start + got)
         if (n === 0) {
           return { error: { code: 'ERR_CHANGED', message: `file shrank while being read (expected ${req.offset + req.length} bytes, ended at ${start + got})` } }
         }
         got += n
       }
-      digests.set(createHash('sha256').update(buffer.subarray(0, want)).digest(), i * 32)
+      digests.set(createHash('sha256').update(into.subarray(0, want)).digest(), i * 32)
     }
   } finally {
     closeSync(fd)
   }
-  return { digests }
+  return kept === undefined ? { digests } : { digests, bytes: kept }
 }
 
 serveRequests<HashRequest, HashReply>((req) => {
@@ -45,5 +48,8 @@ serveRequests<HashRequest, HashReply>((req) => {
     const e = err as NodeJS.ErrnoException
     reply = { error: { code: e.code ?? 'ERR_IO', message: e.message } }
   }
-  return reply.digests != null ? { reply, transfer: [reply.digests.buffer as ArrayBuffer] } : { reply }
+  if (reply.digests == null) return { reply }
+  const transfer = [reply.digests.buffer as ArrayBuffer]
+  if (reply.bytes != null) transfer.push(reply.bytes.buffer as ArrayBuffer)
+  return { reply, transfer }
 })

@@ -22,6 +22,11 @@ export interface ImportOptions {
   /** Files hashed concurrently; default 4 per hashing worker, at least 8. */
   concurrency?: number
   sink?: ImportSink
+  /**
+   * Given each leaf's SHA-256 digest and its bytes exactly as they were hashed (the workers read them into
+   * buffers of their own), e.g. to serve the leaves of a file just published without reading it again.
+   */
+  onLeafBytes?: (digest: Uint8Array, bytes: Uint8Array) => void
   signal?: AbortSignal
   onProgress?: (event: ImportProgressEvent) => void
 }

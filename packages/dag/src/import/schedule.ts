@@ -2,13 +2,23 @@ import type { NodeRef } from '../format/index.js'
 import { buildFile, childDone, fileBuilder } from './build.js'
 import { fail, type DirState, type FileJob, type ImportRun } from './run.js'
 
-/** Schedule: asks the pool for a file's chunk digests, `run.taskBytes` per request, all at once and in order. */
+/**
+ * Schedule: asks the pool for a file's chunk digests, `run.taskBytes` per request, all at once and in order
+ * (and hands each chunk's bytes to `onLeafBytes` when the import has one).
+ */
 export function submitHashes (run: ImportRun, file: FileJob): Array<Promise<Uint8Array>> {
   const { chunkSize, taskBytes } = run
   const { size } = file.stat
   const tasks: Array<Promise<Uint8Array>> = []
+  const keep = run.options.onLeafBytes
   for (let offset = 0; offset < size; offset += taskBytes) {
-    const p = run.pool.hash(file.abs, offset, Math.min(taskBytes, size - offset), chunkSize, run.signal)
+    const length = Math.min(taskBytes, size - offset)
+    const p = keep === undefined
+      ? run.pool.hash(file.abs, offset, length, chunkSize, run.signal)
+      : run.pool.hashKeeping(file.abs, offset, length, chunkSize, run.signal).then(({ digests, bytes }) => {
+        for (let i = 0; i * 32 < digests.length; i++) keep(digests.subarray(i * 32, i * 32 + 32), bytes.subarray(i * chunkSize, Math.min(length, (i + 1) * chunkSize)))
+        return digests
+      })
     p.catch(() => {}) // observed by buildFile, in order
     tasks.push(p)
   }
