@@ -259,7 +259,11 @@ export default {
       }
       if (!env.daemon.alive()) throw new Error(`A's daemon died during the run: ${env.daemon.stderr}`)
     } finally {
-      if (env.daemon != null) await env.daemon.stop()
+      if (env.daemon != null) {
+        await env.daemon.stop()
+        const cached = /Leaf cache: .*/.exec(env.daemon.stderr) // how many served leaves came from memory
+        if (cached !== null) ctx.log(`[live] A's daemon at its stop: ${cached[0]}`)
+      }
       rmSync(dir, { recursive: true, force: true })
     }
     result.wallS = round((performance.now() - started) / 1000)

@@ -77,6 +77,14 @@ describe('ferry pull --collection --follow', () => {
     cleanup(tmp)
   })
 
+  /** A new directory `scan` under A's watch (settle 0.5 s) as scan `scan` of `collection`, and a destination for it. */
+  async function watched (scan: string, collection: string, destName: string): Promise<{ src: string, dest: string }> {
+    const src = join(tmp, scan)
+    mkdirSync(src, { recursive: true })
+    expect((await ferry(['watch', src, '--collection', collection, '--name', scan, '--settle', '0.5', '--home', A.dir])).code).toBe(0)
+    return { src, dest: join(tmp, destName) }
+  }
+
   it('replicates files as a writer produces them, whole, a slow file and a rewritten one; the seal verifies and equals ferry add', async () => {
     const src = join(tmp, 'scan1')
     const dest = join(tmp, 'dest1')
@@ -135,10 +143,7 @@ describe('ferry pull --collection --follow', () => {
   })
 
   it('catches up without fetching again after the follower is killed, and after the source daemon restarts', async () => {
-    const src = join(tmp, 'scan2')
-    const dest = join(tmp, 'dest2')
-    mkdirSync(src, { recursive: true })
-    expect((await ferry(['watch', src, '--collection', 'restart', '--name', 'scan2', '--settle', '0.5', '--home', A.dir])).code).toBe(0)
+    const { src, dest } = await watched('scan2', 'restart', 'dest2')
     const size = 1024 * 1024 + 3
     for (let i = 0; i < 4; i++) writeFileSync(join(src, `a${i}.bin`), bytes(size, `a${i}`))
     const first = follow(B.dir, dest, dA.addr, [], 'restart')
@@ -260,10 +265,7 @@ describe('ferry pull --collection --follow', () => {
   })
 
   it('a follower killed between its renames and its commit records those files at restart, checked against their entries: no conflict', async () => {
-    const src = join(tmp, 'scan8')
-    const dest = join(tmp, 'dest8')
-    mkdirSync(src, { recursive: true })
-    expect((await ferry(['watch', src, '--collection', 'crash', '--name', 'scan8', '--settle', '0.5', '--home', A.dir])).code).toBe(0)
+    const { src, dest } = await watched('scan8', 'crash', 'dest8')
     const size = 1024 * 1024 + 5
     for (let i = 0; i < 3; i++) writeFileSync(join(src, `a${i}.bin`), bytes(size, `crash${i}`))
     // the first run kills itself once its first group is renamed into place, before the group's commit
@@ -300,10 +302,7 @@ describe('ferry pull --collection --follow', () => {
   })
 
   it('stops cleanly on SIGINT (exit 130, no temporary file left) and a second run goes on from there', async () => {
-    const src = join(tmp, 'scan5')
-    const dest = join(tmp, 'dest5')
-    mkdirSync(src, { recursive: true })
-    expect((await ferry(['watch', src, '--collection', 'stop', '--name', 'scan5', '--settle', '0.5', '--home', A.dir])).code).toBe(0)
+    const { src, dest } = await watched('scan5', 'stop', 'dest5')
     writeFileSync(join(src, 'a.bin'), bytes(2 * 1024 * 1024, 'a'))
     const f = follow(B.dir, dest, dA.addr, [], 'stop')
     await until(async () => /scan5\/a\.bin .*lag/.test(f.stderr()) ? true : undefined, 60_000, 'a.bin at the follower')

@@ -220,11 +220,11 @@ export async function runDaemon (homeDir: string, options: RunDaemonOptions = {}
   }
   let node: FerryNode | undefined
   let peers: PeerBook | undefined
+  const leafCache = options.node?.leafCache ?? new LeafCache()
   const services: DaemonService[] = []
   try {
     await claim(file, info)
     process.once('exit', onExit) // a crash still leaves a stale file; this covers process.exit()
-    const leafCache = options.node?.leafCache ?? new LeafCache()
     node = await createFerryNode({ ...options.node, ...cutFromEnv(process.env, print), leafCache, home, listen: options.listen, open: options.open, onRefused: refusalPrinter(print), onSourceChanged: changePrinter(print) })
     info.addrs = node.addrs()
     const events = createEventBus()
@@ -238,6 +238,8 @@ export async function runDaemon (homeDir: string, options: RunDaemonOptions = {}
       await new Promise<void>((resolve) => { signal.addEventListener('abort', () => { resolve() }, { once: true }) })
     }
     print('Stopping...')
+    const { hits, misses } = leafCache.stats
+    if (hits + misses > 0) print(`Leaf cache: ${hits} of ${hits + misses} leaves asked for while it held some were served from memory`)
   } finally {
     removeHandlers()
     try {

@@ -1,11 +1,17 @@
 /**
  * The leaves of files just published, kept in memory to serve them without reading and hashing the file
- * again. A watch's import reads each closed file once, on its hash workers, and hands every leaf's bytes
- * here with the SHA-256 they hashed to; a peer following the open scan asks for those leaves a moment later.
- * Each kept leaf is exactly the bytes that hashed to its CID, so "never served with bytes that do not match
- * what was announced" holds as with a read that is hashed again. Bounded by bytes (the oldest leaves go
- * first) and by age; a miss falls through to the leaf index.
+ * again. A watch's import has its hash workers read each closed file into a ring of shared memory reserved
+ * here (`LeafKeeper` of @ferry/dag) and learns each chunk's SHA-256 there; a peer following the open scan
+ * asks for those leaves a moment later and gets a copy of the bytes that hashed to the CID, so "never
+ * served with bytes that do not match what was announced" holds as with a read that is hashed again.
+ *
+ * One SharedArrayBuffer of `maxBytes`, made at the first reservation and reused: holding the leaves as
+ * buffers of their own made V8 count them as external memory that only a full collection frees, and the
+ * collections it started cost what the second hash saved (docs/benchmarks.md). Rooms are reserved one
+ * after the other around the ring; a new one drops the oldest rooms it overlaps, and a room the workers
+ * are still reading into is never dropped (the slice is then not kept). A leaf older than `ttlMs` is a miss.
  */
+import type { LeafKeeper, LeafRoom } from '@ferry/dag'
 import type { CID } from 'multiformats/cid'
 import { DEFAULT_LEAF_CACHE_BYTES, DEFAULT_LEAF_CACHE_TTL_MS } from './constants.js'
 import type { LeafReader } from './sources.js'
@@ -15,27 +21,38 @@ const SHA2_256 = 0x12
 
 /** Options of a LeafCache. */
 export interface LeafCacheOptions {
-  /** Bytes of leaves kept at most; default DEFAULT_LEAF_CACHE_BYTES; 0 keeps none. */
+  /** Bytes of shared memory for leaves; default DEFAULT_LEAF_CACHE_BYTES; 0 keeps none. */
   maxBytes?: number
-  /** A leaf older than this is dropped; default DEFAULT_LEAF_CACHE_TTL_MS. */
+  /** A leaf kept longer than this is not served; default DEFAULT_LEAF_CACHE_TTL_MS. */
   ttlMs?: number
   /** The clock (tests). */
   now?: () => number
 }
 
-/** What a LeafCache did: leaves served from it, asked for and not in it, kept, dropped. */
-export interface LeafCacheStats { hits: number, misses: number, kept: number, dropped: number }
+/** What a LeafCache did: leaves served from it, asked for (while it held some) and not in it, kept, slices not kept. */
+export interface LeafCacheStats { hits: number, misses: number, kept: number, refused: number }
 
-interface Kept { bytes: Uint8Array, at: number }
+interface Room extends LeafRoom {
+  busy: boolean
+  at: number
+  keys: string[]
+}
 
-/** Leaves by the SHA-256 they hashed to, oldest first (see the module comment). */
-export class LeafCache {
-  readonly stats: LeafCacheStats = { hits: 0, misses: 0, kept: 0, dropped: 0 }
+interface Kept { room: Room, offset: number, length: number }
+
+const keyOf = (digest: Uint8Array): string => Buffer.from(digest.buffer, digest.byteOffset, digest.byteLength).toString('base64')
+
+/** Leaves by the SHA-256 they hashed to, in a ring of shared memory (see the module comment). */
+export class LeafCache implements LeafKeeper {
+  readonly stats: LeafCacheStats = { hits: 0, misses: 0, kept: 0, refused: 0 }
   private readonly leaves = new Map<string, Kept>()
+  /** Reserved rooms, oldest first: the order they lie in around the ring from `head` on. */
+  private readonly rooms: Room[] = []
   private readonly maxBytes: number
   private readonly ttlMs: number
   private readonly now: () => number
-  private bytes = 0
+  private ring: SharedArrayBuffer | undefined
+  private head = 0
 
   constructor (options: LeafCacheOptions = {}) {
     this.maxBytes = options.maxBytes ?? DEFAULT_LEAF_CACHE_BYTES
@@ -43,49 +60,63 @@ export class LeafCache {
     this.now = options.now ?? Date.now
   }
 
-  /** Bytes held now. */
+  /** Leaves held now. */
   get size (): number {
-    return this.bytes
+    return this.leaves.size
   }
 
-  /** Keeps `bytes`, which hashed to the SHA-256 `digest` (32 bytes); the caller must not change them after. */
-  put (digest: Uint8Array, bytes: Uint8Array): void {
-    if (bytes.byteLength > this.maxBytes) return
-    const key = Buffer.from(digest.buffer, digest.byteOffset, digest.byteLength).toString('base64')
-    if (this.leaves.has(key)) return
-    this.leaves.set(key, { bytes, at: this.now() })
-    this.bytes += bytes.byteLength
-    this.stats.kept++
-    this.trim()
-  }
-
-  /** The kept bytes of a raw sha2-256 leaf, or undefined. */
-  get (cid: CID): Uint8Array | undefined {
-    if (this.leaves.size === 0) return undefined
-    this.trim()
-    if (cid.code !== RAW || cid.multihash.code !== SHA2_256) return undefined
-    const { digest } = cid.multihash
-    const kept = this.leaves.get(Buffer.from(digest.buffer, digest.byteOffset, digest.byteLength).toString('base64'))
-    if (kept === undefined) this.stats.misses++
-    else this.stats.hits++
-    return kept?.bytes
-  }
-
-  /** Drops every leaf. */
-  clear (): void {
-    this.leaves.clear()
-    this.bytes = 0
-  }
-
-  /** Drops the oldest leaves while over the byte budget or past their age. */
-  private trim (): void {
-    const oldest = this.now() - this.ttlMs
-    for (const [key, kept] of this.leaves) {
-      if (this.bytes <= this.maxBytes && kept.at >= oldest) break
-      this.leaves.delete(key)
-      this.bytes -= kept.bytes.byteLength
-      this.stats.dropped++
+  /** Room for `length` bytes at the ring's head, dropping the oldest rooms in the way; undefined if one is busy. */
+  reserve (length: number): LeafRoom | undefined {
+    if (length <= 0 || length > this.maxBytes) return undefined
+    this.ring ??= new SharedArrayBuffer(this.maxBytes)
+    const wraps = this.head + length > this.maxBytes
+    const start = wraps ? 0 : this.head
+    // the rooms ahead of the head come first; on a wrap the ones in the tail skipped go too
+    for (let front = this.rooms[0]; front !== undefined; front = this.rooms[0]) {
+      const inTail = wraps && front.offset >= this.head
+      if (!inTail && !(front.offset < start + length && start < front.offset + front.length)) break
+      if (front.busy) {
+        this.stats.refused++
+        return undefined
+      }
+      this.drop(this.rooms.shift()!)
     }
+    const room: Room = { buffer: this.ring, offset: start, length, busy: true, at: 0, keys: [] }
+    this.rooms.push(room)
+    this.head = start + length
+    return room
+  }
+
+  /** The workers are done with `room`: index its chunks by digest (none if it failed). */
+  settle (leafRoom: LeafRoom, chunkSize: number, digests?: Uint8Array): void {
+    const room = leafRoom as Room
+    room.busy = false
+    room.at = this.now()
+    if (digests === undefined) return
+    for (let i = 0; i * 32 < digests.length; i++) {
+      const key = keyOf(digests.subarray(i * 32, i * 32 + 32))
+      const offset = room.offset + i * chunkSize
+      this.leaves.set(key, { room, offset, length: Math.min(chunkSize, room.offset + room.length - offset) })
+      room.keys.push(key)
+      this.stats.kept++
+    }
+  }
+
+  /** A copy of the kept bytes of a raw sha2-256 leaf, or undefined. */
+  get (cid: CID): Uint8Array | undefined {
+    if (this.leaves.size === 0 || this.ring === undefined) return undefined
+    if (cid.code !== RAW || cid.multihash.code !== SHA2_256) return undefined
+    const kept = this.leaves.get(keyOf(cid.multihash.digest))
+    if (kept === undefined || kept.room.at < this.now() - this.ttlMs) {
+      this.stats.misses++
+      return undefined
+    }
+    this.stats.hits++
+    return Buffer.from(new Uint8Array(this.ring, kept.offset, kept.length)) // a copy: the room is reused later
+  }
+
+  private drop (room: Room): void {
+    for (const key of room.keys) if (this.leaves.get(key)?.room === room) this.leaves.delete(key)
   }
 }
 

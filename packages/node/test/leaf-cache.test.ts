@@ -1,6 +1,6 @@
 /**
- * LeafCache: leaves kept by the SHA-256 they hashed to, the oldest dropped first past the byte budget or
- * their age; and on real nodes, the leaves a real import's hash workers kept are served from memory (the
+ * LeafCache: rooms reserved around a ring of shared memory, the oldest dropped for a new one but never while
+ * the workers read into it, leaves indexed by the SHA-256 they hashed to and served as copies until too old; and on real nodes, the leaves a real import's hash workers kept are served from memory (the
  * client verifies each against its CID) without the file being read again, where a node without the cache
  * reads the file, finds it rewritten since, and answers `changed`.
  */
@@ -24,23 +24,56 @@ function leaf (text: string): { digest: Uint8Array, bytes: Uint8Array, cid: CID 
 }
 
 describe('LeafCache', () => {
-  it('drops the oldest leaves past its byte budget, and any past its age', () => {
+  it('reserves rooms around its ring, drops the oldest in the way, never a busy one, and not a leaf past its age', () => {
     let now = 1000
     const cache = new LeafCache({ maxBytes: 10, ttlMs: 500, now: () => now })
-    const [a, b, c] = [leaf('aaaa'), leaf('bbbb'), leaf('cccc')]
-    cache.put(a.digest, a.bytes)
-    cache.put(b.digest, b.bytes)
-    expect(cache.size).toBe(8)
-    cache.put(c.digest, c.bytes) // 12 bytes > 10: a goes
-    expect([cache.get(a.cid), cache.get(b.cid), cache.get(c.cid)].map((x) => x === undefined ? null : Buffer.from(x).toString())).toEqual([null, 'bbbb', 'cccc'])
+    const fill = (text: string): { room: NonNullable<ReturnType<LeafCache['reserve']>>, cid: CID } => {
+      const room = cache.reserve(text.length)!
+      Buffer.from(room.buffer, room.offset, room.length).write(text) // as a hash worker reads into it
+      return { room, cid: leaf(text).cid }
+    }
+    const a = fill('aaaa')
+    const b = fill('bbbb')
+    expect([a.room.offset, b.room.offset]).toEqual([0, 4])
+    expect(cache.get(a.cid)).toBeUndefined() // not settled yet
+    cache.settle(a.room, 1024, leaf('aaaa').digest)
+    const c = cache.reserve(4) // wraps to 0: a is dropped, b (still busy) is not in the way
+    expect(c?.offset).toBe(0)
+    expect(cache.get(a.cid)).toBeUndefined()
+    expect(cache.reserve(6)).toBeUndefined() // would need b's room while the workers still read into it
+    cache.settle(b.room, 1024, leaf('bbbb').digest)
+    Buffer.from(c!.buffer, c!.offset, 4).write('cccc')
+    cache.settle(c!, 1024, leaf('cccc').digest)
+    expect(Buffer.from(cache.get(b.cid)!).toString()).toBe('bbbb')
+    expect(Buffer.from(cache.get(leaf('cccc').cid)!).toString()).toBe('cccc')
+    const served = cache.get(b.cid)!
+    const d = cache.reserve(6)! // at 4: b goes; what was served is a copy, untouched by the next reads
+    expect(d.offset).toBe(4)
+    Buffer.from(d.buffer, d.offset, 6).write('dddddd')
+    expect(Buffer.from(served).toString()).toBe('bbbb')
+    expect(cache.get(b.cid)).toBeUndefined()
+    cache.settle(d, 1024) // its slice could not be read: nothing indexed
     now += 501
-    expect(cache.get(c.cid)).toBeUndefined()
-    expect(cache.size).toBe(0)
-    cache.put(leaf('too long for it').digest, leaf('too long for it').bytes)
-    expect(cache.size).toBe(0)
-    expect(cache.stats).toEqual({ hits: 2, misses: 2, kept: 3, dropped: 3 })
-    cache.put(a.digest, a.bytes)
-    expect(cache.get(CID.createV1(0x70, a.cid.multihash))).toBeUndefined() // a dag-pb node of the same digest is not a leaf
+    expect(cache.get(leaf('cccc').cid)).toBeUndefined() // too old
+    expect(cache.reserve(11)).toBeUndefined() // larger than the ring
+    expect(cache.get(CID.createV1(0x70, leaf('cccc').cid.multihash))).toBeUndefined() // a dag-pb node is not a leaf
+    expect(cache.stats).toEqual({ hits: 3, misses: 2, kept: 3, refused: 1 }) // a miss counts only while it held leaves
+  })
+
+  it('on a wrap drops the rooms in the tail it skips, so the oldest room is always the next in the way', () => {
+    const cache = new LeafCache({ maxBytes: 10 })
+    const put = (text: string): NonNullable<ReturnType<LeafCache['reserve']>> => {
+      const room = cache.reserve(text.length)!
+      Buffer.from(room.buffer, room.offset, room.length).write(text)
+      cache.settle(room, 1024, leaf(text).digest)
+      return room
+    }
+    expect([put('11111111').offset, put('22').offset, put('33333').offset]).toEqual([0, 8, 0])
+    expect(Buffer.from(cache.get(leaf('22').cid)!).toString()).toBe('22') // at 8, kept past the wrap
+    expect(put('444444').offset).toBe(0) // from 5 it wraps again: '22' in the tail and '33333' in the way go
+    expect([cache.get(leaf('22').cid), cache.get(leaf('33333').cid)]).toEqual([undefined, undefined])
+    expect(Buffer.from(cache.get(leaf('444444').cid)!).toString()).toBe('444444')
+    expect(cache.size).toBe(1)
   })
 
   it('serves the leaves an import\'s workers kept, from memory: the file rewritten since is not read', async () => {
@@ -54,7 +87,7 @@ describe('LeafCache', () => {
     const cache = new LeafCache()
     const pool = new HashPool({ workers: 2 })
     onCleanup(async () => { await pool.close() })
-    const imported = await importFile(file, 'frame.raw', { pool, onLeafBytes: (d, b) => { cache.put(d, b) } })
+    const imported = await importFile(file, 'frame.raw', { pool, keepLeaves: cache })
     expect(imported.entry?.cid.equals(scan.root)).toBe(false) // a file, not the scan's directory
     expect(cache.stats.kept).toBe(4)
     await fs.writeFile(file, pattern(original.length, 6)) // rewritten at the source after it was hashed

@@ -10,7 +10,7 @@
  * at 50 files a second kept the daemon stalled a third of the time). A crash before the commit publishes
  * none of the group: nothing was announced, and the restart's rescan finds the files again.
  */
-import { importFile, type HashPool } from '@ferry/dag'
+import { importFile, type HashPool, type LeafKeeper } from '@ferry/dag'
 import type { Home, OpenScanRecord, PublishedEntry, PublishFile } from '@ferry/store'
 import type { CID } from 'multiformats/cid'
 import { MAX_PUBLISH_GROUP, PUBLISH_AHEAD } from './constants.js'
@@ -41,13 +41,13 @@ interface Item extends ToPublish {
 }
 
 /** Hashes `abs` and stores its inner nodes: the file's entry, or why it cannot be published yet. */
-async function prepare (home: Home, pool: HashPool, abs: string, rel: string, signal: AbortSignal, keep?: KeepLeaf): Promise<Prepared> {
+async function prepare (home: Home, pool: HashPool, abs: string, rel: string, signal: AbortSignal, keep?: LeafKeeper): Promise<Prepared> {
   const nodes: CID[] = []
   let leaves: Array<{ cid: CID, offset: number, length: number }> = []
   const result = await importFile(abs, rel, {
     pool,
     signal,
-    ...(keep !== undefined ? { onLeafBytes: keep } : {}),
+    ...(keep !== undefined ? { keepLeaves: keep } : {}),
     sink: {
       putBlocks: async (blocks) => {
         for (const b of blocks) nodes.push(b.cid)
@@ -62,11 +62,8 @@ async function prepare (home: Home, pool: HashPool, abs: string, rel: string, si
   return { file: { path: rel, absPath: abs, cid: entry.cid, size: entry.size, mode: entry.mode, mtimeMs: entry.mtimeMs, leaves, nodes } }
 }
 
-/** Given each leaf of a file being published, with the SHA-256 its bytes hashed to (the daemon's LeafCache). */
-export type KeepLeaf = (digest: Uint8Array, bytes: Uint8Array) => void
-
-/** The publisher of one open scan (see the module comment); `keep` is handed the leaves it hashes. */
-export function createPublisher (home: Home, pool: HashPool, open: OpenScanRecord, signal: AbortSignal, keep?: KeepLeaf): Publisher {
+/** The publisher of one open scan (see the module comment); `keep` keeps the leaves it hashes (the daemon's LeafCache). */
+export function createPublisher (home: Home, pool: HashPool, open: OpenScanRecord, signal: AbortSignal, keep?: LeafKeeper): Publisher {
   const queue: Item[] = []
   const hashing = limiter(PUBLISH_AHEAD)
   let committing = false

@@ -158,7 +158,7 @@ async function startWatch (d: DaemonContext, pool: () => HashPool, record: Watch
   const abort = new AbortController()
   const reports: WatchReport[] = []
   let publisher: Publisher | undefined // made with the first file: the hash pool starts then
-  const publisherOf = (): Publisher => { publisher ??= createPublisher(d.home, pool(), open, abort.signal, (digest, bytes) => { d.leafCache.put(digest, bytes) }); return publisher }
+  const publisherOf = (): Publisher => { publisher ??= createPublisher(d.home, pool(), open, abort.signal, d.leafCache); return publisher }
   const onSettled = async (f: SettledFile): Promise<boolean> => await publishSettled(d, publisherOf(), open, f, (rep) => {
     reports.push(rep)
     if (reports.length > MAX_REPORTS) reports.shift()

@@ -13,6 +13,9 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { HashPool, importFile } from '@ferry/dag'
 import { initHome, type Home } from '@ferry/store'
 import { createPublisher, type ToPublish } from '@ferry/watch'
+import { LeafCache } from '@ferry/node'
+import { CID } from 'multiformats/cid'
+import { create as createDigest } from 'multiformats/hashes/digest'
 
 const cleanup: Array<() => Promise<void>> = []
 afterEach(async () => { for (const c of cleanup.splice(0).reverse()) await c() })
@@ -90,18 +93,19 @@ describe('publisher', () => {
     expect(home.catalog.open.find('c', 's')).toMatchObject({ published: 6, bytes: 6 * 200_000 })
   })
 
-  it('hands the leaves it hashes to `keep`, each the bytes of the file at its offset, with the digest of its CID', async () => {
+  it('keeps the leaves it hashes in the keeper given (the daemon\'s LeafCache): each the file\'s bytes at its offset', async () => {
     const { home, pool, dir } = await setup()
     const open = home.catalog.open.ensureOpen({ collection: 'c', name: 's', origin: home.peerId.toString(), sourcePath: dir })
-    const kept = new Map<string, Buffer>()
-    const publisher = createPublisher(home, pool, open, new AbortController().signal, (digest, bytes) => { kept.set(Buffer.from(digest).toString('hex'), Buffer.from(bytes)) })
+    const cache = new LeafCache()
+    const publisher = createPublisher(home, pool, open, new AbortController().signal, cache)
     const f = write(dir, 'frame', 2 * 1024 * 1024 + 4096, 9)
     expect((await publisher.publish(f)).published?.seq).toBe(0)
     const bytes = readFileSync(f.abs)
-    expect(kept.size).toBe(3)
-    for (const [i, [hex, b]] of [...kept].entries()) {
-      expect(createHash('sha256').update(b).digest('hex')).toBe(hex)
-      expect(b.equals(bytes.subarray(i * 1024 * 1024, Math.min(bytes.length, (i + 1) * 1024 * 1024)))).toBe(true)
+    expect(cache.size).toBe(3)
+    for (let i = 0; i < 3; i++) {
+      const piece = bytes.subarray(i * 1024 * 1024, Math.min(bytes.length, (i + 1) * 1024 * 1024))
+      const cid = CID.createV1(0x55, createDigest(0x12, createHash('sha256').update(piece).digest()))
+      expect(Buffer.from(cache.get(cid) ?? []).equals(piece)).toBe(true)
     }
   })
 })

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os'
 import { WorkerPool } from '@ferry/workers'
 import type { HashReply, HashRequest } from './hash-protocol.js'
+import type { LeafRoom } from './types.js'
 
 /** Requests queued per worker before the pool holds callers back; enough to hide message latency. */
 export const DEFAULT_QUEUE_PER_WORKER = 4
@@ -42,19 +43,22 @@ export class HashPool {
    * Rejects with SliceError when the file cannot be read or ends early.
    */
   async hash (path: string, offset: number, length: number, chunkSize: number, signal?: AbortSignal): Promise<Uint8Array> {
-    return (await this.hashSlice({ path, offset, length, chunkSize }, signal)).digests
+    return await this.hashSlice({ path, offset, length, chunkSize }, signal)
   }
 
-  /** As `hash`, and the slice's bytes as they were hashed (read into a buffer of their own). */
-  async hashKeeping (path: string, offset: number, length: number, chunkSize: number, signal?: AbortSignal): Promise<{ digests: Uint8Array, bytes: Uint8Array }> {
-    return await this.hashSlice({ path, offset, length, chunkSize, keep: true }, signal)
+  /**
+   * As `hash`, the slice read into `room` (shared memory of at least `length` bytes at its offset), where
+   * the bytes that were hashed stay. Settles only once the worker is done with the room.
+   */
+  async hashInto (path: string, offset: number, length: number, chunkSize: number, room: LeafRoom, signal?: AbortSignal): Promise<Uint8Array> {
+    return await this.hashSlice({ path, offset, length, chunkSize, into: room.buffer, intoOffset: room.offset }, signal)
   }
 
-  private async hashSlice (req: HashRequest, signal?: AbortSignal): Promise<{ digests: Uint8Array, bytes: Uint8Array }> {
-    if (req.length === 0) return { digests: new Uint8Array(0), bytes: new Uint8Array(0) }
+  private async hashSlice (req: HashRequest, signal?: AbortSignal): Promise<Uint8Array> {
+    if (req.length === 0) return new Uint8Array(0)
     const reply = await this.pool.run(req, [], signal)
     if (reply.error != null) throw new SliceError(reply.error.code, reply.error.message)
-    return { digests: reply.digests ?? new Uint8Array(0), bytes: reply.bytes ?? new Uint8Array(0) }
+    return reply.digests ?? new Uint8Array(0)
   }
 
   /** Stops the workers; pending calls reject. */

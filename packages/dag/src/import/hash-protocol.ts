@@ -4,15 +4,14 @@ export interface HashRequest {
   offset: number
   length: number
   chunkSize: number
-  /** Send the bytes read back too (in a new buffer, transferred): the caller keeps them to serve. */
-  keep?: boolean
+  /** Read the slice into this shared memory at `intoOffset` (the caller keeps the leaves there to serve). */
+  into?: SharedArrayBuffer
+  intoOffset?: number
 }
 
 export interface HashReply {
   /** 32 bytes per chunk, in order. */
   digests?: Uint8Array
-  /** With `keep`: the slice's bytes, `length` of them, as hashed. */
-  bytes?: Uint8Array
   /** errno code (EACCES, EIO, ...) or ERR_CHANGED, with the system message. */
   error?: { code: string, message: string }
 }

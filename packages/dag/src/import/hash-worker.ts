@@ -3,8 +3,8 @@
  *
  * It reads with blocking `readSync` into one reusable buffer: in a worker that is the fastest path (no
  * event-loop round trip per read) and keeps memory at one chunk per worker. Only 32-byte digests cross back
- * to the main thread, so file content is never copied between threads; with `keep` the slice is read into a
- * new buffer of its own, whose memory is transferred (not copied) back with the digests.
+ * to the main thread, so file content is never copied between threads; with `into` the slice is read into
+ * the caller's shared memory instead, where the main thread finds the bytes that were hashed.
  */
 import { closeSync, openSync, readSync } from 'node:fs'
 import { createHash } from 'node:crypto'
@@ -14,7 +14,7 @@ import type { HashReply, HashRequest } from './hash-protocol.js'
 let buffer = Buffer.allocUnsafe(0)
 
 function hashSlice (req: HashRequest): HashReply {
-  const kept = req.keep === true ? Buffer.allocUnsafeSlow(req.length) : undefined
+  const kept = req.into !== undefined ? Buffer.from(req.into, req.intoOffset ?? 0, req.length) : undefined
   if (kept === undefined && buffer.byteLength < req.chunkSize) buffer = Buffer.allocUnsafe(req.chunkSize)
   const chunks = Math.ceil(req.length / req.chunkSize)
   const digests = new Uint8Array(32 * chunks)
@@ -37,7 +37,7 @@ function hashSlice (req: HashRequest): HashReply {
   } finally {
     closeSync(fd)
   }
-  return kept === undefined ? { digests } : { digests, bytes: kept }
+  return { digests }
 }
 
 serveRequests<HashRequest, HashReply>((req) => {
@@ -48,8 +48,5 @@ serveRequests<HashRequest, HashReply>((req) => {
     const e = err as NodeJS.ErrnoException
     reply = { error: { code: e.code ?? 'ERR_IO', message: e.message } }
   }
-  if (reply.digests == null) return { reply }
-  const transfer = [reply.digests.buffer as ArrayBuffer]
-  if (reply.bytes != null) transfer.push(reply.bytes.buffer as ArrayBuffer)
-  return { reply, transfer }
+  return reply.digests != null ? { reply, transfer: [reply.digests.buffer as ArrayBuffer] } : { reply }
 })

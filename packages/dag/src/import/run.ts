@@ -3,7 +3,7 @@ import { FerryError } from '@ferry/errors'
 import { DEFAULT_CHUNK_SIZE, type Block, type DirEntry, type NodeRef, type ShardSplitStrategy } from '../format/index.js'
 import { HashPool, DEFAULT_QUEUE_PER_WORKER } from './hash-pool.js'
 import { Semaphore } from './semaphore.js'
-import type { ImportProgressEvent, ImportResult, ImportSink, SkippedEntry } from './types.js'
+import type { ImportProgressEvent, ImportResult, ImportSink, LeafKeeper, SkippedEntry } from './types.js'
 
 /** Chunks hashed per worker request: large enough to amortise messaging, small enough to spread a big file. */
 export const DEFAULT_CHUNKS_PER_TASK = 16
@@ -22,11 +22,8 @@ export interface ImportOptions {
   /** Files hashed concurrently; default 4 per hashing worker, at least 8. */
   concurrency?: number
   sink?: ImportSink
-  /**
-   * Given each leaf's SHA-256 digest and its bytes exactly as they were hashed (the workers read them into
-   * buffers of their own), e.g. to serve the leaves of a file just published without reading it again.
-   */
-  onLeafBytes?: (digest: Uint8Array, bytes: Uint8Array) => void
+  /** Keeps the leaves as they were hashed (read into its shared memory), e.g. to serve them from there. */
+  keepLeaves?: LeafKeeper
   signal?: AbortSignal
   onProgress?: (event: ImportProgressEvent) => void
 }

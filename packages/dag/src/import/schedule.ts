@@ -4,21 +4,21 @@ import { fail, type DirState, type FileJob, type ImportRun } from './run.js'
 
 /**
  * Schedule: asks the pool for a file's chunk digests, `run.taskBytes` per request, all at once and in order
- * (and hands each chunk's bytes to `onLeafBytes` when the import has one).
+ * (read into the rooms of `keepLeaves` when the import has one).
  */
 export function submitHashes (run: ImportRun, file: FileJob): Array<Promise<Uint8Array>> {
   const { chunkSize, taskBytes } = run
   const { size } = file.stat
   const tasks: Array<Promise<Uint8Array>> = []
-  const keep = run.options.onLeafBytes
+  const keeper = run.options.keepLeaves
   for (let offset = 0; offset < size; offset += taskBytes) {
     const length = Math.min(taskBytes, size - offset)
-    const p = keep === undefined
+    const room = keeper?.reserve(length)
+    const p = room === undefined
       ? run.pool.hash(file.abs, offset, length, chunkSize, run.signal)
-      : run.pool.hashKeeping(file.abs, offset, length, chunkSize, run.signal).then(({ digests, bytes }) => {
-        for (let i = 0; i * 32 < digests.length; i++) keep(digests.subarray(i * 32, i * 32 + 32), bytes.subarray(i * chunkSize, Math.min(length, (i + 1) * chunkSize)))
-        return digests
-      })
+      : run.pool.hashInto(file.abs, offset, length, chunkSize, room, run.signal).then(
+        (digests) => { keeper!.settle(room, chunkSize, digests); return digests },
+        (err: unknown) => { keeper!.settle(room, chunkSize); throw err })
     p.catch(() => {}) // observed by buildFile, in order
     tasks.push(p)
   }

@@ -56,3 +56,25 @@ export interface ImportResult {
   bytes: number
   skipped: SkippedEntry[]
 }
+
+/** Shared memory that hash workers read a slice into (`LeafKeeper`). */
+export interface LeafRoom {
+  buffer: SharedArrayBuffer
+  offset: number
+  length: number
+}
+
+/**
+ * Where an import keeps the leaves it hashes, to serve them without reading the file again (a daemon's
+ * cache of just-published leaves): the workers read each slice into a room it reserves, and it learns the
+ * digests of the chunks there once they are hashed.
+ */
+export interface LeafKeeper {
+  /** Room for a slice of `length` bytes, or undefined: this slice is not kept. */
+  reserve: (length: number) => LeafRoom | undefined
+  /**
+   * The workers are done with `room`: its chunks (`chunkSize` bytes each, the last shorter) hashed to
+   * `digests` (32 bytes each), or undefined when the slice could not be read.
+   */
+  settle: (room: LeafRoom, chunkSize: number, digests?: Uint8Array) => void
+}
